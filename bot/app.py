@@ -1,0 +1,238 @@
+"""Wiring: build everything from Settings, run the ticking jobs, stop cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, TextIO
+from urllib.parse import urlsplit
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.channels.base import Channel
+from bot.channels.console import ConsoleChannel
+from bot.config import Settings
+from bot.delivery import DeliveryReport, deliver_due
+from bot.domain import Alert, Clock, Feed, Rule, Subscription, SystemClock
+from bot.errors import ConfigError, QueryError
+from bot.feeds.fetch import Fetcher, open_session
+from bot.feeds.parse import parse_feed
+from bot.pipeline import Matcher, PollReport, poll_feed, prepare_story
+from bot.rules.query import parse_rule
+from bot.store import Store
+from bot.web import build_web_app, start_web
+
+log = logging.getLogger(__name__)
+
+POLL_TICK = timedelta(seconds=10)
+DELIVER_TICK = timedelta(seconds=2)
+FEED_LEASE = timedelta(minutes=5)
+FEEDS_PER_TICK = 100
+CONCURRENT_FETCHES = 10
+STOP_GRACE_SECONDS = 8.0  # in-flight work gets this long after SIGTERM, then is cancelled
+
+
+def config_feeds(settings: Settings) -> list[Feed]:
+    return [
+        Feed(
+            0,
+            f.url,
+            f.name or "",
+            f.interval or settings.poll_interval,
+            None if f.backfill == "all" else f.backfill,
+        )
+        for f in settings.feeds
+    ]
+
+
+def config_subscriptions(settings: Settings) -> list[tuple[Subscription, list[str]]]:
+    """Subscriptions from the config file; every rule is checked here so start-up names a bad one."""
+    result = []
+    for i, sub in enumerate(settings.subscriptions):
+        for j, query in enumerate(sub.rules):
+            try:
+                parse_rule(query, settings.rules_language)
+            except QueryError as error:
+                raise ConfigError(f"subscriptions[{i}].rules[{j}]", str(error)) from None
+        name = sub.name or f"{sub.channel}:{sub.address}"
+        result.append((Subscription(0, sub.channel, sub.address, name), sub.rules))
+    return result
+
+
+class App:
+    def __init__(self, settings: Settings, *, clock: Clock | None = None, console: TextIO | None = None):
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self.store = Store.open(settings.database_url)
+        self.channels: dict[str, Channel] = {"console": ConsoleChannel(console)}
+        self.fetcher: Fetcher | None = None
+        self.last_tick: dict[str, datetime] = {}
+        self._inflight: set[asyncio.Task[Any]] = set()
+        self._stopping = False
+
+    async def start(self) -> None:
+        """Migrate the database, load the config's feeds and subscriptions, open the HTTP client."""
+        subscriptions = config_subscriptions(self.settings)
+        await self.store.upgrade()
+        now = self.clock.now()
+        await self.store.sync_config_feeds(config_feeds(self.settings), now)
+        await self.store.sync_config_subscriptions(subscriptions, now)
+        self.fetcher = Fetcher(open_session())
+
+    async def close(self) -> None:
+        if self.fetcher:
+            await self.fetcher.session.close()
+        await self.store.close()
+
+    async def poll_due(self, *, every_feed: bool = False) -> list[PollReport]:
+        """Poll the feeds that are due (or all of them), each end to end into the outbox."""
+        assert self.fetcher, "start() first"
+        now = self.clock.now()
+        feeds = await self.store.claim_due_feeds(now, FEEDS_PER_TICK, FEED_LEASE, every_feed=every_feed)
+        matcher = Matcher(await self.store.active_rules(), self.settings.rules_language)
+        limit = asyncio.Semaphore(CONCURRENT_FETCHES)
+
+        async def poll(feed: Feed) -> PollReport:
+            async with limit:
+                return await poll_feed(
+                    feed,
+                    fetcher=self.fetcher,
+                    store=self.store,
+                    matcher=matcher,
+                    clock=self.clock,  # type: ignore[arg-type]
+                    max_words=self.settings.summary.max_words,
+                )
+
+        results = await asyncio.gather(*(poll(feed) for feed in feeds), return_exceptions=True)
+        self.last_tick["poll"] = now
+        for feed, result in zip(feeds, results, strict=True):
+            if isinstance(result, BaseException):
+                log.error("polling feed %s crashed", feed.id, exc_info=result)
+        return [r for r in results if isinstance(r, PollReport)]
+
+    async def deliver_due(self) -> DeliveryReport:
+        report = await deliver_due(self.store, self.channels, self.clock)
+        self.last_tick["deliver"] = self.clock.now()
+        return report
+
+    async def run_once(self) -> None:
+        """`newsalert run --once`: poll every feed once, deliver what is due, return."""
+        reports = await self.poll_due(every_feed=True)
+        delivered = await self.deliver_due()
+        log.info(
+            "polled %d feeds: %d new stories, %d alerts queued, %d sent",
+            len(reports),
+            sum(r.new for r in reports),
+            sum(r.alerts for r in reports),
+            delivered.sent,
+        )
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        """Healthy while both ticking jobs have run recently."""
+        now = self.clock.now()
+        limits = {"poll": POLL_TICK * 3 + FEED_LEASE, "deliver": DELIVER_TICK * 3 + timedelta(minutes=2)}
+        ok = all(
+            name in self.last_tick and now - self.last_tick[name] <= limit for name, limit in limits.items()
+        )
+        return ok, {name: at.isoformat() for name, at in self.last_tick.items()}
+
+    async def serve(self, stop: asyncio.Event) -> None:
+        """`newsalert run`: tick until stop is set, then finish in-flight work and return."""
+        runner, port = await start_web(
+            build_web_app(self.health), self.settings.http.host, self.settings.http.port
+        )
+        log.info("listening on http://%s:%d (GET /healthz)", self.settings.http.host, port)
+        scheduler = AsyncIOScheduler(timezone=UTC)
+        first = datetime.now(UTC)
+        for job, tick in ((self.poll_due, POLL_TICK), (self.deliver_due, DELIVER_TICK)):
+            scheduler.add_job(
+                self._tracked(job),
+                "interval",
+                seconds=tick.total_seconds(),
+                next_run_time=first,
+                id=job.__name__,
+                name=job.__name__,
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=None,
+            )
+        scheduler.start()
+        try:
+            await stop.wait()
+        finally:
+            log.info("stopping: finishing work in flight")
+            self._stopping = True
+            scheduler.pause()  # no new runs; shutdown() would cancel the running ones mid-write
+            await self._drain()
+            scheduler.shutdown(wait=False)
+            await runner.cleanup()
+
+    def _tracked(self, job: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[None]]:
+        async def run() -> None:
+            task = asyncio.current_task()
+            assert task
+            if self._stopping:
+                return
+            self._inflight.add(task)
+            try:
+                await job()
+            except Exception:
+                log.exception("%s failed; it runs again next tick", job.__name__)
+            finally:
+                self._inflight.discard(task)
+
+        run.__name__ = job.__name__
+        return run
+
+    async def _drain(self) -> None:
+        await asyncio.sleep(0)  # a job the scheduler launched just before stopping starts, sees _stopping
+        pending = set(self._inflight)
+        if pending:
+            _done, late = await asyncio.wait(pending, timeout=STOP_GRACE_SECONDS)
+            for task in late:  # a cancelled transaction rolls back; its rows are retried next start
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    feeds: int
+    items: int
+    alerts: int
+
+
+async def check(
+    settings: Settings, feed_urls: Sequence[str], queries: Sequence[str], console: ConsoleChannel
+) -> CheckReport:
+    """Every item of the feeds treated as new, matched against the queries, shown, never stored."""
+    rules = []
+    for i, query in enumerate(queries, 1):
+        parse_rule(query, settings.rules_language)  # raises QueryError for the caller to show
+        rules.append(Rule(i, 0, query))
+    matcher = Matcher(rules, settings.rules_language)
+    items = alerts = 0
+    async with open_session() as session:
+        fetcher = Fetcher(session)
+        for url in feed_urls:
+            result = await fetcher.fetch(url)
+            parsed = parse_feed(result.body or b"", url)
+            items += len(parsed.articles)
+            for article in parsed.articles:
+                story = prepare_story(article, matcher, settings.summary.max_words, may_alert=True)
+                for story_alert in story.alerts:
+                    alerts += 1
+                    await console.send(
+                        "stdout",
+                        Alert(
+                            article.title,
+                            article.link,
+                            parsed.title or urlsplit(url).hostname or url,
+                            article.published_at or datetime.now(UTC),
+                            story.summary,
+                            story_alert.matches,
+                        ),
+                    )
+    return CheckReport(len(feed_urls), items, alerts)

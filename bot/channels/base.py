@@ -1,0 +1,20 @@
+"""The Channel protocol: what every chat app adapter provides, and nothing more."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from bot.domain import Alert, Receipt
+
+
+class Channel(Protocol):
+    """Renders and sends one alert. No retries, no bookkeeping: delivery.py does those.
+
+    send() returns a Receipt once the chat app has accepted the message, or raises
+    TransientDeliveryError(retry_after) (try again later) or PermanentDeliveryError(reason)
+    (the address is gone: stop sending there).
+    """
+
+    name: str
+
+    async def send(self, address: str, alert: Alert) -> Receipt: ...

@@ -1,0 +1,54 @@
+"""The console channel: alerts printed readably to a terminal or a log (docker logs)."""
+
+from __future__ import annotations
+
+import itertools
+from typing import TextIO
+
+from rich.console import Console
+from rich.text import Text
+
+from bot.domain import Alert, Quote, Receipt
+
+MARK = "**"  # matched words stay visible where there is no colour (pipes, docker logs)
+
+
+def render_quote(quote: Quote) -> Text:
+    text = Text()
+    at = 0
+    for start, end in quote.spans:
+        text.append(quote.text[at:start])
+        text.append(f"{MARK}{quote.text[start:end]}{MARK}", style="bold yellow")
+        at = end
+    text.append(quote.text[at:])
+    return text
+
+
+def render_console(alert: Alert) -> Text:
+    """The alert as lines of text: title, source and time, link, summary, why it matched."""
+    when = alert.published_at.strftime("%Y-%m-%d %H:%M UTC")
+    text = Text()
+    text.append(f"== {alert.title}\n", style="bold")
+    text.append(f"{alert.feed_name} \u00b7 {when}\n", style="dim")
+    text.append(f"{alert.link}\n", style="underline")
+    if alert.summary:
+        text.append(f"\n{alert.summary}\n")
+    text.append("\nMatched:\n", style="bold")
+    for match in alert.matches:
+        text.append(f"  - {match.rule}: ", style="cyan")
+        text.append("\u201c")
+        text.append_text(render_quote(match.quote))
+        text.append("\u201d\n")
+    return text
+
+
+class ConsoleChannel:
+    name = "console"
+
+    def __init__(self, stream: TextIO | None = None):
+        self.console = Console(file=stream, highlight=False, soft_wrap=True, emoji=False)
+        self._ids = itertools.count(1)
+
+    async def send(self, address: str, alert: Alert) -> Receipt:
+        self.console.print(render_console(alert))
+        return Receipt(f"console-{next(self._ids)}")

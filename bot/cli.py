@@ -1,0 +1,124 @@
+"""The `newsalert` command line (also `python -m bot`): run, check, db upgrade."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bot.app import App, check
+from bot.channels.console import ConsoleChannel
+from bot.config import Settings, config_path, load_settings, resolve_feed_url
+from bot.errors import ConfigError, FetchError, NewsalertError, QueryError, StoreError
+from bot.store import Store
+
+cli = typer.Typer(no_args_is_help=True, add_completion=False, help="Self-hosted news alerts.")
+db_cli = typer.Typer(no_args_is_help=True, help="Database maintenance.")
+cli.add_typer(db_cli, name="db")
+
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", "-c", help="YAML settings file [env: NEWSALERT_CONFIG]")
+]
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    typer.echo(f"newsalert: {message}", err=True)
+    return typer.Exit(code)
+
+
+def _settings(option: Path | None, *, required: bool = True) -> Settings:
+    path = config_path(str(option) if option else None, os.environ)
+    if not required and not option and not path.exists():
+        path = None  # `check --feed --rule` works without any config file
+    try:
+        settings = load_settings(path, os.environ)
+    except ConfigError as error:
+        raise _fail(f"configuration error: {error}") from None
+    logging.basicConfig(
+        level=settings.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    for chatty in ("alembic", "apscheduler"):  # their INFO lines say nothing an operator needs
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
+    return settings
+
+
+@cli.command()
+def run(
+    config: ConfigOption = None,
+    once: Annotated[bool, typer.Option("--once", help="Poll every feed once, deliver, exit.")] = False,
+) -> None:
+    """Run the bot: poll feeds, match rules, deliver alerts, serve /healthz."""
+    settings = _settings(config)
+    try:
+        asyncio.run(_run(settings, once))
+    except (ConfigError, StoreError) as error:
+        raise _fail(str(error)) from None
+
+
+async def _run(settings: Settings, once: bool) -> None:
+    app = App(settings)
+    try:
+        await app.start()
+        if once:
+            await app.run_once()
+            return
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await app.serve(stop)
+    finally:
+        await app.close()
+
+
+@cli.command("check")
+def check_command(
+    config: ConfigOption = None,
+    feed: Annotated[list[str] | None, typer.Option("--feed", help="Feed URL or file (repeatable).")] = None,
+    rule: Annotated[list[str] | None, typer.Option("--rule", help="Watch rule (repeatable).")] = None,
+) -> None:
+    """Dry run: show the alerts these feeds and rules would give now. Stores and sends nothing."""
+    settings = _settings(config, required=not (feed and rule))
+    feeds = [resolve_feed_url(f, Path.cwd()) for f in feed] if feed else [f.url for f in settings.feeds]
+    rules = list(rule) if rule else [q for s in settings.subscriptions for q in s.rules]
+    if not feeds or not rules:
+        raise _fail("nothing to check: give --feed and --rule, or a config with feeds and subscriptions")
+    try:
+        report = asyncio.run(check(settings, feeds, rules, ConsoleChannel()))
+    except QueryError as error:
+        raise _fail(f"cannot use that rule: {error}") from None
+    except FetchError as error:
+        raise _fail(f"cannot fetch the feed: {error}", 1) from None
+    typer.echo(
+        f"checked {report.items} items from {report.feeds} feed(s) against {len(rules)} rule(s): "
+        f"{report.alerts} alert(s) would be sent; nothing was stored or sent"
+    )
+
+
+@db_cli.command("upgrade")
+def db_upgrade(config: ConfigOption = None) -> None:
+    """Bring the database schema up to date (`run` does this on start too)."""
+    settings = _settings(config)
+
+    async def upgrade() -> None:
+        store = Store.open(settings.database_url)
+        try:
+            await store.upgrade()
+        finally:
+            await store.close()
+
+    try:
+        asyncio.run(upgrade())
+    except NewsalertError as error:
+        raise _fail(str(error)) from None
+    typer.echo("database is up to date")
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,212 @@
+"""Settings: the YAML file, then the environment, validated into one value. Read once, passed down.
+
+Nothing here reads os.environ by itself: the environment is an argument.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from bot.errors import ConfigError
+
+DEFAULT_CONFIG = "config/newsalert.yaml"
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: Any) -> Any:
+    """ "90s", "5m", "2h", "1d", or a number of seconds."""
+    if isinstance(value, str):
+        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd])\s*", value)
+        if not match:
+            raise ValueError(f"{value!r} is not a duration like 90s, 5m, 2h or 1d")
+        return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return timedelta(seconds=value)
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration), Field(gt=timedelta(0))]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HttpSettings(_Section):
+    host: str = "0.0.0.0"
+    port: int = Field(8080, ge=0, le=65535)  # 0: any free port (tests)
+
+
+class TelegramSettings(_Section):
+    token: SecretStr | None = None
+    api_url: str = "https://api.telegram.org/bot"
+
+
+class SlackSettings(_Section):
+    bot_token: SecretStr | None = None
+    signing_secret: SecretStr | None = None
+    app_token: SecretStr | None = None
+    api_url: str = "https://slack.com/api/"
+
+    @model_validator(mode="after")
+    def _http_mode_needs_signing(self) -> SlackSettings:
+        if self.bot_token and not self.app_token and not self.signing_secret:
+            raise ValueError("signing_secret is required when Slack runs in HTTP mode (no app_token)")
+        return self
+
+
+class SummarySettings(_Section):
+    max_words: int = Field(60, ge=10, le=500)
+
+
+class FeedSettings(_Section):
+    url: str
+    name: str | None = None
+    interval: Duration | None = None  # default: poll_interval
+    backfill: int | Literal["all"] = Field(0, description="entries that may alert on first poll")
+
+    @field_validator("backfill")
+    @classmethod
+    def _backfill_not_negative(cls, value: int | str) -> int | str:
+        if isinstance(value, int) and value < 0:
+            raise ValueError("backfill must be 0 or more, or 'all'")
+        return value
+
+
+class SubscriptionSettings(_Section):
+    channel: Literal["console", "telegram", "slack"]
+    address: str = "stdout"
+    name: str | None = None
+    rules: list[str] = Field(min_length=1)
+
+
+class Settings(_Section):
+    database_url: str = "sqlite:///data/newsalert.db"
+    poll_interval: Duration = timedelta(minutes=5)
+    rules_language: str = "english"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    http: HttpSettings = HttpSettings()
+    telegram: TelegramSettings = TelegramSettings()
+    slack: SlackSettings = SlackSettings()
+    summary: SummarySettings = SummarySettings()
+    feeds: list[FeedSettings] = []
+    subscriptions: list[SubscriptionSettings] = []
+
+    def redacted(self) -> dict[str, Any]:
+        """A dump safe to log or print: every secret shows as '**********'."""
+        return self.model_dump(mode="json")
+
+
+# Environment variable -> setting path. `NAME_FILE` reads a secret from a file instead.
+ENVIRONMENT: dict[str, tuple[str, ...]] = {
+    "NEWSALERT_DATABASE_URL": ("database_url",),
+    "NEWSALERT_POLL_INTERVAL": ("poll_interval",),
+    "NEWSALERT_LOG_LEVEL": ("log_level",),
+    "NEWSALERT_HTTP_PORT": ("http", "port"),
+    "TELEGRAM_BOT_TOKEN": ("telegram", "token"),
+    "NEWSALERT_TELEGRAM_API_URL": ("telegram", "api_url"),
+    "SLACK_BOT_TOKEN": ("slack", "bot_token"),
+    "SLACK_SIGNING_SECRET": ("slack", "signing_secret"),
+    "SLACK_APP_TOKEN": ("slack", "app_token"),
+    "NEWSALERT_SLACK_API_URL": ("slack", "api_url"),
+}
+
+
+def config_path(option: str | None, environ: Mapping[str, str]) -> Path:
+    return Path(option or environ.get("NEWSALERT_CONFIG") or DEFAULT_CONFIG)
+
+
+def load_settings(path: Path | None, environ: Mapping[str, str]) -> Settings:
+    """File (if any), then environment, then validation; a bad key or value raises ConfigError."""
+    data = _read_yaml(path) if path else {}
+    for name, key in ENVIRONMENT.items():
+        value = _from_environment(name, environ)
+        if value is not None:
+            _put(data, key, value)
+    base = path.parent if path else Path.cwd()
+    for feed in data.get("feeds") or []:
+        if isinstance(feed, dict) and isinstance(feed.get("url"), str):
+            feed["url"] = resolve_feed_url(feed["url"], base)
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as error:
+        raise _config_error(error) from None
+
+
+def resolve_feed_url(url: str, base: Path) -> str:
+    """http(s) and file URLs as they are; a path, relative to the config file, as a file URL."""
+    if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", url):
+        return url
+    return (base / url).resolve().as_uri()
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError("", f"no configuration file at {path}") from None
+    except yaml.YAMLError as error:
+        raise ConfigError("", f"{path} is not valid YAML: {error}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError("", f"{path} must hold a mapping of settings at the top level")
+    return data
+
+
+def _from_environment(name: str, environ: Mapping[str, str]) -> str | None:
+    if environ.get(f"{name}_FILE"):
+        try:
+            return Path(environ[f"{name}_FILE"]).read_text(encoding="utf-8").strip()
+        except OSError as error:
+            raise ConfigError(f"{name}_FILE", f"cannot read {error.filename}: {error.strerror}") from None
+    return environ.get(name) or None
+
+
+def _put(data: dict[str, Any], key: tuple[str, ...], value: str) -> None:
+    for part in key[:-1]:
+        section = data.get(part)
+        data = data.setdefault(part, {}) if section is None else section
+    data[key[-1]] = value
+
+
+def _config_error(error: ValidationError) -> ConfigError:
+    problems = [(key, _problem(e, key)) for e in error.errors() for key in [_key_name(e["loc"])]]
+    key, first = problems[0]
+    rest = "".join(f"; {k}: {p}" for k, p in problems[1:])
+    return ConfigError(key, first + rest)
+
+
+def _key_name(loc: tuple[Any, ...]) -> str:
+    name = ""
+    for part in loc:
+        if isinstance(part, int):
+            name += f"[{part}]"
+        elif not str(part).startswith(("function-", "literal[", "int", "str")):
+            name += f".{part}" if name else str(part)
+    return name or "(top level)"
+
+
+def _problem(error: dict[str, Any], key: str) -> str:
+    if error["type"] == "extra_forbidden":
+        return "unknown key"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if isinstance(error["input"], dict | list) or "token" in key or "secret" in key:
+        return message  # never echo a secret back
+    return f"{message} (got {error['input']!r})"

@@ -1,0 +1,130 @@
+"""Plain data that flows through the pipeline: frozen dataclasses and the Clock seam. No I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+Span = tuple[int, int]  # [start, end) offsets into a string
+
+
+class Clock(Protocol):
+    """Where "now" comes from; tests pass a fake one and move it by hand."""
+
+    def now(self) -> datetime: ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Feed:
+    id: int
+    url: str
+    name: str
+    interval: timedelta
+    backfill: int | None  # newest entries that may alert on the first poll; None means all
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    error_count: int = 0
+    polled: bool = False  # has a poll ever succeeded
+
+
+@dataclass(frozen=True)
+class Article:
+    """One feed entry as plain text, before it is stored."""
+
+    title: str
+    link: str
+    guid: str | None
+    text: str
+    published_at: datetime | None
+    content_hash: str
+
+
+@dataclass(frozen=True)
+class Subscription:
+    id: int
+    channel: str  # "console", "telegram", "slack"
+    address: str  # where in that channel: chat id, channel id, "stdout"
+    name: str
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: int
+    subscription_id: int
+    query: str
+
+
+@dataclass(frozen=True)
+class Quote:
+    """The sentence that matched, possibly trimmed, with the matched words' spans in `text`."""
+
+    text: str
+    spans: tuple[Span, ...]
+
+
+@dataclass(frozen=True)
+class Match:
+    rule_id: int
+    rule: str
+    quote: Quote
+
+
+@dataclass(frozen=True)
+class Alert:
+    title: str
+    link: str
+    feed_name: str
+    published_at: datetime
+    summary: str
+    matches: tuple[Match, ...]
+
+
+@dataclass(frozen=True)
+class Receipt:
+    message_id: str
+
+
+@dataclass(frozen=True)
+class StoryAlert:
+    """What one subscription will be told about one story: every rule of its that matched."""
+
+    subscription_id: int
+    matches: tuple[Match, ...]
+
+
+@dataclass(frozen=True)
+class NewStory:
+    """A new article as the pipeline prepared it; alerts may be empty (no match, backfill)."""
+
+    article: Article
+    body: str
+    summary: str
+    alerts: tuple[StoryAlert, ...]
+
+
+@dataclass(frozen=True)
+class FeedUpdate:
+    """A feed's state after a successful poll."""
+
+    etag: str | None
+    last_modified: str | None
+    body_hash: str | None
+    next_check_at: datetime
+    title: str  # the feed's own title, used when the config gives no name
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A claimed outbox row: who gets which alert, and how many tries it has had."""
+
+    id: int
+    attempts: int
+    subscription: Subscription
+    alert: Alert

@@ -1,0 +1,106 @@
+"""Feed bytes -> ParsedFeed of Articles (plain text, clean) via feedparser. Pure, no I/O."""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import html
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+
+import feedparser
+
+from bot.domain import Article
+
+_BLOCK_TAGS = frozenset(
+    "p div br li ul ol h1 h2 h3 h4 h5 h6 blockquote figure figcaption section article"
+    " header footer table tr pre hr dd dt".split()
+)
+_SKIP_TAGS = frozenset({"script", "style", "noscript", "iframe", "svg"})
+
+
+@dataclass(frozen=True)
+class ParsedFeed:
+    title: str
+    articles: list[Article]  # oldest first
+    bozo: str | None  # feedparser's complaint about malformed input, if any
+
+
+class _TextExtractor(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skipping = 0
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        if tag in _SKIP_TAGS:
+            self._skipping += 1
+        elif tag in _BLOCK_TAGS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _SKIP_TAGS:
+            self._skipping = max(0, self._skipping - 1)
+        elif tag in _BLOCK_TAGS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skipping:
+            self.parts.append(re.sub(r"\s+", " ", data))  # in HTML a newline is just a space
+
+
+def html_to_text(markup: str) -> str:
+    """Visible text, one paragraph per line, whitespace inside paragraphs collapsed."""
+    if "<" not in markup:
+        text = html.unescape(markup)
+    else:
+        extractor = _TextExtractor()
+        extractor.feed(markup)
+        extractor.close()
+        text = "".join(extractor.parts)
+    lines = (re.sub(r"\s+", " ", line).strip() for line in text.split("\n"))
+    return "\n".join(line for line in lines if line)
+
+
+def _entry_text(entry: dict) -> str:
+    bodies = [c.get("value", "") for c in entry.get("content", [])]
+    bodies.append(entry.get("summary", ""))
+    return html_to_text(max(bodies, key=len))
+
+
+def _entry_time(entry: dict) -> datetime | None:
+    parsed = entry.get("published_parsed") or entry.get("updated_parsed")
+    return datetime.fromtimestamp(calendar.timegm(parsed), UTC) if parsed else None
+
+
+def content_hash(title: str, text: str) -> str:
+    return hashlib.sha256(f"{title}\n{text}".encode()).hexdigest()
+
+
+def to_article(entry: dict) -> Article:
+    title = html_to_text(entry.get("title", "")).replace("\n", " ")
+    text = _entry_text(entry)
+    return Article(
+        title=title,
+        link=entry.get("link", "").strip(),
+        guid=(entry.get("id") or "").strip() or None,
+        text=text,
+        published_at=_entry_time(entry),
+        content_hash=content_hash(title, text),
+    )
+
+
+def parse_feed(body: bytes, url: str = "") -> ParsedFeed:
+    parsed = feedparser.parse(body, response_headers={"content-location": url})
+    articles = [to_article(e) for e in parsed.entries if e.get("title") or e.get("link")]
+    bozo = str(parsed.get("bozo_exception")) if parsed.get("bozo") else None
+    return ParsedFeed(html_to_text(parsed.feed.get("title", "")), oldest_first(articles), bozo)
+
+
+def oldest_first(articles: list[Article]) -> list[Article]:
+    """By date when every entry has one; else reversed, as feeds list newest first."""
+    if all(a.published_at for a in articles):
+        return sorted(articles, key=lambda a: a.published_at)  # type: ignore[arg-type,return-value]
+    return articles[::-1]

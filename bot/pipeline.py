@@ -1,0 +1,111 @@
+"""Poll one feed end to end: fetch -> parse -> keep new -> match -> summarize -> outbox rows.
+
+Reads top to bottom: the decisions are the pure functions above `poll_feed`, the I/O is in it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from bot.domain import Article, Clock, Feed, FeedUpdate, Match, NewStory, Rule, StoryAlert
+from bot.errors import FetchError, QueryError
+from bot.feeds.fetch import Fetcher
+from bot.feeds.parse import parse_feed
+from bot.feeds.schedule import next_check_at
+from bot.rules.index import RuleIndex
+from bot.rules.query import parse_rule
+from bot.rules.text import DEFAULT_LANGUAGE
+from bot.store import Store
+from bot.summary import clean_body, lead_summary, quote_match
+
+log = logging.getLogger(__name__)
+
+
+class Matcher:
+    """Every active rule compiled once; an article in, one StoryAlert per subscription out."""
+
+    def __init__(self, rules: Iterable[Rule], language: str = DEFAULT_LANGUAGE):
+        self.rules: dict[int, Rule] = {}
+        compiled = []
+        for rule in rules:
+            try:
+                compiled.append((rule.id, parse_rule(rule.query, language)))
+                self.rules[rule.id] = rule
+            except QueryError as error:
+                log.warning("rule %s skipped: %s", rule.id, error)
+        self.index = RuleIndex(compiled, language)
+
+    def alerts(self, title: str, body: str) -> tuple[StoryAlert, ...]:
+        by_subscription: dict[int, list[Match]] = defaultdict(list)
+        for rule_id, hit in sorted(self.index.match(title, body).items()):
+            rule = self.rules[rule_id]
+            quote = quote_match(body if hit.field == "body" else title, hit.spans)
+            by_subscription[rule.subscription_id].append(Match(rule_id, rule.query, quote))
+        return tuple(StoryAlert(sub, tuple(matches)) for sub, matches in sorted(by_subscription.items()))
+
+
+def fresh_articles(items: Sequence[Article], known: set[str]) -> list[Article]:
+    """Items whose guid, link and content hash are all unseen; repeats within the batch dropped."""
+    seen = set(known)
+    fresh = []
+    for item in items:
+        ids = {item.guid, item.link, item.content_hash} - {None, ""}
+        if not ids & seen:
+            fresh.append(item)
+        seen |= ids
+    return fresh
+
+
+def first_alerting(count: int, feed: Feed) -> int:
+    """Index of the first of `count` new items (oldest first) that may alert.
+
+    On a feed's first poll only the newest `backfill` entries may alert, so adding a feed
+    does not flood its subscribers with the backlog; afterwards every new entry may.
+    """
+    if feed.polled or feed.backfill is None:
+        return 0
+    return max(0, count - feed.backfill)
+
+
+def prepare_story(article: Article, matcher: Matcher, max_words: int, may_alert: bool) -> NewStory:
+    body = clean_body(article.title, article.text)
+    alerts = matcher.alerts(article.title, body) if may_alert else ()
+    return NewStory(article, body, lead_summary(body, max_words), alerts)
+
+
+@dataclass(frozen=True)
+class PollReport:
+    feed_id: int
+    new: int = 0
+    alerts: int = 0
+    error: str | None = None
+
+
+async def poll_feed(
+    feed: Feed, *, fetcher: Fetcher, store: Store, matcher: Matcher, clock: Clock, max_words: int
+) -> PollReport:
+    try:
+        result = await fetcher.fetch(feed.url, feed.etag, feed.last_modified)
+    except FetchError as error:
+        log.warning("feed %s (%s) failed: %s", feed.id, feed.name or feed.url, error)
+        retry_at = next_check_at(clock.now(), feed.interval, feed.error_count + 1)
+        await store.record_feed_failure(feed, str(error), retry_at)
+        return PollReport(feed.id, error=str(error))
+    body_hash = hashlib.sha256(result.body).hexdigest() if result.body is not None else feed.body_hash
+    stories: list[NewStory] = []
+    title = ""
+    if result.body is not None and body_hash != feed.body_hash:
+        parsed = await asyncio.to_thread(parse_feed, result.body, feed.url)
+        title = parsed.title
+        fresh = fresh_articles(parsed.articles, await store.known_articles(feed.id, parsed.articles))
+        start = first_alerting(len(fresh), feed)
+        stories = [prepare_story(a, matcher, max_words, i >= start) for i, a in enumerate(fresh)]
+    now = clock.now()
+    state = FeedUpdate(result.etag, result.last_modified, body_hash, next_check_at(now, feed.interval), title)
+    await store.save_poll(feed, stories, state, now)
+    return PollReport(feed.id, len(stories), sum(len(s.alerts) for s in stories))

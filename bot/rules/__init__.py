@@ -1,0 +1,1 @@
+"""Watch rules: parse rule text, normalize words, match many rules against an article."""

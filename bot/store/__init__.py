@@ -1,0 +1,374 @@
+"""The database: every feed, article, rule, subscription and pending alert is a row here.
+
+SQLite by default (WAL), PostgreSQL for scale; schema changes only through Alembic migrations.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event, func, insert, or_, select, update
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from bot.domain import Alert, Article, Delivery, Feed, FeedUpdate, Match, NewStory, Quote, Rule, Subscription
+from bot.errors import StoreError
+from bot.store.tables import articles, feeds, outbox, rules, subscriptions
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+_ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
+
+
+def async_url(database_url: str) -> str:
+    """`sqlite:///x.db` -> `sqlite+aiosqlite:///x.db`; a URL naming its driver is kept."""
+    url = make_url(database_url)
+    driver = _ASYNC_DRIVERS.get(url.drivername)
+    return url.set(drivername=driver).render_as_string(hide_password=False) if driver else database_url
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _upgrade(connection: Connection) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
+
+
+class Store:
+    def __init__(self, engine: AsyncEngine):
+        self.engine = engine
+
+    @classmethod
+    def open(cls, database_url: str) -> Store:
+        url = make_url(async_url(database_url))
+        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            engine = create_async_engine(url)
+        except (SQLAlchemyError, ImportError) as error:
+            raise StoreError(f"cannot open database {url.render_as_string()}: {error}") from None
+        if url.get_backend_name() == "sqlite":
+            event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return cls(engine)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    async def upgrade(self) -> None:
+        """Bring the schema to the newest migration; safe to run on every start."""
+        async with self.engine.begin() as conn:
+            await conn.run_sync(_upgrade)
+
+    # -- configuration ---------------------------------------------------------------------
+
+    async def sync_config_feeds(self, specs: Sequence[Feed], now: datetime) -> None:
+        """Feeds from the config file become exactly the active `config` feeds."""
+        async with self.engine.begin() as conn:
+            existing = dict((await conn.execute(select(feeds.c.url, feeds.c.id))).all())
+            for spec in specs:
+                values = {
+                    **({"name": spec.name} if spec.name else {}),
+                    "interval_seconds": int(spec.interval.total_seconds()),
+                    "backfill": spec.backfill,
+                    "source": "config",
+                    "active": True,
+                }
+                if spec.url in existing:
+                    await conn.execute(update(feeds).where(feeds.c.id == existing[spec.url]).values(values))
+                else:
+                    await conn.execute(
+                        insert(feeds).values(
+                            url=spec.url, next_check_at=now, created_at=now, **{"name": "", **values}
+                        )
+                    )
+            await conn.execute(
+                update(feeds)
+                .where(feeds.c.source == "config", feeds.c.url.not_in([s.url for s in specs]))
+                .values(active=False)
+            )
+
+    async def sync_config_subscriptions(
+        self, specs: Sequence[tuple[Subscription, Sequence[str]]], now: datetime
+    ) -> None:
+        """Subscriptions from the config file, each with exactly its listed rules."""
+        async with self.engine.begin() as conn:
+            kept = []
+            for spec, queries in specs:
+                sub_id = await self._upsert_subscription(conn, spec, now)
+                kept.append(sub_id)
+                await self._replace_config_rules(conn, sub_id, queries, now)
+            await conn.execute(
+                update(subscriptions)
+                .where(subscriptions.c.source == "config", subscriptions.c.id.not_in(kept))
+                .values(active=False)
+            )
+
+    async def _upsert_subscription(self, conn: Any, spec: Subscription, now: datetime) -> int:
+        key = (subscriptions.c.channel == spec.channel) & (subscriptions.c.address == spec.address)
+        found = (await conn.execute(select(subscriptions.c.id).where(key))).scalar()
+        if found is not None:
+            await conn.execute(update(subscriptions).where(key).values(name=spec.name, active=True))
+            return found
+        result = await conn.execute(
+            insert(subscriptions).values(
+                channel=spec.channel,
+                address=spec.address,
+                name=spec.name,
+                source="config",
+                active=True,
+                created_at=now,
+            )
+        )
+        return result.inserted_primary_key[0]
+
+    async def _replace_config_rules(
+        self, conn: Any, sub_id: int, queries: Sequence[str], now: datetime
+    ) -> None:
+        mine = (rules.c.subscription_id == sub_id) & (rules.c.source == "config")
+        have = set((await conn.execute(select(rules.c.query).where(mine))).scalars())
+        await conn.execute(rules.delete().where(mine, rules.c.query.not_in(list(queries))))
+        for query in dict.fromkeys(queries):
+            if query not in have:
+                await conn.execute(
+                    insert(rules).values(
+                        subscription_id=sub_id, query=query, source="config", active=True, created_at=now
+                    )
+                )
+
+    # -- polling ---------------------------------------------------------------------------
+
+    async def claim_due_feeds(
+        self, now: datetime, limit: int, lease: timedelta, *, every_feed: bool = False
+    ) -> list[Feed]:
+        """Feeds due for a poll, leased to this caller so nobody else polls them meanwhile."""
+        free = feeds.c.active & or_(feeds.c.claimed_until.is_(None), feeds.c.claimed_until < now)
+        due = free if every_feed else free & (feeds.c.next_check_at <= now)
+        async with self.engine.begin() as conn:
+            rows = (
+                await conn.execute(select(feeds).where(due).order_by(feeds.c.next_check_at).limit(limit))
+            ).all()
+            ids = [row.id for row in rows]
+            await conn.execute(update(feeds).where(feeds.c.id.in_(ids)).values(claimed_until=now + lease))
+        return [_feed(row) for row in rows]
+
+    async def known_articles(self, feed_id: int, items: Sequence[Article]) -> set[str]:
+        """Which of the items' guids, links and content hashes this feed has already seen."""
+        guids = [a.guid for a in items if a.guid]
+        links = [a.link for a in items if a.link]
+        hashes = [a.content_hash for a in items]
+        query = select(articles.c.guid, articles.c.link, articles.c.content_hash).where(
+            articles.c.feed_id == feed_id,
+            or_(articles.c.guid.in_(guids), articles.c.link.in_(links), articles.c.content_hash.in_(hashes)),
+        )
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return {value for row in rows for value in row if value}
+
+    async def save_poll(
+        self, feed: Feed, stories: Sequence[NewStory], state: FeedUpdate, now: datetime
+    ) -> None:
+        """New stories, their alerts and the feed's new state, in one transaction."""
+        async with self.engine.begin() as conn:
+            for story in stories:
+                await self._insert_story(conn, feed.id, story, now)
+            await conn.execute(
+                update(feeds)
+                .where(feeds.c.id == feed.id)
+                .values(
+                    etag=state.etag,
+                    last_modified=state.last_modified,
+                    body_hash=state.body_hash,
+                    next_check_at=state.next_check_at,
+                    claimed_until=None,
+                    error_count=0,
+                    last_error=None,
+                    last_success_at=now,
+                    name=func.coalesce(func.nullif(feeds.c.name, ""), state.title),
+                )
+            )
+
+    async def _insert_story(self, conn: Any, feed_id: int, story: NewStory, now: datetime) -> None:
+        article = story.article
+        result = await conn.execute(
+            insert(articles).values(
+                feed_id=feed_id,
+                guid=article.guid,
+                link=article.link,
+                content_hash=article.content_hash,
+                title=article.title,
+                body=story.body,
+                summary=story.summary,
+                published_at=article.published_at,
+                fetched_at=now,
+            )
+        )
+        article_id = result.inserted_primary_key[0]
+        for alert in story.alerts:
+            await conn.execute(
+                insert(outbox).values(
+                    subscription_id=alert.subscription_id,
+                    article_id=article_id,
+                    matches=_dump_matches(alert.matches),
+                    status="pending",
+                    attempts=0,
+                    next_attempt_at=now,
+                    created_at=now,
+                )
+            )
+
+    async def record_feed_failure(self, feed: Feed, error: str, next_check_at: datetime) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(feeds)
+                .where(feeds.c.id == feed.id)
+                .values(
+                    error_count=feeds.c.error_count + 1,
+                    last_error=error,
+                    next_check_at=next_check_at,
+                    claimed_until=None,
+                )
+            )
+
+    async def active_rules(self) -> list[Rule]:
+        query = (
+            select(rules.c.id, rules.c.subscription_id, rules.c.query)
+            .join(subscriptions)
+            .where(rules.c.active, subscriptions.c.active)
+            .order_by(rules.c.id)
+        )
+        async with self.engine.connect() as conn:
+            return [Rule(*row) for row in (await conn.execute(query)).all()]
+
+    # -- delivery --------------------------------------------------------------------------
+
+    async def claim_due_deliveries(
+        self, now: datetime, channels: Collection[str], limit: int, lease: timedelta
+    ) -> list[Delivery]:
+        """Pending alerts whose time has come, oldest first, leased to this caller."""
+        due = (
+            (outbox.c.status == "pending")
+            & (outbox.c.next_attempt_at <= now)
+            & or_(outbox.c.claimed_until.is_(None), outbox.c.claimed_until < now)
+            & subscriptions.c.active
+            & subscriptions.c.channel.in_(list(channels))
+        )
+        query = (
+            select(outbox, subscriptions, articles, feeds.c.name.label("feed_name"))
+            .join(subscriptions, outbox.c.subscription_id == subscriptions.c.id)
+            .join(articles, outbox.c.article_id == articles.c.id)
+            .join(feeds, articles.c.feed_id == feeds.c.id)
+            .where(due)
+            .order_by(outbox.c.id)
+            .limit(limit)
+        )
+        async with self.engine.begin() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+            ids = [row[outbox.c.id] for row in rows]
+            await conn.execute(update(outbox).where(outbox.c.id.in_(ids)).values(claimed_until=now + lease))
+        return [_delivery(row) for row in rows]
+
+    async def mark_sent(self, delivery_id: int, message_id: str, now: datetime) -> None:
+        await self._set_outbox(
+            delivery_id,
+            status="sent",
+            sent_at=now,
+            message_id=message_id,
+            claimed_until=None,
+            attempts=outbox.c.attempts + 1,
+        )
+
+    async def mark_retry(self, delivery_id: int, at: datetime, error: str) -> None:
+        await self._set_outbox(
+            delivery_id,
+            next_attempt_at=at,
+            last_error=error,
+            claimed_until=None,
+            attempts=outbox.c.attempts + 1,
+        )
+
+    async def mark_gone(self, delivery: Delivery, reason: str) -> None:
+        """The address is gone: this row stops, and so does the subscription."""
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(outbox)
+                .where(outbox.c.id == delivery.id)
+                .values(status="gone", last_error=reason, claimed_until=None, attempts=outbox.c.attempts + 1)
+            )
+            await conn.execute(
+                update(subscriptions)
+                .where(subscriptions.c.id == delivery.subscription.id)
+                .values(active=False)
+            )
+
+    async def _set_outbox(self, delivery_id: int, **values: Any) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(update(outbox).where(outbox.c.id == delivery_id).values(**values))
+
+    async def count_outbox(self) -> dict[str, int]:
+        """Outbox rows by status, for health and tests."""
+        query = select(outbox.c.status, func.count()).group_by(outbox.c.status)
+        async with self.engine.connect() as conn:
+            return dict((await conn.execute(query)).all())
+
+
+def _feed(row: Any) -> Feed:
+    return Feed(
+        id=row.id,
+        url=row.url,
+        name=row.name,
+        interval=timedelta(seconds=row.interval_seconds),
+        backfill=row.backfill,
+        etag=row.etag,
+        last_modified=row.last_modified,
+        body_hash=row.body_hash,
+        error_count=row.error_count,
+        polled=row.last_success_at is not None,
+    )
+
+
+def _delivery(row: Any) -> Delivery:
+    subscription = Subscription(
+        row[subscriptions.c.id],
+        row[subscriptions.c.channel],
+        row[subscriptions.c.address],
+        row[subscriptions.c.name],
+    )
+    alert = Alert(
+        title=row[articles.c.title],
+        link=row[articles.c.link],
+        feed_name=row["feed_name"],
+        published_at=row[articles.c.published_at] or row[articles.c.fetched_at],
+        summary=row[articles.c.summary],
+        matches=_load_matches(row[outbox.c.matches]),
+    )
+    return Delivery(row[outbox.c.id], row[outbox.c.attempts], subscription, alert)
+
+
+def _dump_matches(matches: Sequence[Match]) -> str:
+    return json.dumps(
+        [
+            {"rule_id": m.rule_id, "rule": m.rule, "quote": m.quote.text, "spans": m.quote.spans}
+            for m in matches
+        ]
+    )
+
+
+def _load_matches(text: str) -> tuple[Match, ...]:
+    return tuple(
+        Match(m["rule_id"], m["rule"], Quote(m["quote"], tuple(tuple(s) for s in m["spans"])))
+        for m in json.loads(text)
+    )

@@ -1,0 +1,75 @@
+"""Shared fixtures: a socket guard, a fake clock, a loopback feed server, settings on a temp DB."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.config import Settings, load_settings
+from tests.fakes.clock import FakeClock
+from tests.fakes.feed_server import FeedServer
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "config" / "samples"
+SEED_TITLE = "NATO Agrees to Re-engage Russia"
+
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+
+
+def _check_address(sock: socket.socket, address: Any) -> None:
+    if sock.family == socket.AF_UNIX:
+        return
+    host = address[0]
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if not loopback:
+        raise RuntimeError(f"test tried to reach {host}: only loopback is allowed in tests")
+
+
+def _guarded_connect(self: socket.socket, address: Any) -> None:
+    _check_address(self, address)
+    return _real_connect(self, address)
+
+
+def _guarded_connect_ex(self: socket.socket, address: Any) -> int:
+    _check_address(self, address)
+    return _real_connect_ex(self, address)
+
+
+@pytest.fixture(autouse=True)
+def socket_guard(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any test reaching past loopback fails (real network is never a test dependency)."""
+    monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", _guarded_connect_ex)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+async def feed_server() -> AsyncIterator[FeedServer]:
+    server = await FeedServer().start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path) -> Callable[..., Settings]:
+    """Settings as a user writes them in YAML, with the database in this test's temp dir."""
+
+    def make(yaml_text: str = "", environ: dict[str, str] | None = None) -> Settings:
+        path = tmp_path / "newsalert.yaml"
+        path.write_text(f"database_url: sqlite:///{tmp_path}/newsalert.db\n{yaml_text}", encoding="utf-8")
+        return load_settings(path, environ or {})
+
+    return make

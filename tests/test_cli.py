@@ -1,0 +1,165 @@
+"""The command line as a user types it: real processes, real files, a real HTTP port."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import aiohttp
+
+from tests.conftest import SAMPLES, SEED_TITLE
+
+WORLD = str(SAMPLES / "world-news.xml")
+
+
+def newsalert(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=cwd,
+        env=env or clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def clean_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSALERT_", "TELEGRAM_", "SLACK_"))}
+    return {**env, "NO_COLOR": "1"}
+
+
+def write_config(tmp_path: Path, extra: str = "") -> Path:
+    path = tmp_path / "newsalert.yaml"
+    path.write_text(
+        f"database_url: sqlite:///{tmp_path}/db/newsalert.db\n"
+        f"http:\n  host: 127.0.0.1\n  port: 0\n"
+        f"feeds:\n  - url: {WORLD}\n    name: World Desk\n    backfill: all\n"
+        f"  - url: {SAMPLES / 'science-tech.xml'}\n    backfill: all\n"
+        "subscriptions:\n  - channel: console\n    rules: [NATO-Russia Council, Membership Action Plan]\n"
+        + extra,
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_check_prints_the_alert_and_counts_and_stores_nothing(tmp_path):
+    result = newsalert("check", "--feed", WORLD, "--rule", "Membership Action Plan", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert f"== {SEED_TITLE}" in result.stdout
+    assert "**Membership Action Plans**" in result.stdout
+    assert result.stdout.count("== ") == 1
+    assert result.stdout.splitlines()[-1] == (
+        "checked 7 items from 1 feed(s) against 1 rule(s): "
+        "1 alert(s) would be sent; nothing was stored or sent"
+    )
+    assert list(tmp_path.iterdir()) == [], "check writes no database and no file"
+
+
+def test_check_uses_the_config_feeds_and_rules_by_default(tmp_path):
+    result = newsalert("check", "--config", str(write_config(tmp_path)), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1].startswith(
+        "checked 13 items from 2 feed(s) against 2 rule(s): 1 alert(s)"
+    )
+    assert not (tmp_path / "db").exists()
+
+
+def test_check_refuses_an_unusable_rule_with_the_reason_not_a_traceback(tmp_path):
+    result = newsalert("check", "--feed", WORLD, "--rule", "NATO", "--rule", "  !!", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "newsalert: cannot use that rule: a rule needs at least one word or number, not only punctuation at 2"
+    )
+    assert result.stdout == ""
+
+
+def test_check_reports_a_missing_feed_plainly(tmp_path):
+    result = newsalert("check", "--feed", "nowhere.xml", "--rule", "NATO", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "newsalert: cannot fetch the feed: cannot read" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_bad_config_key_stops_start_up_naming_the_key(tmp_path):
+    config = write_config(tmp_path, "telegram:\n  tokn: 123\n")
+    result = newsalert("run", "--once", "--config", str(config), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "newsalert: configuration error: telegram.tokn: unknown key" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_bad_config_rule_stops_start_up_naming_it(tmp_path):
+    config = write_config(tmp_path).read_text().replace("Membership Action Plan]", '"--"]')
+    (tmp_path / "newsalert.yaml").write_text(config)
+    result = newsalert("run", "--once", "--config", str(tmp_path / "newsalert.yaml"), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "subscriptions[0].rules[1]: a rule needs at least one word or number" in result.stderr
+
+
+def test_run_once_alerts_once_and_a_second_run_alerts_nothing(tmp_path):
+    config = str(write_config(tmp_path))
+    first = newsalert("run", "--once", "--config", config, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.count("== ") == 1 and f"== {SEED_TITLE}" in first.stdout
+    assert "polled 2 feeds: 13 new stories, 1 alerts queued, 1 sent" in first.stderr
+    second = newsalert("run", "--once", "--config", config, cwd=tmp_path)
+    assert second.returncode == 0, second.stderr
+    assert second.stdout == ""
+
+
+def test_config_path_comes_from_the_environment_and_db_upgrade_works(tmp_path):
+    env = {**clean_env(), "NEWSALERT_CONFIG": str(write_config(tmp_path))}
+    result = newsalert("db", "upgrade", cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "database is up to date"
+    with sqlite3.connect(tmp_path / "db" / "newsalert.db") as db:
+        assert db.execute("select version_num from alembic_version").fetchone() == ("0001",)
+
+
+async def test_run_serves_healthz_and_stops_cleanly_on_sigterm(tmp_path):
+    config = str(write_config(tmp_path))
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "run",
+        "--config",
+        config,
+        cwd=tmp_path,
+        env=clean_env(),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        port = await asyncio.wait_for(_listening_port(process), timeout=30)
+        alert = await asyncio.wait_for(process.stdout.readline(), timeout=30)
+        assert alert.decode().strip() == f"== {SEED_TITLE}"
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"http://127.0.0.1:{port}/healthz") as response,
+        ):
+            assert response.status == 200
+            assert (await response.json())["status"] == "ok"
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(process.wait(), timeout=15) == 0
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    stderr = (await process.stderr.read()).decode()
+    assert "Traceback" not in stderr, stderr
+    with sqlite3.connect(tmp_path / "db" / "newsalert.db") as db:
+        assert db.execute("select status, count(*) from outbox group by status").fetchall() == [("sent", 1)]
+
+
+async def _listening_port(process: asyncio.subprocess.Process) -> int:
+    while True:
+        line = (await process.stderr.readline()).decode()
+        assert line, "the bot exited before listening"
+        if "listening on http://" in line:
+            return int(line.split("listening on http://")[1].split()[0].rsplit(":", 1)[1])

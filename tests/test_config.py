@@ -1,0 +1,96 @@
+"""Settings: file then environment, one validated value, errors that name the key."""
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.config import load_settings
+from bot.errors import ConfigError
+from tests.conftest import ROOT
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "newsalert.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_bundled_config_loads_with_every_documented_key():
+    settings = load_settings(ROOT / "config" / "newsalert.yaml", {})
+    assert settings.database_url == "sqlite:///data/newsalert.db"
+    assert settings.poll_interval == timedelta(minutes=5)
+    assert settings.http.port == 8080
+    assert settings.telegram.token is None and settings.slack.bot_token is None
+    assert settings.telegram.api_url == "https://api.telegram.org/bot"
+    assert settings.slack.api_url == "https://slack.com/api/"
+    assert [f.url for f in settings.feeds] == [
+        (ROOT / "config" / "samples" / "world-news.xml").as_uri(),
+        (ROOT / "config" / "samples" / "science-tech.xml").as_uri(),
+    ]
+    assert settings.subscriptions[0].rules == ["NATO-Russia Council", "Membership Action Plan"]
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "problem"),
+    [
+        ("telegram:\n  tokn: abc\n", "telegram.tokn", "unknown key"),
+        ("pol_interval: 5m\n", "pol_interval", "unknown key"),
+        ("poll_interval: soon\n", "poll_interval", "'soon' is not a duration like 90s, 5m, 2h or 1d"),
+        ("http:\n  port: 70000\n", "http.port", "less than or equal to 65535"),
+        ("feeds:\n  - url: a.xml\n    backfill: -2\n", "feeds[0].backfill", "backfill must be 0 or more"),
+        (
+            "subscriptions:\n  - channel: fax\n    rules: [x]\n",
+            "subscriptions[0].channel",
+            "'console', 'telegram' or 'slack'",
+        ),
+        ("slack:\n  bot_token: xoxb-1\n", "slack", "signing_secret is required"),
+    ],
+)
+def test_a_bad_key_or_value_is_refused_naming_the_key(tmp_path, text, key, problem):
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, text), {})
+    assert caught.value.key == key
+    assert problem in str(caught.value)
+    assert str(caught.value).startswith(f"{key}: ")
+
+
+def test_environment_overrides_the_file(tmp_path):
+    path = write(tmp_path, "poll_interval: 5m\nhttp:\n  port: 8080\n")
+    settings = load_settings(
+        path,
+        {
+            "NEWSALERT_POLL_INTERVAL": "90s",
+            "NEWSALERT_HTTP_PORT": "9000",
+            "NEWSALERT_DATABASE_URL": "sqlite:////tmp/x.db",
+            "TELEGRAM_BOT_TOKEN": "123:secret",
+            "NEWSALERT_TELEGRAM_API_URL": "http://127.0.0.1:1/bot",
+        },
+    )
+    assert settings.poll_interval == timedelta(seconds=90)
+    assert settings.http.port == 9000
+    assert settings.database_url == "sqlite:////tmp/x.db"
+    assert settings.telegram.token.get_secret_value() == "123:secret"
+    assert settings.telegram.api_url == "http://127.0.0.1:1/bot"
+
+
+def test_secrets_come_from_files_and_never_show_in_dumps_or_errors(tmp_path):
+    secret_file = tmp_path / "token"
+    secret_file.write_text("xoxb-very-secret\n")
+    settings = load_settings(
+        write(tmp_path, ""),
+        {"SLACK_BOT_TOKEN_FILE": str(secret_file), "SLACK_SIGNING_SECRET": "shh-signing"},
+    )
+    assert settings.slack.bot_token.get_secret_value() == "xoxb-very-secret"
+    dump = str(settings.redacted()) + repr(settings)
+    assert "very-secret" not in dump and "shh-signing" not in dump
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, "slack:\n  app_token: [xapp-leaky]\n"), {})
+    assert "leaky" not in str(caught.value)
+
+
+def test_missing_file_and_bad_yaml_say_so(tmp_path):
+    with pytest.raises(ConfigError, match="no configuration file at"):
+        load_settings(tmp_path / "absent.yaml", {})
+    with pytest.raises(ConfigError, match="is not valid YAML"):
+        load_settings(write(tmp_path, "feeds: [\n"), {})

@@ -1,0 +1,216 @@
+"""The whole pipeline on a real loopback feed server and a real SQLite file, as a user sees it."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+
+import pytest
+
+from bot.app import App
+from bot.domain import Alert, Receipt
+from bot.errors import PermanentDeliveryError, TransientDeliveryError
+from tests.conftest import SAMPLES, SEED_TITLE
+
+WORLD = (SAMPLES / "world-news.xml").read_bytes()
+SCIENCE = (SAMPLES / "science-tech.xml").read_bytes()
+ORDINARY_TITLES = [
+    "EU ministers agree new climate action plan for 2030",
+    "Russia and Ukraine resume gas talks as winter nears",
+    "City council approves new tram line after decade of debate",
+    "Golf club membership fees frozen as recession bites",
+    "Astronomers find water vapour on distant planet",
+]
+CONFIG = """
+feeds:
+  - url: {world}
+    name: World Desk
+    backfill: all
+  - url: {science}
+    backfill: all
+subscriptions:
+  - channel: console
+    rules: [NATO-Russia Council, Membership Action Plan]
+"""
+NEW_ITEM = b"""    <item>
+      <title>Ukraine asks again for a Membership Action Plan</title>
+      <link>https://world.example.org/news/ukraine-map</link>
+      <guid>https://world.example.org/news/ukraine-map</guid>
+      <pubDate>Wed, 03 Dec 2008 10:00:00 GMT</pubDate>
+      <description>Kiev renewed its request for a Membership Action Plan on Wednesday.</description>
+    </item>
+"""
+
+
+@pytest.fixture
+async def running(feed_server, make_settings, clock):
+    """Start apps on one database, the way `newsalert run` does; each gets its own console."""
+    feed_server.files["/world.xml"] = WORLD
+    feed_server.files["/science.xml"] = SCIENCE
+    settings = make_settings(
+        CONFIG.format(world=feed_server.url("/world.xml"), science=feed_server.url("/science.xml"))
+    )
+    apps = []
+
+    async def start() -> tuple[App, io.StringIO]:
+        out = io.StringIO()
+        app = App(settings, clock=clock, console=out)
+        await app.start()
+        apps.append(app)
+        return app, out
+
+    yield start
+    for app in apps:
+        await app.close()
+
+
+async def cycle(app: App) -> None:
+    await app.poll_due()
+    await app.deliver_due()
+
+
+async def test_seed_story_alerts_once_with_everything_a_reader_needs(running):
+    app, out = await running()
+    await cycle(app)
+    text = out.getvalue()
+    assert text.count("== ") == 1, text
+    assert f"== {SEED_TITLE}" in text
+    assert "World Desk \u00b7 2008-12-02 14:00 UTC" in text
+    assert "https://world.example.org/news/nato-agrees-to-re-engage-russia" in text
+    assert "\nNATO on Tuesday agreed to gradually resume contacts with Russia" in text
+    assert (
+        "  - NATO-Russia Council: \u201cDe Hoop Scheffer said operational meetings of the "
+        "**NATO-Russia Council**" in text
+    )
+    assert (
+        "  - Membership Action Plan: \u201c\u2026formal routes to join the alliance known as "
+        "**Membership Action Plans**, or MAPs.\u201d"
+    ) in text
+    for boilerplate in ("Get the latest updates", "Last Updated", "APDe Hoop", "BRUSSELS"):
+        assert boilerplate not in text
+    for title in ORDINARY_TITLES:
+        assert title not in text
+
+
+async def test_nothing_alerts_twice_across_polls_edits_and_restarts(running, feed_server, clock):
+    app, out = await running()
+    await cycle(app)
+    assert out.getvalue().count("== ") == 1
+
+    clock.advance(timedelta(minutes=5))
+    await cycle(app)
+    assert feed_server.requests[-1].headers.get("If-None-Match"), "second poll must be conditional"
+    # The seed story edited in place (same guid and link, new text) is not a new story.
+    feed_server.files["/world.xml"] = WORLD.replace(b"resume informally", b"resume informally, he said")
+    clock.advance(timedelta(minutes=5))
+    await cycle(app)
+    assert out.getvalue().count("== ") == 1
+
+    again, again_out = await running()  # a restart on the same database
+    clock.advance(timedelta(minutes=5))
+    await cycle(again)
+    assert again_out.getvalue() == ""
+
+
+async def test_a_new_matching_story_alerts_on_the_next_poll(running, feed_server, clock):
+    app, out = await running()
+    await cycle(app)
+    feed_server.files["/world.xml"] = WORLD.replace(b"    <item>", NEW_ITEM + b"    <item>", 1)
+    clock.advance(timedelta(minutes=4))
+    await cycle(app)
+    assert out.getvalue().count("== ") == 1, "not due yet: the feed's interval is 5 minutes"
+    clock.advance(timedelta(minutes=1))
+    await cycle(app)
+    text = out.getvalue()
+    assert text.count("== ") == 2
+    assert "== Ukraine asks again for a Membership Action Plan" in text
+    assert "**Membership Action Plan**" in text
+
+
+async def test_feed_added_later_does_not_flood_with_its_backlog(feed_server, make_settings, clock):
+    feed_server.files["/world.xml"] = WORLD
+    settings = make_settings(
+        f"feeds:\n  - url: {feed_server.url('/world.xml')}\n"
+        "subscriptions:\n  - channel: console\n    rules: [Membership Action Plan]\n"
+    )
+    out = io.StringIO()
+    app = App(settings, clock=clock, console=out)
+    await app.start()
+    try:
+        await cycle(app)
+        assert out.getvalue() == "", "backfill defaults to 0: the backlog is stored silently"
+        feed_server.files["/world.xml"] = WORLD.replace(b"    <item>", NEW_ITEM + b"    <item>", 1)
+        clock.advance(timedelta(minutes=5))
+        await cycle(app)
+        assert out.getvalue().count("== ") == 1
+        assert "== Ukraine asks again for a Membership Action Plan" in out.getvalue()
+    finally:
+        await app.close()
+
+
+async def test_a_dead_feed_backs_off_and_does_not_stop_the_others(running, feed_server, clock):
+    del feed_server.files["/science.xml"]
+    app, out = await running()
+    reports = await app.poll_due()
+    assert sorted(r.error or "" for r in reports) == ["", "127.0.0.1 answered HTTP 404"]
+    await app.deliver_due()
+    assert f"== {SEED_TITLE}" in out.getvalue()
+
+    def science_requests() -> int:
+        return sum(r.path == "/science.xml" for r in feed_server.requests)
+
+    clock.advance(timedelta(minutes=5))
+    await app.poll_due()
+    assert science_requests() == 1, "after a failure the next try waits longer than the interval"
+    clock.advance(timedelta(minutes=6))
+    await app.poll_due()
+    assert science_requests() == 2
+
+
+class FlakyChannel:
+    """A channel whose chat API pushes back: first a rate limit, then it accepts."""
+
+    name = "console"
+
+    def __init__(self, failures: list[Exception]):
+        self.failures = failures
+        self.sent: list[Alert] = []
+
+    async def send(self, address: str, alert: Alert) -> Receipt:
+        if self.failures:
+            raise self.failures.pop(0)
+        self.sent.append(alert)
+        return Receipt(str(len(self.sent)))
+
+
+async def test_a_rate_limited_alert_is_sent_exactly_when_allowed(running, clock):
+    app, _out = await running()
+    flaky = FlakyChannel([TransientDeliveryError("Too Many Requests", retry_after=30)])
+    app.channels["console"] = flaky
+    await app.poll_due()
+    assert (await app.deliver_due()).retried == 1
+    clock.advance(timedelta(seconds=29))
+    assert (await app.deliver_due()).sent == 0
+    clock.advance(timedelta(seconds=1))
+    assert (await app.deliver_due()).sent == 1
+    assert [a.title for a in flaky.sent] == [SEED_TITLE]
+    assert await app.store.count_outbox() == {"sent": 1}
+
+
+async def test_an_unexpected_send_error_is_retried_not_lost(running, clock):
+    app, _out = await running()
+    flaky = FlakyChannel([ConnectionResetError("peer went away")])
+    app.channels["console"] = flaky
+    await app.poll_due()
+    assert (await app.deliver_due()).retried == 1
+    clock.advance(timedelta(seconds=10))
+    assert (await app.deliver_due()).sent == 1
+
+
+async def test_a_gone_chat_stops_its_subscription(running, clock):
+    app, _out = await running()
+    app.channels["console"] = FlakyChannel([PermanentDeliveryError("chat not found")])
+    await app.poll_due()
+    assert (await app.deliver_due()).gone == 1
+    assert await app.store.active_rules() == []
+    assert await app.store.count_outbox() == {"gone": 1}

@@ -1,0 +1,71 @@
+"""The database: migrations equal the schema, and the outbox is one row per (subscription, story)."""
+
+from datetime import UTC, datetime
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect
+from sqlalchemy.exc import IntegrityError
+
+from bot.domain import Article, Feed, FeedUpdate, Match, NewStory, Quote, StoryAlert, Subscription
+from bot.store import Store, async_url
+from bot.store.tables import metadata
+
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def store(tmp_path):
+    store = Store.open(f"sqlite:///{tmp_path}/data/store.db")
+    await store.upgrade()
+    yield store
+    await store.close()
+
+
+async def test_migrations_produce_exactly_the_declared_schema(store, tmp_path):
+    assert (tmp_path / "data" / "store.db").exists(), "the data directory is created"
+
+    def differences(connection):
+        return compare_metadata(MigrationContext.configure(connection), metadata)
+
+    async with store.engine.connect() as conn:
+        assert await conn.run_sync(differences) == []
+        tables = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
+        journal = (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar()
+    assert {"feeds", "articles", "rules", "subscriptions", "outbox"} <= tables
+    assert journal == "wal"
+    await store.upgrade()  # a second upgrade is a no-op
+
+
+def test_urls_get_async_drivers():
+    assert async_url("sqlite:///data/x.db") == "sqlite+aiosqlite:///data/x.db"
+    assert async_url("postgresql://u:p@h/db") == "postgresql+asyncpg://u:p@h/db"
+    assert async_url("sqlite+aiosqlite:///y.db") == "sqlite+aiosqlite:///y.db"
+
+
+async def test_the_outbox_holds_one_row_per_subscription_and_story(store):
+    await store.sync_config_feeds([Feed(0, "file:///f.xml", "F", NOW - NOW, None)], NOW)
+    await store.sync_config_subscriptions([(Subscription(0, "console", "stdout", "Console"), ["x"])], NOW)
+    [feed] = await store.claim_due_feeds(NOW, 10, NOW - NOW)
+    article = Article("T", "https://x.test/1", "g1", "text", None, "h1")
+    match = Match(1, "x", Quote("x", ((0, 1),)))
+    twice = StoryAlert(1, (match,))
+    state = FeedUpdate(None, None, None, NOW, "F")
+    with pytest.raises(IntegrityError):
+        await store.save_poll(feed, [NewStory(article, "text", "sum", (twice, twice))], state, NOW)
+    assert await store.count_outbox() == {}, "the failed transaction left no story and no alert"
+    await store.save_poll(feed, [NewStory(article, "text", "sum", (twice,))], state, NOW)
+    assert await store.count_outbox() == {"pending": 1}
+    assert await store.known_articles(feed.id, [article]) == {"g1", "https://x.test/1", "h1"}
+
+
+async def test_config_sync_replaces_config_rules_and_retires_removed_feeds(store):
+    console = Subscription(0, "console", "stdout", "Console")
+    await store.sync_config_feeds([Feed(0, "file:///a.xml", "A", NOW - NOW, 0)], NOW)
+    await store.sync_config_subscriptions([(console, ["one", "two"])], NOW)
+    await store.sync_config_feeds([Feed(0, "file:///b.xml", "B", NOW - NOW, 0)], NOW)
+    await store.sync_config_subscriptions([(console, ["two", "three"])], NOW)
+    assert [r.query for r in await store.active_rules()] == ["two", "three"]
+    feeds = await store.claim_due_feeds(NOW, 10, NOW - NOW, every_feed=True)
+    assert [f.url for f in feeds] == ["file:///b.xml"]

@@ -1,0 +1,94 @@
+"""Boilerplate stripping, the lead summary and the matched quote: pure, on the seed article."""
+
+import pytest
+
+from bot.summary import clean_body, lead_summary, quote_match
+from bot.summary.boilerplate import is_boilerplate
+from bot.summary.sentences import sentence_spans
+from tests.conftest import ROOT, SEED_TITLE
+
+# The seed as the sample feed carries it: one paragraph per line, boilerplate included.
+SEED = (ROOT / "tests" / "data" / "nato-russia-reengage.txt").read_text(encoding="utf-8")
+
+
+def test_seed_body_starts_at_the_story_without_dateline_or_boilerplate():
+    body = clean_body(SEED_TITLE, SEED)
+    assert body.startswith("NATO on Tuesday agreed to gradually resume contacts with Russia")
+    for junk in ("Get the latest updates", "Last Updated", "APDe Hoop Scheffer, left", "BRUSSELS"):
+        assert junk not in body
+    assert SEED_TITLE not in body
+    assert body.endswith("German Foreign Minister Frank-Walter Steinmeier told reporters.")
+
+
+def test_lead_summary_is_whole_sentences_within_the_word_limit():
+    summary = lead_summary(clean_body(SEED_TITLE, SEED), max_words=60)
+    assert summary.startswith("NATO on Tuesday agreed to gradually resume contacts with Russia")
+    assert summary.endswith("after a meeting of the alliance's foreign ministers.")
+    assert len(summary.split()) <= 60
+    assert len(lead_summary(clean_body(SEED_TITLE, SEED), max_words=30).split()) <= 30
+
+
+def test_a_first_sentence_longer_than_the_limit_is_cut_with_an_ellipsis():
+    body = " ".join(["word"] * 80) + "."
+    assert lead_summary(body, max_words=10) == " ".join(["word"] * 10) + "\u2026"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Get the latest updates as we post them \u2014 right on your browser",
+        ". Last Updated: 07/27/2016",
+        "Scroll down for video",
+        "Media playback is not supported on this device",
+        "APDe Hoop Scheffer, left, speaking with Danish Foreign Minister Per Stig Moeller.",
+        "Reuters contributed to this report.",
+        "By Jane Doe and John Roe",
+        "Published: 3 hours ago",
+        "Advertisement",
+    ],
+)
+def test_kinds_of_boilerplate_are_recognised(line):
+    assert is_boilerplate(line)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "APEC leaders met in Lima on Saturday to discuss trade.",
+        "By Tuesday, the talks had collapsed and both delegations went home.",
+        "Published figures show unemployment rose by 0.3 points in November.",
+    ],
+)
+def test_story_paragraphs_that_look_similar_are_kept(line):
+    assert not is_boilerplate(line)
+
+
+def test_datelines_are_removed_from_the_first_paragraph():
+    assert clean_body("", "(CNN)A new study finds that sleep matters a great deal.").startswith("A new study")
+    assert clean_body("", "WASHINGTON (AP) \u2014 The Senate voted on Friday to pass it.").startswith(
+        "The Senate"
+    )
+
+
+def test_sentences_do_not_end_at_initials_or_titles():
+    text = "The U.S. Secretary of State met Mr. Lavrov. They talked."
+    assert [text[s:e] for s, e in sentence_spans(text)] == [
+        "The U.S. Secretary of State met Mr. Lavrov.",
+        "They talked.",
+    ]
+
+
+def test_quote_is_the_matched_sentence_trimmed_around_the_match():
+    body = clean_body(SEED_TITLE, SEED)
+    start = body.index("Membership Action Plans")
+    quote = quote_match(body, ((start, start + len("Membership Action Plans")),))
+    assert quote.text == "\u2026formal routes to join the alliance known as Membership Action Plans, or MAPs."
+    assert [quote.text[s:e] for s, e in quote.spans] == ["Membership Action Plans"]
+
+
+def test_a_short_sentence_is_quoted_whole():
+    text = "First sentence here. The NATO-Russia Council will meet. Last one."
+    start = text.index("NATO")
+    quote = quote_match(text, ((start, start + 19),))
+    assert quote.text == "The NATO-Russia Council will meet."
+    assert [quote.text[s:e] for s, e in quote.spans] == ["NATO-Russia Council"]
