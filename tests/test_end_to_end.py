@@ -214,3 +214,13 @@ async def test_a_gone_chat_stops_its_subscription(running, clock):
     assert (await app.deliver_due()).gone == 1
     assert await app.store.active_rules() == []
     assert await app.store.count_outbox() == {"gone": 1}
+
+
+async def test_health_turns_bad_when_the_ticks_stop(running, clock):
+    app, _out = await running()
+    assert app.health()[0] is False, "not healthy before the first tick"
+    await cycle(app)
+    assert app.health()[0] is True
+    clock.advance(timedelta(minutes=10))
+    ok, details = app.health()
+    assert ok is False and set(details) == {"poll", "deliver"}
