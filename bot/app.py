@@ -69,6 +69,8 @@ class App:
         self.store = Store.open(settings.database_url)
         self.channels: dict[str, Channel] = {"console": ConsoleChannel(console)}
         self.fetcher: Fetcher | None = None
+        self.matcher = Matcher(settings.rules_language)
+        self._rules_seen: tuple[int, ...] | None = None
         self.last_tick: dict[str, datetime] = {}
         self._inflight: set[asyncio.Task[Any]] = set()
         self._stopping = False
@@ -92,7 +94,7 @@ class App:
         assert self.fetcher, "start() first"
         now = self.clock.now()
         feeds = await self.store.claim_due_feeds(now, FEEDS_PER_TICK, FEED_LEASE, every_feed=every_feed)
-        matcher = Matcher(await self.store.active_rules(), self.settings.rules_language)
+        await self._refresh_rules()
         limit = asyncio.Semaphore(CONCURRENT_FETCHES)
 
         async def poll(feed: Feed) -> PollReport:
@@ -101,7 +103,7 @@ class App:
                     feed,
                     fetcher=self.fetcher,
                     store=self.store,
-                    matcher=matcher,
+                    matcher=self.matcher,
                     clock=self.clock,  # type: ignore[arg-type]
                     max_words=self.settings.summary.max_words,
                 )
@@ -112,6 +114,13 @@ class App:
             if isinstance(result, BaseException):
                 log.error("polling feed %s crashed", feed.id, exc_info=result)
         return [r for r in results if isinstance(r, PollReport)]
+
+    async def _refresh_rules(self) -> None:
+        """Reload rules only when they changed: at 100,000 rules a reload is not free."""
+        fingerprint = await self.store.rules_fingerprint()
+        if fingerprint != self._rules_seen:
+            self.matcher.sync(await self.store.active_rules())
+            self._rules_seen = fingerprint
 
     async def deliver_due(self) -> DeliveryReport:
         report = await deliver_due(self.store, self.channels, self.clock)
@@ -212,16 +221,18 @@ async def check(
     for i, query in enumerate(queries, 1):
         parse_rule(query, settings.rules_language)  # raises QueryError for the caller to show
         rules.append(Rule(i, 0, query))
-    matcher = Matcher(rules, settings.rules_language)
+    matcher = Matcher(settings.rules_language)
+    matcher.sync(rules)
     items = alerts = 0
     async with open_session() as session:
         fetcher = Fetcher(session)
         for url in feed_urls:
             result = await fetcher.fetch(url)
             parsed = parse_feed(result.body or b"", url)
+            name = parsed.title or urlsplit(url).hostname or url
             items += len(parsed.articles)
             for article in parsed.articles:
-                story = prepare_story(article, matcher, settings.summary.max_words, may_alert=True)
+                story = prepare_story(article, name, matcher, settings.summary.max_words, may_alert=True)
                 for story_alert in story.alerts:
                     alerts += 1
                     await console.send(
@@ -229,7 +240,7 @@ async def check(
                         Alert(
                             article.title,
                             article.link,
-                            parsed.title or urlsplit(url).hostname or url,
+                            name,
                             article.published_at or datetime.now(UTC),
                             story.summary,
                             story_alert.matches,

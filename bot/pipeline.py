@@ -17,7 +17,7 @@ from bot.errors import FetchError, QueryError
 from bot.feeds.fetch import Fetcher
 from bot.feeds.parse import parse_feed
 from bot.feeds.schedule import next_check_at
-from bot.rules.index import RuleIndex
+from bot.rules.index import Document, RuleIndex
 from bot.rules.query import parse_rule
 from bot.rules.text import DEFAULT_LANGUAGE
 from bot.store import Store
@@ -27,24 +27,37 @@ log = logging.getLogger(__name__)
 
 
 class Matcher:
-    """Every active rule compiled once; an article in, one StoryAlert per subscription out."""
+    """Every active rule compiled once into one index, kept in step with the store's rules."""
 
-    def __init__(self, rules: Iterable[Rule], language: str = DEFAULT_LANGUAGE):
+    def __init__(self, language: str = DEFAULT_LANGUAGE):
+        self.language = language
+        self.index = RuleIndex(language=language)
         self.rules: dict[int, Rule] = {}
-        compiled = []
-        for rule in rules:
-            try:
-                compiled.append((rule.id, parse_rule(rule.query, language)))
-                self.rules[rule.id] = rule
-            except QueryError as error:
-                log.warning("rule %s skipped: %s", rule.id, error)
-        self.index = RuleIndex(compiled, language)
 
-    def alerts(self, title: str, body: str) -> tuple[StoryAlert, ...]:
+    def sync(self, rules: Iterable[Rule]) -> None:
+        """Add what is new, drop what is gone; unchanged rules are not compiled again."""
+        wanted = {rule.id: rule for rule in rules}
+        for rule_id in self.rules.keys() - wanted.keys():
+            self.index.remove(rule_id)
+            del self.rules[rule_id]
+        for rule_id, rule in wanted.items():
+            if self.rules.get(rule_id) != rule:
+                self._add(rule)
+        if self.index.needs_compacting:
+            self.index.compact()
+
+    def _add(self, rule: Rule) -> None:
+        try:
+            self.index.add(rule.id, parse_rule(rule.query, self.language))
+            self.rules[rule.id] = rule
+        except QueryError as error:  # saved before a language change, say: skip, keep going
+            log.warning("rule %s skipped: %s", rule.id, error)
+
+    def alerts(self, doc: Document) -> tuple[StoryAlert, ...]:
         by_subscription: dict[int, list[Match]] = defaultdict(list)
-        for rule_id, hit in sorted(self.index.match(title, body).items()):
+        for rule_id, hit in self.index.match(doc).items():
             rule = self.rules[rule_id]
-            quote = quote_match(body if hit.field == "body" else title, hit.spans)
+            quote = quote_match(doc.body if hit.field == "body" else doc.title, hit.spans)
             by_subscription[rule.subscription_id].append(Match(rule_id, rule.query, quote))
         return tuple(StoryAlert(sub, tuple(matches)) for sub, matches in sorted(by_subscription.items()))
 
@@ -72,9 +85,12 @@ def first_alerting(count: int, feed: Feed) -> int:
     return max(0, count - feed.backfill)
 
 
-def prepare_story(article: Article, matcher: Matcher, max_words: int, may_alert: bool) -> NewStory:
+def prepare_story(
+    article: Article, feed_name: str, matcher: Matcher, max_words: int, may_alert: bool
+) -> NewStory:
     body = clean_body(article.title, article.text)
-    alerts = matcher.alerts(article.title, body) if may_alert else ()
+    doc = Document(article.title, body, feed_name, article.link)
+    alerts = matcher.alerts(doc) if may_alert else ()
     return NewStory(article, body, lead_summary(body, max_words), alerts)
 
 
@@ -104,7 +120,8 @@ async def poll_feed(
         title = parsed.title
         fresh = fresh_articles(parsed.articles, await store.known_articles(feed.id, parsed.articles))
         start = first_alerting(len(fresh), feed)
-        stories = [prepare_story(a, matcher, max_words, i >= start) for i, a in enumerate(fresh)]
+        name = feed.name or parsed.title
+        stories = [prepare_story(a, name, matcher, max_words, i >= start) for i, a in enumerate(fresh)]
     now = clock.now()
     state = FeedUpdate(result.etag, result.last_modified, body_hash, next_check_at(now, feed.interval), title)
     await store.save_poll(feed, stories, state, now)

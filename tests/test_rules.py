@@ -1,61 +1,134 @@
-"""The normalizer and the first-cut phrase rules: pure, table-driven."""
+"""The rule language and the matcher: table tests per operator and error, and properties."""
+
+from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.errors import QueryError
-from bot.rules.index import RuleIndex
-from bot.rules.query import parse_rule
-from bot.rules.text import fold, keys, tokenize
+from bot.rules.index import Document, RuleIndex
+from bot.rules.query import And, Near, Node, Not, Or, Phrase, Regex, format_rule, parse_rule, phrase
+from bot.rules.text import fold, keys, normalize, tokenize
+
+SEED_DOC = Document(
+    title="NATO Agrees to Re-engage Russia",
+    body=(
+        "NATO on Tuesday agreed to resume contacts with Russia.\n"
+        "Operational meetings of the NATO\u2013Russia council would resume informally.\n"
+        "Germany and France blocked Membership Action Plans, or MAPs, for Ukraine and Georgia.\n"
+        "The map of the alliance has not changed under Article 5."
+    ),
+    feed="World Desk",
+    link="https://world.example.org/news/nato-agrees-to-re-engage-russia",
+)
+
+
+def matches(rule: str, doc: Document = SEED_DOC) -> bool:
+    return 1 in RuleIndex([(1, parse_rule(rule))]).match(doc)
 
 
 @pytest.mark.parametrize(
-    ("rule", "text", "matches"),
+    ("rule", "expected"),
     [
-        ("Membership Action Plan", "known as Membership Action Plans, or MAPs", True),
-        ("NATO-Russia Council", "the NATO\u2013Russia council met", True),  # en dash, lower case
-        ("NATO-Russia Council", "the NATO Russia Council met", True),
-        ("NATO-Russia Council", "NATO\u2014Russia Councils", True),  # em dash, plural
-        ("Elysee", "talks at the \u00c9lys\u00e9e palace", True),  # accents folded
-        ("Russia's", "Russia said", True),  # possessive folded
-        ("Membership Action Plan", "an action plan for membership", False),  # order matters
-        ("NATO-Russia Council", "NATO and the Russia Council", False),  # a phrase is contiguous
-        ("council", "the councillor said", False),
+        # plain text is one phrase, folded and stemmed
+        ("Membership Action Plan", True),
+        ("NATO-Russia Council", True),
+        ("nato russia COUNCIL", True),
+        ("Action Plan Membership", False),
+        # quotes, AND, OR, NOT, -word, parentheses; side by side means AND
+        ('"membership action plans"', True),
+        ("Georgia AND Ukraine", True),
+        ("Georgia Ukraine", False),  # no operator anywhere: one phrase, and it is not there
+        ('"Georgia" Ukraine', True),  # with an operator, side by side means AND
+        ("Georgia AND Belarus", False),
+        ("Belarus OR Georgia", True),
+        ("Georgia NOT Ukraine", False),
+        ("Georgia -Belarus", True),
+        ("(Belarus OR Moldova) Georgia", False),
+        ("(Belarus OR Ukraine) -(France OR Italy)", False),
+        ("(Belarus OR Ukraine) -(Italy OR Spain)", True),
+        # scopes
+        ("title:Russia", True),
+        ("title:Ukraine", False),
+        ('title:"re-engage Russia" -feed:Sport', True),
+        ("feed:World Georgia", True),
+        ("feed:Sport", False),
+        ("link:world.example.org", True),
+        ("link:nato-agrees", True),
+        ("link:bbc", False),
+        ("title:(Belarus OR NATO)", True),
+        # proximity: at most n words apart, in either order
+        ("Germany NEAR/2 France", True),
+        ("France NEAR/2 Germany", True),
+        ("Germany NEAR/5 Ukraine", False),
+        ('Ukraine NEAR/12 "membership action plan"', True),
+        # exact case for acronyms
+        ("case:MAP", False),
+        ("case:MAPs", True),
+        ("case:map", True),
+        ("case:NATO", True),
+        ("case:Nato", False),
+        # RE2 regex
+        ("/Art(icle)? 5/", True),
+        ("/Article [0-9]{2}/", False),
+        ("title:/Re-engage/", True),
     ],
 )
-def test_phrase_matching_folds_case_accents_punctuation_and_inflection(rule, text, matches):
-    index = RuleIndex([(1, parse_rule(rule))])
-    assert (1 in index.match("", text)) is matches
+def test_every_operator_matches_as_documented(rule, expected):
+    assert matches(rule) is expected
 
 
-def test_highlight_spans_point_at_the_original_words():
-    text = "Talks on Membership Action Plans, or MAPs, stalled."
-    hit = RuleIndex([(7, parse_rule("membership action plan"))]).match("", text)[7]
-    assert [text[s:e] for s, e in hit.spans] == ["Membership Action Plans"]
-    assert hit.field == "body"
+def test_accents_dashes_and_inflection_fold_the_same_way_on_both_sides():
+    doc = Document("", "Talks at the \u00c9lys\u00e9e on the NATO\u2014Russia Councils' future.")
+    assert matches("Elysee", doc) and matches("nato-russia council", doc)
+    assert keys("Georgia") == keys("GEORGIA")  # whatever the stemmer does, it does it alike
 
 
-def test_a_match_in_the_title_only_is_quoted_from_the_title():
-    hit = RuleIndex([(1, parse_rule("re-engage"))]).match("NATO Agrees to Re-engage Russia", "Nothing here.")[
-        1
-    ]
-    assert hit.field == "title"
+def test_highlights_are_the_matched_words_in_the_original_text():
+    index = RuleIndex([(1, parse_rule('"membership action plan" Ukraine')), (2, parse_rule("title:Russia"))])
+    found = index.match(SEED_DOC)
+    assert [SEED_DOC.body[s:e] for s, e in found[1].spans] == ["Membership Action Plans", "Ukraine"]
+    assert found[2].field == "title" and [SEED_DOC.title[s:e] for s, e in found[2].spans] == ["Russia"]
 
 
-def test_tokens_keep_offsets_and_fold():
-    assert [(t.key, t.start, t.end) for t in tokenize("NATO\u2013Russia")] == [
-        ("nato", 0, 4),
-        ("russia", 5, 11),
-    ]
-    assert fold("Stra\u00dfe \u00c9LYS\u00c9E") == "strasse elysee"
-    assert keys("Membership Action Plans") == keys("membership action plan")
+def test_rules_come_and_go_without_rebuilding():
+    index = RuleIndex([(1, parse_rule("Belarus"))])
+    index.add(2, parse_rule("Georgia"))
+    index.add(3, parse_rule("/Art(icle)? 5/"))
+    assert set(index.match(SEED_DOC)) == {2, 3}
+    index.remove(2)
+    index.remove(3)
+    assert index.match(SEED_DOC) == {}
+    index.add(2, parse_rule("Ukraine"))
+    index.compact()
+    assert set(index.match(SEED_DOC)) == {2} and len(index) == 2
 
 
 @pytest.mark.parametrize(
     ("rule", "reason", "position"),
     [
         ("", "a rule needs at least one word", 0),
-        ("   ", "a rule needs at least one word", 0),
         ("  -- !!", "a rule needs at least one word or number, not only punctuation", 2),
+        ('NATO "summit', "unclosed quote", 5),
+        ("NATO (summit OR talks", "unclosed parenthesis", 5),
+        ("NATO summit)", "unexpected ) with no ( before it", 11),
+        ("NATO OR", "the rule ends where a word was expected", 7),
+        ("AND NATO", "AND needs a word or phrase on both sides", 0),
+        ("NATO OR OR EU", "OR needs a word or phrase on both sides", 8),
+        ("Ukraine NEAR/x NATO", "NEAR needs a number of words from 1 to 50, like NEAR/5", 8),
+        ("Ukraine NEAR/99 NATO", "NEAR needs a number of words from 1 to 50, like NEAR/5", 8),
+        ("(a OR b) NEAR/3 c", "NEAR joins two words or quoted phrases", 9),
+        ('NATO ""', "these quotes hold no letters or digits to look for", 5),
+        ("NATO /(a/", "this regex cannot be used (missing ): (a)", 5),
+        ("NATO /(a)\\1/", "this regex cannot be used (invalid escape sequence: \\1)", 5),
+        ("NATO /x*/", "this regex matches every story", 5),
+        ("NATO /abc", "unclosed regex: end it with /", 5),
+        ("case:/x/", "case: needs a word or quoted phrase right after it", 5),
+        ("-football", "a rule needs something to look for, not only exclusions (like: NATO -football)", 0),
+        ("NOT a OR b", "a rule needs something to look for, not only exclusions (like: NATO -football)", 0),
+        ("NATO -NATO", "this rule can never match: it asks for something and excludes it too", 0),
+        ("title:feed:x", "feed: inside title: cannot match anything", 6),
         ("x" * 501, "a rule is at most 500 characters", 500),
     ],
 )
@@ -64,3 +137,89 @@ def test_unusable_rules_are_refused_with_reason_and_position(rule, reason, posit
         parse_rule(rule)
     assert (caught.value.reason, caught.value.position) == (reason, position)
     assert str(caught.value) == f"{reason} at {position}"
+
+
+def test_curly_quotes_from_phones_are_quotes():
+    assert parse_rule("\u201cNATO summit\u201d -football") == parse_rule('"NATO summit" -football')
+
+
+def test_trees_print_with_every_operator_explicit():
+    tree = parse_rule('title:"Membership Action Plan" -feed:Sport (EU OR NATO) Ukraine NEAR/5 membership')
+    assert format_rule(tree) == (
+        'title:"Membership Action Plan" AND NOT feed:"Sport" AND ("EU" OR "NATO") '
+        'AND ("Ukraine" NEAR/5 "membership")'
+    )
+
+
+# -- properties ------------------------------------------------------------------------------
+
+_letters = st.characters(categories=["Lu", "Ll", "Lo", "Nd"])
+_word = st.text(_letters, min_size=1, max_size=8).filter(lambda w: w not in ("AND", "OR", "NOT"))
+_text_words = st.lists(st.text(st.characters(codec="utf-8"), max_size=12), max_size=30)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text())
+def test_normalization_is_idempotent(text):
+    assert fold(fold(text)) == fold(text)
+    assert normalize(normalize(text)) == normalize(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_text_words, st.lists(_word, min_size=1, max_size=4), st.integers(min_value=0))
+def test_any_phrase_inserted_into_any_text_is_found(around, words, where):
+    at = where % (len(around) + 1)
+    text = " ".join([*around[:at], *words, *around[at:]])
+    rule = " ".join(words)
+    index = RuleIndex([(1, parse_rule(rule))])
+    assert 1 in index.match(Document("", text))
+    assert 1 in index.match(Document(text, "")), "and in the title too"
+
+
+def _leaves() -> st.SearchStrategy[Node]:
+    plain = st.builds(
+        lambda ws, field, case: phrase(" ".join(ws), field=field, case=case),
+        st.lists(_word, min_size=1, max_size=3),
+        st.sampled_from([None, "title", "feed", "link"]),
+        st.booleans(),
+    )
+    regex = st.builds(
+        Regex, st.sampled_from(["Art(icle)? 5", "NATO\\/EU", "[A-Z]{3}"]), st.sampled_from([None, "title"])
+    )
+    return st.one_of(plain, regex)
+
+
+def _trees() -> st.SearchStrategy[Node]:
+    def extend(children: st.SearchStrategy[Node]) -> st.SearchStrategy[Node]:
+        phrases = _leaves().filter(lambda n: isinstance(n, Phrase))
+        return st.one_of(
+            st.builds(lambda c: And(tuple(c)), st.lists(children, min_size=2, max_size=3)),
+            st.builds(lambda c: Or(tuple(c)), st.lists(children, min_size=2, max_size=3)),
+            st.builds(Not, children),
+            st.builds(Near, phrases, phrases, st.integers(1, 50)),
+        )
+
+    return st.recursive(_leaves(), extend, max_leaves=8)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_trees())
+def test_a_rule_printed_from_its_tree_parses_to_the_same_tree(tree):
+    try:
+        parsed = parse_rule(format_rule(tree))
+    except QueryError as error:  # trees the checks refuse (only exclusions, contradictions, too long)
+        assert error.reason.startswith(("a rule needs something", "this rule can never", "a rule is at most"))
+        return
+    assert parsed == tree
+
+
+def test_tokens_keep_offsets_into_the_original_text():
+    assert [(t.key, t.start, t.end) for t in tokenize("NATO\u2013Russia")] == [
+        ("nato", 0, 4),
+        ("russia", 5, 11),
+    ]
+    assert fold("Stra\u00dfe \u00c9LYS\u00c9E") == "strasse elysee"
+    assert keys("\u0939\u093f\u0928\u094d\u0926\u0940 news") == keys(
+        "\u0939\u093f\u0928\u094d\u0926\u0940 News"
+    )
+    assert len(tokenize("\u0939\u093f\u0928\u094d\u0926\u0940")) == 1, "combining signs stay inside the word"

@@ -1,33 +1,318 @@
-"""Rule text -> a compiled query, or a QueryError with the reason and position. Pure, no I/O.
+"""Rule text -> syntax tree, or a QueryError with the reason and position. Pure, no I/O.
 
-First cut of the rule language: a rule is one phrase. Matching folds case, accents and
-punctuation and tolerates inflection (see rules/text.py).
+The language, as people know it from Google and Gmail:
+  Membership Action Plan          no operators at all: the whole text is one phrase
+  "quoted phrase"  a AND b  a OR b  NOT a  -a  (a OR b) c     side by side means AND
+  title:x  feed:Reuters  link:bbc.co.uk                       where to look
+  Ukraine NEAR/5 membership                                   at most 5 words apart
+  case:MAP                                                    exact case, for acronyms
+  /Art(icle)? 5/                                              RE2 regex: linear time
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field, replace
+
+import re2
 
 from bot.errors import QueryError
-from bot.rules.text import DEFAULT_LANGUAGE, keys
+from bot.rules.text import DEFAULT_LANGUAGE, word_keys, words
 
 MAX_RULE_LENGTH = 500
+MAX_NEAR = 50
+FIELDS = ("title", "feed", "link")  # a leaf without a field looks in the title and the body
+_QUOTES = '"\u201c\u201d\u201e'  # phones turn " into curly quotes
+_FIELD = re.compile(r"(title|feed|link|case):(?=\S)")
+_NEAR = re.compile(r"NEAR/(\S*)")
+_REGEX = re.compile(r"/((?:\\.|[^\\/])*)/")  # ends at the first / not escaped as \/
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # a bad user pattern is our QueryError, not a line on stderr
 
 
 @dataclass(frozen=True)
 class Phrase:
-    text: str
-    keys: tuple[str, ...]  # normalized words, in order
+    words: tuple[str, ...]  # as typed, split into words
+    keys: tuple[str, ...] = field(repr=False)  # folded and stemmed, what matching compares
+    field: str | None = None
+    case: bool = False  # case:MAP: these exact words, case and all
 
 
-def parse_rule(text: str, language: str = DEFAULT_LANGUAGE) -> Phrase:
+@dataclass(frozen=True)
+class Regex:
+    pattern: str
+    field: str | None = None
+
+
+@dataclass(frozen=True)
+class Near:
+    left: Phrase
+    right: Phrase
+    distance: int
+
+
+@dataclass(frozen=True)
+class Not:
+    child: Node
+
+
+@dataclass(frozen=True)
+class And:
+    children: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Or:
+    children: tuple[Node, ...]
+
+
+Node = Phrase | Regex | Near | Not | And | Or
+
+
+def phrase(text: str, language: str = DEFAULT_LANGUAGE, **options: object) -> Phrase:
+    typed = tuple(m.group() for m in words(text))
+    found = tuple(key for word in typed for key in word_keys(word, language))
+    return Phrase(typed, found, **options)  # type: ignore[arg-type]
+
+
+def compile_regex(pattern: str, position: int = 0) -> re2._Regexp:
+    try:
+        compiled = re2.compile(pattern, options=_RE2_OPTIONS)
+    except re2.error as error:
+        detail = error.args[0].decode() if error.args and isinstance(error.args[0], bytes) else str(error)
+        raise QueryError(f"this regex cannot be used ({detail})", position) from None
+    if compiled.search("") is not None:
+        raise QueryError("this regex matches every story", position)
+    return compiled
+
+
+# -- lexer ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Token:
+    kind: str  # word, quote, regex, field, minus, and, or, not, near, open, close, end
+    value: str
+    at: int
+
+
+def _lex(text: str) -> list[_Token]:
+    tokens: list[_Token] = []
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if c.isspace():
+            i += 1
+        elif c in "()":
+            tokens.append(_Token("open" if c == "(" else "close", c, i))
+            i += 1
+        elif c in _QUOTES:
+            end = next((j for j in range(i + 1, len(text)) if text[j] in _QUOTES), -1)
+            if end < 0:
+                raise QueryError("unclosed quote", i)
+            tokens.append(_Token("quote", text[i + 1 : end], i))
+            i = end + 1
+        elif c == "/":
+            match = _REGEX.match(text, i)
+            if not match:
+                raise QueryError("unclosed regex: end it with /", i)
+            tokens.append(_Token("regex", match.group(1), i))
+            i = match.end()
+        elif c == "-" and i + 1 < len(text) and not text[i + 1].isspace() and text[i + 1] != "-":
+            tokens.append(_Token("minus", c, i))
+            i += 1
+        elif field := _FIELD.match(text, i):
+            tokens.append(_Token("field", field.group(1), i))
+            i = field.end()
+        else:
+            end = i
+            while end < len(text) and not text[end].isspace() and text[end] not in "()" + _QUOTES:
+                end += 1
+            tokens.append(_word_token(text[i:end], i))
+            i = end
+    tokens.append(_Token("end", "", len(text)))
+    return tokens
+
+
+def _word_token(word: str, at: int) -> _Token:
+    if word in ("AND", "OR", "NOT"):
+        return _Token(word.lower(), word, at)
+    if near := _NEAR.fullmatch(word):
+        if not near.group(1).isdigit() or not 1 <= int(near.group(1)) <= MAX_NEAR:
+            raise QueryError(f"NEAR needs a number of words from 1 to {MAX_NEAR}, like NEAR/5", at)
+        return _Token("near", near.group(1), at)
+    return _Token("word", word, at)
+
+
+# -- parser --------------------------------------------------------------------------------
+
+_STARTS_TERM = {"word", "quote", "regex", "field", "minus", "not", "open"}
+
+
+class _Parser:
+    def __init__(self, tokens: list[_Token], language: str):
+        self.tokens = tokens
+        self.i = 0
+        self.language = language
+
+    def peek(self) -> _Token:
+        return self.tokens[self.i]
+
+    def take(self) -> _Token:
+        token = self.tokens[self.i]
+        self.i += 1
+        return token
+
+    def parse_or(self) -> Node:
+        children = [self.parse_and()]
+        while self.peek().kind == "or":
+            self.take()
+            children.append(self.parse_and())
+        return children[0] if len(children) == 1 else Or(tuple(children))
+
+    def parse_and(self) -> Node:
+        children = [self.parse_unary()]
+        while True:
+            if self.peek().kind == "and":
+                self.take()
+            elif self.peek().kind not in _STARTS_TERM:
+                break
+            children.append(self.parse_unary())
+        return children[0] if len(children) == 1 else And(tuple(children))
+
+    def parse_unary(self) -> Node:
+        if self.peek().kind in ("not", "minus"):
+            self.take()
+            return Not(self.parse_unary())
+        return self.parse_near()
+
+    def parse_near(self) -> Node:
+        left = self.parse_primary()
+        while self.peek().kind == "near":
+            near = self.take()
+            right = self.parse_primary()
+            if not isinstance(left, Phrase) or not isinstance(right, Phrase):
+                raise QueryError("NEAR joins two words or quoted phrases", near.at)
+            left = Near(left, right, int(near.value))
+        return left
+
+    def parse_primary(self, scope: str | None = None, case: bool = False) -> Node:
+        token = self.take()
+        if token.kind == "field":
+            return self._scoped(token, scope, case)
+        if token.kind in ("word", "quote"):
+            if not any(True for _ in words(token.value)):
+                what = "these quotes hold" if token.kind == "quote" else f"{token.value!r} has"
+                raise QueryError(f"{what} no letters or digits to look for", token.at)
+            return phrase(token.value, self.language, field=scope, case=case)
+        if token.kind == "regex" and not case:
+            compile_regex(token.value, token.at)
+            return Regex(token.value, scope)
+        if token.kind == "open" and not case:
+            inner = self.parse_or()
+            if self.take().kind != "close":
+                raise QueryError("unclosed parenthesis", token.at)
+            return _scope(inner, scope) if scope else inner
+        raise _unexpected(token, case)
+
+    def _scoped(self, token: _Token, scope: str | None, case: bool) -> Node:
+        if token.value == "case":
+            return self.parse_primary(scope, case=True)
+        if scope and scope != token.value:
+            raise QueryError(f"{token.value}: inside {scope}: cannot match anything", token.at)
+        return self.parse_primary(token.value, case)
+
+
+def _unexpected(token: _Token, case: bool) -> QueryError:
+    if case:
+        return QueryError("case: needs a word or quoted phrase right after it", token.at)
+    if token.kind == "end":
+        return QueryError("the rule ends where a word was expected", token.at)
+    if token.kind == "close":
+        return QueryError("unexpected ) with no ( before it", token.at)
+    if token.kind in ("and", "or", "near"):
+        return QueryError(f"{token.value} needs a word or phrase on both sides", token.at)
+    return QueryError(f"unexpected {token.value!r}", token.at)
+
+
+def _scope(node: Node, scope: str) -> Node:
+    """Apply a field to every leaf inside a group that has none of its own."""
+    if isinstance(node, Phrase | Regex):
+        return node if node.field else replace(node, field=scope)
+    if isinstance(node, Near):
+        return Near(_scope(node.left, scope), _scope(node.right, scope), node.distance)  # type: ignore[arg-type]
+    if isinstance(node, Not):
+        return Not(_scope(node.child, scope))
+    return type(node)(tuple(_scope(child, scope) for child in node.children))
+
+
+# -- checks and printing ----------------------------------------------------------------------
+
+
+def has_positive(node: Node) -> bool:
+    """Does every way of matching need something present (not only something absent)?"""
+    if isinstance(node, Not):
+        return False
+    if isinstance(node, And):
+        return any(has_positive(child) for child in node.children)
+    if isinstance(node, Or):
+        return all(has_positive(child) for child in node.children)
+    return True
+
+
+def _contradicts(node: Node) -> bool:
+    if isinstance(node, Not):
+        return _contradicts(node.child)
+    if isinstance(node, Near):
+        return False
+    if isinstance(node, Or):
+        return all(_contradicts(child) for child in node.children)
+    if isinstance(node, And):
+        present = set(node.children)
+        return any(isinstance(c, Not) and c.child in present for c in node.children) or any(
+            _contradicts(c) for c in node.children
+        )
+    return False
+
+
+def parse_rule(text: str, language: str = DEFAULT_LANGUAGE) -> Node:
+    """The rule's syntax tree; a QueryError says why and where when it cannot be used."""
     if len(text) > MAX_RULE_LENGTH:
         raise QueryError(f"a rule is at most {MAX_RULE_LENGTH} characters", MAX_RULE_LENGTH)
-    stripped = text.strip()
-    if not stripped:
+    if not text.strip():
         raise QueryError("a rule needs at least one word", 0)
-    words = keys(stripped, language)
-    if not words:
-        start = len(text) - len(text.lstrip())
-        raise QueryError("a rule needs at least one word or number, not only punctuation", start)
-    return Phrase(stripped, words)
+    tokens = _lex(text)
+    if all(t.kind in ("word", "end") for t in tokens):  # no operators: one phrase, as typed
+        tree: Node = phrase(text, language)
+        if not tree.keys:
+            start = len(text) - len(text.lstrip())
+            raise QueryError("a rule needs at least one word or number, not only punctuation", start)
+        return tree
+    parser = _Parser(tokens, language)
+    tree = parser.parse_or()
+    if parser.peek().kind != "end":
+        raise _unexpected(parser.peek(), case=False)
+    if not has_positive(tree):
+        raise QueryError("a rule needs something to look for, not only exclusions (like: NATO -football)", 0)
+    if _contradicts(tree):
+        raise QueryError("this rule can never match: it asks for something and excludes it too", 0)
+    return tree
+
+
+def format_rule(node: Node) -> str:
+    """The tree as rule text, with every operator explicit; parses back to the same tree."""
+    if isinstance(node, Phrase):
+        prefix = (f"{node.field}:" if node.field else "") + ("case:" if node.case else "")
+        return f'{prefix}"{" ".join(node.words)}"'
+    if isinstance(node, Regex):
+        return (f"{node.field}:" if node.field else "") + f"/{node.pattern}/"
+    if isinstance(node, Near):
+        return f"{format_rule(node.left)} NEAR/{node.distance} {format_rule(node.right)}"
+    if isinstance(node, Not):
+        return f"NOT {_grouped(node.child)}"
+    joiner = " AND " if isinstance(node, And) else " OR "
+    return joiner.join(_grouped(child) for child in node.children)
+
+
+def _grouped(node: Node) -> str:
+    return f"({format_rule(node)})" if isinstance(node, And | Or | Near) else format_rule(node)

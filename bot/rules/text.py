@@ -6,16 +6,17 @@ article always agree on what a word is.
 
 from __future__ import annotations
 
-import re
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
+import regex
 import Stemmer
 
-# A word is letters/digits, with inner apostrophes kept ("Russia's"); everything else
-# (dashes of every kind, quotes, punctuation) separates words.
-_WORD = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*")
+# A word is letters and digits with their combining marks (Devanagari vowel signs, accents),
+# inner apostrophes kept ("Russia's"); everything else (dashes, quotes, punctuation) separates.
+WORD = regex.compile(r"[\p{L}\p{N}][\p{L}\p{N}\p{M}]*(?:['\u2019][\p{L}\p{N}][\p{L}\p{N}\p{M}]*)*")
 DEFAULT_LANGUAGE = "english"
 
 
@@ -26,10 +27,11 @@ class Token:
     end: int
 
 
-def fold(word: str) -> str:
+def fold(text: str) -> str:
     """Case and accents folded: "Élysée" -> "elysee", "Straße" -> "strasse"."""
-    decomposed = unicodedata.normalize("NFKD", word.replace("\u2019", "'"))
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    decomposed = unicodedata.normalize("NFKD", text.replace("\u2019", "'").casefold())
+    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return unicodedata.normalize("NFKD", stripped.casefold())
 
 
 @cache
@@ -38,12 +40,31 @@ def _stemmer(language: str) -> Stemmer.Stemmer:
 
 
 @lru_cache(maxsize=200_000)
-def word_key(word: str, language: str = DEFAULT_LANGUAGE) -> str:
-    return _stemmer(language).stemWord(fold(word))
+def folded_words(word: str) -> tuple[str, ...]:
+    """One word folded; usually one piece, but folding may split it ("½" -> "1", "2")."""
+    return tuple(piece.group() for piece in WORD.finditer(fold(word)))
+
+
+@lru_cache(maxsize=200_000)
+def word_keys(word: str, language: str = DEFAULT_LANGUAGE) -> tuple[str, ...]:
+    stem = _stemmer(language).stemWord
+    return tuple(stem(piece) for piece in folded_words(word))
+
+
+def normalize(text: str) -> str:
+    """Folded words joined by single spaces, before stemming: "NATO–Russia" -> "nato russia"."""
+    return " ".join(piece for m in WORD.finditer(text) for piece in folded_words(m.group()))
+
+
+def words(text: str) -> Iterator[regex.Match[str]]:
+    """The words of text as typed, with their offsets."""
+    return WORD.finditer(text)
 
 
 def tokenize(text: str, language: str = DEFAULT_LANGUAGE) -> list[Token]:
-    return [Token(word_key(m.group(), language), m.start(), m.end()) for m in _WORD.finditer(text)]
+    return [
+        Token(key, m.start(), m.end()) for m in WORD.finditer(text) for key in word_keys(m.group(), language)
+    ]
 
 
 def keys(text: str, language: str = DEFAULT_LANGUAGE) -> tuple[str, ...]:

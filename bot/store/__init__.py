@@ -243,6 +243,18 @@ class Store:
                 )
             )
 
+    async def rules_fingerprint(self) -> tuple[int, ...]:
+        """Changes whenever the set of active rules changes; cheap to ask every tick."""
+        query = (
+            select(
+                func.count(), func.coalesce(func.sum(rules.c.id), 0), func.coalesce(func.max(rules.c.id), 0)
+            )
+            .select_from(rules.join(subscriptions))
+            .where(rules.c.active, subscriptions.c.active)
+        )
+        async with self.engine.connect() as conn:
+            return tuple((await conn.execute(query)).one())
+
     async def active_rules(self) -> list[Rule]:
         query = (
             select(rules.c.id, rules.c.subscription_id, rules.c.query)

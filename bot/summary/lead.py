@@ -28,20 +28,20 @@ def lead_summary(body: str, max_words: int = 60) -> str:
 
 
 def quote_match(text: str, spans: tuple[Span, ...]) -> Quote:
-    """The sentence holding the first span, trimmed to a window around it, spans re-based."""
-    first = spans[0][0]
-    start, end = next(((s, e) for s, e in sentence_spans(text) if s <= first < e), (0, len(text)))
+    """The sentence holding the most matched spans (the earliest on a tie), trimmed to a window
+    around its first match, with the spans re-based onto the quote."""
+    sentences = sentence_spans(text) or [(0, len(text))]
+    start, end = max(sentences, key=lambda se: (sum(se[0] <= s < se[1] for s, _ in spans), -se[0]))
+    inside = [(s, e) for s, e in spans if start <= s and e <= end]
     words = [m.span() for m in re.finditer(r"\S+", text[start:end])]
+    prefix = suffix = ""
     if len(words) > QUOTE_MAX_WORDS:
-        at = next(i for i, (ws, we) in enumerate(words) if start + we > first)
+        first = inside[0][0] if inside else start
+        at = next(i for i, (_, word_end) in enumerate(words) if start + word_end > first)
         lo = max(0, at - QUOTE_WORDS_BEFORE)
         hi = min(len(words), lo + QUOTE_MAX_WORDS)
+        prefix, suffix = (ELLIPSIS if lo > 0 else ""), (ELLIPSIS if hi < len(words) else "")
         start, end = start + words[lo][0], start + words[hi - 1][1]
-        prefix = ELLIPSIS if lo > 0 else ""
-        suffix = ELLIPSIS if hi < len(words) else ""
-    else:
-        prefix = suffix = ""
-    inside = tuple(
-        (s - start + len(prefix), e - start + len(prefix)) for s, e in spans if start <= s and e <= end
-    )
-    return Quote(prefix + text[start:end] + suffix, inside)
+    shift = len(prefix) - start
+    kept = tuple((s + shift, e + shift) for s, e in inside if start <= s and e <= end)
+    return Quote(prefix + text[start:end] + suffix, kept)
