@@ -7,11 +7,13 @@ import logging
 import os
 import signal
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from bot import commands
 from bot.app import App, check
 from bot.channels.console import ConsoleChannel
 from bot.config import Settings, config_path, load_settings, resolve_feed_url
@@ -21,6 +23,8 @@ from bot.store import Store
 cli = typer.Typer(no_args_is_help=True, add_completion=False, help="Self-hosted news alerts.")
 db_cli = typer.Typer(no_args_is_help=True, help="Database maintenance.")
 cli.add_typer(db_cli, name="db")
+rules_cli = typer.Typer(no_args_is_help=True, help="Watch rules.")
+cli.add_typer(rules_cli, name="rules")
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="YAML settings file [env: NEWSALERT_CONFIG]")
@@ -99,6 +103,36 @@ def check_command(
         f"checked {report.items} items from {report.feeds} feed(s) against {len(rules)} rule(s): "
         f"{report.alerts} alert(s) would be sent; nothing was stored or sent"
     )
+
+
+@rules_cli.command("test")
+def rules_test(
+    query: Annotated[
+        str, typer.Argument(help="The rule, e.g. 'title:\"Membership Action Plan\" -feed:Sport'")
+    ],
+    config: ConfigOption = None,
+    days: Annotated[int, typer.Option("--days", min=1, max=365, help="How far back to look.")] = 7,
+) -> None:
+    """Backtest a rule on the stories stored in the last days: hits per day and examples."""
+    settings = _settings(config)
+
+    async def backtest() -> str:
+        store = Store.open(settings.database_url)
+        try:
+            await store.upgrade()
+            result = await commands.test_rule(
+                store, query, now=datetime.now(UTC), days=days, language=settings.rules_language
+            )
+            return commands.describe_backtest(result)
+        finally:
+            await store.close()
+
+    try:
+        typer.echo(asyncio.run(backtest()))
+    except QueryError as error:
+        raise _fail(f"cannot use that rule: {error}") from None
+    except NewsalertError as error:
+        raise _fail(str(error)) from None
 
 
 @db_cli.command("upgrade")

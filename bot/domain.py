@@ -128,3 +128,14 @@ class Delivery:
     attempts: int
     subscription: Subscription
     alert: Alert
+
+
+@dataclass(frozen=True)
+class StoredArticle:
+    """An article as kept in the database, for looking back (backtests)."""
+
+    title: str
+    body: str
+    feed_name: str
+    link: str
+    fetched_at: datetime

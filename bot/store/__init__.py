@@ -18,7 +18,19 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from bot.domain import Alert, Article, Delivery, Feed, FeedUpdate, Match, NewStory, Quote, Rule, Subscription
+from bot.domain import (
+    Alert,
+    Article,
+    Delivery,
+    Feed,
+    FeedUpdate,
+    Match,
+    NewStory,
+    Quote,
+    Rule,
+    StoredArticle,
+    Subscription,
+)
 from bot.errors import StoreError
 from bot.store.tables import articles, feeds, outbox, rules, subscriptions
 
@@ -329,6 +341,18 @@ class Store:
     async def _set_outbox(self, delivery_id: int, **values: Any) -> None:
         async with self.engine.begin() as conn:
             await conn.execute(update(outbox).where(outbox.c.id == delivery_id).values(**values))
+
+    async def recent_articles(self, since: datetime, limit: int = 100_000) -> list[StoredArticle]:
+        """Articles fetched since a time, newest first, with their feed's name (for backtests)."""
+        query = (
+            select(articles.c.title, articles.c.body, feeds.c.name, articles.c.link, articles.c.fetched_at)
+            .join(feeds)
+            .where(articles.c.fetched_at >= since)
+            .order_by(articles.c.fetched_at.desc(), articles.c.id.desc())
+            .limit(limit)
+        )
+        async with self.engine.connect() as conn:
+            return [StoredArticle(*row) for row in (await conn.execute(query)).all()]
 
     async def count_outbox(self) -> dict[str, int]:
         """Outbox rows by status, for health and tests."""
