@@ -89,11 +89,11 @@ class App:
             await self.fetcher.session.close()
         await self.store.close()
 
-    async def poll_due(self, *, every_feed: bool = False) -> list[PollReport]:
-        """Poll the feeds that are due (or all of them), each end to end into the outbox."""
+    async def poll_due(self, *, only: Sequence[int] | None = None) -> list[PollReport]:
+        """Poll the feeds that are due (or just these), each end to end into the outbox."""
         assert self.fetcher, "start() first"
         now = self.clock.now()
-        feeds = await self.store.claim_due_feeds(now, FEEDS_PER_TICK, FEED_LEASE, every_feed=every_feed)
+        feeds = await self.store.claim_due_feeds(now, FEEDS_PER_TICK, FEED_LEASE, only=only)
         await self._refresh_rules()
         limit = asyncio.Semaphore(CONCURRENT_FETCHES)
 
@@ -110,10 +110,13 @@ class App:
 
         results = await asyncio.gather(*(poll(feed) for feed in feeds), return_exceptions=True)
         self.last_tick["poll"] = now
+        reports = []
         for feed, result in zip(feeds, results, strict=True):
-            if isinstance(result, BaseException):
+            if isinstance(result, BaseException):  # the store failed: the lease frees the feed later
                 log.error("polling feed %s crashed", feed.id, exc_info=result)
-        return [r for r in results if isinstance(r, PollReport)]
+                result = PollReport(feed.id, error=f"crashed: {type(result).__name__}")
+            reports.append(result)
+        return reports
 
     async def _refresh_rules(self) -> None:
         """Reload rules only when they changed: at 100,000 rules a reload is not free."""
@@ -129,14 +132,19 @@ class App:
 
     async def run_once(self) -> None:
         """`newsalert run --once`: poll every feed once, deliver what is due, return."""
-        reports = await self.poll_due(every_feed=True)
-        delivered = await self.deliver_due()
+        reports: list[PollReport] = []
+        ids = await self.store.active_feed_ids()
+        for at in range(0, len(ids), FEEDS_PER_TICK):
+            reports += await self.poll_due(only=ids[at : at + FEEDS_PER_TICK])
+        sent = 0
+        while (delivered := await self.deliver_due()).claimed:
+            sent += delivered.sent
         log.info(
             "polled %d feeds: %d new stories, %d alerts queued, %d sent",
             len(reports),
             sum(r.new for r in reports),
             sum(r.alerts for r in reports),
-            delivered.sent,
+            sent,
         )
 
     def health(self) -> tuple[bool, dict[str, Any]]:

@@ -97,6 +97,8 @@ class SubscriptionSettings(_Section):
 
 
 class Settings(_Section):
+    """Everything the bot needs to run, validated; secrets are SecretStr."""
+
     database_url: str = "sqlite:///data/newsalert.db"
     poll_interval: Duration = timedelta(minutes=5)
     rules_language: str = "english"
@@ -107,6 +109,18 @@ class Settings(_Section):
     summary: SummarySettings = SummarySettings()
     feeds: list[FeedSettings] = []
     subscriptions: list[SubscriptionSettings] = []
+
+    @field_validator("subscriptions")
+    @classmethod
+    def _one_subscription_per_address(cls, subs: list[SubscriptionSettings]) -> list[SubscriptionSettings]:
+        seen: dict[tuple[str, str], int] = {}
+        for i, sub in enumerate(subs):
+            first = seen.setdefault((sub.channel, sub.address), i)
+            if first != i:
+                raise ValueError(
+                    f"[{i}] repeats the channel and address of [{first}]; put all their rules in one"
+                )
+        return subs
 
     def redacted(self) -> dict[str, Any]:
         """A dump safe to log or print: every secret shows as '**********'."""
@@ -126,6 +140,9 @@ ENVIRONMENT: dict[str, tuple[str, ...]] = {
     "SLACK_APP_TOKEN": ("slack", "app_token"),
     "NEWSALERT_SLACK_API_URL": ("slack", "api_url"),
 }
+
+
+_SECRET_SECTIONS = ("telegram", "slack")
 
 
 def config_path(option: str | None, environ: Mapping[str, str]) -> Path:
@@ -181,8 +198,11 @@ def _from_environment(name: str, environ: Mapping[str, str]) -> str | None:
 
 def _put(data: dict[str, Any], key: tuple[str, ...], value: str) -> None:
     for part in key[:-1]:
-        section = data.get(part)
-        data = data.setdefault(part, {}) if section is None else section
+        if data.get(part) is None:
+            data[part] = {}
+        if not isinstance(data[part], dict):
+            raise ConfigError(part, "must be a section of settings (key: value lines), not a single value")
+        data = data[part]
     data[key[-1]] = value
 
 
@@ -207,6 +227,6 @@ def _problem(error: dict[str, Any], key: str) -> str:
     if error["type"] == "extra_forbidden":
         return "unknown key"
     message = str(error["msg"]).removeprefix("Value error, ")
-    if isinstance(error["input"], dict | list) or "token" in key or "secret" in key:
-        return message  # never echo a secret back
+    if isinstance(error["input"], dict | list) or key.startswith(_SECRET_SECTIONS):
+        return message  # never echo back what may be a secret
     return f"{message} (got {error['input']!r})"

@@ -31,6 +31,10 @@ class DeliveryReport:
     retried: int = 0
     gone: int = 0
 
+    @property
+    def claimed(self) -> int:
+        return self.sent + self.retried + self.gone
+
 
 async def deliver_due(
     store: Store, channels: Mapping[str, Channel], clock: Clock, limit: int = 100

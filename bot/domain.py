@@ -45,6 +45,13 @@ class Article:
     published_at: datetime | None
     content_hash: str
 
+    @property
+    def identity(self) -> str:
+        """What makes it the same entry next time: its guid, else its link, else its content."""
+        if self.guid:
+            return f"guid:{self.guid}"
+        return f"link:{self.link}" if self.link else f"hash:{self.content_hash}"
+
 
 @dataclass(frozen=True)
 class Subscription:

@@ -11,6 +11,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from bot.domain import Article, Clock, Feed, FeedUpdate, Match, NewStory, Rule, StoryAlert
 from bot.errors import FetchError, QueryError
@@ -63,14 +64,13 @@ class Matcher:
 
 
 def fresh_articles(items: Sequence[Article], known: set[str]) -> list[Article]:
-    """Items whose guid, link and content hash are all unseen; repeats within the batch dropped."""
+    """Items whose identity the feed has not had; repeats within the batch dropped."""
     seen = set(known)
     fresh = []
     for item in items:
-        ids = {item.guid, item.link, item.content_hash} - {None, ""}
-        if not ids & seen:
+        if item.identity not in seen:
             fresh.append(item)
-        seen |= ids
+            seen.add(item.identity)
     return fresh
 
 
@@ -107,22 +107,37 @@ async def poll_feed(
 ) -> PollReport:
     try:
         result = await fetcher.fetch(feed.url, feed.etag, feed.last_modified)
+        body_hash = hashlib.sha256(result.body).hexdigest() if result.body is not None else feed.body_hash
+        stories, title = [], ""
+        if result.body is not None and body_hash != feed.body_hash:
+            parsed = await asyncio.to_thread(parse_feed, result.body, feed.url)
+            if not parsed.is_feed:
+                raise FetchError("parse", f"not a feed: {parsed.bozo}")
+            title = parsed.title
+            fresh = fresh_articles(parsed.articles, await store.known_articles(feed.id, parsed.articles))
+            start = first_alerting(len(fresh), feed)
+            name = feed.name or parsed.title
+            stories = [prepare_story(a, name, matcher, max_words, i >= start) for i, a in enumerate(fresh)]
     except FetchError as error:
-        log.warning("feed %s (%s) failed: %s", feed.id, feed.name or feed.url, error)
-        retry_at = next_check_at(clock.now(), feed.interval, feed.error_count + 1)
-        await store.record_feed_failure(feed, str(error), retry_at)
-        return PollReport(feed.id, error=str(error))
-    body_hash = hashlib.sha256(result.body).hexdigest() if result.body is not None else feed.body_hash
-    stories: list[NewStory] = []
-    title = ""
-    if result.body is not None and body_hash != feed.body_hash:
-        parsed = await asyncio.to_thread(parse_feed, result.body, feed.url)
-        title = parsed.title
-        fresh = fresh_articles(parsed.articles, await store.known_articles(feed.id, parsed.articles))
-        start = first_alerting(len(fresh), feed)
-        name = feed.name or parsed.title
-        stories = [prepare_story(a, name, matcher, max_words, i >= start) for i, a in enumerate(fresh)]
+        return await _failed(feed, str(error), store, clock)
+    except Exception as error:  # a feed that breaks the parser is a bad feed, not a stopped bot
+        log.exception("feed %s (%s) could not be processed", feed.id, display_url(feed))
+        return await _failed(feed, f"could not process the feed: {type(error).__name__}", store, clock)
     now = clock.now()
     state = FeedUpdate(result.etag, result.last_modified, body_hash, next_check_at(now, feed.interval), title)
     await store.save_poll(feed, stories, state, now)
     return PollReport(feed.id, len(stories), sum(len(s.alerts) for s in stories))
+
+
+async def _failed(feed: Feed, error: str, store: Store, clock: Clock) -> PollReport:
+    log.warning("feed %s (%s) failed: %s", feed.id, display_url(feed), error)
+    await store.record_feed_failure(
+        feed, error, next_check_at(clock.now(), feed.interval, feed.error_count + 1)
+    )
+    return PollReport(feed.id, error=error)
+
+
+def display_url(feed: Feed) -> str:
+    """The feed for a log line: its name, or its URL without query or credentials (tokens live there)."""
+    parts = urlsplit(feed.url)
+    return feed.name or f"{parts.scheme}://{parts.hostname or ''}{parts.path}"

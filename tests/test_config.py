@@ -94,3 +94,23 @@ def test_missing_file_and_bad_yaml_say_so(tmp_path):
         load_settings(tmp_path / "absent.yaml", {})
     with pytest.raises(ConfigError, match="is not valid YAML"):
         load_settings(write(tmp_path, "feeds: [\n"), {})
+
+
+def test_two_config_subscriptions_for_one_address_are_refused(tmp_path):
+    text = "subscriptions:\n  - {channel: console, rules: [a]}\n  - {channel: console, rules: [b]}\n"
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, text), {})
+    assert str(caught.value) == (
+        "subscriptions: [1] repeats the channel and address of [0]; put all their rules in one"
+    )
+
+
+def test_a_token_written_where_a_section_belongs_is_not_echoed(tmp_path):
+    for text, environ in [
+        ("telegram: '123456:AAF-secret'\n", {}),
+        ("slack: xoxb-1-secret\n", {"SLACK_APP_TOKEN": "x"}),
+    ]:
+        with pytest.raises(ConfigError) as caught:
+            load_settings(write(tmp_path, text), environ)
+        assert "secret" not in str(caught.value)
+        assert caught.value.key in ("telegram", "slack")

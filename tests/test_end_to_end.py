@@ -224,3 +224,32 @@ async def test_health_turns_bad_when_the_ticks_stop(running, clock):
     clock.advance(timedelta(minutes=10))
     ok, details = app.health()
     assert ok is False and set(details) == {"poll", "deliver"}
+
+
+async def test_a_page_that_is_not_a_feed_backs_off_and_does_not_count_as_first_poll(
+    running, feed_server, clock
+):
+    feed_server.files["/world.xml"] = b"<html><body>Maintenance <b>back soon</html>"
+    app, out = await running()
+    reports = await app.poll_due()
+    assert any(r.error and r.error.startswith("not a feed") for r in reports)
+    feed_server.files["/world.xml"] = WORLD
+    clock.advance(timedelta(minutes=11))
+    await cycle(app)
+    assert f"== {SEED_TITLE}" in out.getvalue(), "the real first poll still honours backfill: all"
+
+
+async def test_a_rule_replaced_in_the_config_takes_effect_on_the_next_tick(running, make_settings, clock):
+    app, out = await running()
+    await app.poll_due()
+    config = app.settings.model_copy(
+        update={"subscriptions": [app.settings.subscriptions[0].model_copy(update={"rules": ["Bucharest"]})]}
+    )
+    restarted = App(config, clock=clock, console=io.StringIO())
+    await restarted.start()  # rewrites the config rules while the first app keeps running
+    try:
+        assert [r.query for r in await app.store.active_rules()] == ["Bucharest"]
+        await app.poll_due()
+        assert [r.query for r in app.matcher.rules.values()] == ["Bucharest"]
+    finally:
+        await restarted.close()

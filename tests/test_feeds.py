@@ -102,3 +102,20 @@ async def test_files_named_in_the_config_are_read_from_disk(tmp_path):
         with pytest.raises(FetchError) as caught:
             await fetcher.fetch((tmp_path / "absent.xml").as_uri())
     assert caught.value.kind == "file"
+
+
+def test_an_impossible_date_loses_the_date_not_the_feed():
+    body = b"""<rss version="2.0"><channel><title>t</title>
+    <item><title>zero date</title><link>https://x.test/0</link><pubDate>0000-00-00 00:00:00</pubDate></item>
+    <item><title>fine</title><link>https://x.test/1</link>
+      <pubDate>Tue, 02 Dec 2008 14:00:00 GMT</pubDate></item>
+    </channel></rss>"""
+    parsed = parse_feed(body)
+    assert sorted(a.title for a in parsed.articles) == ["fine", "zero date"]
+    assert [a.published_at for a in parsed.articles if a.title == "zero date"] == [None]
+
+
+def test_an_html_page_is_not_a_feed():
+    parsed = parse_feed(b"<html><body><p>Welcome to our site <b>unclosed</p></html>")
+    assert parsed.articles == [] and not parsed.is_feed
+    assert parse_feed(b'<rss version="2.0"><channel><title>empty</title></channel></rss>').is_feed

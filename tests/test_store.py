@@ -57,7 +57,9 @@ async def test_the_outbox_holds_one_row_per_subscription_and_story(store):
     assert await store.count_outbox() == {}, "the failed transaction left no story and no alert"
     await store.save_poll(feed, [NewStory(article, "text", "sum", (twice,))], state, NOW)
     assert await store.count_outbox() == {"pending": 1}
-    assert await store.known_articles(feed.id, [article]) == {"g1", "https://x.test/1", "h1"}
+    assert await store.known_articles(feed.id, [article]) == {"guid:g1"}
+    same_link = Article("T2", "https://x.test/1", "g2", "other", None, "h2")
+    assert await store.known_articles(feed.id, [same_link]) == set(), "another guid is another entry"
 
 
 async def test_config_sync_replaces_config_rules_and_retires_removed_feeds(store):
@@ -67,5 +69,23 @@ async def test_config_sync_replaces_config_rules_and_retires_removed_feeds(store
     await store.sync_config_feeds([Feed(0, "file:///b.xml", "B", NOW - NOW, 0)], NOW)
     await store.sync_config_subscriptions([(console, ["two", "three"])], NOW)
     assert [r.query for r in await store.active_rules()] == ["two", "three"]
-    feeds = await store.claim_due_feeds(NOW, 10, NOW - NOW, every_feed=True)
+    feeds = await store.claim_due_feeds(NOW, 10, NOW - NOW, only=await store.active_feed_ids())
     assert [f.url for f in feeds] == ["file:///b.xml"]
+
+
+async def test_many_entries_are_checked_in_chunks(store):
+    await store.sync_config_feeds([Feed(0, "file:///f.xml", "F", NOW - NOW, None)], NOW)
+    [feed] = await store.claim_due_feeds(NOW, 10, NOW - NOW)
+    items = [Article(f"T{i}", f"https://x.test/{i}", None, "", None, f"h{i}") for i in range(40_000)]
+    stories = [NewStory(item, "", "", ()) for item in items[:3]]
+    await store.save_poll(feed, stories, FeedUpdate(None, None, None, NOW, "F"), NOW)
+    assert await store.known_articles(feed.id, items) == {f"link:https://x.test/{i}" for i in range(3)}
+
+
+async def test_rule_ids_are_never_reused(store):
+    console = Subscription(0, "console", "stdout", "Console")
+    await store.sync_config_subscriptions([(console, ["NATO"])], NOW)
+    first = await store.rules_fingerprint()
+    await store.sync_config_subscriptions([(console, ["Ukraine"])], NOW)
+    [rule] = await store.active_rules()
+    assert rule.id == 2 and await store.rules_fingerprint() != first

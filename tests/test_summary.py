@@ -2,9 +2,9 @@
 
 import pytest
 
+from bot.rules.text import sentence_spans
 from bot.summary import clean_body, lead_summary, quote_match
 from bot.summary.boilerplate import is_boilerplate
-from bot.summary.sentences import sentence_spans
 from tests.conftest import ROOT, SEED_TITLE
 
 # The seed as the sample feed carries it: one paragraph per line, boilerplate included.
@@ -41,7 +41,8 @@ def test_a_first_sentence_longer_than_the_limit_is_cut_with_an_ellipsis():
         "Scroll down for video",
         "Media playback is not supported on this device",
         "APDe Hoop Scheffer, left, speaking with Danish Foreign Minister Per Stig Moeller.",
-        "Reuters contributed to this report.",
+        "Photo credit should read: PA/PA Wire",
+        "(Image credit: Esteban Biba / EPA / Shutterstock)",
         "By Jane Doe and John Roe",
         "Published: 3 hours ago",
         "Advertisement",
@@ -57,6 +58,10 @@ def test_kinds_of_boilerplate_are_recognised(line):
         "APEC leaders met in Lima on Saturday to discuss trade.",
         "By Tuesday, the talks had collapsed and both delegations went home.",
         "Published figures show unemployment rose by 0.3 points in November.",
+        "Subscribers to the service rose by two million in the quarter.",
+        "Angela Wrightson, 39, (pictured) was subjected to a sustained attack.",
+        "\u4e2d\u56fd\u7ecf\u6d4e\u589e\u957f\u3002",  # a short CJK paragraph is a sentence, not a label
+        "\u2018We will win.\u2019",
     ],
 )
 def test_story_paragraphs_that_look_similar_are_kept(line):
@@ -68,6 +73,28 @@ def test_datelines_are_removed_from_the_first_paragraph():
     assert clean_body("", "WASHINGTON (AP) \u2014 The Senate voted on Friday to pass it.").startswith(
         "The Senate"
     )
+
+
+@pytest.mark.parametrize(
+    ("paragraph", "kept"),
+    [
+        (
+            "Dehydration is common among the old. Reuters contributed to this report.",
+            "Dehydration is common among the old.",
+        ),
+        ("Reuters contributed to this report.", ""),
+        ("Alien buzz shut down. The post Alien buzz appeared first on Boston.com.", "Alien buzz shut down."),
+        ("Highlights from around the world Continue reading...", "Highlights from around the world"),
+        ("Protesters gathered in Nairobi. (Photo by SIMON MAINA / AFP)", "Protesters gathered in Nairobi."),
+        ("New Delhi, India (CNN)As the earth warms, more heat.", "As the earth warms, more heat."),
+        (
+            "(The Hollywood Reporter)Stan Freberg, the comedian, has died.",
+            "Stan Freberg, the comedian, has died.",
+        ),
+    ],
+)
+def test_trailers_and_datelines_are_cut_from_real_paragraphs(paragraph, kept):
+    assert clean_body("", paragraph) == kept
 
 
 def test_sentences_do_not_end_at_initials_or_titles():

@@ -26,6 +26,12 @@ class ParsedFeed:
     title: str
     articles: list[Article]  # oldest first
     bozo: str | None  # feedparser's complaint about malformed input, if any
+    version: str = ""  # "rss20", "atom10"...; empty when feedparser saw no feed at all
+
+    @property
+    def is_feed(self) -> bool:
+        """False for a body feedparser could make nothing of (an HTML page, broken XML)."""
+        return bool(self.articles or self.version)
 
 
 class _TextExtractor(HTMLParser):
@@ -72,7 +78,10 @@ def _entry_text(entry: dict) -> str:
 
 def _entry_time(entry: dict) -> datetime | None:
     parsed = entry.get("published_parsed") or entry.get("updated_parsed")
-    return datetime.fromtimestamp(calendar.timegm(parsed), UTC) if parsed else None
+    try:
+        return datetime.fromtimestamp(calendar.timegm(parsed), UTC) if parsed else None
+    except (ValueError, OverflowError, OSError):  # "0000-00-00" and other impossible dates
+        return None
 
 
 def content_hash(title: str, text: str) -> str:
@@ -96,7 +105,8 @@ def parse_feed(body: bytes, url: str = "") -> ParsedFeed:
     parsed = feedparser.parse(body, response_headers={"content-location": url})
     articles = [to_article(e) for e in parsed.entries if e.get("title") or e.get("link")]
     bozo = str(parsed.get("bozo_exception")) if parsed.get("bozo") else None
-    return ParsedFeed(html_to_text(parsed.feed.get("title", "")), oldest_first(articles), bozo)
+    title = html_to_text(parsed.feed.get("title", ""))
+    return ParsedFeed(title, oldest_first(articles), bozo, parsed.get("version", ""))
 
 
 def oldest_first(articles: list[Article]) -> list[Article]:

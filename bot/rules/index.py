@@ -18,7 +18,7 @@ import ahocorasick
 
 from bot.domain import Span
 from bot.rules.query import And, Near, Node, Not, Or, Phrase, Regex, compile_regex
-from bot.rules.text import DEFAULT_LANGUAGE, Token, tokenize, words
+from bot.rules.text import DEFAULT_LANGUAGE, Token, sentence_spans, tokenize, words
 
 Keys = tuple[str, ...]
 Occurrence = tuple[str, int, int]  # field, first token, last token
@@ -49,13 +49,28 @@ class _Field:
         self.tokens: list[Token] = tokenize(text, language)
 
     @cached_property
+    def sentence_of(self) -> list[int]:
+        """For each token, the number of its sentence: a phrase never spans two."""
+        ends = [end for _, end in sentence_spans(self.text)]
+        numbers, sentence = [], 0
+        for token in self.tokens:
+            while sentence < len(ends) - 1 and token.start >= ends[sentence]:
+                sentence += 1
+            numbers.append(sentence)
+        return numbers
+
+    @cached_property
     def haystack(self) -> tuple[str, dict[int, int]]:
-        """ " k1 k2 ... " and, for the space after each token, that token's index."""
-        ends, at = {}, 0
+        """ " k1 k2 | k3 ... " (| between sentences) and, for the space after each token, its index."""
+        parts, ends, at = [], {}, 0
         for i, token in enumerate(self.tokens):
+            if i and self.sentence_of[i] != self.sentence_of[i - 1]:
+                parts.append("|")
+                at += 2
+            parts.append(token.key)
             at += 1 + len(token.key)
             ends[at] = i
-        return " " + " ".join(t.key for t in self.tokens) + " ", ends
+        return " " + " ".join(parts) + " ", ends
 
 
 def anchors(node: Node) -> frozenset[Keys] | None:
@@ -175,11 +190,12 @@ class RuleIndex:
         return present
 
     def _scan_pending(self, name: str, field: _Field, present: dict[Keys, list[Occurrence]]) -> None:
-        found = [t.key for t in field.tokens]
+        found, sentence_of = [t.key for t in field.tokens], field.sentence_of
         for i, key in enumerate(found):
             for keys in self._pending.get(key, ()):
-                if tuple(found[i : i + len(keys)]) == keys:
-                    present[keys].append((name, i, i + len(keys) - 1))
+                last = i + len(keys) - 1
+                if tuple(found[i : last + 1]) == keys and sentence_of[i] == sentence_of[last]:
+                    present[keys].append((name, i, last))
 
     def _evaluate(
         self, node: Node, fields: dict[str, _Field], present: dict[Keys, list[Occurrence]]

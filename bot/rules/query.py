@@ -201,10 +201,11 @@ class _Parser:
         if token.kind == "field":
             return self._scoped(token, scope, case)
         if token.kind in ("word", "quote"):
-            if not any(True for _ in words(token.value)):
+            found = phrase(token.value, self.language, field=scope, case=case)
+            if not found.keys:
                 what = "these quotes hold" if token.kind == "quote" else f"{token.value!r} has"
                 raise QueryError(f"{what} no letters or digits to look for", token.at)
-            return phrase(token.value, self.language, field=scope, case=case)
+            return found
         if token.kind == "regex" and not case:
             compile_regex(token.value, token.at)
             return Regex(token.value, scope)
@@ -260,6 +261,32 @@ def has_positive(node: Node) -> bool:
     return True
 
 
+COMMON_WORDS = frozenset(
+    "a an the and or but not of to in on at by for from with as is are was were be been it its this that"
+    " these those he she they we you i his her their our us said says will would has have had do does".split()
+)
+
+
+def _wanted_phrases(node: Node) -> list[Phrase | Regex]:
+    if isinstance(node, Phrase | Regex):
+        return [node]
+    if isinstance(node, Near):
+        return [node.left, node.right]
+    if isinstance(node, And | Or):
+        return [leaf for child in node.children for leaf in _wanted_phrases(child)]
+    return []  # Not
+
+
+def _only_common_words(node: Node) -> bool:
+    """Every word the rule asks for is one nearly every English story has ("the", "us")."""
+    wanted = _wanted_phrases(node)
+    return bool(wanted) and all(
+        isinstance(p, Phrase) and not p.case and p.field != "feed" and p.field != "link"
+        and all(w.casefold() in COMMON_WORDS for w in p.words)
+        for p in wanted
+    )  # fmt: skip
+
+
 def _contradicts(node: Node) -> bool:
     if isinstance(node, Not):
         return _contradicts(node.child)
@@ -287,16 +314,25 @@ def parse_rule(text: str, language: str = DEFAULT_LANGUAGE) -> Node:
         if not tree.keys:
             start = len(text) - len(text.lstrip())
             raise QueryError("a rule needs at least one word or number, not only punctuation", start)
-        return tree
-    parser = _Parser(tokens, language)
-    tree = parser.parse_or()
-    if parser.peek().kind != "end":
-        raise _unexpected(parser.peek(), case=False)
+    else:
+        parser = _Parser(tokens, language)
+        tree = parser.parse_or()
+        if parser.peek().kind != "end":
+            raise _unexpected(parser.peek(), case=False)
+    _check(tree, language)
+    return tree
+
+
+def _check(tree: Node, language: str) -> None:
+    """Refuse what parses but cannot serve as a watch rule."""
     if not has_positive(tree):
         raise QueryError("a rule needs something to look for, not only exclusions (like: NATO -football)", 0)
     if _contradicts(tree):
         raise QueryError("this rule can never match: it asks for something and excludes it too", 0)
-    return tree
+    if language == DEFAULT_LANGUAGE and _only_common_words(tree):
+        typed = " ".join(w for leaf in _wanted_phrases(tree) if isinstance(leaf, Phrase) for w in leaf.words)
+        hint = f"; for the acronym, write case:{typed}" if typed.isupper() else "; add a rarer word"
+        raise QueryError(f"too common to watch for: nearly every story has {typed!r}{hint}", 0)
 
 
 def format_rule(node: Node) -> str:

@@ -6,6 +6,7 @@ article always agree on what a word is.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from functools import cache, lru_cache
 import regex
 import Stemmer
 
+Span = tuple[int, int]  # [start, end) offsets into a string
 # A word is letters and digits with their combining marks (Devanagari vowel signs, accents),
 # inner apostrophes kept ("Russia's"); everything else (dashes, quotes, punctuation) separates.
 WORD = regex.compile(r"[\p{L}\p{N}][\p{L}\p{N}\p{M}]*(?:['\u2019][\p{L}\p{N}][\p{L}\p{N}\p{M}]*)*")
@@ -73,3 +75,38 @@ def keys(text: str, language: str = DEFAULT_LANGUAGE) -> tuple[str, ...]:
 
 def is_language(language: str) -> bool:
     return language in Stemmer.algorithms()
+
+
+# -- sentences: "U.S." and "Mr." do not end one --------------------------------------------
+
+_END = re.compile(r"[.!?]+[\"'\u201d\u2019)\]]*(?=\s+[\"'\u201c\u2018(\[]?[A-Z0-9])")
+_ABBREVIATIONS = frozenset(
+    "mr mrs ms dr prof gen sen rep gov lt col capt sgt st jr sr no vs mt ft"
+    " jan feb mar apr jun jul aug sep sept oct nov dec".split()
+)
+_INITIALS = re.compile(r"(?:\b[A-Z]\.)+$")  # "U.S." or a middle initial "J."
+
+
+def _ends_sentence(text: str, period_at: int) -> bool:
+    before = text[: period_at + 1]
+    if _INITIALS.search(before):
+        return False
+    word = re.search(r"(\w+)\.$", before)
+    return not (word and word.group(1).lower() in _ABBREVIATIONS)
+
+
+def sentence_spans(text: str) -> list[Span]:
+    """Sentences of text, one paragraph per line; spans exclude surrounding whitespace."""
+    spans: list[Span] = []
+    for line in re.finditer(r"[^\n]+", text):
+        start = line.start()
+        for end in _END.finditer(line.group()):
+            if _ends_sentence(line.group(), end.start()):
+                spans.append((start, line.start() + end.end()))
+                start = line.start() + end.end()
+        spans.append((start, line.end()))
+    return [(s + _lead_space(text, s, e), e) for s, e in spans if text[s:e].strip()]
+
+
+def _lead_space(text: str, start: int, end: int) -> int:
+    return len(text[start:end]) - len(text[start:end].lstrip())

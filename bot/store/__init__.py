@@ -35,6 +35,7 @@ from bot.errors import StoreError
 from bot.store.tables import articles, feeds, outbox, rules, subscriptions
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+_CHUNK = 500  # values per IN (...) list
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
 
 
@@ -164,11 +165,11 @@ class Store:
     # -- polling ---------------------------------------------------------------------------
 
     async def claim_due_feeds(
-        self, now: datetime, limit: int, lease: timedelta, *, every_feed: bool = False
+        self, now: datetime, limit: int, lease: timedelta, *, only: Sequence[int] | None = None
     ) -> list[Feed]:
-        """Feeds due for a poll, leased to this caller so nobody else polls them meanwhile."""
+        """Feeds due for a poll (or these, due or not), leased to this caller meanwhile."""
         free = feeds.c.active & or_(feeds.c.claimed_until.is_(None), feeds.c.claimed_until < now)
-        due = free if every_feed else free & (feeds.c.next_check_at <= now)
+        due = free & (feeds.c.next_check_at <= now) if only is None else free & feeds.c.id.in_(only)
         async with self.engine.begin() as conn:
             rows = (
                 await conn.execute(select(feeds).where(due).order_by(feeds.c.next_check_at).limit(limit))
@@ -177,18 +178,23 @@ class Store:
             await conn.execute(update(feeds).where(feeds.c.id.in_(ids)).values(claimed_until=now + lease))
         return [_feed(row) for row in rows]
 
-    async def known_articles(self, feed_id: int, items: Sequence[Article]) -> set[str]:
-        """Which of the items' guids, links and content hashes this feed has already seen."""
-        guids = [a.guid for a in items if a.guid]
-        links = [a.link for a in items if a.link]
-        hashes = [a.content_hash for a in items]
-        query = select(articles.c.guid, articles.c.link, articles.c.content_hash).where(
-            articles.c.feed_id == feed_id,
-            or_(articles.c.guid.in_(guids), articles.c.link.in_(links), articles.c.content_hash.in_(hashes)),
-        )
+    async def active_feed_ids(self) -> list[int]:
         async with self.engine.connect() as conn:
-            rows = (await conn.execute(query)).all()
-        return {value for row in rows for value in row if value}
+            return list(
+                (await conn.execute(select(feeds.c.id).where(feeds.c.active).order_by(feeds.c.id))).scalars()
+            )
+
+    async def known_articles(self, feed_id: int, items: Sequence[Article]) -> set[str]:
+        """Which of the items' identities this feed has already had."""
+        identities = list(dict.fromkeys(a.identity for a in items))
+        known: set[str] = set()
+        async with self.engine.connect() as conn:
+            for at in range(0, len(identities), _CHUNK):  # stay under the database's parameter limit
+                query = select(articles.c.identity).where(
+                    articles.c.feed_id == feed_id, articles.c.identity.in_(identities[at : at + _CHUNK])
+                )
+                known.update((await conn.execute(query)).scalars())
+        return known
 
     async def save_poll(
         self, feed: Feed, stories: Sequence[NewStory], state: FeedUpdate, now: datetime
@@ -218,6 +224,7 @@ class Store:
         result = await conn.execute(
             insert(articles).values(
                 feed_id=feed_id,
+                identity=article.identity,
                 guid=article.guid,
                 link=article.link,
                 content_hash=article.content_hash,
@@ -259,7 +266,10 @@ class Store:
         """Changes whenever the set of active rules changes; cheap to ask every tick."""
         query = (
             select(
-                func.count(), func.coalesce(func.sum(rules.c.id), 0), func.coalesce(func.max(rules.c.id), 0)
+                func.count(),
+                func.coalesce(func.sum(rules.c.id), 0),
+                func.coalesce(func.sum(rules.c.id * rules.c.id), 0),
+                func.coalesce(func.max(rules.c.id), 0),
             )
             .select_from(rules.join(subscriptions))
             .where(rules.c.active, subscriptions.c.active)

@@ -69,6 +69,7 @@ articles = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("feed_id", Integer, ForeignKey("feeds.id", ondelete="CASCADE"), nullable=False),
+    Column("identity", Text, nullable=False),  # Article.identity: guid, else link, else content hash
     Column("guid", Text),
     Column("link", Text, nullable=False),
     Column("content_hash", String(64), nullable=False),
@@ -78,9 +79,8 @@ articles = Table(
     Column("published_at", UTCDateTime),
     Column("fetched_at", UTCDateTime, nullable=False),
 )
-Index("ix_articles_feed_guid", articles.c.feed_id, articles.c.guid)
-Index("ix_articles_feed_link", articles.c.feed_id, articles.c.link)
-Index("ix_articles_feed_hash", articles.c.feed_id, articles.c.content_hash)
+Index("ix_articles_feed_identity", articles.c.feed_id, articles.c.identity, unique=True)
+Index("ix_articles_fetched", articles.c.fetched_at)
 
 subscriptions = Table(
     "subscriptions",
@@ -105,6 +105,7 @@ rules = Table(
     Column("active", Boolean, nullable=False, default=True),
     Column("created_at", UTCDateTime, nullable=False),
     UniqueConstraint("subscription_id", "query"),
+    sqlite_autoincrement=True,  # ids are never reused, so a set of ids names a set of rules
 )
 
 outbox = Table(

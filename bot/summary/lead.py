@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from bot.domain import Quote, Span
-from bot.summary.sentences import sentence_spans
+from bot.rules.text import sentence_spans
 
 QUOTE_MAX_WORDS = 25  # a longer matched sentence is trimmed around the match
 QUOTE_WORDS_BEFORE = 8

@@ -54,6 +54,7 @@ def upgrade() -> None:
         "articles",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("feed_id", sa.Integer(), nullable=False),
+        sa.Column("identity", sa.Text(), nullable=False),
         sa.Column("guid", sa.Text(), nullable=True),
         sa.Column("link", sa.Text(), nullable=False),
         sa.Column("content_hash", sa.String(length=64), nullable=False),
@@ -68,9 +69,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_articles")),
     )
     with op.batch_alter_table("articles", schema=None) as batch_op:
-        batch_op.create_index("ix_articles_feed_guid", ["feed_id", "guid"], unique=False)
-        batch_op.create_index("ix_articles_feed_hash", ["feed_id", "content_hash"], unique=False)
-        batch_op.create_index("ix_articles_feed_link", ["feed_id", "link"], unique=False)
+        batch_op.create_index("ix_articles_feed_identity", ["feed_id", "identity"], unique=True)
+        batch_op.create_index("ix_articles_fetched", ["fetched_at"], unique=False)
 
     op.create_table(
         "rules",
@@ -88,6 +88,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_rules")),
         sa.UniqueConstraint("subscription_id", "query", name=op.f("uq_rules_subscription_id_query")),
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "outbox",
@@ -104,10 +105,7 @@ def upgrade() -> None:
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["article_id"],
-            ["articles.id"],
-            name=op.f("fk_outbox_article_id_articles"),
-            ondelete="CASCADE",
+            ["article_id"], ["articles.id"], name=op.f("fk_outbox_article_id_articles"), ondelete="CASCADE"
         ),
         sa.ForeignKeyConstraint(
             ["subscription_id"],
@@ -131,9 +129,8 @@ def downgrade() -> None:
     op.drop_table("outbox")
     op.drop_table("rules")
     with op.batch_alter_table("articles", schema=None) as batch_op:
-        batch_op.drop_index("ix_articles_feed_link")
-        batch_op.drop_index("ix_articles_feed_hash")
-        batch_op.drop_index("ix_articles_feed_guid")
+        batch_op.drop_index("ix_articles_fetched")
+        batch_op.drop_index("ix_articles_feed_identity")
 
     op.drop_table("articles")
     op.drop_table("subscriptions")
