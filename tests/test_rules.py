@@ -21,7 +21,7 @@ from bot.rules.query import (
     parse_rule,
     phrase,
 )
-from bot.rules.text import fold, keys, normalize, tokenize
+from bot.rules.text import BREAK, fold, keys, keys_by_sentence, normalize, tokenize
 
 SEED_DOC = Document(
     title="NATO Agrees to Re-engage Russia",
@@ -251,3 +251,10 @@ def test_a_phrase_does_not_run_across_sentences_or_paragraphs():
         if not pending:
             index.compact()
         assert set(index.match(doc)) == {12}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(st.characters(codec="utf-8")))
+def test_the_scanning_keys_are_the_highlighting_keys(text):
+    """The matcher scans keys by sentence and highlights with tokenize(): they must agree."""
+    assert [k for k in keys_by_sentence(text) if k != BREAK] == list(keys(text))

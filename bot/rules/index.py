@@ -1,27 +1,31 @@
 """Many rules -> one matcher; an article -> which rules match, with highlight spans. Pure, no I/O.
 
-Every phrase of every rule, normalized, goes into one Aho-Corasick automaton, so one pass over
-an article finds every phrase it holds. Each rule is filed under its anchors (phrases at least
-one of which any match must contain); only rules whose anchors turned up are evaluated. Rules
-with no anchor (a bare regex) are evaluated for every article. Phrases added after the last
-build wait in a small side table, so adding a rule never rebuilds the automaton.
+Every phrase of every rule, normalized, goes into one Aho-Corasick automaton, and every regex
+into one RE2 set, so one pass over an article finds every phrase and pattern it holds. Each
+rule is filed under its anchors (phrases or patterns at least one of which any match must
+contain); only rules whose anchors turned up are evaluated. Phrases and patterns added after
+the last build wait in a small side table, so adding a rule never rebuilds anything.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
+from itertools import accumulate
+from typing import NamedTuple
 
 import ahocorasick
+import re2
 
 from bot.domain import Span
-from bot.rules.query import And, Near, Node, Not, Or, Phrase, Regex, compile_regex
-from bot.rules.text import DEFAULT_LANGUAGE, Token, sentence_spans, tokenize, words
+from bot.rules.query import RE2_OPTIONS, And, Near, Node, Not, Or, Phrase, Regex, compile_regex
+from bot.rules.text import BREAK, DEFAULT_LANGUAGE, WORD, keys_by_sentence, tokenize, words
 
 Keys = tuple[str, ...]
-Occurrence = tuple[str, int, int]  # field, first token, last token
+Occurrence = tuple[str, int, int]  # field, first part, last part (see _Field)
 Found = list[tuple[str, int, int]]  # field, start char, end char
 _SCOPES = {None: ("title", "body"), "title": ("title",), "feed": ("feed",), "link": ("link",)}
 
@@ -34,49 +38,49 @@ class Document:
     link: str = ""
 
 
-@dataclass(frozen=True)
-class Hit:
+class Hit(NamedTuple):  # a tuple, not a dataclass: a busy article makes hundreds
     rule_id: int
     field: str  # "body" when the body matched (preferred for quoting), else "title"
     spans: tuple[Span, ...]  # matched words in that field, in order; may be empty (feed:, link:)
 
 
 class _Field:
-    """One field of a document, tokenized once, with the string the automaton scans."""
+    """One field of a document: its keys, with sentence breaks, to scan; word offsets on demand."""
 
     def __init__(self, text: str, language: str):
         self.text = text
-        self.tokens: list[Token] = tokenize(text, language)
+        self.language = language
+        self.parts = keys_by_sentence(text, language)
 
     @cached_property
-    def sentence_of(self) -> list[int]:
-        """For each token, the number of its sentence: a phrase never spans two."""
-        ends = [end for _, end in sentence_spans(self.text)]
-        numbers, sentence = [], 0
-        for token in self.tokens:
-            while sentence < len(ends) - 1 and token.start >= ends[sentence]:
-                sentence += 1
-            numbers.append(sentence)
-        return numbers
+    def offsets(self) -> list[Span]:
+        """Each token's place in the text, needed only where a hit is highlighted."""
+        spans = [m.span() for m in WORD.finditer(self.text)]
+        if len(spans) == len(self.parts) - self.parts.count(BREAK):  # one key per word, as usual
+            return spans
+        return [(token.start, token.end) for token in tokenize(self.text, self.language)]
 
     @cached_property
-    def haystack(self) -> tuple[str, dict[int, int]]:
-        """ " k1 k2 | k3 ... " (| between sentences) and, for the space after each token, its index."""
-        parts, ends, at = [], {}, 0
-        for i, token in enumerate(self.tokens):
-            if i and self.sentence_of[i] != self.sentence_of[i - 1]:
-                parts.append("|")
-                at += 2
-            parts.append(token.key)
-            at += 1 + len(token.key)
-            ends[at] = i
-        return " " + " ".join(parts) + " ", ends
+    def token_of_part(self) -> list[int]:
+        """Part index -> token index (parts are tokens with a BREAK between sentences)."""
+        return list(accumulate((part != BREAK for part in self.parts), initial=0))[:-1]
+
+    @cached_property
+    def haystack(self) -> tuple[str, list[int]]:
+        """ " k1 k2 | k3 ... " and, for each part, where the space after it is."""
+        return " " + " ".join(self.parts) + " ", list(accumulate(len(part) + 1 for part in self.parts))
+
+
+def regex_key(pattern: str) -> Keys:
+    return ("/", pattern)  # "/" is never a word, so this never collides with a phrase
 
 
 def anchors(node: Node) -> frozenset[Keys] | None:
-    """Phrases one of which any match must contain; None when no phrase is required."""
+    """Phrases or patterns one of which any match must contain; None when nothing is required."""
     if isinstance(node, Phrase):
         return frozenset([node.keys])
+    if isinstance(node, Regex):
+        return frozenset([regex_key(node.pattern)])
     if isinstance(node, Near):
         return anchors(node.left)
     if isinstance(node, And):
@@ -85,20 +89,24 @@ def anchors(node: Node) -> frozenset[Keys] | None:
     if isinstance(node, Or):
         branches = [anchors(child) for child in node.children]
         return None if any(b is None for b in branches) else frozenset().union(*branches)  # type: ignore[arg-type]
-    return None  # Not, Regex
+    return None  # Not
 
 
-def phrases(node: Node) -> Iterable[Phrase]:
-    if isinstance(node, Phrase):
+def leaves(node: Node) -> Iterable[Phrase | Regex]:
+    if isinstance(node, Phrase | Regex):
         yield node
     elif isinstance(node, Near):
         yield node.left
         yield node.right
     elif isinstance(node, Not):
-        yield from phrases(node.child)
+        yield from leaves(node.child)
     elif isinstance(node, And | Or):
         for child in node.children:
-            yield from phrases(child)
+            yield from leaves(child)
+
+
+def _keys(leaf: Phrase | Regex) -> Keys:
+    return leaf.keys if isinstance(leaf, Phrase) else regex_key(leaf.pattern)
 
 
 class RuleIndex:
@@ -109,7 +117,10 @@ class RuleIndex:
         self._unanchored: set[int] = set()
         self._built: frozenset[Keys] = frozenset()
         self._automaton: ahocorasick.Automaton | None = None
+        self._patterns: list[Keys] = []  # the RE2 set's pattern numbers -> regex keys
+        self._regex_set: re2.Set | None = None
         self._pending: dict[str, set[Keys]] = defaultdict(set)  # first key -> phrases not yet built
+        self._pending_regexes: set[str] = set()
         self._pending_count = 0
         self._regexes: dict[str, object] = {}
         for rule_id, tree in rules:
@@ -125,9 +136,15 @@ class RuleIndex:
     def add(self, rule_id: int, tree: Node) -> None:
         self.remove(rule_id)
         self._trees[rule_id] = tree
-        for leaf in phrases(tree):
-            if leaf.keys not in self._built and leaf.keys not in self._pending[leaf.keys[0]]:
-                self._pending[leaf.keys[0]].add(leaf.keys)
+        for leaf in leaves(tree):
+            keys = _keys(leaf)
+            if keys in self._built:
+                continue
+            if isinstance(leaf, Regex) and leaf.pattern not in self._pending_regexes:
+                self._pending_regexes.add(leaf.pattern)
+                self._pending_count += 1
+            elif isinstance(leaf, Phrase) and keys not in self._pending.get(keys[0], ()):
+                self._pending[keys[0]].add(keys)
                 self._pending_count += 1
         found = anchors(tree)
         if found is None:
@@ -149,14 +166,21 @@ class RuleIndex:
         return self._pending_count > 200 + len(self._trees) // 20
 
     def compact(self) -> None:
-        """Rebuild the automaton from the phrases of the current rules (drops removed ones)."""
-        every = frozenset(leaf.keys for tree in self._trees.values() for leaf in phrases(tree))
+        """Rebuild the automaton and the regex set from the current rules (drops removed ones)."""
+        every = frozenset(_keys(leaf) for tree in self._trees.values() for leaf in leaves(tree))
         automaton = ahocorasick.Automaton(ahocorasick.STORE_ANY, ahocorasick.KEY_STRING)
+        patterns = []
         for keys in every:
-            automaton.add_word(" " + " ".join(keys) + " ", keys)
+            if keys[0] == "/":
+                patterns.append(keys)
+            else:
+                automaton.add_word(" " + " ".join(keys) + " ", keys)
         automaton.make_automaton()
-        self._automaton, self._built = (automaton if every else None), every
+        self._automaton = automaton if len(every) > len(patterns) else None
+        self._regex_set, self._patterns = _regex_set([keys[1] for keys in patterns]), patterns
+        self._built = every
         self._pending.clear()
+        self._pending_regexes.clear()
         self._pending_count = 0
         self._anchored = defaultdict(set, {k: v for k, v in self._anchored.items() if v})
 
@@ -167,35 +191,67 @@ class RuleIndex:
         present = self._scan(fields)
         candidates = set(self._unanchored)
         for keys in present:
-            candidates |= self._anchored.get(keys, set())
+            candidates.update(self._anchored.get(keys, ()))
+        text_hits: dict[Keys, Hit | None] = {}  # many rules share a phrase: find its spans once
         hits = {}
         for rule_id in sorted(candidates):
-            found = self._evaluate(self._trees[rule_id], fields, present)
-            if found is not None:
-                hits[rule_id] = _hit(rule_id, found)
+            tree = self._trees[rule_id]
+            if type(tree) is Phrase and tree.field is None and not tree.case:  # most rules: a phrase
+                if tree.keys not in text_hits:
+                    found = self._evaluate(tree, fields, present)
+                    text_hits[tree.keys] = _hit(0, found) if found else None
+                hit = text_hits[tree.keys]
+                if hit:
+                    hits[rule_id] = Hit(rule_id, hit.field, hit.spans)
+            elif self._holds(tree, fields, present):  # decide first; spans only for the hits
+                hits[rule_id] = _hit(rule_id, self._evaluate(tree, fields, present) or [])
         return hits
+
+    def _holds(self, node: Node, fields: dict[str, _Field], present: dict[Keys, list[Occurrence]]) -> bool:
+        """Whether node is true, stopping as soon as that is known."""
+        kind = type(node)
+        if kind is Phrase or kind is Regex:  # the automaton and the RE2 set found every occurrence
+            found = present.get(_keys(node))  # type: ignore[arg-type]
+            if not found:
+                return False
+            if kind is Phrase and node.case:  # type: ignore[union-attr]
+                return bool(self._occurrences(node, fields, present))  # type: ignore[arg-type]
+            scope = _SCOPES[node.field]  # type: ignore[union-attr]
+            return any(o[0] in scope for o in found)
+        if kind is Not:
+            return not self._holds(node.child, fields, present)  # type: ignore[union-attr]
+        if kind is And:
+            return all(self._holds(child, fields, present) for child in node.children)  # type: ignore[union-attr]
+        if kind is Or:
+            return any(self._holds(child, fields, present) for child in node.children)  # type: ignore[union-attr]
+        return self._evaluate(node, fields, present) is not None  # Near
 
     def _scan(self, fields: dict[str, _Field]) -> dict[Keys, list[Occurrence]]:
         present: dict[Keys, list[Occurrence]] = defaultdict(list)
         for name, field in fields.items():
-            if not field.tokens:
+            if not field.parts:
                 continue
             if self._automaton is not None:
                 haystack, ends = field.haystack
                 for end, keys in self._automaton.iter(haystack):
-                    last = ends[end]
+                    last = bisect_left(ends, end)
                     present[keys].append((name, last - len(keys) + 1, last))
+            if self._regex_set is not None:
+                for number in self._regex_set.Match(field.text) or ():
+                    present[self._patterns[number]].append((name, -1, -1))
+            for pattern in self._pending_regexes:
+                if self._compiled(pattern).search(field.text):  # type: ignore[attr-defined]
+                    present[regex_key(pattern)].append((name, -1, -1))
             if self._pending:
                 self._scan_pending(name, field, present)
         return present
 
     def _scan_pending(self, name: str, field: _Field, present: dict[Keys, list[Occurrence]]) -> None:
-        found, sentence_of = [t.key for t in field.tokens], field.sentence_of
-        for i, key in enumerate(found):
+        parts = field.parts  # a BREAK is never a key, so no phrase is found across sentences
+        for i, key in enumerate(parts):
             for keys in self._pending.get(key, ()):
-                last = i + len(keys) - 1
-                if tuple(found[i : last + 1]) == keys and sentence_of[i] == sentence_of[last]:
-                    present[keys].append((name, i, last))
+                if tuple(parts[i : i + len(keys)]) == keys:
+                    present[keys].append((name, i, i + len(keys) - 1))
 
     def _evaluate(
         self, node: Node, fields: dict[str, _Field], present: dict[Keys, list[Occurrence]]
@@ -205,12 +261,12 @@ class RuleIndex:
             occurrences = self._occurrences(node, fields, present)
             return [_chars(fields, o) for o in occurrences] or None
         if isinstance(node, Regex):
-            return self._regex(node, fields) or None
+            return self._regex(node, fields) if self._holds(node, fields, present) else None
         if isinstance(node, Near):
             return _near(node, self._occurrences(node.left, fields, present),
                          self._occurrences(node.right, fields, present), fields)  # fmt: skip
         if isinstance(node, Not):
-            return [] if self._evaluate(node.child, fields, present) is None else None
+            return None if self._holds(node.child, fields, present) else []
         results = [self._evaluate(child, fields, present) for child in node.children]
         if isinstance(node, And) and any(r is None for r in results):
             return None
@@ -227,19 +283,32 @@ class RuleIndex:
             found = [o for o in found if _surface(fields, o) == node.words]
         return found
 
+    def _compiled(self, pattern: str) -> object:
+        return self._regexes.get(pattern) or self._regexes.setdefault(pattern, compile_regex(pattern))
+
     def _regex(self, node: Regex, fields: dict[str, _Field]) -> Found:
-        compiled = self._regexes.get(node.pattern) or self._regexes.setdefault(
-            node.pattern, compile_regex(node.pattern)
-        )
+        compiled = self._compiled(node.pattern)
         return [
             (name, *m.span()) for name in _SCOPES[node.field] for m in compiled.finditer(fields[name].text)
         ]  # type: ignore[attr-defined]
 
 
+def _regex_set(patterns: list[str]) -> re2.Set | None:
+    """One RE2 automaton that says which of many patterns occur in a text, in one pass."""
+    if not patterns:
+        return None
+    regex_set = re2.Set.SearchSet(RE2_OPTIONS)
+    for pattern in patterns:
+        regex_set.Add(pattern)
+    regex_set.Compile()
+    return regex_set
+
+
 def _chars(fields: dict[str, _Field], occurrence: Occurrence) -> tuple[str, int, int]:
     name, first, last = occurrence
-    tokens = fields[name].tokens
-    return name, tokens[first].start, tokens[last].end
+    field = fields[name]
+    offsets, token_of = field.offsets, field.token_of_part
+    return name, offsets[token_of[first]][0], offsets[token_of[last]][1]
 
 
 def _surface(fields: dict[str, _Field], occurrence: Occurrence) -> tuple[str, ...]:
@@ -254,8 +323,11 @@ def _near(
     found = []
     for a in left:
         for b in right:
-            gap = b[1] - a[2] if a[2] < b[1] else a[1] - b[2]
-            if a[0] == b[0] and gap <= node.distance:
+            if a[0] != b[0]:
+                continue
+            token_of = fields[a[0]].token_of_part
+            a1, a2, b1, b2 = (token_of[i] for i in (a[1], a[2], b[1], b[2]))
+            if (b1 - a2 if a2 < b1 else a1 - b2) <= node.distance:
                 found += [_chars(fields, a), _chars(fields, b)]
     return found or None
 

@@ -26,8 +26,8 @@ _QUOTES = '"\u201c\u201d\u201e'  # phones turn " into curly quotes
 _FIELD = re.compile(r"(title|feed|link|case):(?=\S)")
 _NEAR = re.compile(r"NEAR/(\S*)")
 _REGEX = re.compile(r"/((?:\\.|[^\\/])*)/")  # ends at the first / not escaped as \/
-_RE2_OPTIONS = re2.Options()
-_RE2_OPTIONS.log_errors = False  # a bad user pattern is our QueryError, not a line on stderr
+RE2_OPTIONS = re2.Options()
+RE2_OPTIONS.log_errors = False  # a bad user pattern is our QueryError, not a line on stderr
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ def phrase(text: str, language: str = DEFAULT_LANGUAGE, **options: object) -> Ph
 
 def compile_regex(pattern: str, position: int = 0) -> re2._Regexp:
     try:
-        compiled = re2.compile(pattern, options=_RE2_OPTIONS)
+        compiled = re2.compile(pattern, options=RE2_OPTIONS)
     except re2.error as error:
         detail = error.args[0].decode() if error.args and isinstance(error.args[0], bytes) else str(error)
         raise QueryError(f"this regex cannot be used ({detail})", position) from None

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from functools import cache, lru_cache
+from itertools import chain
+from typing import NamedTuple
 
 import regex
 import Stemmer
@@ -20,10 +21,10 @@ Span = tuple[int, int]  # [start, end) offsets into a string
 # inner apostrophes kept ("Russia's"); everything else (dashes, quotes, punctuation) separates.
 WORD = regex.compile(r"[\p{L}\p{N}][\p{L}\p{N}\p{M}]*(?:['\u2019][\p{L}\p{N}][\p{L}\p{N}\p{M}]*)*")
 DEFAULT_LANGUAGE = "english"
+BREAK = "|"  # between sentences in keys_by_sentence(); never a key
 
 
-@dataclass(frozen=True)
-class Token:
+class Token(NamedTuple):  # a tuple, not a dataclass: an article makes hundreds of these
     key: str  # folded and stemmed: what matching compares
     start: int  # offsets of the word in the original text
     end: int
@@ -47,10 +48,30 @@ def folded_words(word: str) -> tuple[str, ...]:
     return tuple(piece.group() for piece in WORD.finditer(fold(word)))
 
 
-@lru_cache(maxsize=200_000)
-def word_keys(word: str, language: str = DEFAULT_LANGUAGE) -> tuple[str, ...]:
+@cache
+def keyer(language: str = DEFAULT_LANGUAGE) -> Callable[[str], tuple[str, ...]]:
+    """word -> its keys for one language, cached: the hot path of every match."""
     stem = _stemmer(language).stemWord
-    return tuple(stem(piece) for piece in folded_words(word))
+
+    @lru_cache(maxsize=200_000)
+    def keys_of(word: str) -> tuple[str, ...]:
+        return tuple(stem(piece) for piece in folded_words(word))
+
+    return keys_of
+
+
+def word_keys(word: str, language: str = DEFAULT_LANGUAGE) -> tuple[str, ...]:
+    return keyer(language)(word)
+
+
+def keys_by_sentence(text: str, language: str = DEFAULT_LANGUAGE) -> list[str]:
+    """The keys of text in order, with BREAK between sentences; the same keys as tokenize()."""
+    keys_of, parts = keyer(language), []
+    for start, end in sentence_spans(text):
+        if parts:
+            parts.append(BREAK)
+        parts.extend(chain.from_iterable(map(keys_of, WORD.findall(text, start, end))))
+    return parts
 
 
 def normalize(text: str) -> str:
@@ -64,9 +85,8 @@ def words(text: str) -> Iterator[regex.Match[str]]:
 
 
 def tokenize(text: str, language: str = DEFAULT_LANGUAGE) -> list[Token]:
-    return [
-        Token(key, m.start(), m.end()) for m in WORD.finditer(text) for key in word_keys(m.group(), language)
-    ]
+    keys_of = keyer(language)
+    return [Token(key, m.start(), m.end()) for m in WORD.finditer(text) for key in keys_of(m.group())]
 
 
 def keys(text: str, language: str = DEFAULT_LANGUAGE) -> tuple[str, ...]:
@@ -84,26 +104,25 @@ _ABBREVIATIONS = frozenset(
     "mr mrs ms dr prof gen sen rep gov lt col capt sgt st jr sr no vs mt ft"
     " jan feb mar apr jun jul aug sep sept oct nov dec".split()
 )
-_INITIALS = re.compile(r"(?:\b[A-Z]\.)+$")  # "U.S." or a middle initial "J."
+# What stands before a period: initials ("U.S.", "J.") or a word that may be an abbreviation.
+_BEFORE_PERIOD = re.compile(r"(?:\b[A-Z]\.)+\Z|\b(\w+)\.\Z")
 
 
-def _ends_sentence(text: str, period_at: int) -> bool:
-    before = text[: period_at + 1]
-    if _INITIALS.search(before):
-        return False
-    word = re.search(r"(\w+)\.$", before)
-    return not (word and word.group(1).lower() in _ABBREVIATIONS)
+def _ends_sentence(line: str, period_at: int) -> bool:
+    found = _BEFORE_PERIOD.search(line, max(0, period_at - 40), period_at + 1)
+    return not found or (found.group(1) is not None and found.group(1).lower() not in _ABBREVIATIONS)
 
 
 def sentence_spans(text: str) -> list[Span]:
     """Sentences of text, one paragraph per line; spans exclude surrounding whitespace."""
     spans: list[Span] = []
     for line in re.finditer(r"[^\n]+", text):
-        start = line.start()
-        for end in _END.finditer(line.group()):
-            if _ends_sentence(line.group(), end.start()):
-                spans.append((start, line.start() + end.end()))
-                start = line.start() + end.end()
+        paragraph, offset = line.group(), line.start()
+        start = offset
+        for end in _END.finditer(paragraph):
+            if _ends_sentence(paragraph, end.start()):
+                spans.append((start, offset + end.end()))
+                start = offset + end.end()
         spans.append((start, line.end()))
     return [(s + _lead_space(text, s, e), e) for s, e in spans if text[s:e].strip()]
 
