@@ -20,7 +20,8 @@ from bot.domain import Alert, Clock, Feed, Rule, Subscription, SystemClock
 from bot.errors import ConfigError, QueryError
 from bot.feeds.fetch import Fetcher, open_session
 from bot.feeds.parse import parse_feed
-from bot.pipeline import Matcher, PollReport, poll_feed, prepare_story
+from bot.feeds.schedule import Bounds
+from bot.pipeline import Matcher, Poller, PollReport, prepare_story
 from bot.rules.query import parse_rule
 from bot.store import Store
 from bot.web import build_web_app, start_web
@@ -70,6 +71,7 @@ class App:
         self.channels: dict[str, Channel] = {"console": ConsoleChannel(console)}
         self.fetcher: Fetcher | None = None
         self.matcher = Matcher(settings.rules_language)
+        self.bounds = Bounds(settings.polling.min_interval, settings.polling.max_interval)
         self._rules_seen: tuple[int, ...] | None = None
         self.last_tick: dict[str, datetime] = {}
         self._inflight: set[asyncio.Task[Any]] = set()
@@ -96,17 +98,13 @@ class App:
         feeds = await self.store.claim_due_feeds(now, FEEDS_PER_TICK, FEED_LEASE, only=only)
         await self._refresh_rules()
         limit = asyncio.Semaphore(CONCURRENT_FETCHES)
+        poller = Poller(
+            self.fetcher, self.store, self.matcher, self.clock, self.settings.summary.max_words, self.bounds
+        )
 
         async def poll(feed: Feed) -> PollReport:
             async with limit:
-                return await poll_feed(
-                    feed,
-                    fetcher=self.fetcher,
-                    store=self.store,
-                    matcher=self.matcher,
-                    clock=self.clock,  # type: ignore[arg-type]
-                    max_words=self.settings.summary.max_words,
-                )
+                return await poller.poll(feed)
 
         results = await asyncio.gather(*(poll(feed) for feed in feeds), return_exceptions=True)
         self.last_tick["poll"] = now

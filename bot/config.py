@@ -71,6 +71,15 @@ class SlackSettings(_Section):
         return self
 
 
+class PollingSettings(_Section):
+    """Bounds on server hints (max-age, Retry-After, <ttl>) and on feeds added from chats.
+
+    The config file's own intervals are honoured as written, even when shorter."""
+
+    min_interval: Duration = timedelta(minutes=5)
+    max_interval: Duration = timedelta(hours=24)
+
+
 class SummarySettings(_Section):
     max_words: int = Field(60, ge=10, le=500)
 
@@ -107,6 +116,7 @@ class Settings(_Section):
     telegram: TelegramSettings = TelegramSettings()
     slack: SlackSettings = SlackSettings()
     summary: SummarySettings = SummarySettings()
+    polling: PollingSettings = PollingSettings()
     feeds: list[FeedSettings] = []
     subscriptions: list[SubscriptionSettings] = []
 

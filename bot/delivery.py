@@ -1,14 +1,15 @@
-"""The dispatcher: claim due alerts, send each through its channel, record what happened."""
+"""The dispatcher: claim due alerts and notices, send each through its channel, record what happened."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from bot.channels.base import Channel
-from bot.domain import Clock, Delivery
+from bot.domain import Clock, Receipt, Subscription
 from bot.errors import PermanentDeliveryError, TransientDeliveryError
 from bot.store import Store
 
@@ -39,27 +40,49 @@ class DeliveryReport:
 async def deliver_due(
     store: Store, channels: Mapping[str, Channel], clock: Clock, limit: int = 100
 ) -> DeliveryReport:
-    deliveries = await store.claim_due_deliveries(clock.now(), channels.keys(), limit, LEASE)
-    outcomes = [await _deliver(store, channels[d.subscription.channel], d, clock) for d in deliveries]
+    """Send what is due: alerts, then notices about the service, each through its channel."""
+    outcomes = []
+    for delivery in await store.claim_due_deliveries(clock.now(), channels.keys(), limit, LEASE):
+        channel = channels[delivery.subscription.channel]
+        send = partial(channel.send, delivery.subscription.address, delivery.alert)
+        outcomes.append(
+            await _attempt(
+                store, "outbox", delivery.id, delivery.attempts, delivery.subscription, send, clock
+            )
+        )
+    for notice in await store.claim_due_notices(clock.now(), channels.keys(), limit, LEASE):
+        channel = channels[notice.subscription.channel]
+        send = partial(channel.send_notice, notice.subscription.address, notice.text)
+        outcomes.append(
+            await _attempt(store, "notices", notice.id, notice.attempts, notice.subscription, send, clock)
+        )
     return DeliveryReport(outcomes.count("sent"), outcomes.count("retry"), outcomes.count("gone"))
 
 
-async def _deliver(store: Store, channel: Channel, delivery: Delivery, clock: Clock) -> str:
-    subscription = delivery.subscription
+async def _attempt(
+    store: Store,
+    kind: str,
+    row_id: int,
+    attempts: int,
+    subscription: Subscription,
+    send: Callable[[], Awaitable[Receipt]],
+    clock: Clock,
+) -> str:
+    """One try at one message; the row records the outcome. Returns sent, retry or gone."""
     try:
-        receipt = await channel.send(subscription.address, delivery.alert)
+        receipt = await send()
     except TransientDeliveryError as error:
-        at = retry_at(clock.now(), delivery.attempts, error.retry_after)
-        log.warning("alert %s to %s delayed until %s: %s", delivery.id, subscription.name, at, error)
-        await store.mark_retry(delivery.id, at, str(error))
+        at = retry_at(clock.now(), attempts, error.retry_after)
+        log.warning("%s %s to %s delayed until %s: %s", kind, row_id, subscription.name, at, error)
+        await store.mark_retry(kind, row_id, at, str(error))
         return "retry"
     except PermanentDeliveryError as error:
-        log.warning("alert %s: %s is gone (%s); subscription paused", delivery.id, subscription.name, error)
-        await store.mark_gone(delivery, error.reason)
+        log.warning("%s %s: %s is gone (%s); subscription paused", kind, row_id, subscription.name, error)
+        await store.mark_gone(kind, row_id, subscription.id, error.reason)
         return "gone"
-    except Exception as error:  # a bug or an untranslated error must not lose the alert
-        log.exception("alert %s to %s failed unexpectedly; will retry", delivery.id, subscription.name)
-        await store.mark_retry(delivery.id, retry_at(clock.now(), delivery.attempts, None), repr(error))
+    except Exception as error:  # a bug or an untranslated error must not lose the message
+        log.exception("%s %s to %s failed unexpectedly; will retry", kind, row_id, subscription.name)
+        await store.mark_retry(kind, row_id, retry_at(clock.now(), attempts, None), repr(error))
         return "retry"
-    await store.mark_sent(delivery.id, receipt.message_id, clock.now())
+    await store.mark_sent(kind, row_id, receipt.message_id, clock.now())
     return "sent"

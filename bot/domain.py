@@ -32,6 +32,8 @@ class Feed:
     body_hash: str | None = None
     error_count: int = 0
     polled: bool = False  # has a poll ever succeeded
+    failing_since: datetime | None = None
+    failure_noticed: bool = False
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,7 @@ class FeedUpdate:
     body_hash: str | None
     next_check_at: datetime
     title: str  # the feed's own title, used when the config gives no name
+    moved_to: str | None = None  # a permanent redirect's target: the feed's new address
 
 
 @dataclass(frozen=True)
@@ -146,3 +149,13 @@ class StoredArticle:
     feed_name: str
     link: str
     fetched_at: datetime
+
+
+@dataclass(frozen=True)
+class NoticeDelivery:
+    """A claimed notice: a sentence about the service (a feed failing or gone) for one chat."""
+
+    id: int
+    attempts: int
+    subscription: Subscription
+    text: str

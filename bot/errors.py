@@ -15,12 +15,17 @@ class ConfigError(NewsalertError):
 
 
 class FetchError(NewsalertError):
-    """A feed could not be fetched. kind: timeout, network, http, too_large, file, redirect."""
+    """A feed could not be fetched.
 
-    def __init__(self, kind: str, message: str, status: int | None = None):
+    kind: timeout, network, http, gone (410), too_large, file, redirect, refused (SSRF guard),
+    parse (not a feed). retry_after: seconds the server asked us to wait (429, 503).
+    """
+
+    def __init__(self, kind: str, message: str, status: int | None = None, retry_after: float | None = None):
         super().__init__(message)
         self.kind = kind
         self.status = status
+        self.retry_after = retry_after
 
 
 class QueryError(NewsalertError):

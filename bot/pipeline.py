@@ -1,6 +1,6 @@
 """Poll one feed end to end: fetch -> parse -> keep new -> match -> summarize -> outbox rows.
 
-Reads top to bottom: the decisions are the pure functions above `poll_feed`, the I/O is in it.
+Reads top to bottom: the decisions are the pure functions above `Poller`, the I/O is in it.
 """
 
 from __future__ import annotations
@@ -11,13 +11,14 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from bot.domain import Article, Clock, Feed, FeedUpdate, Match, NewStory, Rule, StoryAlert
 from bot.errors import FetchError, QueryError
 from bot.feeds.fetch import Fetcher
-from bot.feeds.parse import parse_feed
-from bot.feeds.schedule import next_check_at
+from bot.feeds.parse import ParsedFeed, parse_feed
+from bot.feeds.schedule import Bounds, Hints, next_check_at
 from bot.rules.index import Document, RuleIndex
 from bot.rules.query import parse_rule
 from bot.rules.text import DEFAULT_LANGUAGE
@@ -102,42 +103,81 @@ class PollReport:
     error: str | None = None
 
 
-async def poll_feed(
-    feed: Feed, *, fetcher: Fetcher, store: Store, matcher: Matcher, clock: Clock, max_words: int
-) -> PollReport:
-    try:
-        result = await fetcher.fetch(feed.url, feed.etag, feed.last_modified)
-        body_hash = hashlib.sha256(result.body).hexdigest() if result.body is not None else feed.body_hash
-        stories, title = [], ""
-        if result.body is not None and body_hash != feed.body_hash:
-            parsed = await asyncio.to_thread(parse_feed, result.body, feed.url)
-            if not parsed.is_feed:
-                raise FetchError("parse", f"not a feed: {parsed.bozo}")
-            title = parsed.title
-            fresh = fresh_articles(parsed.articles, await store.known_articles(feed.id, parsed.articles))
-            start = first_alerting(len(fresh), feed)
-            name = feed.name or parsed.title
-            stories = [prepare_story(a, name, matcher, max_words, i >= start) for i, a in enumerate(fresh)]
-    except FetchError as error:
-        return await _failed(feed, str(error), store, clock)
-    except Exception as error:  # a feed that breaks the parser is a bad feed, not a stopped bot
-        log.exception("feed %s (%s) could not be processed", feed.id, display_url(feed))
-        return await _failed(feed, f"could not process the feed: {type(error).__name__}", store, clock)
-    now = clock.now()
-    state = FeedUpdate(result.etag, result.last_modified, body_hash, next_check_at(now, feed.interval), title)
-    await store.save_poll(feed, stories, state, now)
-    return PollReport(feed.id, len(stories), sum(len(s.alerts) for s in stories))
+FAILING_NOTICE_AFTER = timedelta(days=1)
 
 
-async def _failed(feed: Feed, error: str, store: Store, clock: Clock) -> PollReport:
-    log.warning("feed %s (%s) failed: %s", feed.id, display_url(feed), error)
-    await store.record_feed_failure(
-        feed, error, next_check_at(clock.now(), feed.interval, feed.error_count + 1)
+def failure_notice(feed: Feed, now: datetime, error: str) -> str | None:
+    """The one message to send when a feed has been failing for a day; None otherwise."""
+    since = feed.failing_since or now
+    if feed.failure_noticed or now - since < FAILING_NOTICE_AFTER:
+        return None
+    return (
+        f"The feed {display_url(feed)} has been failing since {since:%Y-%m-%d %H:%M} UTC ({error}). "
+        "newsalert keeps retrying and will say nothing more until it works again."
     )
-    return PollReport(feed.id, error=error)
+
+
+def gone_notice(feed: Feed) -> str:
+    return (
+        f"The feed {display_url(feed)} says it is gone for good (HTTP 410), so newsalert stopped polling it."
+    )
 
 
 def display_url(feed: Feed) -> str:
-    """The feed for a log line: its name, or its URL without query or credentials (tokens live there)."""
+    """The feed for a message or log line: its name, or its URL without query or credentials."""
     parts = urlsplit(feed.url)
     return feed.name or f"{parts.scheme}://{parts.hostname or ''}{parts.path}"
+
+
+@dataclass(frozen=True)
+class Poller:
+    """Polls one feed end to end: fetch, parse, keep new, match, summarize, outbox rows."""
+
+    fetcher: Fetcher
+    store: Store
+    matcher: Matcher
+    clock: Clock
+    max_words: int = 60
+    bounds: Bounds = Bounds()
+
+    async def poll(self, feed: Feed) -> PollReport:
+        try:
+            result = await self.fetcher.fetch(feed.url, feed.etag, feed.last_modified)
+            body_hash = hashlib.sha256(result.body).hexdigest() if result.body is not None else feed.body_hash
+            stories, title, hints = [], "", Hints(fresh_for=result.fresh_for)
+            if result.body is not None and body_hash != feed.body_hash:  # unchanged bodies are not parsed
+                parsed = await asyncio.to_thread(parse_feed, result.body, feed.url)
+                if not parsed.is_feed:
+                    raise FetchError("parse", f"not a feed: {parsed.bozo}")
+                title, stories = parsed.title, await self._stories(feed, parsed)
+        except FetchError as error:
+            return await self._failed(feed, error)
+        except Exception as error:  # a feed that breaks the parser is a bad feed, not a stopped bot
+            log.exception("feed %s (%s) could not be processed", feed.id, display_url(feed))
+            return await self._failed(
+                feed, FetchError("parse", f"could not process the feed: {type(error).__name__}")
+            )
+        now = self.clock.now()
+        at = next_check_at(now, feed.interval, feed_id=feed.id, hints=hints, bounds=self.bounds)
+        state = FeedUpdate(result.etag, result.last_modified, body_hash, at, title, result.moved_to)
+        await self.store.save_poll(feed, stories, state, now)
+        return PollReport(feed.id, len(stories), sum(len(s.alerts) for s in stories))
+
+    async def _stories(self, feed: Feed, parsed: ParsedFeed) -> list[NewStory]:
+        fresh = fresh_articles(parsed.articles, await self.store.known_articles(feed.id, parsed.articles))
+        start, name = first_alerting(len(fresh), feed), feed.name or parsed.title
+        return [prepare_story(a, name, self.matcher, self.max_words, i >= start) for i, a in enumerate(fresh)]
+
+    async def _failed(self, feed: Feed, error: FetchError) -> PollReport:
+        now = self.clock.now()
+        log.warning("feed %s (%s) failed: %s", feed.id, display_url(feed), error)
+        if error.kind == "gone":
+            await self.store.retire_feed(feed, str(error), gone_notice(feed), now)
+            return PollReport(feed.id, error=str(error))
+        wait = timedelta(seconds=error.retry_after) if error.retry_after is not None else None
+        at = next_check_at(
+            now, feed.interval, feed_id=feed.id, error_count=feed.error_count + 1,
+            hints=Hints(retry_after=wait), bounds=self.bounds,
+        )  # fmt: skip
+        await self.store.record_feed_failure(feed, str(error), at, now, failure_notice(feed, now, str(error)))
+        return PollReport(feed.id, error=str(error))

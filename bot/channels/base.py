@@ -18,3 +18,7 @@ class Channel(Protocol):
     name: str
 
     async def send(self, address: str, alert: Alert) -> Receipt: ...
+
+    async def send_notice(self, address: str, text: str) -> Receipt:
+        """A sentence about the service itself (a feed failing, a feed gone), same rules as send."""
+        ...

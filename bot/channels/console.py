@@ -52,3 +52,7 @@ class ConsoleChannel:
     async def send(self, address: str, alert: Alert) -> Receipt:
         self.console.print(render_console(alert))
         return Receipt(f"console-{next(self._ids)}")
+
+    async def send_notice(self, address: str, text: str) -> Receipt:
+        self.console.print(Text(f"!! newsalert: {text}\n", style="bold red"))
+        return Receipt(f"console-{next(self._ids)}")

@@ -1,4 +1,5 @@
-"""Fetch a feed's bytes: one shared aiohttp session, conditional GET, timeouts, a size cap.
+"""Fetch a feed's bytes: one shared aiohttp session, conditional GET, timeouts, a size cap,
+redirects followed by hand (each hop checked), and what the server says about caching.
 
 `file://` URLs are read from disk; only the config file may name them (it is trusted).
 """
@@ -7,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 from urllib.request import url2pathname
 
 import aiohttp
@@ -16,7 +19,9 @@ import aiohttp
 from bot import __version__
 from bot.errors import FetchError
 
-USER_AGENT = f"newsalert/{__version__} (self-hosted news alert bot)"
+USER_AGENT = f"newsalert/{__version__} (+https://github.com/newsalert/newsalert#readme)"
+_REDIRECTS = {301, 302, 303, 307, 308}
+_PERMANENT = {301, 308}
 
 
 @dataclass(frozen=True)
@@ -34,11 +39,14 @@ class FetchResult:
     etag: str | None
     last_modified: str | None
     url: str  # after redirects
+    moved_to: str | None = None  # set when every redirect was permanent (301/308): the new address
+    content_type: str | None = None
+    fresh_for: timedelta | None = None  # Cache-Control max-age or Expires: no news before then
 
 
-def open_session() -> aiohttp.ClientSession:
+def open_session(connector: aiohttp.BaseConnector | None = None) -> aiohttp.ClientSession:
     """The one client session every feed fetch shares (connection pool, DNS cache)."""
-    connector = aiohttp.TCPConnector(limit=50, limit_per_host=4)
+    connector = connector or aiohttp.TCPConnector(limit=50, limit_per_host=4)
     return aiohttp.ClientSession(connector=connector, headers={"User-Agent": USER_AGENT})
 
 
@@ -52,45 +60,112 @@ def conditional_headers(etag: str | None, last_modified: str | None) -> dict[str
     return headers
 
 
+def fresh_for(headers: dict[str, str] | aiohttp.typedefs.LooseHeaders, now: datetime) -> timedelta | None:
+    """How long the response says it stays fresh. Specs: RFC 9111 sections 5.2.2.1 and 5.3."""
+    control = str(headers.get("Cache-Control", "")).lower()  # type: ignore[union-attr]
+    for directive in control.split(","):
+        name, _, value = directive.strip().partition("=")
+        if name == "max-age" and value.strip('"').isdigit():
+            return timedelta(seconds=int(value.strip('"')))
+    expires = _http_date(headers.get("Expires"))  # type: ignore[union-attr]
+    return max(expires - now, timedelta(0)) if expires else None
+
+
+def retry_after(value: str | None, now: datetime) -> float | None:
+    """Retry-After as seconds: a number, or an HTTP date. Specs: RFC 9110 section 10.2.3."""
+    if not value:
+        return None
+    if value.strip().isdigit():
+        return float(value.strip())
+    when = _http_date(value)
+    return max((when - now).total_seconds(), 0.0) if when else None
+
+
+def _http_date(value: str | None) -> datetime | None:
+    try:
+        when = parsedate_to_datetime(value) if value else None
+    except (TypeError, ValueError):
+        return None
+    return when if when is None or when.tzinfo else when.replace(tzinfo=UTC)
+
+
 class Fetcher:
-    def __init__(self, session: aiohttp.ClientSession, limits: FetchLimits | None = None):
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        limits: FetchLimits | None = None,
+        check_hop: object | None = None,
+    ):
         self.session = session
         self.limits = limits or FetchLimits()
+        self.check_hop = check_hop  # called on every URL before it is requested (SSRF guard)
 
     async def fetch(self, url: str, etag: str | None = None, last_modified: str | None = None) -> FetchResult:
         if urlsplit(url).scheme == "file":
             body = await asyncio.to_thread(read_file, url, self.limits.max_bytes)
             return FetchResult(body, None, None, url)
         try:
-            return await self._get(url, conditional_headers(etag, last_modified))
+            return await self._follow(url, conditional_headers(etag, last_modified))
         except TimeoutError as error:
             raise FetchError("timeout", f"{_host(url)} did not answer in time") from error
-        except aiohttp.TooManyRedirects as error:
-            raise FetchError("redirect", f"{_host(url)} redirected too many times") from error
         except aiohttp.ClientError as error:
             raise FetchError("network", f"cannot reach {_host(url)}: {type(error).__name__}") from error
 
-    async def _get(self, url: str, headers: dict[str, str]) -> FetchResult:
+    async def _follow(self, url: str, headers: dict[str, str]) -> FetchResult:
+        """GET, following redirects by hand so that every hop is checked and permanence is known."""
+        all_permanent, moved = True, None
+        for _ in range(self.limits.max_redirects + 1):
+            if self.check_hop:
+                self.check_hop(url)  # type: ignore[operator]
+            async with self.session.get(
+                url, headers=headers, timeout=self._timeout(), allow_redirects=False
+            ) as response:
+                if response.status not in _REDIRECTS:
+                    return await self._result(response, url, headers, moved)
+                location = response.headers.get("Location")
+                if not location:
+                    raise FetchError("redirect", f"{_host(url)} redirected nowhere", response.status)
+                # Specs: RFC 9110 sections 15.4.2 (301) and 15.4.9 (308): update stored links.
+                all_permanent = all_permanent and response.status in _PERMANENT
+                url = urljoin(url, location)
+                moved = url if all_permanent else None
+        raise FetchError("redirect", f"{_host(url)} redirected more than {self.limits.max_redirects} times")
+
+    def _timeout(self) -> aiohttp.ClientTimeout:
         limits = self.limits
-        timeout = aiohttp.ClientTimeout(
+        return aiohttp.ClientTimeout(
             total=limits.total_timeout, sock_connect=limits.connect_timeout, sock_read=limits.read_timeout
         )
+
+    async def _result(
+        self, response: aiohttp.ClientResponse, url: str, headers: dict[str, str], moved: str | None
+    ) -> FetchResult:
+        now = datetime.now(UTC)
+        fresh = fresh_for(response.headers, now)
         # Specs: RFC 9110 section 15.4.5 (304 Not Modified).
-        async with self.session.get(
-            url, headers=headers, timeout=timeout, max_redirects=limits.max_redirects
-        ) as response:
-            if response.status == 304:
-                return FetchResult(None, headers.get("If-None-Match"), headers.get("If-Modified-Since"), url)
-            if response.status >= 400:
-                raise FetchError("http", f"{_host(url)} answered HTTP {response.status}", response.status)
-            body = await _read_capped(response, limits.max_bytes)
+        if response.status == 304:
             return FetchResult(
-                body, response.headers.get("ETag"), response.headers.get("Last-Modified"), str(response.url)
+                None, headers.get("If-None-Match"), headers.get("If-Modified-Since"), url, moved, None, fresh
             )
+        if response.status == 410:
+            raise FetchError("gone", f"{_host(url)} says the feed is gone for good (HTTP 410)", 410)
+        if response.status >= 400:
+            wait = retry_after(response.headers.get("Retry-After"), now)
+            raise FetchError("http", f"{_host(url)} answered HTTP {response.status}", response.status, wait)
+        body = await _read_capped(response, self.limits.max_bytes)
+        return FetchResult(
+            body,
+            response.headers.get("ETag"),
+            response.headers.get("Last-Modified"),
+            url,
+            moved,
+            response.headers.get("Content-Type"),
+            fresh,
+        )
 
 
 async def _read_capped(response: aiohttp.ClientResponse, max_bytes: int) -> bytes:
-    if (response.content_length or 0) > max_bytes:
+    if (response.content_length or 0) > max_bytes and "Content-Encoding" not in response.headers:
         raise FetchError("too_large", f"feed is larger than {max_bytes} bytes")
     chunks, size = [], 0
     async for chunk in response.content.iter_chunked(64 * 1024):

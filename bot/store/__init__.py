@@ -26,16 +26,18 @@ from bot.domain import (
     FeedUpdate,
     Match,
     NewStory,
+    NoticeDelivery,
     Quote,
     Rule,
     StoredArticle,
     Subscription,
 )
 from bot.errors import StoreError
-from bot.store.tables import articles, feeds, outbox, rules, subscriptions
+from bot.store.tables import articles, feeds, notices, outbox, rules, subscriptions
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _CHUNK = 500  # values per IN (...) list
+_QUEUES = {"outbox": outbox, "notices": notices}
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
 
 
@@ -203,6 +205,10 @@ class Store:
         async with self.engine.begin() as conn:
             for story in stories:
                 await self._insert_story(conn, feed.id, story, now)
+            moved = (
+                state.moved_to
+                and not (await conn.execute(select(feeds.c.id).where(feeds.c.url == state.moved_to))).first()
+            )
             await conn.execute(
                 update(feeds)
                 .where(feeds.c.id == feed.id)
@@ -215,7 +221,10 @@ class Store:
                     error_count=0,
                     last_error=None,
                     last_success_at=now,
+                    failing_since=None,
+                    failure_noticed=False,
                     name=func.coalesce(func.nullif(feeds.c.name, ""), state.title),
+                    **({"url": state.moved_to} if moved else {}),
                 )
             )
 
@@ -249,7 +258,10 @@ class Store:
                 )
             )
 
-    async def record_feed_failure(self, feed: Feed, error: str, next_check_at: datetime) -> None:
+    async def record_feed_failure(
+        self, feed: Feed, error: str, next_check_at: datetime, now: datetime, notice: str | None = None
+    ) -> None:
+        """A failed poll: count it, say when to retry, and tell every chat once if asked to."""
         async with self.engine.begin() as conn:
             await conn.execute(
                 update(feeds)
@@ -259,8 +271,33 @@ class Store:
                     last_error=error,
                     next_check_at=next_check_at,
                     claimed_until=None,
+                    failing_since=func.coalesce(feeds.c.failing_since, now),
+                    failure_noticed=feeds.c.failure_noticed | (notice is not None),
                 )
             )
+            if notice:
+                await self._notify_everyone(conn, notice, now)
+
+    async def retire_feed(self, feed: Feed, reason: str, notice: str, now: datetime) -> None:
+        """The feed is gone for good (410): stop polling it and tell every chat."""
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(feeds)
+                .where(feeds.c.id == feed.id)
+                .values(active=False, retired_reason=reason, last_error=reason, claimed_until=None)
+            )
+            await self._notify_everyone(conn, notice, now)
+
+    async def _notify_everyone(self, conn: Any, text: str, now: datetime) -> None:
+        # Every active chat: each one's rules run over every feed, so each is affected.
+        targets = (await conn.execute(select(subscriptions.c.id).where(subscriptions.c.active))).scalars()
+        for sub_id in targets:
+            await conn.execute(
+                insert(notices).values(
+                    subscription_id=sub_id, text=text, status="pending", attempts=0, next_attempt_at=now,
+                    created_at=now,
+                )
+            )  # fmt: skip
 
     async def rules_fingerprint(self) -> tuple[int, ...]:
         """Changes whenever the set of active rules changes; cheap to ask every tick."""
@@ -293,64 +330,81 @@ class Store:
         self, now: datetime, channels: Collection[str], limit: int, lease: timedelta
     ) -> list[Delivery]:
         """Pending alerts whose time has come, oldest first, leased to this caller."""
-        due = (
-            (outbox.c.status == "pending")
-            & (outbox.c.next_attempt_at <= now)
-            & or_(outbox.c.claimed_until.is_(None), outbox.c.claimed_until < now)
-            & subscriptions.c.active
-            & subscriptions.c.channel.in_(list(channels))
-        )
         query = (
             select(outbox, subscriptions, articles, feeds.c.name.label("feed_name"))
             .join(subscriptions, outbox.c.subscription_id == subscriptions.c.id)
             .join(articles, outbox.c.article_id == articles.c.id)
             .join(feeds, articles.c.feed_id == feeds.c.id)
-            .where(due)
-            .order_by(outbox.c.id)
-            .limit(limit)
         )
-        async with self.engine.begin() as conn:
-            rows = (await conn.execute(query)).mappings().all()
-            ids = [row[outbox.c.id] for row in rows]
-            await conn.execute(update(outbox).where(outbox.c.id.in_(ids)).values(claimed_until=now + lease))
+        rows = await self._claim(outbox, query, now, channels, limit, lease)
         return [_delivery(row) for row in rows]
 
-    async def mark_sent(self, delivery_id: int, message_id: str, now: datetime) -> None:
-        await self._set_outbox(
-            delivery_id,
-            status="sent",
-            sent_at=now,
-            message_id=message_id,
-            claimed_until=None,
-            attempts=outbox.c.attempts + 1,
+    async def claim_due_notices(
+        self, now: datetime, channels: Collection[str], limit: int, lease: timedelta
+    ) -> list[NoticeDelivery]:
+        """Pending notices (a feed failing, a feed gone) whose time has come, leased to this caller."""
+        query = select(notices, subscriptions).join(
+            subscriptions, notices.c.subscription_id == subscriptions.c.id
         )
+        rows = await self._claim(notices, query, now, channels, limit, lease)
+        return [
+            NoticeDelivery(
+                row[notices.c.id], row[notices.c.attempts], _subscription(row), row[notices.c.text]
+            )
+            for row in rows
+        ]
 
-    async def mark_retry(self, delivery_id: int, at: datetime, error: str) -> None:
-        await self._set_outbox(
-            delivery_id,
+    async def _claim(
+        self, table: Any, query: Any, now: datetime, channels: Collection[str], limit: int, lease: timedelta
+    ) -> list[Any]:
+        due = (
+            (table.c.status == "pending")
+            & (table.c.next_attempt_at <= now)
+            & or_(table.c.claimed_until.is_(None), table.c.claimed_until < now)
+            & subscriptions.c.active
+            & subscriptions.c.channel.in_(list(channels))
+        )
+        async with self.engine.begin() as conn:
+            rows = (await conn.execute(query.where(due).order_by(table.c.id).limit(limit))).mappings().all()
+            ids = [row[table.c.id] for row in rows]
+            await conn.execute(update(table).where(table.c.id.in_(ids)).values(claimed_until=now + lease))
+        return list(rows)
+
+    async def mark_sent(self, kind: str, row_id: int, message_id: str, now: datetime) -> None:
+        """kind: "outbox" (alerts) or "notices"."""
+        table = _QUEUES[kind]
+        await self._set(
+            table, row_id, status="sent", sent_at=now, message_id=message_id, claimed_until=None,
+            attempts=table.c.attempts + 1,
+        )  # fmt: skip
+
+    async def mark_retry(self, kind: str, row_id: int, at: datetime, error: str) -> None:
+        table = _QUEUES[kind]
+        await self._set(
+            table,
+            row_id,
             next_attempt_at=at,
             last_error=error,
             claimed_until=None,
-            attempts=outbox.c.attempts + 1,
+            attempts=table.c.attempts + 1,
         )
 
-    async def mark_gone(self, delivery: Delivery, reason: str) -> None:
+    async def mark_gone(self, kind: str, row_id: int, subscription_id: int, reason: str) -> None:
         """The address is gone: this row stops, and so does the subscription."""
+        table = _QUEUES[kind]
         async with self.engine.begin() as conn:
             await conn.execute(
-                update(outbox)
-                .where(outbox.c.id == delivery.id)
-                .values(status="gone", last_error=reason, claimed_until=None, attempts=outbox.c.attempts + 1)
+                update(table)
+                .where(table.c.id == row_id)
+                .values(status="gone", last_error=reason, claimed_until=None, attempts=table.c.attempts + 1)
             )
             await conn.execute(
-                update(subscriptions)
-                .where(subscriptions.c.id == delivery.subscription.id)
-                .values(active=False)
+                update(subscriptions).where(subscriptions.c.id == subscription_id).values(active=False)
             )
 
-    async def _set_outbox(self, delivery_id: int, **values: Any) -> None:
+    async def _set(self, table: Any, row_id: int, **values: Any) -> None:
         async with self.engine.begin() as conn:
-            await conn.execute(update(outbox).where(outbox.c.id == delivery_id).values(**values))
+            await conn.execute(update(table).where(table.c.id == row_id).values(**values))
 
     async def recent_articles(self, since: datetime, limit: int = 100_000) -> list[StoredArticle]:
         """Articles fetched since a time, newest first, with their feed's name (for backtests)."""
@@ -383,16 +437,22 @@ def _feed(row: Any) -> Feed:
         body_hash=row.body_hash,
         error_count=row.error_count,
         polled=row.last_success_at is not None,
+        failing_since=row.failing_since,
+        failure_noticed=row.failure_noticed,
     )
 
 
-def _delivery(row: Any) -> Delivery:
-    subscription = Subscription(
+def _subscription(row: Any) -> Subscription:
+    return Subscription(
         row[subscriptions.c.id],
         row[subscriptions.c.channel],
         row[subscriptions.c.address],
         row[subscriptions.c.name],
     )
+
+
+def _delivery(row: Any) -> Delivery:
+    subscription = _subscription(row)
     alert = Alert(
         title=row[articles.c.title],
         link=row[articles.c.link],

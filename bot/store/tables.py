@@ -60,6 +60,9 @@ feeds = Table(
     Column("next_check_at", UTCDateTime, nullable=False),
     Column("claimed_until", UTCDateTime),
     Column("last_success_at", UTCDateTime),
+    Column("failing_since", UTCDateTime),  # first failure after the last success
+    Column("failure_noticed", Boolean, nullable=False, default=False),  # told subscribers once
+    Column("retired_reason", Text),  # why it stopped for good (410 Gone)
     Column("created_at", UTCDateTime, nullable=False),
 )
 Index("ix_feeds_due", feeds.c.active, feeds.c.next_check_at)
@@ -126,3 +129,20 @@ outbox = Table(
     UniqueConstraint("subscription_id", "article_id"),
 )
 Index("ix_outbox_due", outbox.c.status, outbox.c.next_attempt_at)
+
+notices = Table(
+    "notices",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("subscription_id", Integer, ForeignKey("subscriptions.id", ondelete="CASCADE"), nullable=False),
+    Column("text", Text, nullable=False),  # one plain sentence or two: a feed failing, retired...
+    Column("status", String(16), nullable=False),  # pending, sent, gone
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("claimed_until", UTCDateTime),
+    Column("sent_at", UTCDateTime),
+    Column("message_id", Text),
+    Column("last_error", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+Index("ix_notices_due", notices.c.status, notices.c.next_attempt_at)

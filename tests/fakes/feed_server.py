@@ -1,8 +1,10 @@
-"""A real HTTP feed server on a free loopback port, with ETag support and a request log."""
+"""A real HTTP feed server on a free loopback port, with ETag support, a request log, and knobs:
+any path can instead be answered by a handler (redirects, 410, 429 + Retry-After, slow drip...)."""
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -11,6 +13,8 @@ from aiohttp import web
 @dataclass
 class FeedServer:
     files: dict[str, bytes] = field(default_factory=dict)  # path -> body
+    handlers: dict[str, Callable[[web.Request], Awaitable[web.StreamResponse]]] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)  # extra headers on every file response
     requests: list[web.Request] = field(default_factory=list)
     etags: bool = True
     base_url: str = ""
@@ -18,6 +22,9 @@ class FeedServer:
 
     def url(self, path: str) -> str:
         return f"{self.base_url}{path}"
+
+    def hits(self, path: str) -> int:
+        return sum(r.path == path for r in self.requests)
 
     async def start(self) -> FeedServer:
         app = web.Application()
@@ -35,10 +42,12 @@ class FeedServer:
 
     async def _serve(self, request: web.Request) -> web.Response:
         self.requests.append(request)
+        if request.path in self.handlers:
+            return await self.handlers[request.path](request)
         body = self.files.get(request.path)
         if body is None:
             return web.Response(status=404)
-        headers = {"Content-Type": "application/rss+xml; charset=utf-8"}
+        headers = {"Content-Type": "application/rss+xml; charset=utf-8", **self.headers}
         if self.etags:
             etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
             headers["ETag"] = etag

@@ -31,6 +31,9 @@ def upgrade() -> None:
         sa.Column("next_check_at", sa.DateTime(), nullable=False),
         sa.Column("claimed_until", sa.DateTime(), nullable=True),
         sa.Column("last_success_at", sa.DateTime(), nullable=True),
+        sa.Column("failing_since", sa.DateTime(), nullable=True),
+        sa.Column("failure_noticed", sa.Boolean(), nullable=False),
+        sa.Column("retired_reason", sa.Text(), nullable=True),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_feeds")),
         sa.UniqueConstraint("url", name=op.f("uq_feeds_url")),
@@ -71,6 +74,30 @@ def upgrade() -> None:
     with op.batch_alter_table("articles", schema=None) as batch_op:
         batch_op.create_index("ix_articles_feed_identity", ["feed_id", "identity"], unique=True)
         batch_op.create_index("ix_articles_fetched", ["fetched_at"], unique=False)
+
+    op.create_table(
+        "notices",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("subscription_id", sa.Integer(), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", sa.DateTime(), nullable=False),
+        sa.Column("claimed_until", sa.DateTime(), nullable=True),
+        sa.Column("sent_at", sa.DateTime(), nullable=True),
+        sa.Column("message_id", sa.Text(), nullable=True),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["subscription_id"],
+            ["subscriptions.id"],
+            name=op.f("fk_notices_subscription_id_subscriptions"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_notices")),
+    )
+    with op.batch_alter_table("notices", schema=None) as batch_op:
+        batch_op.create_index("ix_notices_due", ["status", "next_attempt_at"], unique=False)
 
     op.create_table(
         "rules",
@@ -128,6 +155,10 @@ def downgrade() -> None:
 
     op.drop_table("outbox")
     op.drop_table("rules")
+    with op.batch_alter_table("notices", schema=None) as batch_op:
+        batch_op.drop_index("ix_notices_due")
+
+    op.drop_table("notices")
     with op.batch_alter_table("articles", schema=None) as batch_op:
         batch_op.drop_index("ix_articles_fetched")
         batch_op.drop_index("ix_articles_feed_identity")

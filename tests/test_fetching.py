@@ -1,0 +1,153 @@
+"""Fetching politely: server hints, redirects, 410, failures for a day, limits, as a user sees them."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from datetime import timedelta
+
+import pytest
+from aiohttp import web
+
+from bot.app import App
+from bot.errors import FetchError
+from bot.feeds.fetch import USER_AGENT, Fetcher, FetchLimits, open_session
+from tests.conftest import SAMPLES, SEED_TITLE
+
+WORLD = (SAMPLES / "world-news.xml").read_bytes()
+
+
+@pytest.fixture
+async def bot(feed_server, make_settings, clock):
+    """A bot with one config feed at /feed.xml (5 minute interval), alerts in `out`."""
+    feed_server.files["/feed.xml"] = WORLD
+    settings = make_settings(
+        f"feeds:\n  - url: {feed_server.url('/feed.xml')}\n    name: World Desk\n    backfill: all\n"
+        "subscriptions:\n  - channel: console\n    rules: [Membership Action Plan]\n"
+    )
+    out = io.StringIO()
+    app = App(settings, clock=clock, console=out)
+    await app.start()
+    app.out = out  # type: ignore[attr-defined]
+    yield app
+    await app.close()
+
+
+async def polls_after(app: App, clock, feed_server, minutes: float, path: str = "/feed.xml") -> int:
+    clock.advance(timedelta(minutes=minutes))
+    before = feed_server.hits(path)
+    await app.poll_due()
+    return feed_server.hits(path) - before
+
+
+async def test_max_age_lengthens_the_wait_within_bounds(bot, feed_server, clock):
+    feed_server.headers["Cache-Control"] = "public, max-age=3600"
+    await bot.poll_due()
+    assert await polls_after(bot, clock, feed_server, 30) == 0, "fresh for an hour: not asked again"
+    assert await polls_after(bot, clock, feed_server, 37) == 1
+
+
+async def test_retry_after_on_429_is_obeyed(bot, feed_server, clock):
+    async def busy(request: web.Request) -> web.Response:
+        return web.Response(status=429, headers={"Retry-After": "1200"})
+
+    feed_server.handlers["/feed.xml"] = busy
+    assert (await bot.poll_due())[0].error == "127.0.0.1 answered HTTP 429"
+    assert await polls_after(bot, clock, feed_server, 15) == 0, "asked to wait 20 minutes"
+    del feed_server.handlers["/feed.xml"]
+    assert await polls_after(bot, clock, feed_server, 8) == 1
+    await bot.deliver_due()
+    assert f"== {SEED_TITLE}" in bot.out.getvalue()
+
+
+async def test_a_permanent_redirect_updates_the_feed_address(bot, feed_server, clock):
+    async def moved(request: web.Request) -> web.Response:
+        raise web.HTTPMovedPermanently(feed_server.url("/new.xml"))
+
+    feed_server.handlers["/feed.xml"] = moved
+    feed_server.files["/new.xml"] = WORLD
+    await bot.poll_due()
+    await bot.deliver_due()
+    assert f"== {SEED_TITLE}" in bot.out.getvalue()
+    assert await polls_after(bot, clock, feed_server, 6, "/new.xml") == 1
+    assert feed_server.hits("/feed.xml") == 1, "the old address is not asked again"
+
+
+async def test_a_temporary_redirect_keeps_the_address(bot, feed_server, clock):
+    async def elsewhere(request: web.Request) -> web.Response:
+        raise web.HTTPFound(feed_server.url("/mirror.xml"))
+
+    feed_server.handlers["/feed.xml"] = elsewhere
+    feed_server.files["/mirror.xml"] = WORLD
+    await bot.poll_due()
+    assert await polls_after(bot, clock, feed_server, 6) == 1
+
+
+async def test_410_retires_the_feed_and_tells_the_chats(bot, feed_server, clock):
+    async def gone(request: web.Request) -> web.Response:
+        return web.Response(status=410)
+
+    feed_server.handlers["/feed.xml"] = gone
+    await bot.poll_due()
+    await bot.deliver_due()
+    assert "!! newsalert: The feed World Desk says it is gone for good (HTTP 410)" in bot.out.getvalue()
+    assert await polls_after(bot, clock, feed_server, 60 * 24 * 7) == 0, "never polled again"
+
+
+async def test_a_feed_failing_for_a_day_is_reported_once_and_still_retried(bot, feed_server, clock):
+    async def broken(request: web.Request) -> web.Response:
+        return web.Response(status=500)
+
+    feed_server.handlers["/feed.xml"] = broken
+    polls = 0
+    for _ in range(16):  # two days of backoff: 10 min, 20 min, ... capped at 6 hours
+        polls += await polls_after(bot, clock, feed_server, 200)
+        await bot.deliver_due()
+    assert polls >= 8, "transient errors never stop polling for good"
+    assert bot.out.getvalue().count("!! newsalert: The feed World Desk has been failing since") == 1
+    del feed_server.handlers["/feed.xml"]
+    await polls_after(bot, clock, feed_server, 400)
+    await bot.deliver_due()
+    assert f"== {SEED_TITLE}" in bot.out.getvalue()
+
+
+async def test_a_server_that_drips_bytes_cannot_hold_a_worker(feed_server):
+    async def drip(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse()
+        await response.prepare(request)
+        for _ in range(100):
+            await response.write(b"<")
+            await asyncio.sleep(1)
+        return response
+
+    feed_server.handlers["/slow.xml"] = drip
+    async with open_session() as session:
+        fetcher = Fetcher(session, FetchLimits(read_timeout=0.2, total_timeout=0.5))
+        with pytest.raises(FetchError) as caught:
+            await fetcher.fetch(feed_server.url("/slow.xml"))
+    assert caught.value.kind == "timeout"
+
+
+async def test_oversized_bodies_and_redirect_loops_are_refused(feed_server):
+    feed_server.files["/big.xml"] = b"<" * 300_000
+
+    async def loop(request: web.Request) -> web.Response:
+        raise web.HTTPFound("/loop.xml")
+
+    feed_server.handlers["/loop.xml"] = loop
+    async with open_session() as session:
+        fetcher = Fetcher(session, FetchLimits(max_bytes=100_000))
+        with pytest.raises(FetchError) as big:
+            await fetcher.fetch(feed_server.url("/big.xml"))
+        with pytest.raises(FetchError) as looping:
+            await fetcher.fetch(feed_server.url("/loop.xml"))
+    assert big.value.kind == "too_large"
+    assert looping.value.kind == "redirect" and feed_server.hits("/loop.xml") == 6
+
+
+async def test_the_user_agent_names_the_bot_its_version_and_where_to_read_about_it(feed_server):
+    feed_server.files["/f.xml"] = WORLD
+    async with open_session() as session:
+        await Fetcher(session).fetch(feed_server.url("/f.xml"))
+    agent = feed_server.requests[-1].headers["User-Agent"]
+    assert agent == USER_AGENT and agent.startswith("newsalert/0.1.0 (+http")
