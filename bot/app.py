@@ -19,6 +19,7 @@ from bot.delivery import DeliveryReport, deliver_due
 from bot.domain import Alert, Clock, Feed, Rule, Subscription, SystemClock
 from bot.errors import ConfigError, QueryError
 from bot.feeds.fetch import Fetcher, open_session
+from bot.feeds.guard import check_url, guarded_connector
 from bot.feeds.parse import parse_feed
 from bot.feeds.schedule import Bounds
 from bot.pipeline import Matcher, Poller, PollReport, prepare_story
@@ -69,7 +70,7 @@ class App:
         self.clock = clock or SystemClock()
         self.store = Store.open(settings.database_url)
         self.channels: dict[str, Channel] = {"console": ConsoleChannel(console)}
-        self.fetcher: Fetcher | None = None
+        self.poller: Poller | None = None
         self.matcher = Matcher(settings.rules_language)
         self.bounds = Bounds(settings.polling.min_interval, settings.polling.max_interval)
         self._rules_seen: tuple[int, ...] | None = None
@@ -84,27 +85,28 @@ class App:
         now = self.clock.now()
         await self.store.sync_config_feeds(config_feeds(self.settings), now)
         await self.store.sync_config_subscriptions(subscriptions, now)
-        self.fetcher = Fetcher(open_session())
+        trusted = Fetcher(open_session())
+        guarded = Fetcher(open_session(guarded_connector()), check_hop=check_url)
+        max_words = self.settings.summary.max_words
+        self.poller = Poller(trusted, guarded, self.store, self.matcher, self.clock, max_words, self.bounds)
 
     async def close(self) -> None:
-        if self.fetcher:
-            await self.fetcher.session.close()
+        if self.poller:
+            await self.poller.fetcher.session.close()
+            await self.poller.guarded.session.close()
         await self.store.close()
 
     async def poll_due(self, *, only: Sequence[int] | None = None) -> list[PollReport]:
         """Poll the feeds that are due (or just these), each end to end into the outbox."""
-        assert self.fetcher, "start() first"
+        assert self.poller, "start() first"
         now = self.clock.now()
         feeds = await self.store.claim_due_feeds(now, FEEDS_PER_TICK, FEED_LEASE, only=only)
         await self._refresh_rules()
         limit = asyncio.Semaphore(CONCURRENT_FETCHES)
-        poller = Poller(
-            self.fetcher, self.store, self.matcher, self.clock, self.settings.summary.max_words, self.bounds
-        )
 
         async def poll(feed: Feed) -> PollReport:
             async with limit:
-                return await poller.poll(feed)
+                return await self.poller.poll(feed)  # type: ignore[union-attr]
 
         results = await asyncio.gather(*(poll(feed) for feed in feeds), return_exceptions=True)
         self.last_tick["poll"] = now

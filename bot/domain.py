@@ -34,6 +34,7 @@ class Feed:
     polled: bool = False  # has a poll ever succeeded
     failing_since: datetime | None = None
     failure_noticed: bool = False
+    trusted: bool = True  # from the config file; a feed added from a chat goes through the SSRF guard
 
 
 @dataclass(frozen=True)

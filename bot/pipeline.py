@@ -133,7 +133,8 @@ def display_url(feed: Feed) -> str:
 class Poller:
     """Polls one feed end to end: fetch, parse, keep new, match, summarize, outbox rows."""
 
-    fetcher: Fetcher
+    fetcher: Fetcher  # for the config file's feeds (trusted)
+    guarded: Fetcher  # for feeds added from a chat: SSRF guard on every hop
     store: Store
     matcher: Matcher
     clock: Clock
@@ -142,7 +143,8 @@ class Poller:
 
     async def poll(self, feed: Feed) -> PollReport:
         try:
-            result = await self.fetcher.fetch(feed.url, feed.etag, feed.last_modified)
+            fetcher = self.fetcher if feed.trusted else self.guarded
+            result = await fetcher.fetch(feed.url, feed.etag, feed.last_modified)
             body_hash = hashlib.sha256(result.body).hexdigest() if result.body is not None else feed.body_hash
             stories, title, hints = [], "", Hints(fresh_for=result.fresh_for)
             if result.body is not None and body_hash != feed.body_hash:  # unchanged bodies are not parsed

@@ -151,3 +151,15 @@ async def test_the_user_agent_names_the_bot_its_version_and_where_to_read_about_
         await Fetcher(session).fetch(feed_server.url("/f.xml"))
     agent = feed_server.requests[-1].headers["User-Agent"]
     assert agent == USER_AGENT and agent.startswith("newsalert/0.1.0 (+http")
+
+
+async def test_a_feed_added_from_a_chat_cannot_reach_internal_addresses(bot, feed_server, clock):
+    feed_server.files["/internal.xml"] = WORLD
+    url = feed_server.url("/internal.xml")
+    feed_id = await bot.store.add_chat_feed(url, "Sneaky", timedelta(minutes=5), clock.now())
+    reports = {r.feed_id: r for r in await bot.poll_due()}
+    assert reports[feed_id].error == (
+        "127.0.0.1 is a loopback address; feeds added from a chat must be on the public internet."
+    )
+    assert feed_server.hits("/internal.xml") == 0, "refused before any connection"
+    assert feed_server.hits("/feed.xml") == 1, "the trusted config feed is fetched as usual"

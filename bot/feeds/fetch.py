@@ -7,6 +7,7 @@ redirects followed by hand (each hop checked), and what the server says about ca
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -18,6 +19,7 @@ import aiohttp
 
 from bot import __version__
 from bot.errors import FetchError
+from bot.feeds.guard import refusal
 
 USER_AGENT = f"newsalert/{__version__} (+https://github.com/newsalert/newsalert#readme)"
 _REDIRECTS = {301, 302, 303, 307, 308}
@@ -94,7 +96,7 @@ class Fetcher:
         self,
         session: aiohttp.ClientSession,
         limits: FetchLimits | None = None,
-        check_hop: object | None = None,
+        check_hop: Callable[[str], None] | None = None,
     ):
         self.session = session
         self.limits = limits or FetchLimits()
@@ -108,15 +110,17 @@ class Fetcher:
             return await self._follow(url, conditional_headers(etag, last_modified))
         except TimeoutError as error:
             raise FetchError("timeout", f"{_host(url)} did not answer in time") from error
-        except aiohttp.ClientError as error:
-            raise FetchError("network", f"cannot reach {_host(url)}: {type(error).__name__}") from error
+        except aiohttp.ClientError as error:  # the SSRF guard's refusal may arrive wrapped in one
+            raise refusal(error) or FetchError(
+                "network", f"cannot reach {_host(url)}: {type(error).__name__}"
+            ) from error
 
     async def _follow(self, url: str, headers: dict[str, str]) -> FetchResult:
         """GET, following redirects by hand so that every hop is checked and permanence is known."""
         all_permanent, moved = True, None
         for _ in range(self.limits.max_redirects + 1):
             if self.check_hop:
-                self.check_hop(url)  # type: ignore[operator]
+                self.check_hop(url)
             async with self.session.get(
                 url, headers=headers, timeout=self._timeout(), allow_redirects=False
             ) as response:

@@ -116,6 +116,21 @@ class Store:
                 .values(active=False)
             )
 
+    async def add_chat_feed(self, url: str, name: str, interval: timedelta, now: datetime) -> int:
+        """A feed added from a chat (untrusted: fetched through the SSRF guard); returns its id."""
+        async with self.engine.begin() as conn:
+            found = (await conn.execute(select(feeds.c.id).where(feeds.c.url == url))).scalar()
+            if found is not None:
+                await conn.execute(update(feeds).where(feeds.c.id == found).values(active=True))
+                return found
+            result = await conn.execute(
+                insert(feeds).values(
+                    url=url, name=name, interval_seconds=int(interval.total_seconds()), backfill=0,
+                    source="chat", active=True, next_check_at=now, created_at=now,
+                )
+            )  # fmt: skip
+            return result.inserted_primary_key[0]
+
     async def sync_config_subscriptions(
         self, specs: Sequence[tuple[Subscription, Sequence[str]]], now: datetime
     ) -> None:
@@ -439,6 +454,7 @@ def _feed(row: Any) -> Feed:
         polled=row.last_success_at is not None,
         failing_since=row.failing_since,
         failure_noticed=row.failure_noticed,
+        trusted=row.source == "config",
     )
 
 
