@@ -17,11 +17,11 @@ from urllib.request import url2pathname
 
 import aiohttp
 
-from bot import __version__
+from bot import PROJECT_URL, __version__
 from bot.errors import FetchError
 from bot.feeds.guard import refusal
 
-USER_AGENT = f"newsalert/{__version__} (+https://github.com/newsalert/newsalert#readme)"
+USER_AGENT = f"newsalert/{__version__} (+{PROJECT_URL})"
 _REDIRECTS = {301, 302, 303, 307, 308}
 _PERMANENT = {301, 308}
 
