@@ -166,7 +166,12 @@ class Poller:
         return PollReport(feed.id, len(stories), sum(len(s.alerts) for s in stories))
 
     async def _stories(self, feed: Feed, parsed: ParsedFeed) -> list[NewStory]:
-        fresh = fresh_articles(parsed.articles, await self.store.known_articles(feed.id, parsed.articles))
+        known = await self.store.known_articles(feed.id, parsed.articles)
+        # Cleaning, summarizing and matching take CPU: off the event loop, like parsing.
+        return await asyncio.to_thread(self._prepare, feed, parsed, known)
+
+    def _prepare(self, feed: Feed, parsed: ParsedFeed, known: set[str]) -> list[NewStory]:
+        fresh = fresh_articles(parsed.articles, known)
         start, name = first_alerting(len(fresh), feed), feed.name or parsed.title
         return [prepare_story(a, name, self.matcher, self.max_words, i >= start) for i, a in enumerate(fresh)]
 
