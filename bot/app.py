@@ -236,7 +236,7 @@ async def check(
         fetcher = Fetcher(session)
         for url in feed_urls:
             result = await fetcher.fetch(url)
-            parsed = parse_feed(result.body or b"", url)
+            parsed = parse_feed(result.body or b"", url, result.content_type)
             name = parsed.title or urlsplit(url).hostname or url
             items += len(parsed.articles)
             for article in parsed.articles:

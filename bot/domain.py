@@ -35,6 +35,8 @@ class Feed:
     failing_since: datetime | None = None
     failure_noticed: bool = False
     trusted: bool = True  # from the config file; a feed added from a chat goes through the SSRF guard
+    ttl: timedelta | None = None  # what the feed itself said last time it was parsed
+    skip_hours: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,8 @@ class FeedUpdate:
     next_check_at: datetime
     title: str  # the feed's own title, used when the config gives no name
     moved_to: str | None = None  # a permanent redirect's target: the feed's new address
+    ttl: timedelta | None = None
+    skip_hours: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True)

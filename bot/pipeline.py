@@ -146,12 +146,14 @@ class Poller:
             fetcher = self.fetcher if feed.trusted else self.guarded
             result = await fetcher.fetch(feed.url, feed.etag, feed.last_modified)
             body_hash = hashlib.sha256(result.body).hexdigest() if result.body is not None else feed.body_hash
-            stories, title, hints = [], "", Hints(fresh_for=result.fresh_for)
+            stories, title = [], ""
+            ttl, hours = feed.ttl, feed.skip_hours  # what the feed said last time, unless it says anew
             if result.body is not None and body_hash != feed.body_hash:  # unchanged bodies are not parsed
-                parsed = await asyncio.to_thread(parse_feed, result.body, feed.url)
+                parsed = await asyncio.to_thread(parse_feed, result.body, feed.url, result.content_type)
                 if not parsed.is_feed:
                     raise FetchError("parse", f"not a feed: {parsed.bozo}")
                 title, stories = parsed.title, await self._stories(feed, parsed)
+                ttl, hours = parsed.ttl, parsed.skip_hours
         except FetchError as error:
             return await self._failed(feed, error)
         except Exception as error:  # a feed that breaks the parser is a bad feed, not a stopped bot
@@ -160,8 +162,11 @@ class Poller:
                 feed, FetchError("parse", f"could not process the feed: {type(error).__name__}")
             )
         now = self.clock.now()
+        hints = Hints(fresh_for=result.fresh_for, ttl=ttl, skip_hours=hours)
         at = next_check_at(now, feed.interval, feed_id=feed.id, hints=hints, bounds=self.bounds)
-        state = FeedUpdate(result.etag, result.last_modified, body_hash, at, title, result.moved_to)
+        state = FeedUpdate(
+            result.etag, result.last_modified, body_hash, at, title, result.moved_to, ttl, hours
+        )
         await self.store.save_poll(feed, stories, state, now)
         return PollReport(feed.id, len(stories), sum(len(s.alerts) for s in stories))
 

@@ -163,3 +163,11 @@ async def test_a_feed_added_from_a_chat_cannot_reach_internal_addresses(bot, fee
     )
     assert feed_server.hits("/internal.xml") == 0, "refused before any connection"
     assert feed_server.hits("/feed.xml") == 1, "the trusted config feed is fetched as usual"
+
+
+async def test_the_feeds_own_ttl_is_kept_across_unchanged_polls(bot, feed_server, clock):
+    feed_server.files["/feed.xml"] = WORLD.replace(b"<language>en</language>", b"<ttl>120</ttl>")
+    await bot.poll_due()
+    assert await polls_after(bot, clock, feed_server, 60) == 0, "<ttl>120</ttl>: two hours"
+    assert await polls_after(bot, clock, feed_server, 66) == 1  # 304 Not Modified this time
+    assert await polls_after(bot, clock, feed_server, 60) == 0, "still two hours after a 304"

@@ -5,14 +5,16 @@ from __future__ import annotations
 import calendar
 import hashlib
 import html
+import io
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 
 import feedparser
 
 from bot.domain import Article
+from bot.feeds.encoding import as_utf8_xml, decode_feed, reads_the_same, unreadable
 
 _BLOCK_TAGS = frozenset(
     "p div br li ul ol h1 h2 h3 h4 h5 h6 blockquote figure figcaption section article"
@@ -27,6 +29,8 @@ class ParsedFeed:
     articles: list[Article]  # oldest first
     bozo: str | None  # feedparser's complaint about malformed input, if any
     version: str = ""  # "rss20", "atom10"...; empty when feedparser saw no feed at all
+    ttl: timedelta | None = None  # RSS <ttl>: how long the feed may be cached
+    skip_hours: frozenset[int] = frozenset()  # RSS <skipHours>: hours (UTC) not worth a poll
 
     @property
     def is_feed(self) -> bool:
@@ -77,7 +81,8 @@ def _entry_text(entry: dict) -> str:
 
 
 def _entry_time(entry: dict) -> datetime | None:
-    parsed = entry.get("published_parsed") or entry.get("updated_parsed")
+    # dict.get: FeedParserDict.get("updated_parsed") falls back to a None published_parsed with a warning
+    parsed = entry.get("published_parsed") or dict.get(entry, "updated_parsed")
     try:
         return datetime.fromtimestamp(calendar.timegm(parsed), UTC) if parsed else None
     except (ValueError, OverflowError, OSError):  # "0000-00-00" and other impossible dates
@@ -101,12 +106,51 @@ def to_article(entry: dict) -> Article:
     )
 
 
-def parse_feed(body: bytes, url: str = "") -> ParsedFeed:
-    parsed = feedparser.parse(body, response_headers={"content-location": url})
+def parse_feed(body: bytes, url: str = "", content_type: str | None = None) -> ParsedFeed:
+    """Parse with feedparser; if decode_feed reads the bytes differently, parse that too, keep the better."""
+    parsed = _feedparser(body, url, content_type)
+    text = decode_feed(body, content_type)
+    if not reads_the_same(body, parsed.get("encoding", ""), text):
+        # feedparser trusts RFC 3023 (text/xml means us-ascii, no header means iso-8859-1) and a lying
+        # XML declaration, then falls back blindly to windows-1252; decode_feed also detects. Both can
+        # be wrong, so we parse our text too and keep whichever reads better (ties go to ours).
+        ours = _feedparser(as_utf8_xml(text), url, "application/xml; charset=utf-8")
+        if unreadable(ours) <= unreadable(parsed):
+            if parsed.get("bozo") and not ours.get("bozo"):  # still say what was wrong with the bytes
+                ours["bozo"], ours["bozo_exception"] = True, parsed.get("bozo_exception")
+            parsed = ours
     articles = [to_article(e) for e in parsed.entries if e.get("title") or e.get("link")]
     bozo = str(parsed.get("bozo_exception")) if parsed.get("bozo") else None
     title = html_to_text(parsed.feed.get("title", ""))
-    return ParsedFeed(title, oldest_first(articles), bozo, parsed.get("version", ""))
+    ttl = str(parsed.feed.get("ttl", "")).strip()
+    return ParsedFeed(
+        title,
+        oldest_first(articles),
+        bozo,
+        parsed.get("version", ""),
+        timedelta(minutes=int(ttl)) if ttl.isdigit() and 0 < int(ttl) < 100_000 else None,
+        skip_hours(text),
+    )
+
+
+_SKIP_HOURS = re.compile(r"<skipHours>(.*?)</skipHours>", re.DOTALL | re.IGNORECASE)
+_HOUR = re.compile(r"<hour>\s*(\d{1,2})\s*</hour>", re.IGNORECASE)
+
+
+def skip_hours(text: str) -> frozenset[int]:
+    """RSS 2.0 <skipHours> (feedparser keeps only the last <hour>). Specs: rssboard.org/skip-hours-days"""
+    block = _SKIP_HOURS.search(text)
+    hours = (int(h) for h in _HOUR.findall(block.group(1))) if block else ()
+    return frozenset(h % 24 for h in hours if 0 <= h <= 24)
+
+
+def _feedparser(body: bytes, url: str, content_type: str | None) -> feedparser.FeedParserDict:
+    headers = {"content-location": url}
+    if content_type:
+        headers["content-type"] = content_type
+    # A stream, not bytes: given bytes or str, feedparser first tries open() on them as a file name
+    # (and fetches a str that looks like a URL), so a body like b"/etc/passwd" would be read from disk.
+    return feedparser.parse(io.BytesIO(body), response_headers=headers)
 
 
 def oldest_first(articles: list[Article]) -> list[Article]:

@@ -239,6 +239,8 @@ class Store:
                     failing_since=None,
                     failure_noticed=False,
                     name=func.coalesce(func.nullif(feeds.c.name, ""), state.title),
+                    ttl_seconds=int(state.ttl.total_seconds()) if state.ttl else None,
+                    skip_hours=",".join(map(str, sorted(state.skip_hours))) or None,
                     **({"url": state.moved_to} if moved else {}),
                 )
             )
@@ -455,6 +457,8 @@ def _feed(row: Any) -> Feed:
         failing_since=row.failing_since,
         failure_noticed=row.failure_noticed,
         trusted=row.source == "config",
+        ttl=timedelta(seconds=row.ttl_seconds) if row.ttl_seconds else None,
+        skip_hours=frozenset(int(h) for h in (row.skip_hours or "").split(",") if h),
     )
 
 

@@ -60,6 +60,8 @@ feeds = Table(
     Column("next_check_at", UTCDateTime, nullable=False),
     Column("claimed_until", UTCDateTime),
     Column("last_success_at", UTCDateTime),
+    Column("ttl_seconds", Integer),  # the feed's own <ttl>, kept for polls that do not parse it
+    Column("skip_hours", String(64)),  # its <skipHours>, comma-separated UTC hours
     Column("failing_since", UTCDateTime),  # first failure after the last success
     Column("failure_noticed", Boolean, nullable=False, default=False),  # told subscribers once
     Column("retired_reason", Text),  # why it stopped for good (410 Gone)

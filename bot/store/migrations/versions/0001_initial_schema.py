@@ -31,6 +31,8 @@ def upgrade() -> None:
         sa.Column("next_check_at", sa.DateTime(), nullable=False),
         sa.Column("claimed_until", sa.DateTime(), nullable=True),
         sa.Column("last_success_at", sa.DateTime(), nullable=True),
+        sa.Column("ttl_seconds", sa.Integer(), nullable=True),
+        sa.Column("skip_hours", sa.String(length=64), nullable=True),
         sa.Column("failing_since", sa.DateTime(), nullable=True),
         sa.Column("failure_noticed", sa.Boolean(), nullable=False),
         sa.Column("retired_reason", sa.Text(), nullable=True),
