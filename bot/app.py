@@ -24,6 +24,7 @@ from bot.feeds.parse import parse_feed
 from bot.feeds.schedule import Bounds
 from bot.pipeline import Matcher, Poller, PollReport, prepare_story
 from bot.rules.query import parse_rule
+from bot.rules.text import is_language
 from bot.store import Store
 from bot.web import build_web_app, start_web
 
@@ -52,6 +53,10 @@ def config_feeds(settings: Settings) -> list[Feed]:
 
 def config_subscriptions(settings: Settings) -> list[tuple[Subscription, list[str]]]:
     """Subscriptions from the config file; every rule is checked here so start-up names a bad one."""
+    if not is_language(settings.rules_language):
+        raise ConfigError(
+            "rules_language", f"no stemmer for {settings.rules_language!r}; try english, french..."
+        )
     result = []
     for i, sub in enumerate(settings.subscriptions):
         for j, query in enumerate(sub.rules):

@@ -93,6 +93,13 @@ def test_a_bad_config_key_stops_start_up_naming_the_key(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+def test_an_unknown_stemmer_language_stops_start_up(tmp_path):
+    config = write_config(tmp_path, "rules_language: klingon\n")
+    result = newsalert("run", "--once", "--config", str(config), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "rules_language: no stemmer for 'klingon'" in result.stderr
+
+
 def test_a_bad_config_rule_stops_start_up_naming_it(tmp_path):
     config = write_config(tmp_path).read_text().replace("Membership Action Plan]", '"--"]')
     (tmp_path / "newsalert.yaml").write_text(config)

@@ -130,9 +130,6 @@ class RuleIndex:
     def __len__(self) -> int:
         return len(self._trees)
 
-    def __contains__(self, rule_id: int) -> bool:
-        return rule_id in self._trees
-
     def add(self, rule_id: int, tree: Node) -> None:
         self.remove(rule_id)
         self._trees[rule_id] = tree
