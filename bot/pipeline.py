@@ -14,14 +14,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-from bot.domain import Article, Clock, Feed, FeedUpdate, Match, NewStory, Rule, StoryAlert
+from bot.domain import Article, Clock, Feed, FeedUpdate, Match, NewStory, Rule, Span, StoryAlert
 from bot.errors import FetchError, QueryError
 from bot.feeds.fetch import Fetcher
 from bot.feeds.parse import ParsedFeed, parse_feed
 from bot.feeds.schedule import Bounds, Hints, next_check_at
 from bot.rules.index import Document, RuleIndex
 from bot.rules.query import parse_rule
-from bot.rules.text import DEFAULT_LANGUAGE
+from bot.rules.text import DEFAULT_LANGUAGE, sentence_spans
 from bot.store import Store
 from bot.summary import clean_body, lead_summary, quote_match
 
@@ -57,9 +57,13 @@ class Matcher:
 
     def alerts(self, doc: Document) -> tuple[StoryAlert, ...]:
         by_subscription: dict[int, list[Match]] = defaultdict(list)
+        sentences: dict[str, list[Span]] = {}  # split each field once, however many rules quote it
         for rule_id, hit in self.index.match(doc).items():
             rule = self.rules[rule_id]
-            quote = quote_match(doc.body if hit.field == "body" else doc.title, hit.spans)
+            text = doc.body if hit.field == "body" else doc.title
+            if hit.field not in sentences:
+                sentences[hit.field] = sentence_spans(text)
+            quote = quote_match(text, hit.spans, sentences[hit.field])
             by_subscription[rule.subscription_id].append(Match(rule_id, rule.query, quote))
         return tuple(StoryAlert(sub, tuple(matches)) for sub, matches in sorted(by_subscription.items()))
 

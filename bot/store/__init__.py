@@ -5,8 +5,10 @@ SQLite by default (WAL), PostgreSQL for scale; schema changes only through Alemb
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Collection, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
+from contextlib import asynccontextmanager, nullcontext
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -66,6 +68,14 @@ def _upgrade(connection: Connection) -> None:
 class Store:
     def __init__(self, engine: AsyncEngine):
         self.engine = engine
+        # SQLite has one writer at a time: writers here queue for it instead of timing out on its lock.
+        self._one_writer = asyncio.Lock() if engine.dialect.name == "sqlite" else None
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[Any]:
+        """A write transaction (committed on success, rolled back on error)."""
+        async with self._one_writer or nullcontext(), self.engine.begin() as conn:
+            yield conn
 
     @classmethod
     def open(cls, database_url: str) -> Store:
@@ -85,14 +95,14 @@ class Store:
 
     async def upgrade(self) -> None:
         """Bring the schema to the newest migration; safe to run on every start."""
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             await conn.run_sync(_upgrade)
 
     # -- configuration ---------------------------------------------------------------------
 
     async def sync_config_feeds(self, specs: Sequence[Feed], now: datetime) -> None:
         """Feeds from the config file become exactly the active `config` feeds."""
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             existing = dict((await conn.execute(select(feeds.c.url, feeds.c.id))).all())
             for spec in specs:
                 values = {
@@ -118,7 +128,7 @@ class Store:
 
     async def add_chat_feed(self, url: str, name: str, interval: timedelta, now: datetime) -> int:
         """A feed added from a chat (untrusted: fetched through the SSRF guard); returns its id."""
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             found = (await conn.execute(select(feeds.c.id).where(feeds.c.url == url))).scalar()
             if found is not None:
                 await conn.execute(update(feeds).where(feeds.c.id == found).values(active=True))
@@ -135,7 +145,7 @@ class Store:
         self, specs: Sequence[tuple[Subscription, Sequence[str]]], now: datetime
     ) -> None:
         """Subscriptions from the config file, each with exactly its listed rules."""
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             kept = []
             for spec, queries in specs:
                 sub_id = await self._upsert_subscription(conn, spec, now)
@@ -187,7 +197,7 @@ class Store:
         """Feeds due for a poll (or these, due or not), leased to this caller meanwhile."""
         free = feeds.c.active & or_(feeds.c.claimed_until.is_(None), feeds.c.claimed_until < now)
         due = free & (feeds.c.next_check_at <= now) if only is None else free & feeds.c.id.in_(only)
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             rows = (
                 await conn.execute(select(feeds).where(due).order_by(feeds.c.next_check_at).limit(limit))
             ).all()
@@ -217,9 +227,9 @@ class Store:
         self, feed: Feed, stories: Sequence[NewStory], state: FeedUpdate, now: datetime
     ) -> None:
         """New stories, their alerts and the feed's new state, in one transaction."""
-        async with self.engine.begin() as conn:
-            for story in stories:
-                await self._insert_story(conn, feed.id, story, now)
+        async with self._write() as conn:
+            if stories:
+                await self._insert_stories(conn, feed.id, stories, now)
             moved = (
                 state.moved_to
                 and not (await conn.execute(select(feeds.c.id).where(feeds.c.url == state.moved_to))).first()
@@ -245,41 +255,39 @@ class Store:
                 )
             )
 
-    async def _insert_story(self, conn: Any, feed_id: int, story: NewStory, now: datetime) -> None:
-        article = story.article
-        result = await conn.execute(
-            insert(articles).values(
-                feed_id=feed_id,
-                identity=article.identity,
-                guid=article.guid,
-                link=article.link,
-                content_hash=article.content_hash,
-                title=article.title,
-                body=story.body,
-                summary=story.summary,
-                published_at=article.published_at,
-                fetched_at=now,
-            )
+    async def _insert_stories(
+        self, conn: Any, feed_id: int, stories: Sequence[NewStory], now: datetime
+    ) -> None:
+        """All of a poll's articles in one statement, then all their alerts in one more."""
+        rows = [
+            {
+                "feed_id": feed_id, "identity": story.article.identity, "guid": story.article.guid,
+                "link": story.article.link, "content_hash": story.article.content_hash,
+                "title": story.article.title, "body": story.body, "summary": story.summary,
+                "published_at": story.article.published_at, "fetched_at": now,
+            }
+            for story in stories
+        ]  # fmt: skip
+        inserted = await conn.execute(
+            insert(articles).returning(articles.c.id, sort_by_parameter_order=True), rows
         )
-        article_id = result.inserted_primary_key[0]
-        for alert in story.alerts:
-            await conn.execute(
-                insert(outbox).values(
-                    subscription_id=alert.subscription_id,
-                    article_id=article_id,
-                    matches=_dump_matches(alert.matches),
-                    status="pending",
-                    attempts=0,
-                    next_attempt_at=now,
-                    created_at=now,
-                )
-            )
+        alerts = [
+            {
+                "subscription_id": alert.subscription_id, "article_id": article_id,
+                "matches": _dump_matches(alert.matches), "status": "pending", "attempts": 0,
+                "next_attempt_at": now, "created_at": now,
+            }
+            for article_id, story in zip(inserted.scalars().all(), stories, strict=True)
+            for alert in story.alerts
+        ]  # fmt: skip
+        if alerts:
+            await conn.execute(insert(outbox), alerts)
 
     async def record_feed_failure(
         self, feed: Feed, error: str, next_check_at: datetime, now: datetime, notice: str | None = None
     ) -> None:
         """A failed poll: count it, say when to retry, and tell every chat once if asked to."""
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             await conn.execute(
                 update(feeds)
                 .where(feeds.c.id == feed.id)
@@ -297,7 +305,7 @@ class Store:
 
     async def retire_feed(self, feed: Feed, reason: str, notice: str, now: datetime) -> None:
         """The feed is gone for good (410): stop polling it and tell every chat."""
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             await conn.execute(
                 update(feeds)
                 .where(feeds.c.id == feed.id)
@@ -381,7 +389,7 @@ class Store:
             & subscriptions.c.active
             & subscriptions.c.channel.in_(list(channels))
         )
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             rows = (await conn.execute(query.where(due).order_by(table.c.id).limit(limit))).mappings().all()
             ids = [row[table.c.id] for row in rows]
             await conn.execute(update(table).where(table.c.id.in_(ids)).values(claimed_until=now + lease))
@@ -409,7 +417,7 @@ class Store:
     async def mark_gone(self, kind: str, row_id: int, subscription_id: int, reason: str) -> None:
         """The address is gone: this row stops, and so does the subscription."""
         table = _QUEUES[kind]
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             await conn.execute(
                 update(table)
                 .where(table.c.id == row_id)
@@ -420,7 +428,7 @@ class Store:
             )
 
     async def _set(self, table: Any, row_id: int, **values: Any) -> None:
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             await conn.execute(update(table).where(table.c.id == row_id).values(**values))
 
     async def recent_articles(self, since: datetime, limit: int = 100_000) -> list[StoredArticle]:

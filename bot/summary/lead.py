@@ -27,10 +27,11 @@ def lead_summary(body: str, max_words: int = 60) -> str:
     return " ".join(chosen)
 
 
-def quote_match(text: str, spans: tuple[Span, ...]) -> Quote:
+def quote_match(text: str, spans: tuple[Span, ...], sentences: list[Span] | None = None) -> Quote:
     """The sentence holding the most matched spans (the earliest on a tie), trimmed to a window
-    around its first match, with the spans re-based onto the quote."""
-    sentences = sentence_spans(text) or [(0, len(text))]
+    around its first match, with the spans re-based onto the quote. `sentences`: sentence_spans(text),
+    when the caller quotes the same text for many rules."""
+    sentences = (sentence_spans(text) if sentences is None else sentences) or [(0, len(text))]
     start, end = max(sentences, key=lambda se: (sum(se[0] <= s < se[1] for s, _ in spans), -se[0]))
     inside = [(s, e) for s, e in spans if start <= s and e <= end]
     words = [m.span() for m in re.finditer(r"\S+", text[start:end])]
