@@ -32,6 +32,8 @@ class Token(NamedTuple):  # a tuple, not a dataclass: an article makes hundreds 
 
 def fold(text: str) -> str:
     """Case and accents folded: "Élysée" -> "elysee", "Straße" -> "strasse"."""
+    if text.isascii():  # most text: nothing to decompose, and casefold is lower
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text.replace("\u2019", "'").casefold())
     stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
     return unicodedata.normalize("NFKD", stripped.casefold())

@@ -39,12 +39,15 @@ _DATELINE = re.compile(
     r"|(?:[A-Z][\w.'\u2019 -]{1,40}(?:,\s*[A-Z][\w. ]+)*\s*)?\((?:CNN|AP|AFP|Reuters|[A-Z][\w .&']{1,30})\)"
     r"\s*(?:[\u2014\u2013-]{1,2}\s*)?)"
 )
-# Trailers glued to the end of a paragraph.
+# Trailers glued to the end of a paragraph, each with a word it cannot be without (a cheap test first).
 _TRAILERS = [
-    re.compile(r"\s*\b(continue reading|read more|read the full (story|article))\W*$", _I),
-    re.compile(r"\s*\bThe post .{1,300}? appeared first on .{1,100}$"),
-    re.compile(r"\s*\((photo|image|picture)s?\b[^)]{0,150}\)\s*$", _I),
-    re.compile(r"(^|(?<=[.!?\"\u201d]))\s*[^.!?]{0,150}\bcontributed (reporting )?to this report\.?$"),
+    ("read", re.compile(r"\s*\b(continue reading|read more|read the full (story|article))\W*$", _I)),
+    ("appeared first on", re.compile(r"\s*\bThe post .{1,300}? appeared first on .{1,100}$")),
+    ("(", re.compile(r"\s*\((photo|image|picture)s?\b[^)]{0,150}\)\s*$", _I)),
+    (
+        "contributed",
+        re.compile(r"(^|(?<=[.!?\"\u201d]))\s*[^.!?]{0,150}\bcontributed (reporting )?to this report\.?$"),
+    ),
 ]
 _SENTENCE_END = re.compile(r"[.!?\"\u201d\u2019)\u3002\uff01\uff1f\u06d4\u2026]$")
 _MIN_WORDS, _MIN_CHARS = 5, 40  # a shorter paragraph that ends no sentence is a label
@@ -52,7 +55,7 @@ _MIN_WORDS, _MIN_CHARS = 5, 40  # a shorter paragraph that ends no sentence is a
 
 def is_boilerplate(line: str, title: str = "") -> bool:
     words, text = line.split(), line.strip()
-    if not words or (title and fold(text) == fold(title.strip())):
+    if not words or (title and _same_text(text, title.strip())):
         return True
     ends_sentence = bool(_SENTENCE_END.search(text))
     if len(words) < _MIN_WORDS and len(text) < _MIN_CHARS and not ends_sentence:
@@ -64,6 +67,11 @@ def is_boilerplate(line: str, title: str = "") -> bool:
     return len(words) < 40 and not ends_sentence and bool(_CAPTION_POSE.search(line))
 
 
+def _same_text(text: str, title: str) -> bool:
+    """The title repeated as a paragraph (folding never changes length much: compare only then)."""
+    return abs(len(text) - len(title)) <= 8 and fold(text) == fold(title)
+
+
 def _is_stamp(line: str, word_count: int) -> bool:
     """ "Last Updated: ..." or a short "Published 3 hours ago"; not "Published figures show..."."""
     stamp = _STAMP.search(line)
@@ -71,8 +79,10 @@ def _is_stamp(line: str, word_count: int) -> bool:
 
 
 def strip_trailers(paragraph: str) -> str:
-    for trailer in _TRAILERS:
-        paragraph = trailer.sub("", paragraph)
+    lowered = paragraph.lower()
+    for needle, trailer in _TRAILERS:
+        if needle in lowered:
+            paragraph = trailer.sub("", paragraph)
     return paragraph.strip()
 
 
