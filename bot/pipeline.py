@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from bot.domain import Article, Clock, Feed, FeedUpdate, Match, NewStory, Rule, Span, StoryAlert
 from bot.errors import FetchError, QueryError
 from bot.feeds.fetch import Fetcher
-from bot.feeds.parse import ParsedFeed, parse_feed
+from bot.feeds.parse import ParsedFeed, entry_identities, only_entries, parse_feed
 from bot.feeds.schedule import Bounds, Hints, next_check_at
 from bot.rules.index import Document, RuleIndex
 from bot.rules.query import parse_rule
@@ -153,11 +153,10 @@ class Poller:
             stories, title = [], ""
             ttl, hours = feed.ttl, feed.skip_hours  # what the feed said last time, unless it says anew
             if result.body is not None and body_hash != feed.body_hash:  # unchanged bodies are not parsed
-                parsed = await asyncio.to_thread(parse_feed, result.body, feed.url, result.content_type)
-                if not parsed.is_feed:
-                    raise FetchError("parse", f"not a feed: {parsed.bozo}")
-                title, stories = parsed.title, await self._stories(feed, parsed)
-                ttl, hours = parsed.ttl, parsed.skip_hours
+                parsed = await self._parse_new(feed, result.body, result.content_type)
+                if parsed is not None:
+                    title, stories = parsed.title, await self._stories(feed, parsed)
+                    ttl, hours = parsed.ttl, parsed.skip_hours
         except FetchError as error:
             return await self._failed(feed, error)
         except Exception as error:  # a feed that breaks the parser is a bad feed, not a stopped bot
@@ -173,6 +172,24 @@ class Poller:
         )
         await self.store.save_poll(feed, stories, state, now)
         return PollReport(feed.id, len(stories), sum(len(s.alerts) for s in stories))
+
+    async def _parse_new(self, feed: Feed, body: bytes, content_type: str | None) -> ParsedFeed | None:
+        """The feed parsed, or only its new entries when they can be told apart cheaply (most
+        changed bodies bring a few new entries, or none: just a new lastBuildDate); None: none new."""
+        identities = entry_identities(body) if feed.polled else None
+        if identities is not None:
+            known = await self.store.known_identities(feed.id, identities)
+            new = [i for i, identity in enumerate(identities) if identity not in known]
+            if not new:
+                return None
+            if len(new) < len(identities):
+                part = await asyncio.to_thread(parse_feed, only_entries(body, new), feed.url, content_type)
+                if len(part.articles) == len(new):  # else read it all, as feedparser sees it
+                    return part
+        parsed = await asyncio.to_thread(parse_feed, body, feed.url, content_type)
+        if not parsed.is_feed:
+            raise FetchError("parse", f"not a feed: {parsed.bozo}")
+        return parsed
 
     async def _stories(self, feed: Feed, parsed: ParsedFeed) -> list[NewStory]:
         known = await self.store.known_articles(feed.id, parsed.articles)

@@ -7,7 +7,7 @@ from aiohttp import web
 
 from bot.errors import FetchError
 from bot.feeds.fetch import Fetcher, FetchLimits, open_session
-from bot.feeds.parse import html_to_text, parse_feed
+from bot.feeds.parse import entry_identities, html_to_text, only_entries, parse_feed
 from tests.conftest import SAMPLES, SEED_TITLE
 
 
@@ -119,3 +119,30 @@ def test_an_html_page_is_not_a_feed():
     parsed = parse_feed(b"<html><body><p>Welcome to our site <b>unclosed</p></html>")
     assert parsed.articles == [] and not parsed.is_feed
     assert parse_feed(b'<rss version="2.0"><channel><title>empty</title></channel></rss>').is_feed
+
+
+def test_entry_identities_match_what_parsing_gives_and_select_entries():
+    for sample in ("world-news.xml", "science-tech.xml"):
+        body = (SAMPLES / sample).read_bytes()
+        identities = entry_identities(body)
+        assert sorted(identities) == sorted(a.identity for a in parse_feed(body).articles)
+        part = parse_feed(only_entries(body, [0, 2]))
+        assert {a.identity for a in part.articles} == {identities[0], identities[2]}
+        assert part.title == parse_feed(body).title
+
+
+@pytest.mark.parametrize(
+    ("items", "expected"),
+    [
+        (
+            "<item><guid><![CDATA[ a&b ]]></guid></item><item><guid>x&amp;y</guid></item>",
+            ["guid:a&b", "guid:x&y"],
+        ),
+        ("<item><guid>a</guid></item><item><link>https://x.test/no-guid</link></item>", None),
+        ("<item><guid>a</guid><guid>b</guid></item>", None),
+        ("", None),
+    ],
+)
+def test_entry_identities_give_up_on_anything_unusual(items, expected):
+    body = f'<rss version="2.0"><channel><title>t</title>{items}</channel></rss>'.encode()
+    assert entry_identities(body) == expected

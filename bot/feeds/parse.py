@@ -157,6 +157,41 @@ def _feedparser(body: bytes, url: str, content_type: str | None) -> feedparser.F
     )
 
 
+# -- Changed feeds, few new entries: find which entries are new without parsing them all ----------
+
+_ENTRY = re.compile(rb"<(item|entry)[\s>].*?</\1\s*>", re.DOTALL)
+_ENTRY_ID = re.compile(rb"<(guid|id)(?:\s[^>]*)?>(.*?)</\1\s*>", re.DOTALL)
+_CDATA = re.compile(r"^<!\[CDATA\[(.*)\]\]>$", re.DOTALL)
+
+
+def entry_identities(body: bytes) -> list[str] | None:
+    """Each entry's identity (as Article.identity) read straight from the XML, in order; None when
+    the body cannot be read that simply (no entries, an entry without exactly one guid or id, odd
+    markup, not UTF-8): then the caller parses the whole feed, as always."""
+    spans = [m.span() for m in _ENTRY.finditer(body)]
+    identities = []
+    for start, end in spans:
+        found = _ENTRY_ID.findall(body, start, end)
+        if len(found) != 1:
+            return None
+        try:
+            text = found[0][1].decode("utf-8").strip()
+        except UnicodeDecodeError:
+            return None
+        text = html.unescape(_CDATA.sub(r"\1", text)).strip()
+        if not text or "<" in text:
+            return None
+        identities.append(f"guid:{text}")
+    return identities or None
+
+
+def only_entries(body: bytes, wanted: list[int]) -> bytes:
+    """The feed with only the entries at these positions: its head and tail, those entries between."""
+    spans = [m.span() for m in _ENTRY.finditer(body)]
+    head, tail = body[: spans[0][0]], body[spans[-1][1] :]
+    return head + b"\n".join(body[spans[i][0] : spans[i][1]] for i in wanted) + tail
+
+
 def oldest_first(articles: list[Article]) -> list[Article]:
     """By date when every entry has one; else reversed, as feeds list newest first."""
     if all(a.published_at for a in articles):

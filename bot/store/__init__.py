@@ -213,12 +213,15 @@ class Store:
 
     async def known_articles(self, feed_id: int, items: Sequence[Article]) -> set[str]:
         """Which of the items' identities this feed has already had."""
-        identities = list(dict.fromkeys(a.identity for a in items))
+        return await self.known_identities(feed_id, [a.identity for a in items])
+
+    async def known_identities(self, feed_id: int, identities: Sequence[str]) -> set[str]:
+        wanted = list(dict.fromkeys(identities))
         known: set[str] = set()
         async with self.engine.connect() as conn:
-            for at in range(0, len(identities), _CHUNK):  # stay under the database's parameter limit
+            for at in range(0, len(wanted), _CHUNK):  # stay under the database's parameter limit
                 query = select(articles.c.identity).where(
-                    articles.c.feed_id == feed_id, articles.c.identity.in_(identities[at : at + _CHUNK])
+                    articles.c.feed_id == feed_id, articles.c.identity.in_(wanted[at : at + _CHUNK])
                 )
                 known.update((await conn.execute(query)).scalars())
         return known
