@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import ipaddress
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bot.app import App
 from bot.config import Settings, load_settings
 from tests.fakes.clock import FakeClock
 from tests.fakes.feed_server import FeedServer
@@ -61,6 +63,25 @@ async def feed_server() -> AsyncIterator[FeedServer]:
     server = await FeedServer().start()
     yield server
     await server.stop()
+
+
+@pytest.fixture
+async def start_app(
+    clock: FakeClock,
+) -> AsyncIterator[Callable[[Settings], Awaitable[tuple[App, io.StringIO]]]]:
+    """Start apps the way `newsalert run` does, on the fake clock; each prints to its own console."""
+    apps: list[App] = []
+
+    async def start(settings: Settings) -> tuple[App, io.StringIO]:
+        out = io.StringIO()
+        app = App(settings, clock=clock, console=out)
+        await app.start()
+        apps.append(app)
+        return app, out
+
+    yield start
+    for app in apps:
+        await app.close()
 
 
 @pytest.fixture

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import io
 from datetime import timedelta
 
 import pytest
 
 from bot import commands
-from bot.app import App
 from bot.errors import QueryError
 from tests.conftest import SAMPLES, SEED_TITLE
 from tests.test_cli import newsalert, write_config
@@ -23,21 +21,19 @@ LATER_ITEM = b"""    <item>
 
 
 @pytest.fixture
-async def app_with_history(feed_server, make_settings, clock):
+async def app_with_history(feed_server, make_settings, start_app, clock):
     """Stories fetched on two different days: the sample feed, then one more story two days on."""
     feed_server.files["/world.xml"] = WORLD
     settings = make_settings(
         f"feeds:\n  - url: {feed_server.url('/world.xml')}\n    name: World Desk\n"
         "subscriptions:\n  - channel: console\n    rules: [Georgia]\n"
     )
-    app = App(settings, clock=clock, console=io.StringIO())
-    await app.start()
+    app, _out = await start_app(settings)
     await app.poll_due()
     feed_server.files["/world.xml"] = WORLD.replace(b"    <item>", LATER_ITEM + b"    <item>", 1)
     clock.advance(timedelta(days=2))
     await app.poll_due()
-    yield app
-    await app.close()
+    return app
 
 
 async def test_backtest_counts_hits_per_day_and_shows_examples(app_with_history, clock):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from datetime import timedelta
 
 import pytest
@@ -44,25 +43,14 @@ NEW_ITEM = b"""    <item>
 
 
 @pytest.fixture
-async def running(feed_server, make_settings, clock):
-    """Start apps on one database, the way `newsalert run` does; each gets its own console."""
+def running(feed_server, make_settings, start_app):
+    """Start apps on one database with the two sample feeds; each gets its own console."""
     feed_server.files["/world.xml"] = WORLD
     feed_server.files["/science.xml"] = SCIENCE
     settings = make_settings(
         CONFIG.format(world=feed_server.url("/world.xml"), science=feed_server.url("/science.xml"))
     )
-    apps = []
-
-    async def start() -> tuple[App, io.StringIO]:
-        out = io.StringIO()
-        app = App(settings, clock=clock, console=out)
-        await app.start()
-        apps.append(app)
-        return app, out
-
-    yield start
-    for app in apps:
-        await app.close()
+    return lambda: start_app(settings)
 
 
 async def cycle(app: App) -> None:
@@ -128,25 +116,20 @@ async def test_a_new_matching_story_alerts_on_the_next_poll(running, feed_server
     assert "**Membership Action Plan**" in text
 
 
-async def test_feed_added_later_does_not_flood_with_its_backlog(feed_server, make_settings, clock):
+async def test_feed_added_later_does_not_flood_with_its_backlog(feed_server, make_settings, start_app, clock):
     feed_server.files["/world.xml"] = WORLD
     settings = make_settings(
         f"feeds:\n  - url: {feed_server.url('/world.xml')}\n"
         "subscriptions:\n  - channel: console\n    rules: [Membership Action Plan]\n"
     )
-    out = io.StringIO()
-    app = App(settings, clock=clock, console=out)
-    await app.start()
-    try:
-        await cycle(app)
-        assert out.getvalue() == "", "backfill defaults to 0: the backlog is stored silently"
-        feed_server.files["/world.xml"] = WORLD.replace(b"    <item>", NEW_ITEM + b"    <item>", 1)
-        clock.advance(NEXT_POLL)
-        await cycle(app)
-        assert out.getvalue().count("== ") == 1
-        assert "== Ukraine asks again for a Membership Action Plan" in out.getvalue()
-    finally:
-        await app.close()
+    app, out = await start_app(settings)
+    await cycle(app)
+    assert out.getvalue() == "", "backfill defaults to 0: the backlog is stored silently"
+    feed_server.files["/world.xml"] = WORLD.replace(b"    <item>", NEW_ITEM + b"    <item>", 1)
+    clock.advance(NEXT_POLL)
+    await cycle(app)
+    assert out.getvalue().count("== ") == 1
+    assert "== Ukraine asks again for a Membership Action Plan" in out.getvalue()
 
 
 async def test_a_dead_feed_backs_off_and_does_not_stop_the_others(running, feed_server, clock):
@@ -240,17 +223,13 @@ async def test_a_page_that_is_not_a_feed_backs_off_and_does_not_count_as_first_p
     assert f"== {SEED_TITLE}" in out.getvalue(), "the real first poll still honours backfill: all"
 
 
-async def test_a_rule_replaced_in_the_config_takes_effect_on_the_next_tick(running, make_settings, clock):
-    app, out = await running()
+async def test_a_rule_replaced_in_the_config_takes_effect_on_the_next_tick(running, start_app):
+    app, _out = await running()
     await app.poll_due()
     config = app.settings.model_copy(
         update={"subscriptions": [app.settings.subscriptions[0].model_copy(update={"rules": ["Bucharest"]})]}
     )
-    restarted = App(config, clock=clock, console=io.StringIO())
-    await restarted.start()  # rewrites the config rules while the first app keeps running
-    try:
-        assert [r.query for r in await app.store.active_rules()] == ["Bucharest"]
-        await app.poll_due()
-        assert [r.query for r in app.matcher.rules.values()] == ["Bucharest"]
-    finally:
-        await restarted.close()
+    await start_app(config)  # a restart rewrites the config rules while the first app keeps running
+    assert [r.query for r in await app.store.active_rules()] == ["Bucharest"]
+    await app.poll_due()
+    assert [r.query for r in app.matcher.rules.values()] == ["Bucharest"]

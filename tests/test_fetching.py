@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import io
 from datetime import timedelta
 
 import pytest
@@ -18,19 +17,14 @@ WORLD = (SAMPLES / "world-news.xml").read_bytes()
 
 
 @pytest.fixture
-async def bot(feed_server, make_settings, clock):
-    """A bot with one config feed at /feed.xml (5 minute interval), alerts in `out`."""
+async def bot(feed_server, make_settings, start_app):
+    """A bot with one config feed at /feed.xml (5 minute interval), and its console."""
     feed_server.files["/feed.xml"] = WORLD
     settings = make_settings(
         f"feeds:\n  - url: {feed_server.url('/feed.xml')}\n    name: World Desk\n    backfill: all\n"
         "subscriptions:\n  - channel: console\n    rules: [Membership Action Plan]\n"
     )
-    out = io.StringIO()
-    app = App(settings, clock=clock, console=out)
-    await app.start()
-    app.out = out  # type: ignore[attr-defined]
-    yield app
-    await app.close()
+    return await start_app(settings)
 
 
 async def polls_after(app: App, clock, feed_server, minutes: float, path: str = "/feed.xml") -> int:
@@ -41,74 +35,85 @@ async def polls_after(app: App, clock, feed_server, minutes: float, path: str = 
 
 
 async def test_max_age_lengthens_the_wait_within_bounds(bot, feed_server, clock):
+    app, out = bot
     feed_server.headers["Cache-Control"] = "public, max-age=3600"
-    await bot.poll_due()
-    assert await polls_after(bot, clock, feed_server, 30) == 0, "fresh for an hour: not asked again"
-    assert await polls_after(bot, clock, feed_server, 37) == 1
+    await app.poll_due()
+    assert await polls_after(app, clock, feed_server, 30) == 0, "fresh for an hour: not asked again"
+    assert await polls_after(app, clock, feed_server, 37) == 1
 
 
 async def test_retry_after_on_429_is_obeyed(bot, feed_server, clock):
+    app, out = bot
+
     async def busy(request: web.Request) -> web.Response:
         return web.Response(status=429, headers={"Retry-After": "1200"})
 
     feed_server.handlers["/feed.xml"] = busy
-    assert (await bot.poll_due())[0].error == "127.0.0.1 answered HTTP 429"
-    assert await polls_after(bot, clock, feed_server, 15) == 0, "asked to wait 20 minutes"
+    assert (await app.poll_due())[0].error == "127.0.0.1 answered HTTP 429"
+    assert await polls_after(app, clock, feed_server, 15) == 0, "asked to wait 20 minutes"
     del feed_server.handlers["/feed.xml"]
-    assert await polls_after(bot, clock, feed_server, 8) == 1
-    await bot.deliver_due()
-    assert f"== {SEED_TITLE}" in bot.out.getvalue()
+    assert await polls_after(app, clock, feed_server, 8) == 1
+    await app.deliver_due()
+    assert f"== {SEED_TITLE}" in out.getvalue()
 
 
 async def test_a_permanent_redirect_updates_the_feed_address(bot, feed_server, clock):
+    app, out = bot
+
     async def moved(request: web.Request) -> web.Response:
         raise web.HTTPMovedPermanently(feed_server.url("/new.xml"))
 
     feed_server.handlers["/feed.xml"] = moved
     feed_server.files["/new.xml"] = WORLD
-    await bot.poll_due()
-    await bot.deliver_due()
-    assert f"== {SEED_TITLE}" in bot.out.getvalue()
-    assert await polls_after(bot, clock, feed_server, 6, "/new.xml") == 1
+    await app.poll_due()
+    await app.deliver_due()
+    assert f"== {SEED_TITLE}" in out.getvalue()
+    assert await polls_after(app, clock, feed_server, 6, "/new.xml") == 1
     assert feed_server.hits("/feed.xml") == 1, "the old address is not asked again"
 
 
 async def test_a_temporary_redirect_keeps_the_address(bot, feed_server, clock):
+    app, out = bot
+
     async def elsewhere(request: web.Request) -> web.Response:
         raise web.HTTPFound(feed_server.url("/mirror.xml"))
 
     feed_server.handlers["/feed.xml"] = elsewhere
     feed_server.files["/mirror.xml"] = WORLD
-    await bot.poll_due()
-    assert await polls_after(bot, clock, feed_server, 6) == 1
+    await app.poll_due()
+    assert await polls_after(app, clock, feed_server, 6) == 1
 
 
 async def test_410_retires_the_feed_and_tells_the_chats(bot, feed_server, clock):
+    app, out = bot
+
     async def gone(request: web.Request) -> web.Response:
         return web.Response(status=410)
 
     feed_server.handlers["/feed.xml"] = gone
-    await bot.poll_due()
-    await bot.deliver_due()
-    assert "!! newsalert: The feed World Desk says it is gone for good (HTTP 410)" in bot.out.getvalue()
-    assert await polls_after(bot, clock, feed_server, 60 * 24 * 7) == 0, "never polled again"
+    await app.poll_due()
+    await app.deliver_due()
+    assert "!! newsalert: The feed World Desk says it is gone for good (HTTP 410)" in out.getvalue()
+    assert await polls_after(app, clock, feed_server, 60 * 24 * 7) == 0, "never polled again"
 
 
 async def test_a_feed_failing_for_a_day_is_reported_once_and_still_retried(bot, feed_server, clock):
+    app, out = bot
+
     async def broken(request: web.Request) -> web.Response:
         return web.Response(status=500)
 
     feed_server.handlers["/feed.xml"] = broken
     polls = 0
     for _ in range(16):  # two days of backoff: 10 min, 20 min, ... capped at 6 hours
-        polls += await polls_after(bot, clock, feed_server, 200)
-        await bot.deliver_due()
+        polls += await polls_after(app, clock, feed_server, 200)
+        await app.deliver_due()
     assert polls >= 8, "transient errors never stop polling for good"
-    assert bot.out.getvalue().count("!! newsalert: The feed World Desk has been failing since") == 1
+    assert out.getvalue().count("!! newsalert: The feed World Desk has been failing since") == 1
     del feed_server.handlers["/feed.xml"]
-    await polls_after(bot, clock, feed_server, 400)
-    await bot.deliver_due()
-    assert f"== {SEED_TITLE}" in bot.out.getvalue()
+    await polls_after(app, clock, feed_server, 400)
+    await app.deliver_due()
+    assert f"== {SEED_TITLE}" in out.getvalue()
 
 
 async def test_a_server_that_drips_bytes_cannot_hold_a_worker(feed_server):
@@ -154,10 +159,11 @@ async def test_the_user_agent_names_the_bot_its_version_and_where_to_read_about_
 
 
 async def test_a_feed_added_from_a_chat_cannot_reach_internal_addresses(bot, feed_server, clock):
+    app, out = bot
     feed_server.files["/internal.xml"] = WORLD
     url = feed_server.url("/internal.xml")
-    feed_id = await bot.store.add_chat_feed(url, "Sneaky", timedelta(minutes=5), clock.now())
-    reports = {r.feed_id: r for r in await bot.poll_due()}
+    feed_id = await app.store.add_chat_feed(url, "Sneaky", timedelta(minutes=5), clock.now())
+    reports = {r.feed_id: r for r in await app.poll_due()}
     assert reports[feed_id].error == (
         "127.0.0.1 is a loopback address; feeds added from a chat must be on the public internet."
     )
@@ -166,8 +172,9 @@ async def test_a_feed_added_from_a_chat_cannot_reach_internal_addresses(bot, fee
 
 
 async def test_the_feeds_own_ttl_is_kept_across_unchanged_polls(bot, feed_server, clock):
+    app, out = bot
     feed_server.files["/feed.xml"] = WORLD.replace(b"<language>en</language>", b"<ttl>120</ttl>")
-    await bot.poll_due()
-    assert await polls_after(bot, clock, feed_server, 60) == 0, "<ttl>120</ttl>: two hours"
-    assert await polls_after(bot, clock, feed_server, 66) == 1  # 304 Not Modified this time
-    assert await polls_after(bot, clock, feed_server, 60) == 0, "still two hours after a 304"
+    await app.poll_due()
+    assert await polls_after(app, clock, feed_server, 60) == 0, "<ttl>120</ttl>: two hours"
+    assert await polls_after(app, clock, feed_server, 66) == 1  # 304 Not Modified this time
+    assert await polls_after(app, clock, feed_server, 60) == 0, "still two hours after a 304"

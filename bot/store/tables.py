@@ -113,38 +113,39 @@ rules = Table(
     sqlite_autoincrement=True,  # ids are never reused, so a set of ids names a set of rules
 )
 
-outbox = Table(
+
+def _delivery_columns() -> list[Column]:
+    """What every queue of messages to chats keeps: who, state, tries, lease, outcome."""
+    return [
+        Column("id", Integer, primary_key=True),
+        Column(
+            "subscription_id", Integer, ForeignKey("subscriptions.id", ondelete="CASCADE"), nullable=False
+        ),
+        Column("status", String(16), nullable=False),  # pending, sent, gone
+        Column("attempts", Integer, nullable=False, default=0),
+        Column("next_attempt_at", UTCDateTime, nullable=False),
+        Column("claimed_until", UTCDateTime),  # a lease: a crashed worker's claim comes free after it
+        Column("sent_at", UTCDateTime),
+        Column("message_id", Text),
+        Column("last_error", Text),
+        Column("created_at", UTCDateTime, nullable=False),
+    ]
+
+
+outbox = Table(  # alerts: one row per (subscription, story)
     "outbox",
     metadata,
-    Column("id", Integer, primary_key=True),
-    Column("subscription_id", Integer, ForeignKey("subscriptions.id", ondelete="CASCADE"), nullable=False),
+    *_delivery_columns(),
     Column("article_id", Integer, ForeignKey("articles.id", ondelete="CASCADE"), nullable=False),
     Column("matches", Text, nullable=False),  # JSON: rule, quote and highlight spans per rule
-    Column("status", String(16), nullable=False),  # pending, sent, gone
-    Column("attempts", Integer, nullable=False, default=0),
-    Column("next_attempt_at", UTCDateTime, nullable=False),
-    Column("claimed_until", UTCDateTime),
-    Column("sent_at", UTCDateTime),
-    Column("message_id", Text),
-    Column("last_error", Text),
-    Column("created_at", UTCDateTime, nullable=False),
     UniqueConstraint("subscription_id", "article_id"),
 )
 Index("ix_outbox_due", outbox.c.status, outbox.c.next_attempt_at)
 
-notices = Table(
+notices = Table(  # sentences about the service: a feed failing for a day, a feed gone
     "notices",
     metadata,
-    Column("id", Integer, primary_key=True),
-    Column("subscription_id", Integer, ForeignKey("subscriptions.id", ondelete="CASCADE"), nullable=False),
-    Column("text", Text, nullable=False),  # one plain sentence or two: a feed failing, retired...
-    Column("status", String(16), nullable=False),  # pending, sent, gone
-    Column("attempts", Integer, nullable=False, default=0),
-    Column("next_attempt_at", UTCDateTime, nullable=False),
-    Column("claimed_until", UTCDateTime),
-    Column("sent_at", UTCDateTime),
-    Column("message_id", Text),
-    Column("last_error", Text),
-    Column("created_at", UTCDateTime, nullable=False),
+    *_delivery_columns(),
+    Column("text", Text, nullable=False),
 )
 Index("ix_notices_due", notices.c.status, notices.c.next_attempt_at)
