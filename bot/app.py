@@ -90,6 +90,8 @@ class App:
         now = self.clock.now()
         await self.store.sync_config_feeds(config_feeds(self.settings), now)
         await self.store.sync_config_subscriptions(subscriptions, now)
+        for url, reason in await self.store.retired_config_feeds():
+            log.warning("feed %s is retired (%s): remove it from the config file", url, reason)
         trusted = Fetcher(open_session())
         guarded = Fetcher(open_session(guarded_connector()), check_hop=check_url)
         max_words = self.settings.summary.max_words

@@ -17,12 +17,13 @@ log = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=2)  # a crashed worker's claims come free after this
 MAX_RETRY_DELAY = timedelta(hours=1)
+MAX_RETRY_AFTER = 7 * 86400  # seconds: a chat API asking for longer is read as a week
 
 
 def retry_at(now: datetime, attempts: int, retry_after: float | None) -> datetime:
     """When to try again: exactly when the chat API asked, else doubling from 5 s, capped."""
     if retry_after is not None:
-        return now + timedelta(seconds=retry_after)
+        return now + timedelta(seconds=min(max(retry_after, 0), MAX_RETRY_AFTER))
     return now + min(timedelta(seconds=5 * 2 ** min(attempts, 12)), MAX_RETRY_DELAY)
 
 

@@ -12,11 +12,12 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from urllib.parse import urlsplit
 
 from bot.domain import Article, Clock, Feed, FeedUpdate, Match, NewStory, Rule, Span, StoryAlert
 from bot.errors import FetchError, QueryError
-from bot.feeds.fetch import Fetcher
+from bot.feeds.fetch import Fetcher, FetchResult
 from bot.feeds.parse import ParsedFeed, entry_identities, only_entries, parse_feed
 from bot.feeds.schedule import Bounds, Hints, next_check_at
 from bot.rules.index import Document, RuleIndex
@@ -108,6 +109,7 @@ class PollReport:
 
 
 FAILING_NOTICE_AFTER = timedelta(days=1)
+LONGEST_WAIT = 366 * 86400  # seconds: no server hint is taken beyond a year (the bounds cut it further)
 
 
 def failure_notice(feed: Feed, now: datetime, error: str) -> str | None:
@@ -153,7 +155,7 @@ class Poller:
             stories, title = [], ""
             ttl, hours = feed.ttl, feed.skip_hours  # what the feed said last time, unless it says anew
             if result.body is not None and body_hash != feed.body_hash:  # unchanged bodies are not parsed
-                parsed = await self._parse_new(feed, result.body, result.content_type)
+                parsed = await self._parse_new(feed, result)
                 if parsed is not None:
                     title, stories = parsed.title, await self._stories(feed, parsed)
                     ttl, hours = parsed.ttl, parsed.skip_hours
@@ -173,9 +175,13 @@ class Poller:
         await self.store.save_poll(feed, stories, state, now)
         return PollReport(feed.id, len(stories), sum(len(s.alerts) for s in stories))
 
-    async def _parse_new(self, feed: Feed, body: bytes, content_type: str | None) -> ParsedFeed | None:
+    async def _parse_new(self, feed: Feed, result: FetchResult) -> ParsedFeed | None:
         """The feed parsed, or only its new entries when they can be told apart cheaply (most
         changed bodies bring a few new entries, or none: just a new lastBuildDate); None: none new."""
+        body = result.body or b""
+        # Relative links and permalinks resolve against where the feed was fetched: after a move,
+        # the same address as before it (the redirect's target), so identities do not change.
+        parse = partial(parse_feed, url=result.url, content_type=result.content_type)
         identities = entry_identities(body) if feed.polled else None
         if identities is not None:
             known = await self.store.known_identities(feed.id, identities)
@@ -183,10 +189,10 @@ class Poller:
             if not new:
                 return None
             if len(new) < len(identities):
-                part = await asyncio.to_thread(parse_feed, only_entries(body, new), feed.url, content_type)
-                if len(part.articles) == len(new):  # else read it all, as feedparser sees it
-                    return part
-        parsed = await asyncio.to_thread(parse_feed, body, feed.url, content_type)
+                part = await asyncio.to_thread(parse, only_entries(body, new))
+                if {a.identity for a in part.articles} == {identities[i] for i in new}:
+                    return part  # else read it all, as feedparser sees it
+        parsed = await asyncio.to_thread(parse, body)
         if not parsed.is_feed:
             raise FetchError("parse", f"not a feed: {parsed.bozo}")
         return parsed
@@ -207,7 +213,9 @@ class Poller:
         if error.kind == "gone":
             await self.store.retire_feed(feed, str(error), gone_notice(feed), now)
             return PollReport(feed.id, error=str(error))
-        wait = timedelta(seconds=error.retry_after) if error.retry_after is not None else None
+        wait = (
+            timedelta(seconds=min(error.retry_after, LONGEST_WAIT)) if error.retry_after is not None else None
+        )
         at = next_check_at(
             now, feed.interval, feed_id=feed.id, error_count=feed.error_count + 1,
             hints=Hints(retry_after=wait), bounds=self.bounds,

@@ -233,3 +233,12 @@ async def test_a_rule_replaced_in_the_config_takes_effect_on_the_next_tick(runni
     assert [r.query for r in await app.store.active_rules()] == ["Bucharest"]
     await app.poll_due()
     assert [r.query for r in app.matcher.rules.values()] == ["Bucharest"]
+
+
+async def test_an_absurd_retry_after_from_a_chat_api_is_capped(running, clock):
+    app, _out = await running()
+    app.channels["console"] = FlakyChannel([TransientDeliveryError("slow down", retry_after=1e15)])
+    await app.poll_due()
+    assert (await app.deliver_due()).retried == 1
+    clock.advance(timedelta(days=7, seconds=1))
+    assert (await app.deliver_due()).sent == 1

@@ -146,3 +146,9 @@ def test_entry_identities_match_what_parsing_gives_and_select_entries():
 def test_entry_identities_give_up_on_anything_unusual(items, expected):
     body = f'<rss version="2.0"><channel><title>t</title>{items}</channel></rss>'.encode()
     assert entry_identities(body) == expected
+
+
+def test_entry_identities_leave_other_encodings_to_the_full_parse():
+    body = '<rss version="2.0"><channel><item><guid>a</guid><title>Путин</title></item></channel></rss>'
+    assert entry_identities(body.encode("cp1251")) is None
+    assert entry_identities(body.encode("utf-8")) == ["guid:a"]

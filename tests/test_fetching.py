@@ -178,3 +178,93 @@ async def test_the_feeds_own_ttl_is_kept_across_unchanged_polls(bot, feed_server
     assert await polls_after(app, clock, feed_server, 60) == 0, "<ttl>120</ttl>: two hours"
     assert await polls_after(app, clock, feed_server, 66) == 1  # 304 Not Modified this time
     assert await polls_after(app, clock, feed_server, 60) == 0, "still two hours after a 304"
+
+
+def rss(items: str) -> bytes:
+    head = '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Desk</title>'
+    return f"{head}{items}</channel></rss>".encode()
+
+
+def item(n: int, text: str = "Ordinary news.") -> str:
+    return f"<item><title>Story {n}</title><guid>tag:desk,{n}</guid><description>{text}</description></item>"
+
+
+async def test_a_new_entry_with_markup_in_cdata_is_read_whole(bot, feed_server, clock):
+    app, out = bot
+    feed_server.files["/feed.xml"] = rss(item(1) + item(2))
+    await app.poll_due()
+    cdata = "<![CDATA[<p>Ignore this </item> then: a Membership Action Plan for Kyiv.</p>]]>"
+    feed_server.files["/feed.xml"] = rss(item(3, cdata) + item(1) + item(2))
+    assert await polls_after(app, clock, feed_server, 6) == 1
+    await app.deliver_due()
+    assert "== Story 3" in out.getvalue() and "**Membership Action Plan**" in out.getvalue()
+
+
+async def test_a_move_does_not_make_old_stories_new_even_with_relative_permalinks(bot, feed_server, clock):
+    app, out = bot
+    entries = "".join(
+        f'<item><title>Story {n}</title><guid isPermaLink="true">/news/{n}</guid></item>' for n in (1, 2)
+    )
+    feed_server.files["/new.xml"] = rss(entries)
+
+    async def moved(request: web.Request) -> web.Response:
+        raise web.HTTPMovedPermanently(feed_server.url("/new.xml"))
+
+    feed_server.handlers["/feed.xml"] = moved
+    await app.poll_due()
+    feed_server.files["/new.xml"] = rss(item(3, "A Membership Action Plan.") + entries)
+    assert await polls_after(app, clock, feed_server, 6, "/new.xml") == 1
+    await app.deliver_due()
+    assert out.getvalue().count("== ") == 1 and "== Story 3" in out.getvalue()
+
+
+async def test_a_restart_after_a_move_keeps_the_new_address_and_alerts_nothing_again(
+    bot, feed_server, start_app, clock
+):
+    app, out = bot
+
+    async def moved(request: web.Request) -> web.Response:
+        raise web.HTTPMovedPermanently(feed_server.url("/new.xml"))
+
+    feed_server.handlers["/feed.xml"] = moved
+    feed_server.files["/new.xml"] = WORLD
+    await app.poll_due()
+    await app.deliver_due()
+    again, again_out = await start_app(app.settings)  # the config file still names /feed.xml
+    clock.advance(timedelta(minutes=6))
+    await again.poll_due()
+    await again.deliver_due()
+    assert again_out.getvalue() == ""
+    assert feed_server.hits("/feed.xml") == 1 and feed_server.hits("/new.xml") == 2
+
+
+async def test_a_retired_config_feed_stays_retired_across_restarts(bot, feed_server, start_app, clock):
+    app, out = bot
+
+    async def gone(request: web.Request) -> web.Response:
+        return web.Response(status=410)
+
+    feed_server.handlers["/feed.xml"] = gone
+    await app.poll_due()
+    await app.deliver_due()
+    assert out.getvalue().count("gone for good") == 1
+    again, again_out = await start_app(app.settings)
+    clock.advance(timedelta(days=1))
+    await again.poll_due()
+    await again.deliver_due()
+    assert feed_server.hits("/feed.xml") == 1 and "gone for good" not in again_out.getvalue()
+
+
+async def test_absurd_server_hints_are_bounded_not_fatal(bot, feed_server, clock):
+    app, out = bot
+
+    async def busy(request: web.Request) -> web.Response:
+        return web.Response(status=503, headers={"Retry-After": "99999999999999"})
+
+    feed_server.handlers["/feed.xml"] = busy
+    assert (await app.poll_due())[0].error == "127.0.0.1 answered HTTP 503"
+    assert await polls_after(app, clock, feed_server, 23 * 60) == 0, "as long as the maximum bound"
+    del feed_server.handlers["/feed.xml"]
+    feed_server.headers["Cache-Control"] = "max-age=99999999999999"
+    assert await polls_after(app, clock, feed_server, 2 * 60) == 1
+    assert (await app.poll_due()) == [] and (await app.store.count_outbox()) == {"pending": 1}

@@ -280,3 +280,11 @@ async def test_the_first_url_is_checked_too(server: Server) -> None:
         with pytest.raises(FetchError, match="a loopback address"):
             await guarded_fetcher(session).fetch(f"http://127.0.0.1:{server.port}/feed.xml")
     assert server.requests == []
+
+
+async def test_a_guarded_fetcher_reads_no_files() -> None:
+    async with aiohttp.ClientSession(connector=guarded_connector()) as session:
+        for url in ("file:///etc/hostname", "FILE:///etc/passwd", "file://localhost/etc/passwd"):
+            with pytest.raises(FetchError) as caught:
+                await guarded_fetcher(session).fetch(url)
+            assert caught.value.kind == "refused" and "/etc" not in str(caught.value)

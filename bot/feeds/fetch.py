@@ -24,6 +24,7 @@ from bot.feeds.guard import refusal
 USER_AGENT = f"newsalert/{__version__} (+{PROJECT_URL})"
 _REDIRECTS = {301, 302, 303, 307, 308}
 _PERMANENT = {301, 308}
+_LONGEST = 366 * 86400  # seconds: a hint beyond a year is read as a year
 
 
 @dataclass(frozen=True)
@@ -67,8 +68,8 @@ def fresh_for(headers: dict[str, str] | aiohttp.typedefs.LooseHeaders, now: date
     control = str(headers.get("Cache-Control", "")).lower()  # type: ignore[union-attr]
     for directive in control.split(","):
         name, _, value = directive.strip().partition("=")
-        if name == "max-age" and value.strip('"').isdigit():
-            return timedelta(seconds=int(value.strip('"')))
+        if name == "max-age" and _is_number(value.strip('"')):
+            return timedelta(seconds=min(int(value.strip('"')), _LONGEST))
     expires = _http_date(headers.get("Expires"))  # type: ignore[union-attr]
     return max(expires - now, timedelta(0)) if expires else None
 
@@ -77,10 +78,14 @@ def retry_after(value: str | None, now: datetime) -> float | None:
     """Retry-After as seconds: a number, or an HTTP date. Specs: RFC 9110 section 10.2.3."""
     if not value:
         return None
-    if value.strip().isdigit():
-        return float(value.strip())
+    if _is_number(value.strip()):
+        return float(min(int(value.strip()), _LONGEST))
     when = _http_date(value)
     return max((when - now).total_seconds(), 0.0) if when else None
+
+
+def _is_number(text: str) -> bool:
+    return text.isascii() and text.isdigit()  # "²".isdigit() is true
 
 
 def _http_date(value: str | None) -> datetime | None:
@@ -103,6 +108,8 @@ class Fetcher:
         self.check_hop = check_hop  # called on every URL before it is requested (SSRF guard)
 
     async def fetch(self, url: str, etag: str | None = None, last_modified: str | None = None) -> FetchResult:
+        if self.check_hop:  # before anything else: a guarded fetcher never reads files either
+            self.check_hop(url)
         if urlsplit(url).scheme == "file":
             body = await asyncio.to_thread(read_file, url, self.limits.max_bytes)
             return FetchResult(body, None, None, url)
@@ -118,8 +125,8 @@ class Fetcher:
     async def _follow(self, url: str, headers: dict[str, str]) -> FetchResult:
         """GET, following redirects by hand so that every hop is checked and permanence is known."""
         all_permanent, moved = True, None
-        for _ in range(self.limits.max_redirects + 1):
-            if self.check_hop:
+        for hop in range(self.limits.max_redirects + 1):
+            if self.check_hop and hop:  # the first URL was checked by fetch()
                 self.check_hop(url)
             async with self.session.get(
                 url, headers=headers, timeout=self._timeout(), allow_redirects=False

@@ -168,21 +168,27 @@ def entry_identities(body: bytes) -> list[str] | None:
     """Each entry's identity (as Article.identity) read straight from the XML, in order; None when
     the body cannot be read that simply (no entries, an entry without exactly one guid or id, odd
     markup, not UTF-8): then the caller parses the whole feed, as always."""
+    try:
+        body.decode("utf-8")  # other encodings may be detected from the whole body: parse it whole
+    except UnicodeDecodeError:
+        return None
     spans = [m.span() for m in _ENTRY.finditer(body)]
     identities = []
     for start, end in spans:
         found = _ENTRY_ID.findall(body, start, end)
-        if len(found) != 1:
+        if len(found) != 1 or not _closed(body[start:end]):
             return None
-        try:
-            text = found[0][1].decode("utf-8").strip()
-        except UnicodeDecodeError:
-            return None
+        text = found[0][1].decode("utf-8").strip()
         text = html.unescape(_CDATA.sub(r"\1", text)).strip()
         if not text or "<" in text:
             return None
         identities.append(f"guid:{text}")
     return identities or None
+
+
+def _closed(entry: bytes) -> bool:
+    """No CDATA section or comment left open: else "</item>" inside one ended the entry early."""
+    return entry.count(b"<![CDATA[") == entry.count(b"]]>") and entry.count(b"<!--") == entry.count(b"-->")
 
 
 def only_entries(body: bytes, wanted: list[int]) -> bytes:

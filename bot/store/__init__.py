@@ -101,30 +101,49 @@ class Store:
     # -- configuration ---------------------------------------------------------------------
 
     async def sync_config_feeds(self, specs: Sequence[Feed], now: datetime) -> None:
-        """Feeds from the config file become exactly the active `config` feeds."""
+        """Feeds from the config file become exactly the active `config` feeds.
+
+        A feed is known by the address the config file gives it, even after a permanent redirect
+        moved it, so a restart neither adds it again nor polls its old address; a feed retired by
+        410 Gone stays retired (and says so in the log) until it leaves the config file.
+        """
         async with self._write() as conn:
-            existing = dict((await conn.execute(select(feeds.c.url, feeds.c.id))).all())
+            by_config = dict((await conn.execute(select(feeds.c.config_url, feeds.c.id))).all())
+            by_url = dict((await conn.execute(select(feeds.c.url, feeds.c.id))).all())
             for spec in specs:
                 values = {
                     **({"name": spec.name} if spec.name else {}),
                     "interval_seconds": int(spec.interval.total_seconds()),
                     "backfill": spec.backfill,
                     "source": "config",
-                    "active": True,
+                    "config_url": spec.url,
                 }
-                if spec.url in existing:
-                    await conn.execute(update(feeds).where(feeds.c.id == existing[spec.url]).values(values))
-                else:
+                feed_id = by_config.get(spec.url) or by_url.get(spec.url)
+                if feed_id is None:
                     await conn.execute(
                         insert(feeds).values(
                             url=spec.url, next_check_at=now, created_at=now, **{"name": "", **values}
                         )
                     )
+                    continue
+                await conn.execute(update(feeds).where(feeds.c.id == feed_id).values(values))
+                live = feeds.c.id == feed_id
+                await conn.execute(
+                    update(feeds).where(live, feeds.c.retired_reason.is_(None)).values(active=True)
+                )
             await conn.execute(
                 update(feeds)
-                .where(feeds.c.source == "config", feeds.c.url.not_in([s.url for s in specs]))
+                .where(feeds.c.source == "config", feeds.c.config_url.not_in([s.url for s in specs]))
                 .values(active=False)
             )
+
+    async def retired_config_feeds(self) -> list[tuple[str, str]]:
+        """(address in the config file, why) for config feeds that are gone for good."""
+        query = select(feeds.c.config_url, feeds.c.retired_reason).where(
+            feeds.c.source == "config", feeds.c.retired_reason.is_not(None)
+        )
+        async with self.engine.connect() as conn:
+            return [tuple(row) for row in (await conn.execute(query)).all()]  # type: ignore[misc]
 
     async def add_chat_feed(self, url: str, name: str, interval: timedelta, now: datetime) -> int:
         """A feed added from a chat (untrusted: fetched through the SSRF guard); returns its id."""

@@ -46,7 +46,8 @@ feeds = Table(
     "feeds",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("url", Text, nullable=False, unique=True),
+    Column("url", Text, nullable=False, unique=True),  # where it is fetched now (301/308 update it)
+    Column("config_url", Text, unique=True),  # the address the config file gives (config feeds)
     Column("name", Text, nullable=False),
     Column("interval_seconds", Integer, nullable=False),
     Column("backfill", Integer, nullable=True),  # NULL: every entry may alert on the first poll

@@ -18,6 +18,7 @@ def upgrade() -> None:
         "feeds",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("url", sa.Text(), nullable=False),
+        sa.Column("config_url", sa.Text(), nullable=True),
         sa.Column("name", sa.Text(), nullable=False),
         sa.Column("interval_seconds", sa.Integer(), nullable=False),
         sa.Column("backfill", sa.Integer(), nullable=True),
@@ -38,6 +39,7 @@ def upgrade() -> None:
         sa.Column("retired_reason", sa.Text(), nullable=True),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_feeds")),
+        sa.UniqueConstraint("config_url", name=op.f("uq_feeds_config_url")),
         sa.UniqueConstraint("url", name=op.f("uq_feeds_url")),
     )
     with op.batch_alter_table("feeds", schema=None) as batch_op:
