@@ -1,0 +1,149 @@
+"""Queue rows: alerts (outbox) and notices, claimed with a lease, marked sent, retried or gone."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+
+from bot.domain import (
+    Alert,
+    Delivery,
+    Match,
+    NoticeDelivery,
+    Quote,
+    Subscription,
+)
+from bot.store.rows import Rows
+from bot.store.tables import articles, feeds, notices, outbox, subscriptions
+
+_QUEUES = {"outbox": outbox, "notices": notices}
+
+
+class QueueRows(Rows):
+    async def claim_due_deliveries(
+        self, now: datetime, channels: Collection[str], limit: int, lease: timedelta
+    ) -> list[Delivery]:
+        """Pending alerts whose time has come, oldest first, leased to this caller."""
+        query = (
+            select(outbox, subscriptions, articles, feeds.c.name.label("feed_name"))
+            .join(subscriptions, outbox.c.subscription_id == subscriptions.c.id)
+            .join(articles, outbox.c.article_id == articles.c.id)
+            .join(feeds, articles.c.feed_id == feeds.c.id)
+        )
+        rows = await self._claim(outbox, query, now, channels, limit, lease)
+        return [_delivery(row) for row in rows]
+
+    async def claim_due_notices(
+        self, now: datetime, channels: Collection[str], limit: int, lease: timedelta
+    ) -> list[NoticeDelivery]:
+        """Pending notices (a feed failing, a feed gone) whose time has come, leased to this caller."""
+        query = select(notices, subscriptions).join(
+            subscriptions, notices.c.subscription_id == subscriptions.c.id
+        )
+        rows = await self._claim(notices, query, now, channels, limit, lease)
+        return [
+            NoticeDelivery(
+                row[notices.c.id], row[notices.c.attempts], _subscription(row), row[notices.c.text]
+            )
+            for row in rows
+        ]
+
+    async def _claim(
+        self, table: Any, query: Any, now: datetime, channels: Collection[str], limit: int, lease: timedelta
+    ) -> list[Any]:
+        due = (
+            (table.c.status == "pending")
+            & (table.c.next_attempt_at <= now)
+            & or_(table.c.claimed_until.is_(None), table.c.claimed_until < now)
+            & subscriptions.c.active
+            & subscriptions.c.channel.in_(list(channels))
+        )
+        async with self._write() as conn:
+            rows = (await conn.execute(query.where(due).order_by(table.c.id).limit(limit))).mappings().all()
+            ids = [row[table.c.id] for row in rows]
+            await conn.execute(update(table).where(table.c.id.in_(ids)).values(claimed_until=now + lease))
+        return list(rows)
+
+    async def mark_sent(self, kind: str, row_id: int, message_id: str, now: datetime) -> None:
+        """kind: "outbox" (alerts) or "notices"."""
+        table = _QUEUES[kind]
+        await self._set(
+            table, row_id, status="sent", sent_at=now, message_id=message_id, claimed_until=None,
+            attempts=table.c.attempts + 1,
+        )  # fmt: skip
+
+    async def mark_retry(self, kind: str, row_id: int, at: datetime, error: str) -> None:
+        table = _QUEUES[kind]
+        await self._set(
+            table,
+            row_id,
+            next_attempt_at=at,
+            last_error=error,
+            claimed_until=None,
+            attempts=table.c.attempts + 1,
+        )
+
+    async def mark_gone(self, kind: str, row_id: int, subscription_id: int, reason: str) -> None:
+        """The address is gone: this row stops, and so does the subscription."""
+        table = _QUEUES[kind]
+        async with self._write() as conn:
+            await conn.execute(
+                update(table)
+                .where(table.c.id == row_id)
+                .values(status="gone", last_error=reason, claimed_until=None, attempts=table.c.attempts + 1)
+            )
+            await conn.execute(
+                update(subscriptions).where(subscriptions.c.id == subscription_id).values(active=False)
+            )
+
+    async def _set(self, table: Any, row_id: int, **values: Any) -> None:
+        async with self._write() as conn:
+            await conn.execute(update(table).where(table.c.id == row_id).values(**values))
+
+    async def count_outbox(self) -> dict[str, int]:
+        """Outbox rows by status, for health and tests."""
+        query = select(outbox.c.status, func.count()).group_by(outbox.c.status)
+        async with self.engine.connect() as conn:
+            return dict((await conn.execute(query)).all())
+
+
+def _subscription(row: Any) -> Subscription:
+    return Subscription(
+        row[subscriptions.c.id],
+        row[subscriptions.c.channel],
+        row[subscriptions.c.address],
+        row[subscriptions.c.name],
+    )
+
+
+def _delivery(row: Any) -> Delivery:
+    subscription = _subscription(row)
+    alert = Alert(
+        title=row[articles.c.title],
+        link=row[articles.c.link],
+        feed_name=row["feed_name"],
+        published_at=row[articles.c.published_at] or row[articles.c.fetched_at],
+        summary=row[articles.c.summary],
+        matches=load_matches(row[outbox.c.matches]),
+    )
+    return Delivery(row[outbox.c.id], row[outbox.c.attempts], subscription, alert)
+
+
+def dump_matches(matches: Sequence[Match]) -> str:
+    return json.dumps(
+        [
+            {"rule_id": m.rule_id, "rule": m.rule, "quote": m.quote.text, "spans": m.quote.spans}
+            for m in matches
+        ]
+    )
+
+
+def load_matches(text: str) -> tuple[Match, ...]:
+    return tuple(
+        Match(m["rule_id"], m["rule"], Quote(m["quote"], tuple(tuple(s) for s in m["spans"])))
+        for m in json.loads(text)
+    )
