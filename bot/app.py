@@ -123,6 +123,8 @@ class App:
                 log.error("polling feed %s crashed", feed.id, exc_info=result)
                 result = PollReport(feed.id, error=f"crashed: {type(result).__name__}")
             reports.append(result)
+        quiet = [(r.feed_id, r.unrecorded) for r in reports if r.unrecorded]
+        await self.store.save_polls_without_news(quiet, self.clock.now())
         return reports
 
     async def _refresh_rules(self) -> None:

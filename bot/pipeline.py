@@ -106,6 +106,7 @@ class PollReport:
     new: int = 0
     alerts: int = 0
     error: str | None = None
+    unrecorded: FeedUpdate | None = None  # nothing new: the new state is still to be stored
 
 
 FAILING_NOTICE_AFTER = timedelta(days=1)
@@ -172,6 +173,8 @@ class Poller:
         state = FeedUpdate(
             result.etag, result.last_modified, body_hash, at, title, result.moved_to, ttl, hours
         )
+        if not stories:  # the caller records these together, one transaction a tick
+            return PollReport(feed.id, unrecorded=state)
         await self.store.save_poll(feed, stories, state, now)
         return PollReport(feed.id, len(stories), sum(len(s.alerts) for s in stories))
 

@@ -123,30 +123,33 @@ class FeedRows(Rows):
         async with self._write() as conn:
             if stories:
                 await self._insert_stories(conn, feed.id, stories, now)
-            moved = (
-                state.moved_to
-                and not (await conn.execute(select(feeds.c.id).where(feeds.c.url == state.moved_to))).first()
+            await self._record_success(conn, feed.id, state, now)
+
+    async def save_polls_without_news(self, states: Sequence[tuple[int, FeedUpdate]], now: datetime) -> None:
+        """The new state of every feed a tick found with nothing new (304s, mostly), together."""
+        if states:
+            async with self._write() as conn:
+                for feed_id, state in states:
+                    await self._record_success(conn, feed_id, state, now)
+
+    async def _record_success(self, conn: Any, feed_id: int, state: FeedUpdate, now: datetime) -> None:
+        moved = (
+            state.moved_to
+            and not (await conn.execute(select(feeds.c.id).where(feeds.c.url == state.moved_to))).first()
+        )
+        await conn.execute(
+            update(feeds)
+            .where(feeds.c.id == feed_id)
+            .values(
+                etag=state.etag, last_modified=state.last_modified, body_hash=state.body_hash,
+                next_check_at=state.next_check_at, claimed_until=None, error_count=0, last_error=None,
+                last_success_at=now, failing_since=None, failure_noticed=False,
+                name=func.coalesce(func.nullif(feeds.c.name, ""), state.title),
+                ttl_seconds=int(state.ttl.total_seconds()) if state.ttl else None,
+                skip_hours=",".join(map(str, sorted(state.skip_hours))) or None,
+                **({"url": state.moved_to} if moved else {}),
             )
-            await conn.execute(
-                update(feeds)
-                .where(feeds.c.id == feed.id)
-                .values(
-                    etag=state.etag,
-                    last_modified=state.last_modified,
-                    body_hash=state.body_hash,
-                    next_check_at=state.next_check_at,
-                    claimed_until=None,
-                    error_count=0,
-                    last_error=None,
-                    last_success_at=now,
-                    failing_since=None,
-                    failure_noticed=False,
-                    name=func.coalesce(func.nullif(feeds.c.name, ""), state.title),
-                    ttl_seconds=int(state.ttl.total_seconds()) if state.ttl else None,
-                    skip_hours=",".join(map(str, sorted(state.skip_hours))) or None,
-                    **({"url": state.moved_to} if moved else {}),
-                )
-            )
+        )  # fmt: skip
 
     async def _insert_stories(
         self, conn: Any, feed_id: int, stories: Sequence[NewStory], now: datetime
