@@ -27,6 +27,13 @@ async def bot(feed_server, make_settings, start_app):
     return await start_app(settings)
 
 
+def redirect(kind: type[web.HTTPRedirection], to: str):
+    async def handler(request: web.Request) -> web.Response:
+        raise kind(to)
+
+    return handler
+
+
 async def polls_after(app: App, clock, feed_server, minutes: float, path: str = "/feed.xml") -> int:
     clock.advance(timedelta(minutes=minutes))
     before = feed_server.hits(path)
@@ -60,10 +67,7 @@ async def test_retry_after_on_429_is_obeyed(bot, feed_server, clock):
 async def test_a_permanent_redirect_updates_the_feed_address(bot, feed_server, clock):
     app, out = bot
 
-    async def moved(request: web.Request) -> web.Response:
-        raise web.HTTPMovedPermanently(feed_server.url("/new.xml"))
-
-    feed_server.handlers["/feed.xml"] = moved
+    feed_server.handlers["/feed.xml"] = redirect(web.HTTPMovedPermanently, feed_server.url("/new.xml"))
     feed_server.files["/new.xml"] = WORLD
     await app.poll_due()
     await app.deliver_due()
@@ -75,10 +79,7 @@ async def test_a_permanent_redirect_updates_the_feed_address(bot, feed_server, c
 async def test_a_temporary_redirect_keeps_the_address(bot, feed_server, clock):
     app, out = bot
 
-    async def elsewhere(request: web.Request) -> web.Response:
-        raise web.HTTPFound(feed_server.url("/mirror.xml"))
-
-    feed_server.handlers["/feed.xml"] = elsewhere
+    feed_server.handlers["/feed.xml"] = redirect(web.HTTPFound, feed_server.url("/mirror.xml"))
     feed_server.files["/mirror.xml"] = WORLD
     await app.poll_due()
     assert await polls_after(app, clock, feed_server, 6) == 1
@@ -207,10 +208,7 @@ async def test_a_move_does_not_make_old_stories_new_even_with_relative_permalink
     )
     feed_server.files["/new.xml"] = rss(entries)
 
-    async def moved(request: web.Request) -> web.Response:
-        raise web.HTTPMovedPermanently(feed_server.url("/new.xml"))
-
-    feed_server.handlers["/feed.xml"] = moved
+    feed_server.handlers["/feed.xml"] = redirect(web.HTTPMovedPermanently, feed_server.url("/new.xml"))
     await app.poll_due()
     feed_server.files["/new.xml"] = rss(item(3, "A Membership Action Plan.") + entries)
     assert await polls_after(app, clock, feed_server, 6, "/new.xml") == 1
@@ -223,10 +221,7 @@ async def test_a_restart_after_a_move_keeps_the_new_address_and_alerts_nothing_a
 ):
     app, out = bot
 
-    async def moved(request: web.Request) -> web.Response:
-        raise web.HTTPMovedPermanently(feed_server.url("/new.xml"))
-
-    feed_server.handlers["/feed.xml"] = moved
+    feed_server.handlers["/feed.xml"] = redirect(web.HTTPMovedPermanently, feed_server.url("/new.xml"))
     feed_server.files["/new.xml"] = WORLD
     await app.poll_due()
     await app.deliver_due()
