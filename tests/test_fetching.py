@@ -27,6 +27,13 @@ async def bot(feed_server, make_settings, start_app):
     return await start_app(settings)
 
 
+def answer(status: int, headers: dict[str, str] | None = None):
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(status=status, headers=headers)
+
+    return handler
+
+
 def redirect(kind: type[web.HTTPRedirection], to: str):
     async def handler(request: web.Request) -> web.Response:
         raise kind(to)
@@ -52,10 +59,7 @@ async def test_max_age_lengthens_the_wait_within_bounds(bot, feed_server, clock)
 async def test_retry_after_on_429_is_obeyed(bot, feed_server, clock):
     app, out = bot
 
-    async def busy(request: web.Request) -> web.Response:
-        return web.Response(status=429, headers={"Retry-After": "1200"})
-
-    feed_server.handlers["/feed.xml"] = busy
+    feed_server.handlers["/feed.xml"] = answer(429, {"Retry-After": "1200"})
     assert (await app.poll_due())[0].error == "127.0.0.1 answered HTTP 429"
     assert await polls_after(app, clock, feed_server, 15) == 0, "asked to wait 20 minutes"
     del feed_server.handlers["/feed.xml"]
@@ -88,10 +92,7 @@ async def test_a_temporary_redirect_keeps_the_address(bot, feed_server, clock):
 async def test_410_retires_the_feed_and_tells_the_chats(bot, feed_server, clock):
     app, out = bot
 
-    async def gone(request: web.Request) -> web.Response:
-        return web.Response(status=410)
-
-    feed_server.handlers["/feed.xml"] = gone
+    feed_server.handlers["/feed.xml"] = answer(410)
     await app.poll_due()
     await app.deliver_due()
     assert "!! newsalert: The feed World Desk says it is gone for good (HTTP 410)" in out.getvalue()
@@ -101,10 +102,7 @@ async def test_410_retires_the_feed_and_tells_the_chats(bot, feed_server, clock)
 async def test_a_feed_failing_for_a_day_is_reported_once_and_still_retried(bot, feed_server, clock):
     app, out = bot
 
-    async def broken(request: web.Request) -> web.Response:
-        return web.Response(status=500)
-
-    feed_server.handlers["/feed.xml"] = broken
+    feed_server.handlers["/feed.xml"] = answer(500)
     polls = 0
     for _ in range(16):  # two days of backoff: 10 min, 20 min, ... capped at 6 hours
         polls += await polls_after(app, clock, feed_server, 200)
@@ -236,10 +234,7 @@ async def test_a_restart_after_a_move_keeps_the_new_address_and_alerts_nothing_a
 async def test_a_retired_config_feed_stays_retired_across_restarts(bot, feed_server, start_app, clock):
     app, out = bot
 
-    async def gone(request: web.Request) -> web.Response:
-        return web.Response(status=410)
-
-    feed_server.handlers["/feed.xml"] = gone
+    feed_server.handlers["/feed.xml"] = answer(410)
     await app.poll_due()
     await app.deliver_due()
     assert out.getvalue().count("gone for good") == 1
@@ -253,10 +248,7 @@ async def test_a_retired_config_feed_stays_retired_across_restarts(bot, feed_ser
 async def test_absurd_server_hints_are_bounded_not_fatal(bot, feed_server, clock):
     app, out = bot
 
-    async def busy(request: web.Request) -> web.Response:
-        return web.Response(status=503, headers={"Retry-After": "99999999999999"})
-
-    feed_server.handlers["/feed.xml"] = busy
+    feed_server.handlers["/feed.xml"] = answer(503, {"Retry-After": "99999999999999"})
     assert (await app.poll_due())[0].error == "127.0.0.1 answered HTTP 503"
     assert await polls_after(app, clock, feed_server, 23 * 60) == 0, "as long as the maximum bound"
     del feed_server.handlers["/feed.xml"]
