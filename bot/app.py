@@ -7,6 +7,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, TextIO
 from urllib.parse import urlsplit
 
@@ -14,14 +15,17 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.channels.base import Channel
 from bot.channels.console import ConsoleChannel
+from bot.channels.telegram import TelegramChannel, webhook_secret
+from bot.commands import Commands
 from bot.config import Settings
 from bot.delivery import DeliveryReport, deliver_due
 from bot.domain import Alert, Clock, Feed, Rule, Subscription, SystemClock
 from bot.errors import ConfigError, QueryError
+from bot.feeds.discover import find_feed
 from bot.feeds.fetch import Fetcher, open_session
 from bot.feeds.guard import check_url, guarded_connector
 from bot.feeds.parse import parse_feed
-from bot.feeds.schedule import Bounds
+from bot.feeds.schedule import Bounds, chat_interval
 from bot.pipeline import Matcher, Poller, PollReport, prepare_story
 from bot.rules.query import parse_rule
 from bot.rules.text import is_language
@@ -76,6 +80,8 @@ class App:
         self.store = Store.open(settings.database_url)
         self.channels: dict[str, Channel] = {"console": ConsoleChannel(console)}
         self.poller: Poller | None = None
+        self.commands: Commands | None = None
+        self.telegram: TelegramChannel | None = None
         self.matcher = Matcher(settings.rules_language)
         self.bounds = Bounds(settings.polling.min_interval, settings.polling.max_interval)
         self._rules_seen: tuple[int, ...] | None = None
@@ -96,8 +102,21 @@ class App:
         guarded = Fetcher(open_session(guarded_connector()), check_hop=check_url)
         max_words = self.settings.summary.max_words
         self.poller = Poller(trusted, guarded, self.store, self.matcher, self.clock, max_words, self.bounds)
+        self.commands = Commands(
+            self.store,
+            self.clock,
+            find_feed=partial(find_feed, guarded),
+            chat_feed_interval=chat_interval(self.settings.poll_interval, self.bounds),
+            language=self.settings.rules_language,
+        )
+        if self.settings.telegram.token:
+            self.telegram = TelegramChannel(self.settings.telegram, self.commands)
+            await self.telegram.start()
+            self.channels["telegram"] = self.telegram
 
     async def close(self) -> None:
+        if self.telegram:
+            await self.telegram.close()
         if self.poller:
             await self.poller.fetcher.session.close()
             await self.poller.guarded.session.close()
@@ -167,10 +186,15 @@ class App:
 
     async def serve(self, stop: asyncio.Event) -> None:
         """`newsalert run`: tick until stop is set, then finish in-flight work and return."""
+        webhook = self.telegram and self.settings.telegram.webhook_url
+        telegram = (webhook_secret(self.settings.telegram), self.telegram.handle_json) if webhook else None
         runner, port = await start_web(
-            build_web_app(self.health), self.settings.http.host, self.settings.http.port
+            build_web_app(self.health, telegram), self.settings.http.host, self.settings.http.port
         )
         log.info("listening on http://%s:%d (GET /healthz)", self.settings.http.host, port)
+        polling = None
+        if self.telegram and not webhook:
+            polling = asyncio.create_task(self.telegram.run_polling(stop))
         scheduler = AsyncIOScheduler(timezone=UTC)
         first = datetime.now(UTC)
         for job, tick in ((self.poll_due, POLL_TICK), (self.deliver_due, DELIVER_TICK)):
@@ -192,6 +216,9 @@ class App:
             log.info("stopping: finishing work in flight")
             self._stopping = True
             scheduler.pause()  # no new runs; shutdown() would cancel the running ones mid-write
+            if polling:  # an update not yet confirmed comes again on the next start
+                polling.cancel()
+                await asyncio.gather(polling, return_exceptions=True)
             await self._drain()
             scheduler.shutdown(wait=False)
             await runner.cleanup()

@@ -1,14 +1,21 @@
 """What each chat command means, once, for every channel (Telegram, Slack, CLI translate it).
 
 Commands take data and the store and return data; replies are plain text the channels format.
+A button is a command too: pressing it runs its `action` ("pause 12") as if it had been typed.
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.config import parse_duration
+from bot.domain import Clock, Subscription
+from bot.errors import FetchError, QueryError
 from bot.rules.index import Document, RuleIndex
 from bot.rules.query import format_rule, parse_rule
 from bot.rules.text import DEFAULT_LANGUAGE
@@ -58,3 +65,357 @@ def describe_backtest(result: Backtest) -> str:
         lines.append("For example:")
         lines += [f"  - {title} ({feed})" for title, feed in result.samples]
     return "\n".join(lines)
+
+
+# --- chat commands -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Chat:
+    """Who is asking, and where: the channel adapter fills this in from the update it received."""
+
+    channel: str  # "telegram", "slack"
+    address: str  # the chat (and topic) alerts for this chat go to
+    name: str  # for logs and the subscription's name
+    user: str  # who typed it, as the chat app names them (a user id)
+    may_edit: bool = True  # may change this chat's rules and settings (group admin, private chat)
+    is_admin: bool = False  # may manage feeds (telegram.admins, slack.admins)
+    allowed: bool = True  # False when an allowlist is set and does not name this user
+    prefix: str = "/"  # how commands are typed here: "/" in Telegram, "/newsalert " in Slack
+
+
+@dataclass(frozen=True)
+class Button:
+    label: str
+    action: str  # a command line, run as if typed: "pause 12"
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    buttons: tuple[tuple[Button, ...], ...] = ()  # rows of buttons
+    # after one of these buttons is pressed, this command's new reply replaces this message
+    refresh: str | None = None
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    usage: str  # what follows the name
+    summary: str
+    edits: bool = False  # changes this chat: group admins only
+    admin: bool = False  # manages feeds: the bot's admins only
+
+
+COMMANDS = (
+    Command("start", "", "subscribe this chat and see how it works", edits=True),
+    Command("help", "", "all commands"),
+    Command("watch", "RULE", "alert on stories matching RULE", edits=True),
+    Command("unwatch", "ID", "delete a rule", edits=True),
+    Command("rules", "", "this chat's rules, to pause or delete"),
+    Command("test", "RULE", "how often RULE would have matched lately; nothing saved"),
+    Command("feeds", "", "the feeds being watched"),
+    Command("addfeed", "URL", "watch a feed (a site's address works too)", admin=True),
+    Command("removefeed", "ID", "stop watching a feed", admin=True),
+    Command("mute", "DURATION", "no alerts for a while: 2h, 1d, or off", edits=True),
+    Command("digest", "MODE", "instant, hourly, or daily HH:MM [zone]", edits=True),
+    Command("quiet", "HOURS", "quiet hours: 22:00-07:00 [zone], or off", edits=True),
+    Command("stop", "", "unsubscribe this chat; nothing more is sent", edits=True),
+)
+_BY_NAME = {command.name: command for command in COMMANDS}
+_HIDDEN = {"pause": "unwatch", "resume": "unwatch"}  # button actions, with the rights of this command
+MAX_LISTED = 50  # rules or feeds shown in one reply
+MAX_BUTTONS = 20  # rules with buttons in one /rules reply
+
+
+def _number(argument: str) -> int | None:
+    match = re.fullmatch(r"\s*#?(\d{1,12})\s*", argument)
+    return int(match.group(1)) if match else None
+
+
+def _zone(name: str | None) -> str:
+    """A time zone name as given, checked; UTC when none."""
+    if not name:
+        return "UTC"
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{name!r} is not a time zone; use a name like Europe/Paris or UTC") from None
+    return name
+
+
+_CLOCK = r"([01]?\d|2[0-3]):([0-5]\d)"
+
+
+def parse_digest(text: str) -> str:
+    """`instant`, `hourly`, or `daily HH:MM [zone]`, as stored; ValueError says what is wrong."""
+    words = text.split()
+    if words in (["instant"], ["hourly"]):
+        return words[0]
+    if words and words[0] == "daily" and 2 <= len(words) <= 3:
+        match = re.fullmatch(_CLOCK, words[1])
+        if match:
+            zone = _zone(words[2] if len(words) == 3 else None)
+            return f"daily {int(match.group(1)):02d}:{match.group(2)} {zone}"
+    raise ValueError(
+        "say instant, hourly, or daily HH:MM with an optional time zone (daily 08:00 Europe/Paris)"
+    )
+
+
+def parse_quiet(text: str) -> str | None:
+    """`HH:MM-HH:MM [zone]` as stored, or None for `off`; ValueError says what is wrong."""
+    words = text.split()
+    if words == ["off"]:
+        return None
+    match = re.fullmatch(f"{_CLOCK}-{_CLOCK}", words[0]) if 1 <= len(words) <= 2 else None
+    if not match:
+        raise ValueError("say the hours as 22:00-07:00 with an optional time zone, or off")
+    start, end = f"{int(match.group(1)):02d}:{match.group(2)}", f"{int(match.group(3)):02d}:{match.group(4)}"
+    if start == end:
+        raise ValueError("the quiet hours start and end at the same time")
+    return f"{start}-{end} {_zone(words[1] if len(words) == 2 else None)}"
+
+
+def _refused(error: QueryError, rule: str) -> Reply:
+    """Why the rule cannot be used, with a marker where (a caret under it needs a monospace font)."""
+    at = error.position
+    return Reply(
+        f"I cannot use that rule: {error.reason} at character {at + 1}: {rule[:at]}\u25b6{rule[at:]}"
+    )
+
+
+def split_command(line: str) -> tuple[str, str]:
+    """ "/watch@newsalert_bot NATO" -> ("watch", "NATO"); a leading slash and a bot name are optional."""
+    head, _, argument = line.strip().partition(" ")
+    return head.lstrip("/").split("@", 1)[0].lower(), argument.strip()
+
+
+class Commands:
+    """Every chat command, for every channel: `run(chat, name, argument)` returns the reply."""
+
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        *,
+        find_feed: Callable[[str], Awaitable[str]],
+        chat_feed_interval: timedelta,
+        language: str = DEFAULT_LANGUAGE,
+    ):
+        self.store = store
+        self.clock = clock
+        self.find_feed = find_feed  # what a user typed -> the feed's address, through the SSRF guard
+        self.chat_feed_interval = chat_feed_interval
+        self.language = language
+
+    async def run(self, chat: Chat, name: str, argument: str = "") -> Reply:
+        if not chat.allowed:
+            return Reply(
+                f"Sorry, this newsalert bot is private. Its owner can let you in by adding your id "
+                f"({chat.user}) to its allowed users."
+            )
+        command = _BY_NAME.get(_HIDDEN.get(name, name))
+        if command is None:
+            return Reply(f"I do not know {chat.prefix}{name}. {chat.prefix}help lists what I can do.")
+        if command.admin and not chat.is_admin:
+            return Reply("Sorry, only the bot's admins can change its feeds. Ask whoever runs it.")
+        if command.edits and not chat.may_edit:
+            return Reply("Sorry, only this group's admins can change its alerts. Ask one of them.")
+        handler = getattr(self, f"_{name}")
+        return await handler(chat, argument.strip())
+
+    def _usage(self, chat: Chat, name: str, example: str) -> Reply:
+        command = _BY_NAME[name]
+        return Reply(f"Usage: {chat.prefix}{name} {command.usage}, for example {chat.prefix}{name} {example}")
+
+    async def _subscription(self, chat: Chat) -> Subscription:
+        """This chat's subscription, made (or switched back on) when a command needs it."""
+        found = await self.store.subscription(chat.channel, chat.address)
+        if found and found.active:
+            return found
+        return await self.store.subscribe(chat.channel, chat.address, chat.name, self.clock.now())
+
+    async def _start(self, chat: Chat, _argument: str) -> Reply:
+        await self.store.subscribe(chat.channel, chat.address, chat.name, self.clock.now())
+        p = chat.prefix
+        return Reply(
+            "This chat now gets an alert when a new story matches one of its rules.\n"
+            f"Watch a topic: {p}watch NATO-Russia Council (try {p}test first to see how often it hits).\n"
+            f"Your rules: {p}rules. Everything else: {p}help."
+        )
+
+    async def _help(self, chat: Chat, _argument: str) -> Reply:
+        lines = [f"{chat.prefix}{c.name} {c.usage}".rstrip() + f" - {c.summary}" for c in COMMANDS]
+        lines.append(
+            '\nRules: plain words are one phrase (Membership Action Plan). Also "quotes", AND, OR, NOT, '
+            "-word, (parentheses), title:, feed:NAME, link:, NEAR/5, case:MAP and /regex/."
+        )
+        return Reply("\n".join(lines))
+
+    async def _watch(self, chat: Chat, argument: str) -> Reply:
+        if not argument:
+            return self._usage(chat, "watch", "Membership Action Plan")
+        try:
+            tree = parse_rule(argument, self.language)
+        except QueryError as error:
+            return _refused(error, argument)
+        subscription = await self._subscription(chat)
+        rule_id, new = await self.store.add_rule(subscription.id, argument, self.clock.now())
+        understood = format_rule(tree)
+        said = "Watching" if new else "Already watching"
+        return Reply(
+            f"{said} rule {rule_id}: {understood}\n"
+            f"Alerts come here when a new story matches; {chat.prefix}test shows how often it would have.",
+            ((Button("Undo", f"unwatch {rule_id}"),),),
+        )
+
+    async def _unwatch(self, chat: Chat, argument: str) -> Reply:
+        rule_id = _number(argument)
+        if rule_id is None:
+            return self._usage(chat, "unwatch", "12 (the numbers are in /rules)")
+        subscription = await self.store.subscription(chat.channel, chat.address)
+        if subscription and await self.store.delete_rule(subscription.id, rule_id):
+            return Reply(f"Deleted rule {rule_id}.")
+        rules = await self.store.chat_rules(subscription.id) if subscription else []
+        if any(rule.id == rule_id for rule in rules):
+            return Reply(
+                f"Rule {rule_id} comes from the config file; {chat.prefix}pause {rule_id} silences it."
+            )
+        return Reply(f"This chat has no rule {rule_id}. {chat.prefix}rules lists them.")
+
+    async def _pause(self, chat: Chat, argument: str) -> Reply:
+        return await self._set_active(chat, argument, False)
+
+    async def _resume(self, chat: Chat, argument: str) -> Reply:
+        return await self._set_active(chat, argument, True)
+
+    async def _set_active(self, chat: Chat, argument: str, active: bool) -> Reply:
+        rule_id = _number(argument)
+        subscription = await self.store.subscription(chat.channel, chat.address)
+        if (
+            rule_id is None
+            or not subscription
+            or not await self.store.set_rule_active(subscription.id, rule_id, active)
+        ):
+            return Reply(f"This chat has no rule {argument}. {chat.prefix}rules lists them.")
+        if active:
+            return Reply(f"Rule {rule_id} is on again.")
+        return Reply(f"Paused rule {rule_id}: no alerts from it until you resume it.",
+                     ((Button("Resume", f"resume {rule_id}"),),))  # fmt: skip
+
+    async def _rules(self, chat: Chat, _argument: str) -> Reply:
+        subscription = await self.store.subscription(chat.channel, chat.address)
+        rules = await self.store.chat_rules(subscription.id) if subscription else []
+        if not rules:
+            return Reply(f"This chat watches nothing yet. Try {chat.prefix}watch Membership Action Plan.")
+        lines = []
+        for rule in rules[:MAX_LISTED]:
+            notes = [
+                note
+                for note, on in (("paused", not rule.active), ("config file", rule.source == "config"))
+                if on
+            ]
+            lines.append(f"{rule.id}. {rule.query}" + (f" ({', '.join(notes)})" if notes else ""))
+        if len(rules) > MAX_LISTED:
+            lines.append(f"... and {len(rules) - MAX_LISTED} more.")
+        if subscription and not subscription.active:
+            lines.append(f"This chat is unsubscribed: {chat.prefix}start to get alerts again.")
+        buttons = tuple(
+            (
+                Button(f"Pause {r.id}", f"pause {r.id}")
+                if r.active
+                else Button(f"Resume {r.id}", f"resume {r.id}"),
+                *([Button(f"Delete {r.id}", f"unwatch {r.id}")] if r.source == "chat" else []),
+            )
+            for r in rules[:MAX_BUTTONS]
+        )
+        return Reply("\n".join(lines), buttons, refresh="rules")
+
+    async def _test(self, chat: Chat, argument: str) -> Reply:
+        if not argument:
+            return self._usage(chat, "test", "Ukraine NEAR/5 membership")
+        try:
+            result = await test_rule(self.store, argument, now=self.clock.now(), language=self.language)
+        except QueryError as error:
+            return _refused(error, argument)
+        return Reply(
+            describe_backtest(result) + f"\nNothing was saved. {chat.prefix}watch {argument} to keep it."
+        )
+
+    async def _feeds(self, chat: Chat, _argument: str) -> Reply:
+        listed = await self.store.feed_list()
+        if not listed:
+            return Reply("No feeds yet." + (f" {chat.prefix}addfeed URL adds one." if chat.is_admin else ""))
+        lines = [
+            f"{feed.id}. {feed.name or feed.url} - {feed.url}" + (f" (failing: {error})" if error else "")
+            for feed, error in listed[:MAX_LISTED]
+        ]
+        if len(listed) > MAX_LISTED:
+            lines.append(f"... and {len(listed) - MAX_LISTED} more.")
+        return Reply("\n".join(lines))
+
+    async def _addfeed(self, chat: Chat, argument: str) -> Reply:
+        if not argument or " " in argument:
+            return self._usage(chat, "addfeed", "https://www.nato.int")
+        url = argument if "://" in argument else f"https://{argument}"
+        try:
+            feed_url = await self.find_feed(url)
+        except FetchError as error:
+            return Reply(f"I could not add that feed: {error}")
+        feed_id = await self.store.add_chat_feed(feed_url, "", self.chat_feed_interval, self.clock.now())
+        return Reply(f"Added feed {feed_id}: {feed_url}. New stories from it are matched from now on.")
+
+    async def _removefeed(self, chat: Chat, argument: str) -> Reply:
+        feed_id = _number(argument)
+        if feed_id is None:
+            return self._usage(chat, "removefeed", "3 (the numbers are in /feeds)")
+        why_not = await self.store.remove_chat_feed(feed_id)
+        return Reply(f"Cannot remove feed {feed_id}: {why_not}." if why_not else f"Removed feed {feed_id}.")
+
+    async def _mute(self, chat: Chat, argument: str) -> Reply:
+        subscription = await self._subscription(chat)
+        if argument == "off":
+            await self.store.update_subscription(subscription.id, muted_until=None)
+            return Reply("Alerts are on again.")
+        try:
+            duration = parse_duration(argument) if argument else None
+        except ValueError:
+            duration = None
+        if not isinstance(duration, timedelta) or duration <= timedelta(0):
+            return self._usage(chat, "mute", "2h (or 30m, 1d, off)")
+        until = self.clock.now() + duration
+        await self.store.update_subscription(subscription.id, muted_until=until)
+        return Reply(
+            f"Muted until {until:%a %d %b %H:%M} UTC: stories matched until then are not sent. "
+            f"{chat.prefix}mute off ends it sooner."
+        )
+
+    async def _digest(self, chat: Chat, argument: str) -> Reply:
+        try:
+            digest = parse_digest(argument)
+        except ValueError as error:
+            return Reply(f"Cannot set that: {error}.")
+        subscription = await self._subscription(chat)
+        await self.store.update_subscription(subscription.id, digest=digest)
+        return Reply(
+            f"Saved: {digest}. (Digests start with a coming version; until then alerts come one by one.)"
+        )
+
+    async def _quiet(self, chat: Chat, argument: str) -> Reply:
+        try:
+            quiet = parse_quiet(argument)
+        except ValueError as error:
+            return Reply(f"Cannot set that: {error}.")
+        subscription = await self._subscription(chat)
+        await self.store.update_subscription(subscription.id, quiet=quiet)
+        if quiet is None:
+            return Reply("Quiet hours are off.")
+        return Reply(f"Saved quiet hours: {quiet}. (They take effect with a coming version.)")
+
+    async def _stop(self, chat: Chat, _argument: str) -> Reply:
+        subscription = await self.store.subscription(chat.channel, chat.address)
+        if subscription:
+            await self.store.unsubscribe(subscription.id)
+        return Reply(
+            f"Unsubscribed: nothing more will be sent here. Your rules are kept; {chat.prefix}start resumes."
+        )

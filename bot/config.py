@@ -53,9 +53,30 @@ class HttpSettings(_Section):
     port: int = Field(8080, ge=0, le=65535)  # 0: any free port (tests)
 
 
+def parse_id_list(value: Any) -> Any:
+    """ "123, 456" (from the environment) -> ["123", "456"]; a YAML list as it is."""
+    if isinstance(value, str):
+        return [part for part in re.split(r"[\s,]+", value) if part]
+    return value
+
+
+IdList = Annotated[list[int], BeforeValidator(parse_id_list)]
+
+
 class TelegramSettings(_Section):
     token: SecretStr | None = None
     api_url: str = "https://api.telegram.org/bot"
+    admins: IdList = []  # user ids that may add and remove feeds from a chat
+    allowed_users: IdList = []  # when set, the bot answers only these user ids
+    webhook_url: str | None = None  # public https address of http.port; unset: long polling
+    webhook_secret: SecretStr | None = None  # checked on every webhook call; derived from the token if unset
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _https(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("https://"):
+            raise ValueError("Telegram only calls https:// webhooks")
+        return value
 
 
 class SlackSettings(_Section):
@@ -145,6 +166,10 @@ ENVIRONMENT: dict[str, tuple[str, ...]] = {
     "NEWSALERT_HTTP_PORT": ("http", "port"),
     "TELEGRAM_BOT_TOKEN": ("telegram", "token"),
     "NEWSALERT_TELEGRAM_API_URL": ("telegram", "api_url"),
+    "NEWSALERT_TELEGRAM_ADMINS": ("telegram", "admins"),
+    "NEWSALERT_TELEGRAM_ALLOWED_USERS": ("telegram", "allowed_users"),
+    "NEWSALERT_TELEGRAM_WEBHOOK_URL": ("telegram", "webhook_url"),
+    "TELEGRAM_WEBHOOK_SECRET": ("telegram", "webhook_secret"),
     "SLACK_BOT_TOKEN": ("slack", "bot_token"),
     "SLACK_SIGNING_SECRET": ("slack", "signing_secret"),
     "SLACK_APP_TOKEN": ("slack", "app_token"),

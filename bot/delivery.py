@@ -10,7 +10,7 @@ from functools import partial
 
 from bot.channels.base import Channel
 from bot.domain import Clock, Receipt, Subscription
-from bot.errors import PermanentDeliveryError, TransientDeliveryError
+from bot.errors import AddressMovedError, PermanentDeliveryError, TransientDeliveryError
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -76,6 +76,11 @@ async def _attempt(
         at = retry_at(clock.now(), attempts, error.retry_after)
         log.warning("%s %s to %s delayed until %s: %s", kind, row_id, subscription.name, at, error)
         await store.mark_retry(kind, row_id, at, str(error))
+        return "retry"
+    except AddressMovedError as error:  # same chat, new id: follow it and send again at once
+        log.info("%s moved to %s", subscription.name, error.new_address)
+        await store.update_subscription(subscription.id, address=error.new_address)
+        await store.mark_retry(kind, row_id, clock.now(), str(error))
         return "retry"
     except PermanentDeliveryError as error:
         log.warning("%s %s: %s is gone (%s); subscription paused", kind, row_id, subscription.name, error)

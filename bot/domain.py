@@ -62,8 +62,22 @@ class Article:
 class Subscription:
     id: int
     channel: str  # "console", "telegram", "slack"
-    address: str  # where in that channel: chat id, channel id, "stdout"
+    address: str  # where in that channel: chat id ("chat:topic" in a forum), channel id, "stdout"
     name: str
+    active: bool = True
+    muted_until: datetime | None = None
+    digest: str = "instant"  # instant, hourly, daily HH:MM [zone]
+    quiet: str | None = None  # HH:MM-HH:MM [zone]
+
+
+@dataclass(frozen=True)
+class WatchRule:
+    """A rule as its chat sees it in /rules."""
+
+    id: int
+    query: str
+    active: bool  # False: paused
+    source: str  # "config" (only the config file changes it) or "chat"
 
 
 @dataclass(frozen=True)

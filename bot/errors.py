@@ -59,3 +59,11 @@ class PermanentDeliveryError(DeliveryError):
     def __init__(self, reason: str):
         super().__init__(reason)
         self.reason = reason
+
+
+class AddressMovedError(DeliveryError):
+    """The chat has a new address (a Telegram group became a supergroup): send there from now on."""
+
+    def __init__(self, new_address: str):
+        super().__init__(f"the chat moved to {new_address}")
+        self.new_address = new_address

@@ -15,6 +15,7 @@ from bot.app import App
 from bot.config import Settings, load_settings
 from tests.fakes.clock import FakeClock
 from tests.fakes.feed_server import FeedServer
+from tests.fakes.telegram_api import FakeTelegram
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "config" / "samples"
@@ -61,6 +62,13 @@ def clock() -> FakeClock:
 @pytest.fixture
 async def feed_server() -> AsyncIterator[FeedServer]:
     server = await FeedServer().start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def telegram() -> AsyncIterator[FakeTelegram]:
+    server = await FakeTelegram().start()
     yield server
     await server.stop()
 

@@ -125,7 +125,7 @@ def test_config_path_comes_from_the_environment_and_db_upgrade_works(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "database is up to date"
     with sqlite3.connect(tmp_path / "db" / "newsalert.db") as db:
-        assert db.execute("select version_num from alembic_version").fetchone() == ("0001",)
+        assert db.execute("select version_num from alembic_version").fetchone() == ("0002",)
 
 
 async def test_run_serves_healthz_and_stops_cleanly_on_sigterm(tmp_path):

@@ -81,6 +81,26 @@ class FeedRows(Rows):
             )  # fmt: skip
             return result.inserted_primary_key[0]
 
+    async def feed_list(self) -> list[tuple[Feed, str | None]]:
+        """Every feed being polled, with its last error when it is failing, by name."""
+        query = select(feeds).where(feeds.c.active).order_by(func.lower(feeds.c.name), feeds.c.id)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [(_feed(row), row.last_error if row.failing_since else None) for row in rows]
+
+    async def remove_chat_feed(self, feed_id: int) -> str | None:
+        """Stop polling a feed added from a chat. Returns why not (config feed, no such feed), or None."""
+        async with self._write() as conn:
+            row = (
+                await conn.execute(select(feeds.c.source).where(feeds.c.id == feed_id, feeds.c.active))
+            ).first()
+            if row is None:
+                return "no such feed"
+            if row.source == "config":
+                return "it comes from the config file: remove it there"
+            await conn.execute(update(feeds).where(feeds.c.id == feed_id).values(active=False))
+            return None
+
     async def claim_due_feeds(
         self, now: datetime, limit: int, lease: timedelta, *, only: Sequence[int] | None = None
     ) -> list[Feed]:

@@ -15,9 +15,9 @@ from bot.domain import (
     Match,
     NoticeDelivery,
     Quote,
-    Subscription,
 )
 from bot.store.rows import Rows
+from bot.store.rules import subscription_from_row
 from bot.store.tables import articles, feeds, notices, outbox, subscriptions
 
 _QUEUES = {"outbox": outbox, "notices": notices}
@@ -27,7 +27,16 @@ class QueueRows(Rows):
     async def claim_due_deliveries(
         self, now: datetime, channels: Collection[str], limit: int, lease: timedelta
     ) -> list[Delivery]:
-        """Pending alerts whose time has come, oldest first, leased to this caller."""
+        """Pending alerts whose time has come, oldest first, leased to this caller.
+
+        Alerts due for a muted chat are dropped (status "muted"): /mute means not now, not later."""
+        muted = select(subscriptions.c.id).where(subscriptions.c.muted_until > now)
+        async with self._write() as conn:
+            await conn.execute(
+                update(outbox)
+                .where(outbox.c.status == "pending", outbox.c.subscription_id.in_(muted))
+                .values(status="muted")
+            )
         query = (
             select(outbox, subscriptions, articles, feeds.c.name.label("feed_name"))
             .join(subscriptions, outbox.c.subscription_id == subscriptions.c.id)
@@ -47,7 +56,7 @@ class QueueRows(Rows):
         rows = await self._claim(notices, query, now, channels, limit, lease)
         return [
             NoticeDelivery(
-                row[notices.c.id], row[notices.c.attempts], _subscription(row), row[notices.c.text]
+                row[notices.c.id], row[notices.c.attempts], subscription_from_row(row), row[notices.c.text]
             )
             for row in rows
         ]
@@ -111,17 +120,8 @@ class QueueRows(Rows):
             return dict((await conn.execute(query)).all())
 
 
-def _subscription(row: Any) -> Subscription:
-    return Subscription(
-        row[subscriptions.c.id],
-        row[subscriptions.c.channel],
-        row[subscriptions.c.address],
-        row[subscriptions.c.name],
-    )
-
-
 def _delivery(row: Any) -> Delivery:
-    subscription = _subscription(row)
+    subscription = subscription_from_row(row)
     alert = Alert(
         title=row[articles.c.title],
         link=row[articles.c.link],

@@ -1,4 +1,4 @@
-"""Subscription and rule rows: config sync, the active rules and their fingerprint."""
+"""Subscription and rule rows: config sync, chat commands, the active rules and their fingerprint."""
 
 from __future__ import annotations
 
@@ -6,14 +6,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 
-from bot.domain import (
-    Rule,
-    Subscription,
-)
+from bot.domain import Rule, Subscription, WatchRule
 from bot.store.rows import Rows
-from bot.store.tables import rules, subscriptions
+from bot.store.tables import notices, outbox, rules, subscriptions
 
 
 class RuleRows(Rows):
@@ -89,3 +86,95 @@ class RuleRows(Rows):
         )
         async with self.engine.connect() as conn:
             return [Rule(*row) for row in (await conn.execute(query)).all()]
+
+    # What chat commands change. A chat is a subscription with source "chat" (or "config" when the
+    # config file names it; then its config rules stay the config file's to change).
+
+    async def subscription(self, channel: str, address: str) -> Subscription | None:
+        key = (subscriptions.c.channel == channel) & (subscriptions.c.address == address)
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(subscriptions).where(key))).one_or_none()
+        return subscription_from_row(row._mapping) if row else None
+
+    async def subscribe(self, channel: str, address: str, name: str, now: datetime) -> Subscription:
+        """This chat receives alerts again (or for the first time); its rules and settings are kept."""
+        key = (subscriptions.c.channel == channel) & (subscriptions.c.address == address)
+        async with self._write() as conn:
+            found = (await conn.execute(select(subscriptions.c.id).where(key))).scalar()
+            if found is None:
+                await conn.execute(
+                    insert(subscriptions).values(
+                        channel=channel, address=address, name=name, source="chat", active=True,
+                        created_at=now, digest="instant",
+                    )
+                )  # fmt: skip
+            else:
+                await conn.execute(update(subscriptions).where(key).values(active=True))
+        found = await self.subscription(channel, address)
+        assert found
+        return found
+
+    async def update_subscription(self, sub_id: int, **values: Any) -> None:
+        """Set chat settings: active, address, muted_until, digest, quiet."""
+        async with self._write() as conn:
+            await conn.execute(update(subscriptions).where(subscriptions.c.id == sub_id).values(**values))
+
+    async def unsubscribe(self, sub_id: int) -> None:
+        """/stop: nothing more is sent to this chat, not even what was waiting (status "stopped")."""
+        async with self._write() as conn:
+            await conn.execute(update(subscriptions).where(subscriptions.c.id == sub_id).values(active=False))
+            for table in (outbox, notices):
+                await conn.execute(
+                    update(table)
+                    .where(table.c.subscription_id == sub_id, table.c.status == "pending")
+                    .values(status="stopped")
+                )
+
+    async def add_rule(self, sub_id: int, query: str, now: datetime) -> tuple[int, bool]:
+        """(rule id, whether it is new); a rule the chat already has is switched back on."""
+        key = (rules.c.subscription_id == sub_id) & (rules.c.query == query)
+        async with self._write() as conn:
+            found = (await conn.execute(select(rules.c.id).where(key))).scalar()
+            if found is not None:
+                await conn.execute(update(rules).where(key).values(active=True))
+                return found, False
+            result = await conn.execute(
+                insert(rules).values(
+                    subscription_id=sub_id, query=query, source="chat", active=True, created_at=now
+                )
+            )
+            return result.inserted_primary_key[0], True
+
+    async def chat_rules(self, sub_id: int) -> list[WatchRule]:
+        query = (
+            select(rules.c.id, rules.c.query, rules.c.active, rules.c.source)
+            .where(rules.c.subscription_id == sub_id)
+            .order_by(rules.c.id)
+        )
+        async with self.engine.connect() as conn:
+            return [WatchRule(*row) for row in (await conn.execute(query)).all()]
+
+    async def set_rule_active(self, sub_id: int, rule_id: int, active: bool) -> bool:
+        """Pause or resume one of this chat's rules; False when it has no such rule."""
+        mine = (rules.c.id == rule_id) & (rules.c.subscription_id == sub_id)
+        async with self._write() as conn:
+            return (await conn.execute(update(rules).where(mine).values(active=active))).rowcount > 0
+
+    async def delete_rule(self, sub_id: int, rule_id: int) -> bool:
+        """Delete one of this chat's own rules (config rules stay); False when there is none."""
+        mine = (rules.c.id == rule_id) & (rules.c.subscription_id == sub_id) & (rules.c.source == "chat")
+        async with self._write() as conn:
+            return (await conn.execute(delete(rules).where(mine))).rowcount > 0
+
+
+def subscription_from_row(row: Any) -> Subscription:
+    return Subscription(
+        row[subscriptions.c.id],
+        row[subscriptions.c.channel],
+        row[subscriptions.c.address],
+        row[subscriptions.c.name],
+        row[subscriptions.c.active],
+        row[subscriptions.c.muted_until],
+        row[subscriptions.c.digest],
+        row[subscriptions.c.quiet],
+    )

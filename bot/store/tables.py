@@ -98,6 +98,9 @@ subscriptions = Table(
     Column("source", String(16), nullable=False),
     Column("active", Boolean, nullable=False, default=True),
     Column("created_at", UTCDateTime, nullable=False),
+    Column("muted_until", UTCDateTime),  # /mute: alerts due before this are dropped, not sent later
+    Column("digest", Text, nullable=False, default="instant"),  # /digest: instant, hourly, daily HH:MM
+    Column("quiet", Text),  # /quiet: "22:00-07:00 Europe/Paris", NULL when off
     UniqueConstraint("channel", "address"),
 )
 
@@ -122,7 +125,7 @@ def _delivery_columns() -> list[Column]:
         Column(
             "subscription_id", Integer, ForeignKey("subscriptions.id", ondelete="CASCADE"), nullable=False
         ),
-        Column("status", String(16), nullable=False),  # pending, sent, gone
+        Column("status", String(16), nullable=False),  # pending, sent, gone, stopped (/stop); muted (/mute)
         Column("attempts", Integer, nullable=False, default=0),
         Column("next_attempt_at", UTCDateTime, nullable=False),
         Column("claimed_until", UTCDateTime),  # a lease: a crashed worker's claim comes free after it

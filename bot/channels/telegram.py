@@ -1,0 +1,309 @@
+"""Telegram: alerts in HTML parse mode, and the bot commands, translated to and from commands.py.
+
+A pure render first (render_alert), then a thin adapter over python-telegram-bot's Bot: API calls,
+updates in (long polling or webhook), errors translated for delivery.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import html
+import logging
+import os
+import re
+from datetime import timedelta
+
+from telegram import Bot, BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.constants import ChatMemberStatus, ChatType, ParseMode
+from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.request import HTTPXRequest
+
+from bot.commands import COMMANDS, Button, Chat, Commands, Reply, split_command
+from bot.config import TelegramSettings
+from bot.domain import Alert, Match, Quote, Receipt
+from bot.errors import AddressMovedError, PermanentDeliveryError, TransientDeliveryError
+
+# PTB 22 warns on every 429 while it moves durations from int to timedelta, unless opted in early
+os.environ.setdefault("PTB_TIMEDELTA", "true")
+log = logging.getLogger(__name__)
+
+LIMIT = 4096  # characters (UTF-16 code units) of a message, after its HTML is parsed
+MAX_RULES_SHOWN = 5
+MAX_TITLE = 300
+MAX_QUOTE = 600
+MAX_RULE = 200
+POLL_TIMEOUT = 30  # seconds a getUpdates call waits for news
+WEBHOOK_PATH = "/telegram/webhook"  # on http.port
+ADMINS = {ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR}
+# BadRequest descriptions that mean the chat or topic is gone, not that the message was wrong
+_GONE = ("chat not found", "thread not found", "topic_deleted", "topic_closed", "not enough rights")
+
+Keyboard = tuple[tuple[Button, ...], ...]
+
+
+# --- render: pure ------------------------------------------------------------------------------
+
+
+def units(text: str) -> int:
+    """Length as Telegram counts it: UTF-16 code units."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def visible_length(markup: str) -> int:
+    """Length of an HTML message once Telegram has parsed it."""
+    return units(html.unescape(re.sub(r"<[^>]*>", "", markup)))
+
+
+def clip(text: str, limit: int) -> str:
+    """At most `limit` units, cut at a word where possible, with an ellipsis when cut."""
+    if units(text) <= limit:
+        return text
+    cut = text[: max(limit - 1, 0)]
+    while units(cut) > limit - 1:
+        cut = cut[:-1]
+    word = cut.rsplit(" ", 1)[0] if " " in cut[len(cut) // 2 :] else cut
+    return word.rstrip() + "\u2026"
+
+
+def _quote_html(quote: Quote, limit: int) -> str:
+    text = clip(quote.text, limit)
+    out, at = [], 0
+    for start, end in quote.spans:
+        if end > len(text):
+            break
+        out += [html.escape(text[at:start]), f"<b>{html.escape(text[start:end])}</b>"]
+        at = end
+    out.append(html.escape(text[at:]))
+    return "".join(out)
+
+
+def _why(match: Match) -> str:
+    rule = html.escape(clip(match.rule, MAX_RULE))
+    return f"\n\n<i>Rule {match.rule_id}: {rule}</i>\n\u201c{_quote_html(match.quote, MAX_QUOTE)}\u201d"
+
+
+def render_alert(alert: Alert) -> tuple[str, Keyboard]:
+    """The alert as Telegram HTML (never over LIMIT, every feed string escaped) and its buttons."""
+    title = html.escape(clip(alert.title or alert.link, MAX_TITLE))
+    link = alert.link if alert.link.startswith(("http://", "https://")) else ""
+    head = f'<b><a href="{html.escape(link)}">{title}</a></b>' if link else f"<b>{title}</b>"
+    when = alert.published_at.strftime("%d %b %Y %H:%M UTC")
+    head += f"\n{html.escape(clip(alert.feed_name, MAX_TITLE))} \u00b7 {when}"
+    shown = alert.matches[:MAX_RULES_SHOWN]
+    tail = "".join(_why(m) for m in shown)
+    if len(alert.matches) > len(shown):
+        tail += f"\n\n(and {len(alert.matches) - len(shown)} more of your rules)"
+    room = LIMIT - visible_length(head + tail) - 2
+    summary = html.escape(clip(alert.summary, room)) if alert.summary and room > 20 else ""
+    text = head + (f"\n\n{summary}" if summary else "") + tail
+    one = len(shown) == 1
+    buttons = tuple(
+        (
+            Button("Mute this rule" if one else f"Mute rule {m.rule_id}", f"pause {m.rule_id}"),
+            Button("Unwatch" if one else f"Unwatch {m.rule_id}", f"unwatch {m.rule_id}"),
+        )
+        for m in shown[:3]
+    )
+    return text, buttons
+
+
+def split_address(address: str) -> tuple[int | str, int | None]:
+    """ "-100123:7" -> (-100123, 7): a chat, and the forum topic in it."""
+    chat, _, thread = address.partition(":")
+    return (int(chat) if re.fullmatch(r"-?\d+", chat) else chat), (int(thread) if thread else None)
+
+
+def webhook_secret(settings: TelegramSettings) -> str:
+    """What Telegram sends in X-Telegram-Bot-Api-Secret-Token: the configured one, else one derived
+    from the token (the same on every replica, and never the token itself)."""
+    if settings.webhook_secret:
+        return settings.webhook_secret.get_secret_value()
+    assert settings.token
+    return hashlib.sha256(b"newsalert-webhook:" + settings.token.get_secret_value().encode()).hexdigest()
+
+
+# --- adapter -----------------------------------------------------------------------------------
+
+
+def _markup(reply: Reply) -> InlineKeyboardMarkup | None:
+    """Buttons; each carries its action, and the command to re-show in place after it ("rules>pause 3")."""
+    if not reply.buttons:
+        return None
+    mark = f"{reply.refresh}>" if reply.refresh else ""
+    return InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(b.label, callback_data=f"{mark}{b.action}"[:64]) for b in row]
+            for row in reply.buttons
+        ]
+    )
+
+
+def _retry_after(error: RetryAfter) -> float:
+    value = error.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+class TelegramChannel:
+    name = "telegram"
+
+    def __init__(self, settings: TelegramSettings, commands: Commands):
+        assert settings.token
+        self.settings = settings
+        self.commands = commands
+        self.bot = Bot(
+            settings.token.get_secret_value(),
+            base_url=settings.api_url,
+            request=HTTPXRequest(connection_pool_size=8),
+            get_updates_request=HTTPXRequest(read_timeout=POLL_TIMEOUT + 10),
+        )
+        self.offset: int | None = None
+        self.username = ""
+
+    async def start(self) -> None:
+        """Check the token, register the command menu, and choose webhook or long polling."""
+        await self.bot.initialize()
+        self.username = self.bot.username
+        await self.bot.set_my_commands([BotCommand(c.name, c.summary) for c in COMMANDS])
+        if self.settings.webhook_url:
+            url = self.settings.webhook_url.rstrip("/") + WEBHOOK_PATH
+            await self.bot.set_webhook(url, secret_token=webhook_secret(self.settings))
+        else:
+            await self.bot.delete_webhook()
+
+    async def close(self) -> None:
+        await self.bot.shutdown()
+
+    # outgoing: alerts and notices
+
+    async def send(self, address: str, alert: Alert) -> Receipt:
+        text, buttons = render_alert(alert)
+        return await self._send(address, text, ParseMode.HTML, _markup(Reply(text, buttons)))
+
+    async def send_notice(self, address: str, text: str) -> Receipt:
+        return await self._send(address, clip(f"newsalert: {text}", LIMIT), None, None)
+
+    async def _send(
+        self, address: str, text: str, parse_mode: str | None, markup: InlineKeyboardMarkup | None
+    ) -> Receipt:
+        chat_id, thread = split_address(address)
+        try:
+            message = await self.bot.send_message(
+                chat_id, text, parse_mode=parse_mode, message_thread_id=thread, reply_markup=markup
+            )
+        except RetryAfter as error:
+            raise TransientDeliveryError("Telegram asked to slow down", _retry_after(error)) from None
+        except ChatMigrated as error:
+            raise AddressMovedError(str(error.new_chat_id)) from None
+        except Forbidden as error:
+            raise PermanentDeliveryError(f"Telegram refused: {error.message}") from None
+        except BadRequest as error:
+            if any(gone in error.message.lower() for gone in _GONE):
+                raise PermanentDeliveryError(f"Telegram refused: {error.message}") from None
+            raise  # our message was wrong: a bug, retried with backoff and logged by delivery
+        except NetworkError as error:
+            raise TransientDeliveryError(f"Telegram unreachable: {type(error).__name__}") from None
+        return Receipt(str(message.message_id))
+
+    # incoming: commands and button presses
+
+    async def poll_updates(self, timeout: int = 0) -> int:
+        """One getUpdates call, each update handled in order; returns how many there were."""
+        updates = await self.bot.get_updates(
+            offset=self.offset, timeout=timeout, allowed_updates=["message", "callback_query"]
+        )
+        for update in updates:
+            self.offset = update.update_id + 1
+            await self.handle(update)
+        return len(updates)
+
+    async def run_polling(self, stop: asyncio.Event) -> None:
+        """Long polling until stop is set; a network failure waits and tries again, doubling to a minute."""
+        delay = 1.0
+        while not stop.is_set():
+            try:
+                await self.poll_updates(POLL_TIMEOUT)
+                delay = 1.0
+            except TelegramError as error:
+                log.warning("telegram getUpdates failed (%s); again in %.0f s", type(error).__name__, delay)
+                await asyncio.wait([asyncio.ensure_future(stop.wait())], timeout=delay)
+                delay = min(delay * 2, 60.0)
+
+    async def handle_json(self, data: dict) -> None:
+        """An update posted to the webhook."""
+        update = Update.de_json(data, self.bot)
+        if update:
+            await self.handle(update)
+
+    async def handle(self, update: Update) -> None:
+        try:
+            if update.callback_query:
+                await self._pressed(update)
+            elif update.message and update.message.text and update.message.text.startswith("/"):
+                await self._command(update)
+            elif update.message and update.message.text and update.message.chat.type == ChatType.PRIVATE:
+                await self._reply(str(update.message.chat.id), Reply("Send /help to see what I can do."))
+        except TelegramError:
+            log.exception("telegram update %s could not be answered", update.update_id)
+
+    async def _command(self, update: Update) -> None:
+        message = update.message
+        assert message and message.text
+        head = message.text.split(maxsplit=1)[0]
+        if "@" in head and head.split("@", 1)[1].lower() != self.username.lower():
+            return  # a command for another bot in the same group
+        name, argument = split_command(message.text)
+        chat = await self._chat(update)
+        reply = await self.commands.run(chat, name, argument)
+        await self._reply(chat.address, reply)
+
+    async def _pressed(self, update: Update) -> None:
+        query = update.callback_query
+        assert query
+        refresh, _, action = (query.data or "").rpartition(">")
+        name, argument = split_command(action)
+        chat = await self._chat(update)
+        reply = await self.commands.run(chat, name, argument)
+        await query.answer(clip(reply.text, 200))
+        if refresh and isinstance(query.message, Message):
+            again = await self.commands.run(chat, refresh, "")
+            await query.message.edit_text(clip(again.text, LIMIT), reply_markup=_markup(again))
+        else:
+            await self._reply(chat.address, reply)
+
+    async def _reply(self, address: str, reply: Reply) -> None:
+        chat_id, thread = split_address(address)
+        await self.bot.send_message(
+            chat_id,
+            clip(reply.text, LIMIT),
+            message_thread_id=thread,
+            reply_markup=_markup(reply),
+        )
+
+    async def _chat(self, update: Update) -> Chat:
+        """Where the update came from and what its sender may do there."""
+        chat = update.effective_chat
+        user = update.effective_user
+        message = update.effective_message
+        assert chat
+        address = str(chat.id)
+        if message and message.is_topic_message and message.message_thread_id:
+            address += f":{message.message_thread_id}"
+        user_id = user.id if user else 0
+        allowed = not self.settings.allowed_users or user_id in self.settings.allowed_users
+        if chat.type == ChatType.PRIVATE:
+            may_edit = True
+        elif message and message.sender_chat and message.sender_chat.id == chat.id:
+            may_edit = True  # an anonymous admin writing as the group
+        else:
+            member = await self.bot.get_chat_member(chat.id, user_id)
+            may_edit = member.status in ADMINS
+        return Chat(
+            channel=self.name,
+            address=address,
+            name=chat.title or chat.username or chat.full_name or address,
+            user=str(user_id),
+            may_edit=may_edit,
+            is_admin=user_id in self.settings.admins,
+            allowed=allowed,
+        )

@@ -1,0 +1,290 @@
+"""Telegram as a user meets it: commands in private chats, groups and topics, and the alerts that
+arrive, against a fake Bot API on loopback that is as strict as Telegram about HTML and length."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from aiohttp import ClientSession
+
+from bot.app import App
+from bot.channels.telegram import webhook_secret
+from bot.web import build_web_app, start_web
+from tests.conftest import SAMPLES
+from tests.fakes.telegram_api import TOKEN, FakeTelegram
+
+WORLD = (SAMPLES / "world-news.xml").read_bytes()
+NEXT_POLL = timedelta(minutes=6)
+NEW_ITEM = b"""    <item>
+      <title>Ukraine asks again for a Membership Action Plan: 5 &amp;lt; 6 &amp; rising</title>
+      <link>https://world.example.org/news/ukraine-map?a=1&amp;b=2</link>
+      <guid>https://world.example.org/news/ukraine-map</guid>
+      <pubDate>Wed, 03 Dec 2008 10:00:00 GMT</pubDate>
+      <description>Kiev renewed its request for a Membership Action Plan on Wednesday,
+      &lt;b&gt;again&lt;/b&gt;.
+      Officials said the plan &amp; its timetable were "under review".</description>
+    </item>
+"""
+GROUP = -100500
+
+
+@pytest.fixture
+async def bot(feed_server, make_settings, start_app, telegram):
+    """The app with Telegram on (the fake), the world sample feed, and no subscriptions yet."""
+    feed_server.files["/world.xml"] = WORLD
+
+    async def start(extra: str = "") -> App:
+        settings = make_settings(
+            f"telegram:\n  token: {TOKEN}\n  api_url: {telegram.api_url}\n{extra}"
+            f"feeds:\n  - url: {feed_server.url('/world.xml')}\n    name: World Desk\n"
+        )
+        app, _out = await start_app(settings)
+        return app
+
+    return start
+
+
+async def say(app: App, telegram: FakeTelegram, text: str, **where) -> dict:
+    """A user types `text`; returns the bot's last message to that chat."""
+    telegram.user_says(text, **where)
+    await app.telegram.poll_updates()
+    return telegram.last(where.get("chat", 1001))
+
+
+async def press(app: App, telegram: FakeTelegram, message: dict, label: str, **who) -> None:
+    telegram.user_presses(message, label, **who)
+    await app.telegram.poll_updates()
+
+
+async def publish_new_story(app: App, feed_server, clock) -> None:
+    """The world feed was polled once already; now a matching story appears and is delivered."""
+    feed_server.files["/world.xml"] = WORLD.replace(b"    <item>", NEW_ITEM + b"    <item>", 1)
+    clock.advance(NEXT_POLL)
+    await app.poll_due()
+    await app.deliver_due()
+
+
+async def test_the_command_menu_is_registered_and_long_polling_is_on(bot, telegram):
+    await bot()
+    names = [c["command"] for c in telegram.commands]
+    assert names[:5] == ["start", "help", "watch", "unwatch", "rules"]
+    assert {"test", "feeds", "addfeed", "removefeed", "mute", "stop", "digest", "quiet"} <= set(names)
+    assert "deleteWebhook" in telegram.calls and telegram.webhook is None
+
+
+async def test_a_new_user_starts_watches_backtests_lists_and_removes_rules(bot, telegram, clock):
+    app = await bot()
+    await app.poll_due()  # the feed's stories are stored: the backtest looks back over them
+    reply = await say(app, telegram, "/start")
+    assert "now gets an alert" in reply["text"] and reply["text"].count("\n") == 2
+
+    reply = await say(app, telegram, '/watch "Membership Action Plan')
+    assert (
+        reply["text"]
+        == 'I cannot use that rule: unclosed quote at character 1: \u25b6"Membership Action Plan'
+    )
+
+    reply = await say(app, telegram, "/test Membership Action Plan")
+    assert "matched 1 of" in reply["text"] and "Nothing was saved" in reply["text"]
+
+    reply = await say(app, telegram, "/watch Membership Action Plan")
+    assert reply["text"].startswith("Watching rule 1: ")
+
+    reply = await say(app, telegram, "/rules")
+    assert reply["text"] == "1. Membership Action Plan"
+    await press(app, telegram, reply, "Pause 1")
+    assert telegram.answers[-1]["text"].startswith("Paused rule 1")
+    assert telegram.edits[-1]["text"] == "1. Membership Action Plan (paused)", "the list is updated in place"
+
+    reply = await say(app, telegram, "/unwatch 1")
+    assert reply["text"] == "Deleted rule 1."
+    reply = await say(app, telegram, "/rules")
+    assert "watches nothing yet" in reply["text"]
+
+
+async def test_a_matching_story_arrives_once_as_clean_html(bot, telegram, feed_server, clock):
+    app = await bot()
+    await app.poll_due()
+    await say(app, telegram, "/watch Membership Action Plan")
+    before = len(telegram.sent)
+    await publish_new_story(app, feed_server, clock)
+    alerts = telegram.sent[before:]
+    assert len(alerts) == 1
+    alert = alerts[0]
+    assert alert["parse_mode"] == "HTML"
+    assert alert["html"].startswith(
+        '<b><a href="https://world.example.org/news/ukraine-map?a=1&amp;b=2">'
+        "Ukraine asks again for a Membership Action Plan: 5 &lt; 6 &amp; rising</a></b>"
+    )
+    assert "World Desk \u00b7 03 Dec 2008 10:00 UTC" in alert["text"]
+    assert "<b>Membership Action Plan</b>" in alert["html"], "the matched words are bold"
+    assert "Rule 1: Membership Action Plan" in alert["text"]
+    labels = [b["text"] for row in alert["reply_markup"]["inline_keyboard"] for b in row]
+    assert labels == ["Mute this rule", "Unwatch"]
+
+    clock.advance(NEXT_POLL)
+    await app.poll_due()
+    await app.deliver_due()
+    assert len(telegram.sent) == before + 1, "one alert per story"
+
+    await press(app, telegram, alert, "Mute this rule")
+    assert telegram.last()["text"].startswith("Paused rule 1")
+
+
+async def test_in_a_group_only_admins_change_rules(bot, telegram):
+    app = await bot()
+    telegram.admins.add((GROUP, 7))
+    reply = await say(app, telegram, "/watch NATO-Russia Council", chat=GROUP, user=8, kind="supergroup")
+    assert reply["text"] == "Sorry, only this group's admins can change its alerts. Ask one of them."
+    reply = await say(
+        app, telegram, "/watch@newsalert_bot NATO-Russia Council", chat=GROUP, user=7, kind="supergroup"
+    )
+    assert reply["text"].startswith("Watching rule 1")
+    reply = await say(app, telegram, "/rules", chat=GROUP, user=8, kind="supergroup")
+    assert reply["text"] == "1. NATO-Russia Council", "anyone may look"
+    sent = len(telegram.sent)
+    await say(app, telegram, "/rules@some_other_bot", chat=GROUP, user=7, kind="supergroup")
+    assert len(telegram.sent) == sent, "a command for another bot is not ours to answer"
+
+
+async def test_a_subscription_made_in_a_forum_topic_alerts_that_topic(bot, telegram, feed_server, clock):
+    app = await bot()
+    await app.poll_due()
+    telegram.admins.add((GROUP, 7))
+    reply = await say(
+        app, telegram, "/watch Membership Action Plan", chat=GROUP, user=7, kind="supergroup", topic=42
+    )
+    assert reply["message_thread_id"] == 42
+    await publish_new_story(app, feed_server, clock)
+    assert telegram.last(GROUP)["message_thread_id"] == 42
+    assert telegram.last(GROUP)["parse_mode"] == "HTML"
+
+
+async def test_a_429_storm_delays_alerts_exactly_as_asked_and_loses_none(bot, telegram, feed_server, clock):
+    app = await bot()
+    await app.poll_due()
+    await say(app, telegram, "/watch Membership Action Plan")
+    before = len(telegram.sent)
+    telegram.too_many = 2
+    await publish_new_story(app, feed_server, clock)
+    assert len(telegram.sent) == before
+    await app.deliver_due()
+    assert len(telegram.sent) == before, "retry_after is 7 s: not yet"
+    clock.advance(timedelta(seconds=7))
+    await app.deliver_due()
+    assert len(telegram.sent) == before, "the second try got a 429 too"
+    clock.advance(timedelta(seconds=7))
+    await app.deliver_due()
+    assert len(telegram.sent) == before + 1
+    assert await app.store.count_outbox() == {"sent": 1}
+
+
+async def test_a_chat_that_blocked_the_bot_is_unsubscribed(bot, telegram, feed_server, clock):
+    app = await bot()
+    await app.poll_due()
+    await say(app, telegram, "/watch Membership Action Plan")
+    telegram.blocked.add(1001)
+    await publish_new_story(app, feed_server, clock)
+    assert await app.store.count_outbox() == {"gone": 1}
+    subscription = await app.store.subscription("telegram", "1001")
+    assert subscription and not subscription.active
+    telegram.blocked.clear()
+    reply = await say(app, telegram, "/start")
+    assert "now gets an alert" in reply["text"], "coming back is one command"
+
+
+async def test_a_group_that_became_a_supergroup_is_followed(bot, telegram, feed_server, clock):
+    app = await bot()
+    await app.poll_due()
+    old, new = -500, -100600
+    telegram.admins.add((old, 7))
+    await say(app, telegram, "/watch Membership Action Plan", chat=old, user=7, kind="group")
+    telegram.migrated[old] = new
+    await publish_new_story(app, feed_server, clock)
+    await app.deliver_due()
+    assert len(telegram.to(new)) == 1 and "Membership Action Plan" in telegram.last(new)["text"]
+    assert await app.store.subscription("telegram", str(new))
+
+
+async def test_mute_holds_alerts_back_until_it_ends(bot, telegram, feed_server, clock):
+    app = await bot()
+    await app.poll_due()
+    await say(app, telegram, "/watch Membership Action Plan")
+    reply = await say(app, telegram, "/mute 2h")
+    assert reply["text"].startswith("Muted until")
+    before = len(telegram.sent)
+    await publish_new_story(app, feed_server, clock)
+    assert len(telegram.sent) == before
+    assert await app.store.count_outbox() == {"muted": 1}
+    assert (await say(app, telegram, "/mute soon"))["text"].startswith("Usage: /mute DURATION")
+
+
+async def test_stop_sends_nothing_more(bot, telegram, feed_server, clock):
+    app = await bot()
+    await app.poll_due()
+    await say(app, telegram, "/watch Membership Action Plan")
+    reply = await say(app, telegram, "/stop")
+    assert reply["text"].startswith("Unsubscribed")
+    before = len(telegram.sent)
+    await publish_new_story(app, feed_server, clock)
+    assert len(telegram.sent) == before
+
+
+async def test_digest_and_quiet_are_checked_and_stored(bot, telegram):
+    app = await bot()
+    reply = await say(app, telegram, "/digest daily 8:00 Europe/Paris")
+    assert reply["text"].startswith("Saved: daily 08:00 Europe/Paris.")
+    reply = await say(app, telegram, "/quiet 22:00-07:00 Mars/Olympus")
+    assert "'Mars/Olympus' is not a time zone" in reply["text"]
+    await say(app, telegram, "/quiet 22:00-07:00")
+    subscription = await app.store.subscription("telegram", "1001")
+    assert subscription and (subscription.digest, subscription.quiet) == (
+        "daily 08:00 Europe/Paris",
+        "22:00-07:00 UTC",
+    )
+
+
+async def test_feeds_are_for_admins_and_chat_urls_go_through_the_ssrf_guard(bot, telegram, feed_server):
+    app = await bot("  admins: [7]\n")
+    reply = await say(app, telegram, f"/addfeed {feed_server.url('/world.xml')}", user=8)
+    assert reply["text"].startswith("Sorry, only the bot's admins can change its feeds.")
+    reply = await say(app, telegram, f"/addfeed {feed_server.url('/world.xml')}", chat=7, user=7)
+    assert reply["text"].startswith("I could not add that feed:") and "loopback" in reply["text"]
+    reply = await say(app, telegram, "/feeds")
+    assert reply["text"].startswith("1. World Desk - http://127.0.0.1:")
+
+
+async def test_an_allowlist_closes_the_bot_politely(bot, telegram):
+    app = await bot("  allowed_users: [1001]\n")
+    assert "now gets an alert" in (await say(app, telegram, "/start"))["text"]
+    reply = await say(app, telegram, "/start", chat=2002, user=2002)
+    assert reply["text"].startswith("Sorry, this newsalert bot is private.") and "(2002)" in reply["text"]
+
+
+async def test_webhook_mode_checks_telegrams_secret(bot, telegram):
+    app = await bot("  webhook_url: https://bot.example.org\n")
+    assert telegram.webhook == "https://bot.example.org/telegram/webhook"
+    secret = webhook_secret(app.settings.telegram)
+    assert TOKEN not in secret
+    runner, port = await start_web(
+        build_web_app(app.health, (secret, app.telegram.handle_json)), "127.0.0.1", 0
+    )
+    update = {
+        "update_id": 1,
+        "message": {
+            "message_id": 5, "date": 1_700_000_000, "text": "/start",
+            "chat": {"id": 1001, "type": "private"}, "from": {"id": 1001, "is_bot": False, "first_name": "A"},
+        },
+    }  # fmt: skip
+    url = f"http://127.0.0.1:{port}/telegram/webhook"
+    try:
+        async with ClientSession() as http:
+            async with http.post(url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "guess"}) as r:
+                assert r.status == 401
+            assert telegram.sent == []
+            async with http.post(url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": secret}) as r:
+                assert r.status == 200
+    finally:
+        await runner.cleanup()
+    assert "now gets an alert" in telegram.last()["text"]
