@@ -44,12 +44,27 @@ def _settings(option: Path | None, *, required: bool = True) -> Settings:
         settings = load_settings(path, os.environ)
     except ConfigError as error:
         raise _fail(f"configuration error: {error}") from None
-    logging.basicConfig(
-        level=settings.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    for chatty in ("alembic", "apscheduler"):  # their INFO lines say nothing an operator needs
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(RedactingFormatter(settings.secret_values()))
+    logging.basicConfig(level=settings.log_level, handlers=[handler], force=True)
+    # Their INFO lines say nothing an operator needs (httpx's name every Telegram call, token and all).
+    for chatty in ("alembic", "apscheduler", "httpx", "httpcore"):
         logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
     return settings
+
+
+class RedactingFormatter(logging.Formatter):
+    """Log lines with every secret blanked out, whichever library wrote them (tracebacks too)."""
+
+    def __init__(self, secrets: list[str]):
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        self.secrets = sorted(secrets, key=len, reverse=True)
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        for secret in self.secrets:
+            line = line.replace(secret, "**********")
+        return line
 
 
 @cli.command()

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import (
@@ -152,6 +153,17 @@ class Settings(_Section):
                     f"[{i}] repeats the channel and address of [{first}]; put all their rules in one"
                 )
         return subs
+
+    def secret_values(self) -> list[str]:
+        """Every secret's value (tokens, the database password), for logs to blank out."""
+        values = [
+            value.get_secret_value()
+            for section in (self.telegram, self.slack)
+            for value in dict(section).values()
+            if isinstance(value, SecretStr)
+        ]
+        values.append(urlsplit(self.database_url).password or "")
+        return [value for value in values if len(value) >= 4]
 
     def redacted(self) -> dict[str, Any]:
         """A dump safe to log or print: every secret shows as '**********'."""

@@ -3,16 +3,23 @@ arrive, against a fake Bot API on loopback that is as strict as Telegram about H
 
 from __future__ import annotations
 
-from datetime import timedelta
+import asyncio
+import signal
+import sys
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiohttp import ClientSession
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.app import App
-from bot.channels.telegram import webhook_secret
+from bot.channels.telegram import render_alert, units, webhook_secret
+from bot.domain import Alert, Match, Quote
 from bot.web import build_web_app, start_web
-from tests.conftest import SAMPLES
-from tests.fakes.telegram_api import TOKEN, FakeTelegram
+from tests.conftest import SAMPLES, SEED_TITLE
+from tests.fakes.telegram_api import TOKEN, FakeTelegram, parse_html
+from tests.test_cli import clean_env
 
 WORLD = (SAMPLES / "world-news.xml").read_bytes()
 NEXT_POLL = timedelta(minutes=6)
@@ -288,3 +295,98 @@ async def test_webhook_mode_checks_telegrams_secret(bot, telegram):
     finally:
         await runner.cleanup()
     assert "now gets an alert" in telegram.last()["text"]
+
+
+# --- the alert as Telegram will parse it: pure ------------------------------------------------
+
+feed_text = st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=300)
+
+
+def an_alert(title: str, summary: str, quote: str, rule: str, matches: int = 1) -> Alert:
+    spans = ((0, min(len(quote), 5)),) if quote else ()
+    return Alert(
+        title=title,
+        link="https://example.org/a?x=1&y=<2>",
+        feed_name="Feed & <Co>",
+        published_at=datetime(2026, 11, 28, 9, 30, tzinfo=UTC),
+        summary=summary,
+        matches=tuple(Match(i + 1, rule, Quote(quote, spans)) for i in range(matches)),
+    )
+
+
+@given(feed_text, feed_text, feed_text, feed_text)
+def test_anything_a_feed_says_renders_as_html_telegram_accepts(title, summary, quote, rule):
+    text, _buttons = render_alert(an_alert(title, summary, quote, rule))
+    visible = parse_html(text)  # raises as Telegram would refuse
+    assert units(visible) <= 4096
+    assert "Feed & <Co>" in visible
+
+
+def test_a_huge_story_is_shortened_in_its_summary_never_mid_tag():
+    alert = an_alert("T" * 5000, "word " * 5000, "q" * 5000, "r" * 5000, matches=8)
+    text, buttons = render_alert(alert)
+    visible = parse_html(text)
+    assert units(visible) <= 4096
+    assert visible.count("Rule ") == 5 and "(and 3 more of your rules)" in visible
+    assert "word word" in visible and visible.count("\u2026") >= 3
+    assert [b.label for b in buttons[0]] == ["Mute rule 1", "Unwatch 1"] and len(buttons) == 3
+
+
+def test_emoji_count_twice_against_the_limit():
+    text, _ = render_alert(an_alert("News", "\U0001f4f0" * 3000, "q", "r"))
+    assert units(parse_html(text)) <= 4096 < len(parse_html(text)) * 2
+
+
+async def test_the_token_never_reaches_the_logs_even_at_debug(telegram, tmp_path):
+    """`newsalert run --once` with a Telegram subscription in the config file, logging everything."""
+    config = tmp_path / "newsalert.yaml"
+    config.write_text(
+        f"database_url: sqlite:///{tmp_path}/newsalert.db\n"
+        f"feeds:\n  - url: {SAMPLES / 'world-news.xml'}\n    backfill: all\n"
+        "subscriptions:\n  - channel: telegram\n    address: '1001'\n    rules: [Membership Action Plan]\n",
+        encoding="utf-8",
+    )
+    env = {
+        **clean_env(),
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "NEWSALERT_TELEGRAM_API_URL": telegram.api_url,
+        "NEWSALERT_LOG_LEVEL": "DEBUG",
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "run", "--once", "--config", str(config),
+        env=env, cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    _out, err = await asyncio.wait_for(process.communicate(), 60)
+    log = err.decode()
+    assert process.returncode == 0, log
+    assert len(telegram.to(1001)) == 1 and SEED_TITLE in telegram.last()["text"]
+    assert TOKEN not in log and TOKEN.split(":")[1] not in log
+    assert "**********" in log, "the library did log its URL: redacted"
+
+
+async def test_the_running_bot_long_polls_answers_and_stops_cleanly(telegram, tmp_path):
+    config = tmp_path / "newsalert.yaml"
+    config.write_text(
+        f"database_url: sqlite:///{tmp_path}/newsalert.db\nhttp:\n  host: 127.0.0.1\n  port: 0\nfeeds: []\n",
+        encoding="utf-8",
+    )
+    env = {**clean_env(), "TELEGRAM_BOT_TOKEN": TOKEN, "NEWSALERT_TELEGRAM_API_URL": telegram.api_url}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "run", "--config", str(config),
+        env=env, cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        telegram.user_says("/start")
+        reply = await asyncio.wait_for(telegram.message_number(1), 30)
+        assert "now gets an alert" in reply["text"]
+        telegram.user_says("/watch NATO-Russia Council")
+        reply = await asyncio.wait_for(telegram.message_number(2), 30)
+        assert reply["text"].startswith("Watching rule 1")
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(process.wait(), 15) == 0, "a pending long poll does not delay the stop"
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    log = (await process.stderr.read()).decode()
+    assert "Traceback" not in log, log

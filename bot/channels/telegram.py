@@ -16,7 +16,7 @@ from datetime import timedelta
 
 from telegram import Bot, BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatMemberStatus, ChatType, ParseMode
-from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter
 from telegram.request import HTTPXRequest
 
 from bot.commands import COMMANDS, Button, Chat, Commands, Reply, split_command
@@ -30,9 +30,9 @@ log = logging.getLogger(__name__)
 
 LIMIT = 4096  # characters (UTF-16 code units) of a message, after its HTML is parsed
 MAX_RULES_SHOWN = 5
-MAX_TITLE = 300
-MAX_QUOTE = 600
-MAX_RULE = 200
+MAX_TITLE = 250  # these keep one rule's alert far under LIMIT, whatever the feed says
+MAX_QUOTE = 400
+MAX_RULE = 150
 POLL_TIMEOUT = 30  # seconds a getUpdates call waits for news
 WEBHOOK_PATH = "/telegram/webhook"  # on http.port
 ADMINS = {ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR}
@@ -68,9 +68,10 @@ def clip(text: str, limit: int) -> str:
 
 def _quote_html(quote: Quote, limit: int) -> str:
     text = clip(quote.text, limit)
+    kept = len(text) if text == quote.text else len(text) - 1  # the ellipsis is not the quote's
     out, at = [], 0
     for start, end in quote.spans:
-        if end > len(text):
+        if end > kept:
             break
         out += [html.escape(text[at:start]), f"<b>{html.escape(text[start:end])}</b>"]
         at = end
@@ -90,11 +91,15 @@ def render_alert(alert: Alert) -> tuple[str, Keyboard]:
     head = f'<b><a href="{html.escape(link)}">{title}</a></b>' if link else f"<b>{title}</b>"
     when = alert.published_at.strftime("%d %b %Y %H:%M UTC")
     head += f"\n{html.escape(clip(alert.feed_name, MAX_TITLE))} \u00b7 {when}"
-    shown = alert.matches[:MAX_RULES_SHOWN]
-    tail = "".join(_why(m) for m in shown)
-    if len(alert.matches) > len(shown):
-        tail += f"\n\n(and {len(alert.matches) - len(shown)} more of your rules)"
-    room = LIMIT - visible_length(head + tail) - 2
+    shown = list(alert.matches[:MAX_RULES_SHOWN])
+    while True:  # as many rules as fit, the summary keeping some room
+        tail = "".join(_why(m) for m in shown)
+        if len(alert.matches) > len(shown):
+            tail += f"\n\n(and {len(alert.matches) - len(shown)} more of your rules)"
+        room = LIMIT - visible_length(head + tail) - 2
+        if room > 200 or len(shown) == 1:
+            break
+        shown.pop()
     summary = html.escape(clip(alert.summary, room)) if alert.summary and room > 20 else ""
     text = head + (f"\n\n{summary}" if summary else "") + tail
     one = len(shown) == 1
@@ -224,7 +229,7 @@ class TelegramChannel:
             try:
                 await self.poll_updates(POLL_TIMEOUT)
                 delay = 1.0
-            except TelegramError as error:
+            except Exception as error:
                 log.warning("telegram getUpdates failed (%s); again in %.0f s", type(error).__name__, delay)
                 await asyncio.wait([asyncio.ensure_future(stop.wait())], timeout=delay)
                 delay = min(delay * 2, 60.0)
@@ -243,7 +248,7 @@ class TelegramChannel:
                 await self._command(update)
             elif update.message and update.message.text and update.message.chat.type == ChatType.PRIVATE:
                 await self._reply(str(update.message.chat.id), Reply("Send /help to see what I can do."))
-        except TelegramError:
+        except Exception:  # one bad update must not hold up the ones after it
             log.exception("telegram update %s could not be answered", update.update_id)
 
     async def _command(self, update: Update) -> None:

@@ -97,6 +97,7 @@ class FakeTelegram:
     base_url: str = ""
     _updates: list[dict[str, Any]] = field(default_factory=list)
     _new_update: asyncio.Event = field(default_factory=asyncio.Event)
+    _new_message: asyncio.Event = field(default_factory=asyncio.Event)
     _ids: Any = field(default_factory=lambda: itertools.count(1))
     _runner: web.AppRunner | None = None
 
@@ -115,6 +116,7 @@ class FakeTelegram:
         return self
 
     async def stop(self) -> None:
+        self._new_update.set()  # a long poll still waiting ends now
         if self._runner:
             await self._runner.cleanup()
 
@@ -154,6 +156,13 @@ class FakeTelegram:
 
     def last(self, chat: int = 1001) -> dict[str, Any]:
         return self.to(chat)[-1]
+
+    async def message_number(self, n: int, chat: int = 1001) -> dict[str, Any]:
+        """The n-th message to a chat (from 1), once the bot has sent it: for a bot in another process."""
+        while len(self.to(chat)) < n:
+            self._new_message.clear()
+            await self._new_message.wait()
+        return self.to(chat)[n - 1]
 
     # the API
 
@@ -242,6 +251,7 @@ class FakeTelegram:
         if params.get("reply_markup"):
             message["reply_markup"] = _json(params["reply_markup"])
         self.sent.append(message)
+        self._new_message.set()
         return message
 
     async def _editMessageText(self, params: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,101 @@
+"""Chat commands as every channel runs them (commands.py), on a real SQLite file: the parts that
+Telegram's tests cannot reach, such as adding a feed from a site address on loopback."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import partial
+
+import pytest
+
+from bot.commands import Chat, Commands, parse_digest, parse_quiet, split_command
+from bot.feeds.discover import find_feed
+from bot.feeds.fetch import Fetcher, open_session
+from bot.store import Store
+from tests.conftest import SAMPLES
+
+ADMIN = Chat("telegram", "7", "Admin", "7", is_admin=True)
+PAGE = b'<html><head><link rel="alternate" type="application/rss+xml" href="/rss/world.xml"></head></html>'
+
+
+@pytest.fixture
+async def commands(tmp_path, clock):
+    store = Store.open(f"sqlite:///{tmp_path}/newsalert.db")
+    await store.upgrade()
+    async with open_session() as session:  # unguarded here: the SSRF guard has its own tests
+        yield Commands(
+            store,
+            clock,
+            find_feed=partial(find_feed, Fetcher(session)),
+            chat_feed_interval=timedelta(minutes=30),
+        )
+    await store.close()
+
+
+async def test_an_admin_adds_a_feed_by_its_site_address_and_removes_it(commands, feed_server):
+    feed_server.files["/"] = PAGE
+    feed_server.files["/rss/world.xml"] = (SAMPLES / "world-news.xml").read_bytes()
+    reply = await commands.run(ADMIN, "addfeed", feed_server.url("/"))
+    assert (
+        reply.text
+        == f"Added feed 1: {feed_server.url('/rss/world.xml')}. New stories from it are matched from now on."
+    )
+    assert "1. " in (await commands.run(ADMIN, "feeds")).text
+    assert (await commands.run(ADMIN, "removefeed", "#1")).text == "Removed feed 1."
+    assert (await commands.run(ADMIN, "feeds")).text.startswith("No feeds yet.")
+    assert (await commands.run(ADMIN, "removefeed", "1")).text == "Cannot remove feed 1: no such feed."
+
+
+async def test_a_page_without_a_feed_gets_a_sentence_not_a_traceback(commands, feed_server):
+    feed_server.files["/"] = b"<html><body>No feed here</body></html>"
+    reply = await commands.run(ADMIN, "addfeed", feed_server.url("/"))
+    assert reply.text == "I could not add that feed: 127.0.0.1 has no feed that newsalert can find"
+
+
+async def test_config_rules_are_listed_but_only_paused_from_a_chat(commands, clock):
+    chat = Chat("telegram", "1001", "Ann", "1001")
+    subscription = await commands.store.subscribe("telegram", "1001", "Ann", clock.now())
+    await commands.store.sync_config_subscriptions([(subscription, ["NATO-Russia Council"])], clock.now())
+    assert (await commands.run(chat, "rules")).text == "1. NATO-Russia Council (config file)"
+    assert "comes from the config file" in (await commands.run(chat, "unwatch", "1")).text
+    assert (await commands.run(chat, "pause", "1")).text.startswith("Paused rule 1")
+    assert (await commands.run(chat, "rules")).text == "1. NATO-Russia Council (paused, config file)"
+
+
+async def test_unknown_commands_and_missing_arguments_get_help(commands):
+    chat = Chat("slack", "C1", "#news", "U1", prefix="/newsalert ")
+    assert (
+        await commands.run(chat, "wach", "x")
+    ).text == "I do not know /newsalert wach. /newsalert help lists what I can do."
+    assert (await commands.run(chat, "watch")).text.startswith("Usage: /newsalert watch RULE, for example")
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [("instant", "instant"), ("hourly", "hourly"), ("daily 7:05", "daily 07:05 UTC"),
+     ("daily 18:30 America/New_York", "daily 18:30 America/New_York")],
+)  # fmt: skip
+def test_digest_modes(typed, stored):
+    assert parse_digest(typed) == stored
+
+
+@pytest.mark.parametrize(
+    "typed", ["", "weekly", "daily", "daily 25:00", "daily 8:00 Nowhere/Town", "daily 8:00 a b"]
+)
+def test_bad_digest_modes_say_what_is_expected(typed):
+    with pytest.raises(ValueError, match="instant, hourly, or daily|not a time zone"):
+        parse_digest(typed)
+
+
+def test_quiet_hours():
+    assert parse_quiet("22:00-7:00 Europe/Berlin") == "22:00-07:00 Europe/Berlin"
+    assert parse_quiet("off") is None
+    for bad in ("", "22-7", "22:00-22:00", "22:00 07:00"):
+        with pytest.raises(ValueError):
+            parse_quiet(bad)
+
+
+def test_commands_are_split_the_same_from_every_channel():
+    assert split_command("/watch@newsalert_bot  NATO  Russia ") == ("watch", "NATO  Russia")
+    assert split_command("WATCH x") == ("watch", "x")
+    assert split_command("/rules") == ("rules", "")
