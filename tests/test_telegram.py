@@ -187,6 +187,27 @@ async def test_a_429_storm_delays_alerts_exactly_as_asked_and_loses_none(bot, te
     assert await app.store.count_outbox() == {"sent": 1}
 
 
+async def test_server_errors_are_retried_and_refused_html_goes_out_as_plain_text(
+    bot, telegram, feed_server, clock
+):
+    app = await bot()
+    await app.poll_due()
+    await say(app, telegram, "/watch Membership Action Plan")
+    before = len(telegram.sent)
+    telegram.broken, telegram.refuse_html = 1, True
+    await publish_new_story(app, feed_server, clock)
+    assert len(telegram.sent) == before, "a 500: tried again later"
+    clock.advance(timedelta(seconds=5))
+    await app.deliver_due()
+    alert = telegram.last()
+    assert alert["parse_mode"] is None and alert["html"] == alert["text"]
+    assert alert["text"].startswith(
+        "Ukraine asks again for a Membership Action Plan: 5 < 6 & rising\nWorld Desk"
+    )
+    assert [b["text"] for b in alert["reply_markup"]["inline_keyboard"][0]] == ["Mute this rule", "Unwatch"]
+    assert await app.store.count_outbox() == {"sent": 1}
+
+
 async def test_a_chat_that_blocked_the_bot_is_unsubscribed(bot, telegram, feed_server, clock):
     app = await bot()
     await app.poll_due()

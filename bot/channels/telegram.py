@@ -50,9 +50,13 @@ def units(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
+def plain(markup: str) -> str:
+    """An HTML message as the text Telegram shows."""
+    return html.unescape(re.sub(r"<[^>]*>", "", markup))
+
+
 def visible_length(markup: str) -> int:
-    """Length of an HTML message once Telegram has parsed it."""
-    return units(html.unescape(re.sub(r"<[^>]*>", "", markup)))
+    return units(plain(markup))
 
 
 def clip(text: str, limit: int) -> str:
@@ -183,7 +187,12 @@ class TelegramChannel:
 
     async def send(self, address: str, alert: Alert) -> Receipt:
         text, buttons = render_alert(alert)
-        return await self._send(address, text, ParseMode.HTML, _markup(Reply(text, buttons)))
+        markup = _markup(Reply(text, buttons))
+        try:
+            return await self._send(address, text, ParseMode.HTML, markup)
+        except BadRequest as error:  # better plain than not at all
+            log.warning("Telegram refused an alert's HTML (%s); sending it as plain text", error.message)
+            return await self._send(address, plain(text), None, markup)
 
     async def send_notice(self, address: str, text: str) -> Receipt:
         return await self._send(address, clip(f"newsalert: {text}", LIMIT), None, None)

@@ -92,6 +92,8 @@ class FakeTelegram:
     blocked: set[int] = field(default_factory=set)  # chats that blocked the bot: 403
     migrated: dict[int, int] = field(default_factory=dict)  # old group id -> supergroup id
     too_many: int = 0  # the next this many sendMessage calls get 429
+    broken: int = 0  # the next this many sendMessage calls get 500
+    refuse_html: bool = False  # every HTML message gets "can't parse entities"
     retry_after: int = 7
     calls: list[str] = field(default_factory=list)
     base_url: str = ""
@@ -239,6 +241,13 @@ class FakeTelegram:
                           {"migrate_to_chat_id": self.migrated[chat]})  # fmt: skip
         if chat in self.blocked:
             raise Refusal(403, "Forbidden: bot was blocked by the user")
+        if self.broken > 0:
+            self.broken -= 1
+            raise Refusal(500, "Internal Server Error")
+        if self.refuse_html and params.get("parse_mode") == "HTML":
+            raise Refusal(
+                400, 'Bad Request: can\'t parse entities: Unsupported start tag "b" at byte offset 0'
+            )
         if self.too_many > 0:
             self.too_many -= 1
             raise Refusal(429, f"Too Many Requests: retry after {self.retry_after}",
