@@ -111,7 +111,11 @@ class App:
         )
         if self.settings.telegram.token:
             self.telegram = TelegramChannel(self.settings.telegram, self.commands)
-            await self.telegram.start()
+            try:
+                await self.telegram.start()
+            except BaseException:
+                await self.close()
+                raise
             self.channels["telegram"] = self.telegram
 
     async def close(self) -> None:

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from bot.app import App
 from bot.channels.telegram import render_alert, units, webhook_secret
 from bot.domain import Alert, Match, Quote
+from bot.errors import ConfigError
 from bot.web import build_web_app, start_web
 from tests.conftest import SAMPLES, SEED_TITLE
 from tests.fakes.telegram_api import TOKEN, FakeTelegram, parse_html
@@ -411,3 +412,10 @@ async def test_the_running_bot_long_polls_answers_and_stops_cleanly(telegram, tm
             await process.wait()
     log = (await process.stderr.read()).decode()
     assert "Traceback" not in log, log
+
+
+async def test_a_wrong_token_stops_start_up_with_a_sentence(make_settings, telegram, start_app):
+    settings = make_settings(f"telegram:\n  token: '999:wrong'\n  api_url: {telegram.api_url}\n")
+    with pytest.raises(ConfigError, match="telegram.token: Telegram refused this token") as raised:
+        await start_app(settings)
+    assert "999:wrong" not in str(raised.value)

@@ -7,6 +7,7 @@ updates in (long polling or webhook), errors translated for delivery.py.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import html
 import logging
@@ -16,13 +17,13 @@ from datetime import timedelta
 
 from telegram import Bot, BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatMemberStatus, ChatType, ParseMode
-from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter
+from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, NetworkError, RetryAfter
 from telegram.request import HTTPXRequest
 
 from bot.commands import COMMANDS, Button, Chat, Commands, Reply, split_command
 from bot.config import TelegramSettings
 from bot.domain import Alert, Match, Quote, Receipt
-from bot.errors import AddressMovedError, PermanentDeliveryError, TransientDeliveryError
+from bot.errors import AddressMovedError, ConfigError, PermanentDeliveryError, TransientDeliveryError
 
 # PTB 22 warns on every 429 while it moves durations from int to timedelta, unless opted in early
 os.environ.setdefault("PTB_TIMEDELTA", "true")
@@ -171,7 +172,14 @@ class TelegramChannel:
 
     async def start(self) -> None:
         """Check the token, register the command menu, and choose webhook or long polling."""
-        await self.bot.initialize()
+        try:
+            await self.bot.initialize()
+        except InvalidToken:
+            raise ConfigError(
+                "telegram.token", "Telegram refused this token; copy it again from @BotFather"
+            ) from None
+        except NetworkError as error:
+            raise ConfigError("telegram.api_url", f"cannot reach Telegram ({type(error).__name__})") from None
         self.username = self.bot.username
         await self.bot.set_my_commands([BotCommand(c.name, c.summary) for c in COMMANDS])
         if self.settings.webhook_url:
@@ -240,7 +248,8 @@ class TelegramChannel:
                 delay = 1.0
             except Exception as error:
                 log.warning("telegram getUpdates failed (%s); again in %.0f s", type(error).__name__, delay)
-                await asyncio.wait([asyncio.ensure_future(stop.wait())], timeout=delay)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), delay)
                 delay = min(delay * 2, 60.0)
 
     async def handle_json(self, data: dict) -> None:
@@ -281,7 +290,11 @@ class TelegramChannel:
         await query.answer(clip(reply.text, 200))
         if refresh and isinstance(query.message, Message):
             again = await self.commands.run(chat, refresh, "")
-            await query.message.edit_text(clip(again.text, LIMIT), reply_markup=_markup(again))
+            try:
+                await query.message.edit_text(clip(again.text, LIMIT), reply_markup=_markup(again))
+            except BadRequest as error:  # nothing changed (a refused press): nothing to update
+                if "not modified" not in error.message:
+                    raise
         else:
             await self._reply(chat.address, reply)
 
