@@ -15,7 +15,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.channels.base import Channel
 from bot.channels.console import ConsoleChannel
-from bot.channels.telegram import TelegramChannel, webhook_secret
+from bot.channels.telegram import TelegramChannel
 from bot.commands import Commands
 from bot.config import Settings
 from bot.delivery import DeliveryReport, deliver_due
@@ -190,14 +190,13 @@ class App:
 
     async def serve(self, stop: asyncio.Event) -> None:
         """`newsalert run`: tick until stop is set, then finish in-flight work and return."""
-        webhook = self.telegram and self.settings.telegram.webhook_url
-        telegram = (webhook_secret(self.settings.telegram), self.telegram.handle_json) if webhook else None
+        routes = [route for channel in self.channels.values() for route in channel.routes()]
         runner, port = await start_web(
-            build_web_app(self.health, telegram), self.settings.http.host, self.settings.http.port
+            build_web_app(self.health, routes), self.settings.http.host, self.settings.http.port
         )
         log.info("listening on http://%s:%d (GET /healthz)", self.settings.http.host, port)
         polling = None
-        if self.telegram and not webhook:
+        if self.telegram and not self.settings.telegram.webhook_url:
             polling = asyncio.create_task(self.telegram.run_polling(stop))
         scheduler = AsyncIOScheduler(timezone=UTC)
         first = datetime.now(UTC)

@@ -296,9 +296,7 @@ async def test_webhook_mode_checks_telegrams_secret(bot, telegram):
     assert telegram.webhook == "https://bot.example.org/telegram/webhook"
     secret = webhook_secret(app.settings.telegram)
     assert TOKEN not in secret
-    runner, port = await start_web(
-        build_web_app(app.health, (secret, app.telegram.handle_json)), "127.0.0.1", 0
-    )
+    runner, port = await start_web(build_web_app(app.health, app.telegram.routes()), "127.0.0.1", 0)
     update = {
         "update_id": 1,
         "message": {

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from aiohttp import web
+
 from bot.domain import Alert, Receipt
 
 
@@ -21,4 +23,8 @@ class Channel(Protocol):
 
     async def send_notice(self, address: str, text: str) -> Receipt:
         """A sentence about the service itself (a feed failing, a feed gone), same rules as send."""
+        ...
+
+    def routes(self) -> list[web.RouteDef]:
+        """What it serves on http.port (a webhook, an events endpoint); may be none."""
         ...

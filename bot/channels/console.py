@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from typing import TextIO
 
+from aiohttp import web
 from rich.console import Console
 from rich.text import Text
 
@@ -56,3 +57,6 @@ class ConsoleChannel:
     async def send_notice(self, address: str, text: str) -> Receipt:
         self.console.print(Text(f"!! newsalert: {text}\n", style="bold red"))
         return Receipt(f"console-{next(self._ids)}")
+
+    def routes(self) -> list[web.RouteDef]:
+        return []

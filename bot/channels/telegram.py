@@ -9,12 +9,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import hmac
 import html
 import logging
 import os
 import re
 from datetime import timedelta
 
+from aiohttp import web
 from telegram import Bot, BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatMemberStatus, ChatType, ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, NetworkError, RetryAfter
@@ -252,11 +254,25 @@ class TelegramChannel:
                     await asyncio.wait_for(stop.wait(), delay)
                 delay = min(delay * 2, 60.0)
 
-    async def handle_json(self, data: dict) -> None:
-        """An update posted to the webhook."""
-        update = Update.de_json(data, self.bot)
-        if update:
-            await self.handle(update)
+    def routes(self) -> list[web.RouteDef]:
+        """The webhook on http.port, in webhook mode; it answers only calls carrying our secret."""
+        if not self.settings.webhook_url:
+            return []
+        secret = webhook_secret(self.settings).encode()
+
+        async def webhook(request: web.Request) -> web.Response:
+            given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "").encode()
+            if not hmac.compare_digest(given, secret):
+                return web.Response(status=401, text="wrong secret token")
+            try:
+                update = Update.de_json(await request.json(), self.bot)
+            except ValueError:
+                return web.Response(status=400, text="not an update")
+            if update:
+                await self.handle(update)  # never raises: Telegram would resend a failing update forever
+            return web.Response(text="ok")
+
+        return [web.post(WEBHOOK_PATH, webhook)]
 
     async def handle(self, update: Update) -> None:
         try:
