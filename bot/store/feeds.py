@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 
 from bot.domain import (
     Article,
@@ -149,27 +149,25 @@ class FeedRows(Rows):
         """The new state of every feed a tick found with nothing new (304s, mostly), together."""
         if states:
             async with self._write() as conn:
-                for feed_id, state in states:
-                    await self._record_success(conn, feed_id, state, now)
+                await self._record_successes(conn, states, now)
 
     async def _record_success(self, conn: Any, feed_id: int, state: FeedUpdate, now: datetime) -> None:
-        moved = (
-            state.moved_to
-            and not (await conn.execute(select(feeds.c.id).where(feeds.c.url == state.moved_to))).first()
-        )
+        await self._record_successes(conn, [(feed_id, state)], now)
+
+    async def _record_successes(
+        self, conn: Any, states: Sequence[tuple[int, FeedUpdate]], now: datetime
+    ) -> None:
+        """One statement for them all (executemany); then the moves, to an address no other feed has."""
         await conn.execute(
-            update(feeds)
-            .where(feeds.c.id == feed_id)
-            .values(
-                etag=state.etag, last_modified=state.last_modified, body_hash=state.body_hash,
-                next_check_at=state.next_check_at, claimed_until=None, error_count=0, last_error=None,
-                last_success_at=now, failing_since=None, failure_noticed=False,
-                name=func.coalesce(func.nullif(feeds.c.name, ""), state.title),
-                ttl_seconds=int(state.ttl.total_seconds()) if state.ttl else None,
-                skip_hours=",".join(map(str, sorted(state.skip_hours))) or None,
-                **({"url": state.moved_to} if moved else {}),
+            _RECORD_SUCCESS, [_success_params(feed_id, state, now) for feed_id, state in states]
+        )
+        for feed_id, state in states:
+            taken = (
+                state.moved_to
+                and (await conn.execute(select(feeds.c.id).where(feeds.c.url == state.moved_to))).first()
             )
-        )  # fmt: skip
+            if state.moved_to and not taken:
+                await conn.execute(update(feeds).where(feeds.c.id == feed_id).values(url=state.moved_to))
 
     async def _insert_stories(
         self, conn: Any, feed_id: int, stories: Sequence[NewStory], now: datetime
@@ -251,6 +249,28 @@ class FeedRows(Rows):
         )
         async with self.engine.connect() as conn:
             return [StoredArticle(*row) for row in (await conn.execute(query)).all()]
+
+
+_RECORD_SUCCESS = (
+    update(feeds)
+    .where(feeds.c.id == bindparam("p_id"))
+    .values(
+        etag=bindparam("p_etag"), last_modified=bindparam("p_last_modified"),
+        body_hash=bindparam("p_body_hash"), next_check_at=bindparam("p_next_check_at"), claimed_until=None,
+        error_count=0, last_error=None, last_success_at=bindparam("p_now"), failing_since=None,
+        failure_noticed=False, name=func.coalesce(func.nullif(feeds.c.name, ""), bindparam("p_title")),
+        ttl_seconds=bindparam("p_ttl_seconds"), skip_hours=bindparam("p_skip_hours"),
+    )
+)  # fmt: skip
+
+
+def _success_params(feed_id: int, state: FeedUpdate, now: datetime) -> dict[str, Any]:
+    return {
+        "p_id": feed_id, "p_etag": state.etag, "p_last_modified": state.last_modified,
+        "p_body_hash": state.body_hash, "p_next_check_at": state.next_check_at, "p_now": now,
+        "p_title": state.title, "p_ttl_seconds": int(state.ttl.total_seconds()) if state.ttl else None,
+        "p_skip_hours": ",".join(map(str, sorted(state.skip_hours))) or None,
+    }  # fmt: skip
 
 
 def _feed(row: Any) -> Feed:
