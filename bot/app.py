@@ -15,6 +15,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.channels.base import Channel
 from bot.channels.console import ConsoleChannel
+from bot.channels.slack import SlackChannel
 from bot.channels.telegram import TelegramChannel
 from bot.commands import Commands
 from bot.config import Settings
@@ -81,7 +82,6 @@ class App:
         self.channels: dict[str, Channel] = {"console": ConsoleChannel(console)}
         self.poller: Poller | None = None
         self.commands: Commands | None = None
-        self.telegram: TelegramChannel | None = None
         self.matcher = Matcher(settings.rules_language)
         self.bounds = Bounds(settings.polling.min_interval, settings.polling.max_interval)
         self._rules_seen: tuple[int, ...] | None = None
@@ -109,18 +109,22 @@ class App:
             chat_feed_interval=chat_interval(self.settings.poll_interval, self.bounds),
             language=self.settings.rules_language,
         )
+        chat_apps: list[Channel] = []
         if self.settings.telegram.token:
-            self.telegram = TelegramChannel(self.settings.telegram, self.commands)
-            try:
-                await self.telegram.start()
-            except BaseException:
-                await self.close()
-                raise
-            self.channels["telegram"] = self.telegram
+            chat_apps.append(TelegramChannel(self.settings.telegram, self.commands))
+        if self.settings.slack.bot_token:
+            chat_apps.append(SlackChannel(self.settings.slack, self.commands, self.clock))
+        self.channels.update((channel.name, channel) for channel in chat_apps)
+        try:
+            for channel in chat_apps:
+                await channel.start()
+        except BaseException:
+            await self.close()
+            raise
 
     async def close(self) -> None:
-        if self.telegram:
-            await self.telegram.close()
+        for channel in self.channels.values():
+            await channel.close()
         if self.poller:
             await self.poller.fetcher.session.close()
             await self.poller.guarded.session.close()
@@ -195,9 +199,7 @@ class App:
             build_web_app(self.health, routes), self.settings.http.host, self.settings.http.port
         )
         log.info("listening on http://%s:%d (GET /healthz)", self.settings.http.host, port)
-        polling = None
-        if self.telegram and not self.settings.telegram.webhook_url:
-            polling = asyncio.create_task(self.telegram.run_polling(stop))
+        listening = [asyncio.create_task(channel.listen(stop)) for channel in self.channels.values()]
         scheduler = AsyncIOScheduler(timezone=UTC)
         first = datetime.now(UTC)
         for job, tick in ((self.poll_due, POLL_TICK), (self.deliver_due, DELIVER_TICK)):
@@ -219,9 +221,9 @@ class App:
             log.info("stopping: finishing work in flight")
             self._stopping = True
             scheduler.pause()  # no new runs; shutdown() would cancel the running ones mid-write
-            if polling:  # an update not yet confirmed comes again on the next start
-                polling.cancel()
-                await asyncio.gather(polling, return_exceptions=True)
+            for task in listening:  # a Telegram update not yet confirmed comes again on the next start
+                task.cancel()
+            await asyncio.gather(*listening, return_exceptions=True)
             await self._drain()
             scheduler.shutdown(wait=False)
             await runner.cleanup()

@@ -105,6 +105,7 @@ class Command:
     summary: str
     edits: bool = False  # changes this chat: group admins only
     admin: bool = False  # manages feeds: the bot's admins only
+    slow: bool = False  # may take seconds (the network, a scan of stored stories): answer later
 
 
 COMMANDS = (
@@ -113,9 +114,9 @@ COMMANDS = (
     Command("watch", "RULE", "alert on stories matching RULE", edits=True),
     Command("unwatch", "ID", "delete a rule", edits=True),
     Command("rules", "", "this chat's rules, to pause or delete"),
-    Command("test", "RULE", "how often RULE would have matched lately; nothing saved"),
+    Command("test", "RULE", "how often RULE would have matched lately; nothing saved", slow=True),
     Command("feeds", "", "the feeds being watched"),
-    Command("addfeed", "URL", "watch a feed (a site's address works too)", admin=True),
+    Command("addfeed", "URL", "watch a feed (a site's address works too)", admin=True, slow=True),
     Command("removefeed", "ID", "stop watching a feed", admin=True),
     Command("mute", "DURATION", "no alerts for a while: 2h, 1d, or off", edits=True),
     Command("digest", "MODE", "instant, hourly, or daily HH:MM [zone]", edits=True),
@@ -124,6 +125,7 @@ COMMANDS = (
 )
 _BY_NAME = {command.name: command for command in COMMANDS}
 _HIDDEN = {"pause": "unwatch", "resume": "unwatch"}  # button actions, with the rights of this command
+ALIASES = {"list": "rules"}  # Slack's word for it
 MAX_LISTED = 50  # rules or feeds shown in one reply
 MAX_BUTTONS = 20  # rules with buttons in one /rules reply
 
@@ -185,9 +187,16 @@ def _refused(error: QueryError, rule: str) -> Reply:
 
 
 def split_command(line: str) -> tuple[str, str]:
-    """ "/watch@newsalert_bot NATO" -> ("watch", "NATO"); a leading slash and a bot name are optional."""
+    """ "/watch@newsalert_bot NATO" -> ("watch", "NATO"); a leading slash and a bot name are optional,
+    and nothing at all asks for help."""
     head, _, argument = line.strip().partition(" ")
-    return head.lstrip("/").split("@", 1)[0].lower(), argument.strip()
+    name = head.lstrip("/").split("@", 1)[0].lower() or "help"
+    return ALIASES.get(name, name), argument.strip()
+
+
+def is_slow(name: str) -> bool:
+    command = _BY_NAME.get(name)
+    return bool(command and command.slow)
 
 
 class Commands:

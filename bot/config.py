@@ -62,6 +62,7 @@ def parse_id_list(value: Any) -> Any:
 
 
 IdList = Annotated[list[int], BeforeValidator(parse_id_list)]
+NameList = Annotated[list[str], BeforeValidator(parse_id_list)]
 
 
 class TelegramSettings(_Section):
@@ -85,6 +86,9 @@ class SlackSettings(_Section):
     signing_secret: SecretStr | None = None
     app_token: SecretStr | None = None
     api_url: str = "https://slack.com/api/"
+    command: str = "/newsalert"  # the slash command, as in the app manifest
+    admins: NameList = []  # user ids (U...) that may add and remove feeds
+    editors: NameList = []  # when set, only these user ids (and admins) change a channel's rules
 
     @model_validator(mode="after")
     def _http_mode_needs_signing(self) -> SlackSettings:
@@ -186,6 +190,8 @@ ENVIRONMENT: dict[str, tuple[str, ...]] = {
     "SLACK_SIGNING_SECRET": ("slack", "signing_secret"),
     "SLACK_APP_TOKEN": ("slack", "app_token"),
     "NEWSALERT_SLACK_API_URL": ("slack", "api_url"),
+    "NEWSALERT_SLACK_ADMINS": ("slack", "admins"),
+    "NEWSALERT_SLACK_EDITORS": ("slack", "editors"),
 }
 
 

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 
 from bot.app import App
+from bot.channels.console import ConsoleChannel
 from bot.domain import Alert, Receipt
 from bot.errors import PermanentDeliveryError, TransientDeliveryError
 from tests.conftest import SAMPLES, SEED_TITLE
@@ -151,12 +152,11 @@ async def test_a_dead_feed_backs_off_and_does_not_stop_the_others(running, feed_
     assert science_requests() == 2
 
 
-class FlakyChannel:
+class FlakyChannel(ConsoleChannel):
     """A channel whose chat API pushes back: first a rate limit, then it accepts."""
 
-    name = "console"
-
     def __init__(self, failures: list[Exception]):
+        super().__init__()
         self.failures = failures
         self.sent: list[Alert] = []
 

@@ -56,13 +56,13 @@ async def bot(feed_server, make_settings, start_app, telegram):
 async def say(app: App, telegram: FakeTelegram, text: str, **where) -> dict:
     """A user types `text`; returns the bot's last message to that chat."""
     telegram.user_says(text, **where)
-    await app.telegram.poll_updates()
+    await app.channels["telegram"].poll_updates()
     return telegram.last(where.get("chat", 1001))
 
 
 async def press(app: App, telegram: FakeTelegram, message: dict, label: str, **who) -> None:
     telegram.user_presses(message, label, **who)
-    await app.telegram.poll_updates()
+    await app.channels["telegram"].poll_updates()
 
 
 async def publish_new_story(app: App, feed_server, clock) -> None:
@@ -296,7 +296,9 @@ async def test_webhook_mode_checks_telegrams_secret(bot, telegram):
     assert telegram.webhook == "https://bot.example.org/telegram/webhook"
     secret = webhook_secret(app.settings.telegram)
     assert TOKEN not in secret
-    runner, port = await start_web(build_web_app(app.health, app.telegram.routes()), "127.0.0.1", 0)
+    runner, port = await start_web(
+        build_web_app(app.health, app.channels["telegram"].routes()), "127.0.0.1", 0
+    )
     update = {
         "update_id": 1,
         "message": {

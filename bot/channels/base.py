@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Protocol
 
 from aiohttp import web
@@ -19,6 +20,12 @@ class Channel(Protocol):
 
     name: str
 
+    async def start(self) -> None:
+        """Connect and check the credentials; ConfigError names the setting that is wrong."""
+        ...
+
+    async def close(self) -> None: ...
+
     async def send(self, address: str, alert: Alert) -> Receipt: ...
 
     async def send_notice(self, address: str, text: str) -> Receipt:
@@ -27,4 +34,9 @@ class Channel(Protocol):
 
     def routes(self) -> list[web.RouteDef]:
         """What it serves on http.port (a webhook, an events endpoint); may be none."""
+        ...
+
+    async def listen(self, stop: asyncio.Event) -> None:
+        """Receive commands until stop is set (long polling, a socket), or return at once if it
+        receives them through routes() or not at all."""
         ...

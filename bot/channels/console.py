@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from typing import TextIO
 
@@ -58,5 +59,14 @@ class ConsoleChannel:
         self.console.print(Text(f"!! newsalert: {text}\n", style="bold red"))
         return Receipt(f"console-{next(self._ids)}")
 
+    async def start(self) -> None:
+        return
+
+    async def close(self) -> None:
+        return
+
     def routes(self) -> list[web.RouteDef]:
         return []
+
+    async def listen(self, stop: asyncio.Event) -> None:
+        return

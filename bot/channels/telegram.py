@@ -241,8 +241,11 @@ class TelegramChannel:
             await self.handle(update)
         return len(updates)
 
-    async def run_polling(self, stop: asyncio.Event) -> None:
-        """Long polling until stop is set; a network failure waits and tries again, doubling to a minute."""
+    async def listen(self, stop: asyncio.Event) -> None:
+        """Long polling until stop is set (none in webhook mode); a failure waits and tries again,
+        doubling to a minute."""
+        if self.settings.webhook_url:
+            return
         delay = 1.0
         while not stop.is_set():
             try:

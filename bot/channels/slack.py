@@ -1,0 +1,318 @@
+"""Slack: Block Kit alerts, and the slash command and buttons, translated to and from commands.py.
+
+A pure render first (render_blocks), then a thin adapter over slack-bolt's AsyncApp: signed
+requests in on http.port (or Socket Mode), Web API calls out, errors translated for delivery.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
+from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.commands import Button, Chat, Commands, Reply, is_slow, split_command
+from bot.config import SlackSettings
+from bot.domain import Alert, Clock, Quote, Receipt
+from bot.errors import ConfigError, PermanentDeliveryError, TransientDeliveryError
+
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+MAX_SECTION = 2900  # a section's text may have 3,000 characters
+MAX_RULES_SHOWN = 5
+MAX_AGE = 300  # seconds: an older signed request is refused (Slack's five minutes)
+# errors that mean the channel is gone for us: stop sending there
+GONE = {"channel_not_found", "not_in_channel", "is_archived", "account_inactive", "invalid_auth"}
+BAD_MESSAGE = {"invalid_blocks", "invalid_blocks_format", "msg_too_long", "invalid_arguments"}
+
+
+# --- render: pure ------------------------------------------------------------------------------
+
+
+def escape(text: str) -> str:
+    """Text for mrkdwn: the three characters Slack reserves, escaped."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "\u2026"
+
+
+def _quote_mrkdwn(quote: Quote) -> str:
+    text = clip(quote.text, MAX_SECTION // 2)
+    kept = len(text) if text == quote.text else len(text) - 1
+    out, at = [], 0
+    for start, end in quote.spans:
+        if end > kept:
+            break
+        out += [escape(text[at:start]), f"*{escape(text[start:end])}*"]
+        at = end
+    out.append(escape(text[at:]))
+    return "".join(out).replace("\n", " ")
+
+
+def _link(url: str) -> str:
+    """A URL inside Slack's <url|text>: <, >, | and spaces would end it; & is an entity there too."""
+    return quote(url, safe=":/?#[]@!$&'()*+,;=%~").replace("&", "&amp;")
+
+
+def render_blocks(alert: Alert) -> tuple[str, list[dict[str, Any]]]:
+    """The alert as Block Kit, and the plain text Slack shows in notifications."""
+    title = clip(alert.title or alert.link, 300)
+    stamp = int(alert.published_at.timestamp())
+    when = alert.published_at.strftime("%d %b %Y %H:%M UTC")
+    heading = f"*<{_link(alert.link)}|{escape(title)}>*" if alert.link else f"*{escape(title)}*"
+    date = f"<!date^{stamp}^{{date_short_pretty}} {{time}}|{when}>"  # in each reader's own time zone
+    source = f"{escape(clip(alert.feed_name, 200))} \u00b7 {date}"
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": heading}},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": source}]},
+    ]
+    if alert.summary:
+        blocks.append(
+            {"type": "section", "text": {"type": "plain_text", "text": clip(alert.summary, MAX_SECTION)}}
+        )
+    shown = alert.matches[:MAX_RULES_SHOWN]
+    for match in shown:
+        why = f"_Rule {match.rule_id}: {escape(clip(match.rule, 200))}_\n>{_quote_mrkdwn(match.quote)}"
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": why}})
+    if len(alert.matches) > len(shown):
+        more = f"and {len(alert.matches) - len(shown)} more of your rules"
+        blocks.append({"type": "context", "elements": [{"type": "plain_text", "text": more}]})
+    one = len(shown) == 1
+    buttons = [
+        button
+        for m in shown[:3]
+        for button in (
+            Button("Mute rule" if one else f"Mute rule {m.rule_id}", f"pause {m.rule_id}"),
+            Button("Unwatch" if one else f"Unwatch {m.rule_id}", f"unwatch {m.rule_id}"),
+        )
+    ]
+    blocks.append(_actions(buttons))
+    return clip(f"{title} ({alert.feed_name})", 300), blocks
+
+
+def _actions(buttons: list[Button], refresh: str | None = None) -> dict[str, Any]:
+    """Buttons; each carries its action, and the command to re-show in place after it ("rules>pause 3")."""
+    mark = f"{refresh}>" if refresh else ""
+    return {
+        "type": "actions",
+        "elements": [
+            {
+                "type": "button",
+                "action_id": f"newsalert-{i}",
+                "text": {"type": "plain_text", "text": clip(b.label, 75)},
+                "value": f"{mark}{b.action}",
+            }
+            for i, b in enumerate(buttons[:25])
+        ],
+    }
+
+
+def reply_blocks(reply: Reply) -> list[dict[str, Any]]:
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "plain_text", "text": clip(reply.text, MAX_SECTION)}}
+    ]
+    buttons = [b for row in reply.buttons for b in row]
+    if buttons:
+        blocks.append(_actions(buttons, reply.refresh))
+    return blocks
+
+
+def signature_problem(secret: str, timestamp: str, signature: str, body: bytes, now: float) -> str | None:
+    """Why a request did not come from Slack (v0 signature, five minutes), or None when it did."""
+    if not timestamp.isdigit() or abs(now - int(timestamp)) > MAX_AGE:
+        return "timestamp missing or more than five minutes off"
+    base = b"v0:" + timestamp.encode() + b":" + body
+    expected = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected.encode(), signature.encode()):
+        return "signature does not match"
+    return None
+
+
+# --- adapter -----------------------------------------------------------------------------------
+
+
+class SlackChannel:
+    name = "slack"
+
+    def __init__(self, settings: SlackSettings, commands: Commands, clock: Clock):
+        assert settings.bot_token
+        self.settings = settings
+        self.commands = commands
+        self.clock = clock
+        self.session = aiohttp.ClientSession()
+        self.client = AsyncWebClient(
+            settings.bot_token.get_secret_value(), base_url=settings.api_url, session=self.session
+        )
+        self.bolt = AsyncApp(
+            client=self.client,
+            request_verification_enabled=False,  # done before bolt sees a request, with replay refusal
+            process_before_response=True,  # answers are ready when the request returns; slow ones go later
+            raise_error_for_unhandled_request=False,
+        )
+        self.bolt.command(settings.command)(self._slash)
+        self.bolt.action(re.compile(r"^newsalert-"))(self._pressed)
+        self._seen: dict[str, float] = {}  # signatures of recent requests: a replay is refused
+        self._later: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        try:
+            await self.client.auth_test()
+        except SlackApiError as error:
+            raise ConfigError(
+                "slack.bot_token", f"Slack refused it ({error.response.get('error')})"
+            ) from None
+        except aiohttp.ClientError as error:
+            raise ConfigError("slack.api_url", f"cannot reach Slack ({type(error).__name__})") from None
+
+    async def close(self) -> None:
+        await self.settle()
+        await self.session.close()
+
+    async def settle(self) -> None:
+        """Wait for the answers still being worked on (slow commands)."""
+        while self._later:
+            await asyncio.gather(*self._later, return_exceptions=True)
+
+    # outgoing: alerts and notices
+
+    async def send(self, address: str, alert: Alert) -> Receipt:
+        text, blocks = render_blocks(alert)
+        try:
+            return await self._post(address, text=text, blocks=blocks, unfurl_links=False)
+        except _BadMessage as error:  # better plain than not at all
+            log.warning("Slack refused an alert's blocks (%s); sending it as plain text", error)
+            return await self._post(address, text=f"{text}\n{alert.link}\n\n{alert.summary}".strip())
+
+    async def send_notice(self, address: str, text: str) -> Receipt:
+        return await self._post(address, text=f"newsalert: {text}")
+
+    async def _post(self, channel: str, **message: Any) -> Receipt:
+        try:
+            response = await self.client.chat_postMessage(channel=channel, **message)
+        except SlackApiError as error:
+            code = str(error.response.get("error"))
+            if error.response.status_code == 429 or code == "ratelimited":
+                wait = {k.lower(): v for k, v in error.response.headers.items()}.get("retry-after", "1")
+                raise TransientDeliveryError("Slack asked to slow down", float(wait)) from None
+            if code in GONE:
+                raise PermanentDeliveryError(f"Slack refused: {code}") from None
+            if code in BAD_MESSAGE:
+                raise _BadMessage(code) from None
+            raise TransientDeliveryError(f"Slack error: {code}") from None
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise TransientDeliveryError(f"Slack unreachable: {type(error).__name__}") from None
+        return Receipt(str(response["ts"]))
+
+    # incoming: the slash command and button presses
+
+    def routes(self) -> list[web.RouteDef]:
+        """Slack's requests in HTTP mode (none in Socket Mode): signed, fresh and new, or 401."""
+        if self.settings.app_token:
+            return []
+        return [web.post(EVENTS_PATH, self._events)]
+
+    async def _events(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        signature = request.headers.get("X-Slack-Signature", "")
+        now = self.clock.now().timestamp()
+        assert self.settings.signing_secret
+        problem = signature_problem(
+            self.settings.signing_secret.get_secret_value(),
+            request.headers.get("X-Slack-Request-Timestamp", ""),
+            signature,
+            body,
+            now,
+        )
+        if problem is None and signature in self._seen:
+            problem = "the same request came twice"
+        if problem:
+            log.warning("refused a request to %s: %s", EVENTS_PATH, problem)
+            return web.Response(status=401, text="refused")
+        self._seen = {s: t for s, t in self._seen.items() if t > now - 2 * MAX_AGE}
+        self._seen[signature] = now
+        bolt_request = AsyncBoltRequest(
+            body=body.decode(), query=request.query_string, headers=dict(request.headers)
+        )
+        return await to_aiohttp_response(await self.bolt.async_dispatch(bolt_request))
+
+    async def listen(self, stop: asyncio.Event) -> None:
+        """Socket Mode, when an app token is set: commands arrive over Slack's websocket."""
+        if not self.settings.app_token:
+            return
+        handler = AsyncSocketModeHandler(self.bolt, self.settings.app_token.get_secret_value())
+        await handler.connect_async()
+        try:
+            await stop.wait()
+        finally:
+            await handler.close_async()
+
+    async def _slash(
+        self, ack: Callable[..., Awaitable[None]], command: dict[str, Any], respond: Any
+    ) -> None:
+        name, argument = split_command(command.get("text", ""))
+        chat = self._chat(command["channel_id"], command.get("channel_name", ""), command["user_id"])
+        if is_slow(name):  # Slack wants an answer within 3 seconds: the real one follows
+            await ack(text="Working on it\u2026")
+            task = asyncio.create_task(self._answer_later(chat, name, argument, respond))
+            self._later.add(task)
+            task.add_done_callback(self._later.discard)
+            return
+        reply = await self.commands.run(chat, name, argument)
+        await ack(text=reply.text, blocks=reply_blocks(reply))
+
+    async def _answer_later(self, chat: Chat, name: str, argument: str, respond: Any) -> None:
+        try:
+            reply = await self.commands.run(chat, name, argument)
+            await respond(text=reply.text, blocks=reply_blocks(reply), response_type="ephemeral")
+        except Exception:
+            log.exception("answering %s %s failed", self.settings.command, name)
+
+    async def _pressed(
+        self, ack: Callable[..., Awaitable[None]], body: dict[str, Any], action: dict[str, Any], respond: Any
+    ) -> None:
+        await ack()
+        refresh, _, pressed = str(action.get("value", "")).rpartition(">")
+        name, argument = split_command(pressed)
+        channel = body.get("channel") or {}
+        chat = self._chat(channel.get("id", ""), channel.get("name", ""), body["user"]["id"])
+        reply = await self.commands.run(chat, name, argument)
+        if refresh:
+            again = await self.commands.run(chat, refresh, "")
+            both = Reply(f"{reply.text}\n\n{again.text}", again.buttons, again.refresh)
+            await respond(text=both.text, blocks=reply_blocks(both), replace_original=True)
+        else:
+            await respond(
+                text=reply.text, blocks=reply_blocks(reply), response_type="ephemeral", replace_original=False
+            )
+
+    def _chat(self, channel_id: str, channel_name: str, user: str) -> Chat:
+        admin = user in self.settings.admins
+        return Chat(
+            channel=self.name,
+            address=channel_id,
+            name=f"#{channel_name}" if channel_name and channel_name != "directmessage" else channel_id,
+            user=user,
+            may_edit=admin or not self.settings.editors or user in self.settings.editors,
+            is_admin=admin,
+            prefix=f"{self.settings.command} ",
+        )
+
+
+class _BadMessage(Exception):
+    """Slack refused the message's form (blocks): a bug on our side, sent again as plain text."""

@@ -1,0 +1,236 @@
+"""Slack as a workspace meets it: signed slash commands and button presses to our /slack/events,
+and Block Kit alerts in the channel, against a fake Web API on loopback."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.app import App
+from bot.channels.slack import render_blocks, signature_problem
+from bot.domain import Alert, Match, Quote
+from bot.errors import ConfigError
+from bot.web import build_web_app, start_web
+from tests.conftest import SAMPLES
+from tests.fakes.slack_api import BOT_TOKEN, SIGNING_SECRET, FakeSlack, SlackUser, block_problem, signed
+
+WORLD = (SAMPLES / "world-news.xml").read_bytes()
+NEXT_POLL = timedelta(minutes=6)
+NEW_ITEM = b"""    <item>
+      <title>NATO-Russia Council meets &amp;lt;again&amp;gt; as talks resume</title>
+      <link>https://world.example.org/news/nrc?a=1&amp;b=2</link>
+      <guid>https://world.example.org/news/nrc</guid>
+      <pubDate>Wed, 03 Dec 2008 10:00:00 GMT</pubDate>
+      <description>The NATO-Russia Council met in Brussels on Wednesday for the first time since August.
+      Diplomats said the talks &amp; the agenda were "frank".</description>
+    </item>
+"""
+
+
+@pytest.fixture
+async def slack():
+    server = await FakeSlack().start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def workspace(feed_server, make_settings, start_app, slack, clock):
+    """The app with Slack on (HTTP mode, the fake API), the world sample feed, its web app serving,
+    and a user in channel C1."""
+    feed_server.files["/world.xml"] = WORLD
+    runners = []
+
+    async def start(extra: str = "", user: str = "U1") -> tuple[App, SlackUser]:
+        settings = make_settings(
+            f"slack:\n  bot_token: {BOT_TOKEN}\n  signing_secret: {SIGNING_SECRET}\n"
+            f"  api_url: {slack.api_url}\n{extra}"
+            f"feeds:\n  - url: {feed_server.url('/world.xml')}\n    name: World Desk\n"
+        )
+        app, _out = await start_app(settings)
+        routes = [route for channel in app.channels.values() for route in channel.routes()]
+        runner, port = await start_web(build_web_app(app.health, routes), "127.0.0.1", 0)
+        runners.append(runner)
+        events = f"http://127.0.0.1:{port}/slack/events"
+        return app, SlackUser(slack, events, lambda: clock.now().timestamp(), user=user)
+
+    yield start
+    for runner in runners:
+        await runner.cleanup()
+
+
+async def publish_new_story(app: App, feed_server, clock) -> None:
+    feed_server.files["/world.xml"] = WORLD.replace(b"    <item>", NEW_ITEM + b"    <item>", 1)
+    clock.advance(NEXT_POLL)
+    await app.poll_due()
+    await app.deliver_due()
+
+
+def shown(blocks: list[dict]) -> str:
+    return "\n".join(b.get("text", {}).get("text", "") for b in blocks if b["type"] == "section")
+
+
+async def test_a_watch_from_c1_alerts_c1_once_with_blocks_and_fallback_text(
+    workspace, slack, feed_server, clock
+):
+    app, user = await workspace()
+    await app.poll_due()
+    status, answer = await user.types("watch NATO-Russia Council")
+    assert status == 200
+    assert answer["text"].startswith("Watching rule 1: ")
+    rules = await app.store.chat_rules((await app.store.subscription("slack", "C1")).id)
+    assert [r.query for r in rules] == ["NATO-Russia Council"]
+
+    await publish_new_story(app, feed_server, clock)
+    assert len(slack.posted) == 1
+    alert = slack.to("C1")[0]
+    assert alert["text"] == "NATO-Russia Council meets <again> as talks resume (World Desk)"
+    text = shown(alert["blocks"])
+    assert text.startswith(
+        "*<https://world.example.org/news/nrc?a=1&amp;b=2|"
+        "NATO-Russia Council meets &lt;again&gt; as talks resume>*"
+    )
+    assert "_Rule 1: NATO-Russia Council_\n>The *NATO-Russia Council* met in Brussels" in text
+    context = next(b for b in alert["blocks"] if b["type"] == "context")["elements"][0]["text"]
+    assert context.startswith("World Desk \u00b7 <!date^1228298400^")
+
+    clock.advance(NEXT_POLL)
+    await app.poll_due()
+    await app.deliver_due()
+    assert len(slack.posted) == 1, "one alert per story"
+
+
+async def test_forged_stale_and_replayed_requests_get_401_and_change_nothing(workspace, clock):
+    app, user = await workspace()
+    body = user.command_body("watch NATO-Russia Council")
+    now = int(clock.now().timestamp())
+    assert (await user.post(body, signed(body, now, secret="guessed")))[0] == 401
+    assert (await user.post(body, signed(body, now - 301)))[0] == 401
+    assert (await user.post(body, {}))[0] == 401
+    assert await app.store.subscription("slack", "C1") is None, "nothing was saved"
+    headers = signed(body, now)
+    assert (await user.post(body, headers))[0] == 200
+    assert (await user.post(body, headers))[0] == 401, "the same signed request again is a replay"
+
+
+def test_signatures_are_checked_by_hmac_and_time():
+    body = b"token=x&text=hello"
+    headers = signed(body, 1_000_000)
+    sig, ts = headers["X-Slack-Signature"], headers["X-Slack-Request-Timestamp"]
+    assert signature_problem(SIGNING_SECRET, ts, sig, body, 1_000_299) is None
+    assert signature_problem(SIGNING_SECRET, ts, sig, body + b"!", 1_000_000) == "signature does not match"
+    assert "five minutes" in signature_problem(SIGNING_SECRET, ts, sig, body, 1_000_301)
+    assert "five minutes" in signature_problem(SIGNING_SECRET, "soon", sig, body, 1_000_000)
+
+
+async def test_a_backtest_is_acknowledged_at_once_and_answered_through_response_url(workspace, slack):
+    app, user = await workspace()
+    await app.poll_due()
+    status, answer = await user.types("test Membership Action Plan")
+    assert status == 200 and answer["text"] == "Working on it\u2026"
+    later = await slack.response_number(1)
+    assert "matched 1 of" in later["text"] and later["response_type"] == "ephemeral"
+    assert "/newsalert watch Membership Action Plan to keep it" in later["text"]
+
+
+async def test_list_buttons_pause_a_rule_in_place(workspace, slack):
+    app, user = await workspace()
+    await user.types("watch NATO-Russia Council")
+    _status, listed = await user.types("list")
+    assert listed["text"] == "1. NATO-Russia Council"
+    status, _ = await user.presses(listed, "Pause 1")
+    assert status == 200
+    updated = slack.responses[-1]
+    assert updated["replace_original"] is True
+    assert updated["text"].endswith("1. NATO-Russia Council (paused)")
+
+
+async def test_alert_buttons_mute_the_rule_for_the_channel(workspace, slack, feed_server, clock):
+    app, user = await workspace()
+    await app.poll_due()
+    await user.types("watch NATO-Russia Council")
+    await publish_new_story(app, feed_server, clock)
+    await user.presses(slack.posted[0], "Mute rule")
+    answer = slack.responses[-1]
+    assert answer["text"].startswith("Paused rule 1") and answer["replace_original"] is False
+    assert answer["response_type"] == "ephemeral"
+
+
+async def test_ratelimited_alerts_wait_exactly_retry_after(workspace, slack, feed_server, clock):
+    app, user = await workspace()
+    await app.poll_due()
+    await user.types("watch NATO-Russia Council")
+    slack.too_many = 1
+    await publish_new_story(app, feed_server, clock)
+    assert slack.posted == []
+    clock.advance(timedelta(seconds=2))
+    await app.deliver_due()
+    assert slack.posted == []
+    clock.advance(timedelta(seconds=1))
+    await app.deliver_due()
+    assert len(slack.posted) == 1
+
+
+@pytest.mark.parametrize("error", ["channel_not_found", "not_in_channel", "is_archived", "account_inactive"])
+async def test_a_channel_we_cannot_post_to_is_unsubscribed(
+    workspace, slack, feed_server, clock, error, caplog
+):
+    app, user = await workspace()
+    await app.poll_due()
+    await user.types("watch NATO-Russia Council")
+    slack.errors["C1"] = error
+    await publish_new_story(app, feed_server, clock)
+    assert await app.store.count_outbox() == {"gone": 1}
+    assert not (await app.store.subscription("slack", "C1")).active
+    assert error in caplog.text and BOT_TOKEN not in caplog.text
+
+
+async def test_refused_blocks_still_reach_the_channel_as_text(workspace, slack, feed_server, clock):
+    app, user = await workspace()
+    await app.poll_due()
+    await user.types("watch NATO-Russia Council")
+    slack.refuse_blocks = True
+    await publish_new_story(app, feed_server, clock)
+    assert slack.posted[0]["blocks"] is None
+    assert slack.posted[0]["text"].startswith(
+        "NATO-Russia Council meets <again> as talks resume (World Desk)\n"
+    )
+
+
+async def test_editors_and_admins(workspace):
+    app, user = await workspace("  editors: [U2]\n  admins: [U9]\n")
+    _status, answer = await user.types("watch NATO-Russia Council")
+    assert answer["text"] == "Sorry, only this group's admins can change its alerts. Ask one of them."
+    _status, answer = await user.types("addfeed https://example.org")
+    assert answer["text"] == "Working on it\u2026"
+    user.user = "U2"
+    _status, answer = await user.types("watch NATO-Russia Council")
+    assert answer["text"].startswith("Watching rule 1")
+    _status, answer = await user.types("")
+    assert "/newsalert watch RULE - alert on stories matching RULE" in answer["text"]
+
+
+async def test_a_refused_bot_token_stops_start_up(make_settings, slack, start_app):
+    settings = make_settings(
+        f"slack:\n  bot_token: xoxb-wrong\n  signing_secret: s\n  api_url: {slack.api_url}\n"
+    )
+    with pytest.raises(ConfigError, match=r"slack.bot_token: Slack refused it \(invalid_auth\)"):
+        await start_app(settings)
+
+
+feed_text = st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=4000)
+
+
+@given(feed_text, feed_text, feed_text, st.integers(1, 9))
+def test_any_alert_fits_block_kit(title, summary, quote, rules):
+    alert = Alert(
+        title, "https://example.org/a b|c>", "Feed & <Co>", datetime(2026, 11, 28, tzinfo=UTC), summary,
+        tuple(Match(i, "rule " * 100, Quote(quote, ((0, min(5, len(quote))),))) for i in range(rules)),
+    )  # fmt: skip
+    text, blocks = render_blocks(alert)
+    assert block_problem(blocks) is None and text
+    heading = blocks[0]["text"]["text"]
+    assert heading.startswith("*<https://example.org/a%20b%7Cc%3E|")
