@@ -3,19 +3,30 @@ and Block Kit alerts in the channel, against a fake Web API on loopback."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.app import App
-from bot.channels.slack import render_blocks, signature_problem
+from bot.channels.slack import EVENTS_PATH, render_blocks, signature_problem
+from bot.config import SlackSettings
 from bot.domain import Alert, Match, Quote
 from bot.errors import ConfigError
 from bot.web import build_web_app, start_web
-from tests.conftest import SAMPLES
-from tests.fakes.slack_api import BOT_TOKEN, SIGNING_SECRET, FakeSlack, SlackUser, block_problem, signed
+from tests.conftest import ROOT, SAMPLES
+from tests.fakes.slack_api import (
+    APP_TOKEN,
+    BOT_TOKEN,
+    SIGNING_SECRET,
+    FakeSlack,
+    SlackUser,
+    block_problem,
+    signed,
+)
 
 WORLD = (SAMPLES / "world-news.xml").read_bytes()
 NEXT_POLL = timedelta(minutes=6)
@@ -213,6 +224,24 @@ async def test_editors_and_admins(workspace):
     assert "/newsalert watch RULE - alert on stories matching RULE" in answer["text"]
 
 
+async def test_socket_mode_takes_commands_without_a_public_address(make_settings, slack, start_app):
+    settings = make_settings(
+        f"slack:\n  bot_token: {BOT_TOKEN}\n  app_token: {APP_TOKEN}\n  api_url: {slack.api_url}\n"
+    )
+    app, _out = await start_app(settings)
+    channel = app.channels["slack"]
+    assert channel.routes() == [], "no /slack/events in Socket Mode"
+    stop = asyncio.Event()
+    listening = asyncio.create_task(channel.listen(stop))
+    try:
+        answer = await asyncio.wait_for(slack.push_command("watch NATO-Russia Council"), 10)
+        assert answer["text"].startswith("Watching rule 1")
+        assert await app.store.subscription("slack", "C1")
+    finally:
+        stop.set()
+        await asyncio.wait_for(listening, 10)
+
+
 async def test_a_refused_bot_token_stops_start_up(make_settings, slack, start_app):
     settings = make_settings(
         f"slack:\n  bot_token: xoxb-wrong\n  signing_secret: s\n  api_url: {slack.api_url}\n"
@@ -234,3 +263,12 @@ def test_any_alert_fits_block_kit(title, summary, quote, rules):
     assert block_problem(blocks) is None and text
     heading = blocks[0]["text"]["text"]
     assert heading.startswith("*<https://example.org/a%20b%7Cc%3E|")
+
+
+def test_the_app_manifest_matches_what_the_bot_serves():
+    manifest = yaml.safe_load((ROOT / "config" / "slack-app-manifest.yml").read_text())
+    command = manifest["features"]["slash_commands"][0]
+    assert command["command"] == SlackSettings().command
+    assert command["url"].endswith(EVENTS_PATH)
+    assert manifest["settings"]["interactivity"]["request_url"].endswith(EVENTS_PATH)
+    assert {"commands", "chat:write"} <= set(manifest["oauth_config"]["scopes"]["bot"])

@@ -19,6 +19,7 @@ from urllib.parse import urlencode
 from aiohttp import ClientSession, web
 
 BOT_TOKEN = "xoxb-test-token-that-must-never-be-logged"
+APP_TOKEN = "xapp-test-app-token-that-must-never-be-logged"
 SIGNING_SECRET = "test-signing-secret"
 
 
@@ -33,6 +34,9 @@ class FakeSlack:
     base_url: str = ""
     _ids: Any = field(default_factory=lambda: itertools.count(1))
     _responded: asyncio.Event = field(default_factory=asyncio.Event)
+    _socket: web.WebSocketResponse | None = None  # Socket Mode: the bot's connection
+    _connected: asyncio.Event = field(default_factory=asyncio.Event)
+    _acks: dict[str, asyncio.Future[dict[str, Any]]] = field(default_factory=dict)
     _runner: web.AppRunner | None = None
 
     @property
@@ -43,6 +47,7 @@ class FakeSlack:
         app = web.Application()
         app.router.add_post("/api/{method}", self._api)
         app.router.add_post("/respond/{id}", self._respond)
+        app.router.add_get("/socket", self._socket_mode)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", 0).start()
@@ -50,6 +55,8 @@ class FakeSlack:
         return self
 
     async def stop(self) -> None:
+        if self._socket:
+            await self._socket.close()
         if self._runner:
             await self._runner.cleanup()
 
@@ -66,9 +73,14 @@ class FakeSlack:
     # the API
 
     async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        if (
+            method == "apps.connections.open"
+            and request.headers.get("Authorization") == f"Bearer {APP_TOKEN}"
+        ):
+            return web.json_response({"ok": True, "url": f"ws://127.0.0.1:{request.url.port}/socket"})
         if request.headers.get("Authorization") != f"Bearer {BOT_TOKEN}":
             return web.json_response({"ok": False, "error": "invalid_auth"})
-        method = request.match_info["method"]
         if request.content_type == "application/json":
             params = await request.json()
         else:
@@ -103,6 +115,41 @@ class FakeSlack:
         ts = f"1700000000.{next(self._ids):06d}"
         self.posted.append({"channel": channel, "text": params["text"], "blocks": blocks, "ts": ts})
         return web.json_response({"ok": True, "channel": channel, "ts": ts})
+
+    # Socket Mode: Slack pushes envelopes over a websocket the bot opened; the bot acks each
+
+    async def _socket_mode(self, request: web.Request) -> web.WebSocketResponse:
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        self._socket = socket
+        await socket.send_json({"type": "hello", "num_connections": 1})
+        self._connected.set()
+        async for message in socket:
+            ack = json.loads(message.data)
+            if ack.get("envelope_id") in self._acks:
+                self._acks.pop(ack["envelope_id"]).set_result(ack.get("payload") or {})
+        return socket
+
+    async def push_command(self, text: str, *, channel: str = "C1", user: str = "U1") -> dict[str, Any]:
+        """`/newsalert TEXT` through Socket Mode, once the bot is connected; returns its answer."""
+        await self._connected.wait()
+        assert self._socket
+        envelope = str(next(self._ids))
+        self._acks[envelope] = asyncio.get_running_loop().create_future()
+        payload = {
+            "command": "/newsalert", "text": text, "channel_id": channel, "channel_name": "news",
+            "user_id": user, "team_id": "T1", "trigger_id": "1.2.3",
+            "response_url": f"{self.base_url}/respond/{envelope}",
+        }  # fmt: skip
+        await self._socket.send_json(
+            {
+                "envelope_id": envelope,
+                "type": "slash_commands",
+                "accepts_response_payload": True,
+                "payload": payload,
+            }
+        )
+        return await self._acks[envelope]
 
     async def _respond(self, request: web.Request) -> web.Response:
         body = await request.json()
