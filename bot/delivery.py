@@ -45,7 +45,10 @@ async def deliver_due(
     outcomes = []
     for delivery in await store.claim_due_deliveries(clock.now(), channels.keys(), limit, LEASE):
         channel = channels[delivery.subscription.channel]
-        send = partial(channel.send, delivery.subscription.address, delivery.alert)
+        if delivery.message_id:  # sent already; another outlet joined the story: update it in place
+            send = partial(channel.edit, delivery.subscription.address, delivery.message_id, delivery.alert)
+        else:
+            send = partial(channel.send, delivery.subscription.address, delivery.alert)
         outcomes.append(
             await _attempt(
                 store, "outbox", delivery.id, delivery.attempts, delivery.subscription, send, clock

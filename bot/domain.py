@@ -110,6 +110,7 @@ class Alert:
     published_at: datetime
     summary: str
     matches: tuple[Match, ...]
+    also_in: tuple[str, ...] = ()  # other outlets that carried the same story
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,20 @@ class StoryAlert:
 
 
 @dataclass(frozen=True)
+class StoryKey:
+    """What tells whether two articles are one story (dedupe.py compares them)."""
+
+    url: str  # the link, as dedupe.url_key
+    title: str  # the headline's normalized words, without the outlet's name
+    sketch: tuple[int, ...] = ()  # the smallest hashes of the text's word pairs, ascending
+
+    @property
+    def marks(self) -> tuple[int, ...]:
+        """The few smallest: a near-duplicate shares at least one, almost always."""
+        return self.sketch[:8]
+
+
+@dataclass(frozen=True)
 class NewStory:
     """A new article as the pipeline prepared it; alerts may be empty (no match, backfill)."""
 
@@ -133,6 +148,7 @@ class NewStory:
     body: str
     summary: str
     alerts: tuple[StoryAlert, ...]
+    key: StoryKey = StoryKey("", "")
 
 
 @dataclass(frozen=True)
@@ -157,6 +173,7 @@ class Delivery:
     attempts: int
     subscription: Subscription
     alert: Alert
+    message_id: str | None = None  # already sent as this message: edit it (a new outlet joined)
 
 
 @dataclass(frozen=True)

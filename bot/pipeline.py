@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from urllib.parse import urlsplit
 
+from bot.dedupe import story_key
 from bot.domain import Article, Clock, Feed, FeedUpdate, Match, NewStory, Rule, Span, StoryAlert
 from bot.errors import FetchError, QueryError
 from bot.feeds.fetch import Fetcher, FetchResult
@@ -97,7 +98,8 @@ def prepare_story(
     body = clean_body(article.title, article.text)
     doc = Document(article.title, body, feed_name, article.link)
     alerts = matcher.alerts(doc) if may_alert else ()
-    return NewStory(article, body, lead_summary(body, max_words), alerts)
+    key = story_key(article.link, article.title, body, matcher.language)
+    return NewStory(article, body, lead_summary(body, max_words), alerts, key)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ and Block Kit alerts in the channel, against a fake Web API on loopback."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -112,6 +113,19 @@ async def test_a_watch_from_c1_alerts_c1_once_with_blocks_and_fallback_text(
     await app.poll_due()
     await app.deliver_due()
     assert len(slack.posted) == 1, "one alert per story"
+
+
+async def test_an_alert_is_updated_in_place_when_another_outlet_carries_the_story(workspace, slack):
+    app, _user = await workspace()
+    channel = app.channels["slack"]
+    alert = Alert("NATO meets", "https://a.example/1", "Reuters", datetime(2026, 11, 28, tzinfo=UTC), "", ())
+    receipt = await channel.send("C1", alert)
+    await channel.edit("C1", receipt.message_id, replace(alert, also_in=("AP", "Globe")))
+    [update] = slack.updates
+    assert update["ts"] == receipt.message_id
+    assert "also in AP, Globe" in update["blocks"][1]["elements"][0]["text"]
+    gone = await channel.edit("C1", "1.000", alert)
+    assert gone.message_id == "1.000", "a message that cannot be found stays as it was, no error"
 
 
 async def test_forged_stale_and_replayed_requests_get_401_and_change_nothing(workspace, clock):

@@ -6,7 +6,6 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
-from sqlalchemy.exc import IntegrityError
 
 from bot.domain import Article, Feed, FeedUpdate, Match, NewStory, Quote, StoryAlert, Subscription
 from bot.store import Store, async_url
@@ -52,10 +51,7 @@ async def test_the_outbox_holds_one_row_per_subscription_and_story(store):
     match = Match(1, "x", Quote("x", ((0, 1),)))
     twice = StoryAlert(1, (match,))
     state = FeedUpdate(None, None, None, NOW, "F")
-    with pytest.raises(IntegrityError):
-        await store.save_poll(feed, [NewStory(article, "text", "sum", (twice, twice))], state, NOW)
-    assert await store.count_outbox() == {}, "the failed transaction left no story and no alert"
-    await store.save_poll(feed, [NewStory(article, "text", "sum", (twice,))], state, NOW)
+    await store.save_poll(feed, [NewStory(article, "text", "sum", (twice, twice))], state, NOW)
     assert await store.count_outbox() == {"pending": 1}
     assert await store.known_articles(feed.id, [article]) == {"guid:g1"}
     same_link = Article("T2", "https://x.test/1", "g2", "other", None, "h2")

@@ -28,6 +28,11 @@ class Channel(Protocol):
 
     async def send(self, address: str, alert: Alert) -> Receipt: ...
 
+    async def edit(self, address: str, message_id: str, alert: Alert) -> Receipt:
+        """Replace an alert sent before (its Receipt's message_id) with this one, e.g. listing one more
+        outlet; a message that can no longer be edited is left as it is, and that is no error."""
+        ...
+
     async def send_notice(self, address: str, text: str) -> Receipt:
         """A sentence about the service itself (a feed failing, a feed gone), same rules as send."""
         ...

@@ -32,6 +32,8 @@ def render_console(alert: Alert) -> Text:
     text = Text()
     text.append(f"== {alert.title}\n", style="bold")
     text.append(f"{alert.feed_name} \u00b7 {when}\n", style="dim")
+    if alert.also_in:
+        text.append(f"Also in: {', '.join(alert.also_in)}\n", style="dim")
     text.append(f"{alert.link}\n", style="underline")
     if alert.summary:
         text.append(f"\n{alert.summary}\n")
@@ -54,6 +56,10 @@ class ConsoleChannel:
     async def send(self, address: str, alert: Alert) -> Receipt:
         self.console.print(render_console(alert))
         return Receipt(f"console-{next(self._ids)}")
+
+    async def edit(self, address: str, message_id: str, alert: Alert) -> Receipt:
+        self.console.print(Text(f"~~ {alert.title}: also in {', '.join(alert.also_in)}\n", style="dim"))
+        return Receipt(message_id)
 
     async def send_notice(self, address: str, text: str) -> Receipt:
         self.console.print(Text(f"!! newsalert: {text}\n", style="bold red"))

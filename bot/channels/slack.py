@@ -7,6 +7,7 @@ requests in on http.port (or Socket Mode), Web API calls out, errors translated 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import logging
@@ -37,7 +38,8 @@ MAX_RULES_SHOWN = 5
 MAX_AGE = 300  # seconds: an older signed request is refused (Slack's five minutes)
 # errors that mean the channel is gone for us: stop sending there
 GONE = {"channel_not_found", "not_in_channel", "is_archived", "account_inactive", "invalid_auth"}
-BAD_MESSAGE = {"invalid_blocks", "invalid_blocks_format", "msg_too_long", "invalid_arguments"}
+BAD_MESSAGE = {"invalid_blocks", "invalid_blocks_format", "msg_too_long", "invalid_arguments",
+               "message_not_found", "cant_update_message", "edit_window_closed"}  # fmt: skip
 
 
 # --- render: pure ------------------------------------------------------------------------------
@@ -78,6 +80,8 @@ def render_blocks(alert: Alert) -> tuple[str, list[dict[str, Any]]]:
     heading = f"*<{_link(alert.link)}|{escape(title)}>*" if alert.link else f"*{escape(title)}*"
     date = f"<!date^{stamp}^{{date_short_pretty}} {{time}}|{when}>"  # in each reader's own time zone
     source = f"{escape(clip(alert.feed_name, 200))} \u00b7 {date}"
+    if alert.also_in:
+        source += f" \u00b7 also in {escape(clip(', '.join(alert.also_in), 300))}"
     blocks: list[dict[str, Any]] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": heading}},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": source}]},
@@ -199,12 +203,25 @@ class SlackChannel:
             log.warning("Slack refused an alert's blocks (%s); sending it as plain text", error)
             return await self._post(address, text=f"{text}\n{alert.link}\n\n{alert.summary}".strip())
 
+    async def edit(self, address: str, message_id: str, alert: Alert) -> Receipt:
+        text, blocks = render_blocks(alert)
+        with contextlib.suppress(_BadMessage):  # the alert as it was is still right, only without the news
+            await self._translated(
+                self.client.chat_update(channel=address, ts=message_id, text=text, blocks=blocks)
+            )
+        return Receipt(message_id)
+
     async def send_notice(self, address: str, text: str) -> Receipt:
         return await self._post(address, text=f"newsalert: {text}")
 
     async def _post(self, channel: str, **message: Any) -> Receipt:
+        response = await self._translated(self.client.chat_postMessage(channel=channel, **message))
+        return Receipt(str(response["ts"]))
+
+    async def _translated(self, call: Awaitable[Any]) -> Any:
+        """The Web API call, with Slack's errors as delivery.py's."""
         try:
-            response = await self.client.chat_postMessage(channel=channel, **message)
+            return await call
         except SlackApiError as error:
             code = str(error.response.get("error"))
             if error.response.status_code == 429 or code == "ratelimited":
@@ -217,7 +234,6 @@ class SlackChannel:
             raise TransientDeliveryError(f"Slack error: {code}") from None
         except (aiohttp.ClientError, TimeoutError) as error:
             raise TransientDeliveryError(f"Slack unreachable: {type(error).__name__}") from None
-        return Receipt(str(response["ts"]))
 
     # incoming: the slash command and button presses
 

@@ -14,7 +14,9 @@ import html
 import logging
 import os
 import re
+from collections.abc import Awaitable
 from datetime import timedelta
+from typing import TypeVar
 
 from aiohttp import web
 from telegram import Bot, BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
@@ -41,8 +43,11 @@ WEBHOOK_PATH = "/telegram/webhook"  # on http.port
 ADMINS = {ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR}
 # BadRequest descriptions that mean the chat or topic is gone, not that the message was wrong
 _GONE = ("chat not found", "thread not found", "topic_deleted", "topic_closed", "not enough rights")
+# ... and those that mean an alert can no longer be edited: it stays as it was
+_UNEDITABLE = ("message is not modified", "message to edit not found", "message can't be edited")
 
 Keyboard = tuple[tuple[Button, ...], ...]
+T = TypeVar("T")
 
 
 # --- render: pure ------------------------------------------------------------------------------
@@ -98,6 +103,8 @@ def render_alert(alert: Alert) -> tuple[str, Keyboard]:
     head = f'<b><a href="{html.escape(link)}">{title}</a></b>' if link else f"<b>{title}</b>"
     when = alert.published_at.strftime("%d %b %Y %H:%M UTC")
     head += f"\n{html.escape(clip(alert.feed_name, MAX_TITLE))} \u00b7 {when}"
+    if alert.also_in:
+        head += f"\nAlso in: {html.escape(clip(', '.join(alert.also_in), MAX_TITLE))}"
     shown = list(alert.matches[:MAX_RULES_SHOWN])
     while True:  # as many rules as fit, the summary keeping some room
         tail = "".join(_why(m) for m in shown)
@@ -204,6 +211,23 @@ class TelegramChannel:
             log.warning("Telegram refused an alert's HTML (%s); sending it as plain text", error.message)
             return await self._send(address, plain(text), None, markup)
 
+    async def edit(self, address: str, message_id: str, alert: Alert) -> Receipt:
+        text, buttons = render_alert(alert)
+        chat_id, _thread = split_address(address)
+        edit = self.bot.edit_message_text(
+            text,
+            chat_id,
+            int(message_id),
+            parse_mode=ParseMode.HTML,
+            reply_markup=_markup(Reply(text, buttons)),
+        )
+        try:
+            await self._translated(edit)
+        except BadRequest as error:
+            if not any(gone in error.message.lower() for gone in _UNEDITABLE):
+                raise
+        return Receipt(message_id)
+
     async def send_notice(self, address: str, text: str) -> Receipt:
         return await self._send(address, clip(f"newsalert: {text}", LIMIT), None, None)
 
@@ -211,10 +235,16 @@ class TelegramChannel:
         self, address: str, text: str, parse_mode: str | None, markup: InlineKeyboardMarkup | None
     ) -> Receipt:
         chat_id, thread = split_address(address)
+        send = self.bot.send_message(
+            chat_id, text, parse_mode=parse_mode, message_thread_id=thread, reply_markup=markup
+        )
+        message = await self._translated(send)
+        return Receipt(str(message.message_id))
+
+    async def _translated(self, call: Awaitable[T]) -> T:
+        """The API call, with Telegram's errors as delivery.py's."""
         try:
-            message = await self.bot.send_message(
-                chat_id, text, parse_mode=parse_mode, message_thread_id=thread, reply_markup=markup
-            )
+            return await call
         except RetryAfter as error:
             raise TransientDeliveryError("Telegram asked to slow down", _retry_after(error)) from None
         except ChatMigrated as error:
@@ -227,7 +257,6 @@ class TelegramChannel:
             raise  # our message was wrong: a bug, retried with backoff and logged by delivery
         except NetworkError as error:
             raise TransientDeliveryError(f"Telegram unreachable: {type(error).__name__}") from None
-        return Receipt(str(message.message_id))
 
     # incoming: commands and button presses
 

@@ -8,16 +8,20 @@ from typing import Any
 
 from sqlalchemy import bindparam, func, insert, or_, select, update
 
+from bot.dedupe import MIN_TITLE_WORDS, assign_stories
 from bot.domain import (
     Article,
     Feed,
     FeedUpdate,
     NewStory,
     StoredArticle,
+    StoryKey,
 )
 from bot.store.queues import dump_matches
 from bot.store.rows import CHUNK, Rows
-from bot.store.tables import articles, feeds, notices, outbox, subscriptions
+from bot.store.tables import articles, feeds, notices, outbox, story_marks, subscriptions
+
+STORY_WINDOW = timedelta(days=2)  # an article joins a story first seen at most this long ago
 
 
 class FeedRows(Rows):
@@ -172,30 +176,100 @@ class FeedRows(Rows):
     async def _insert_stories(
         self, conn: Any, feed_id: int, stories: Sequence[NewStory], now: datetime
     ) -> None:
-        """All of a poll's articles in one statement, then all their alerts in one more."""
+        """A poll's articles, each joined to its story (dedupe.py), and one alert per subscription and
+        story. When a story that already alerted arrives from another outlet, those alerts are queued
+        again, to be edited in place ("also in ...")."""
+        known = await self._recent_stories(conn, [story.key for story in stories], now - STORY_WINDOW)
         rows = [
             {
                 "feed_id": feed_id, "identity": story.article.identity, "guid": story.article.guid,
                 "link": story.article.link, "content_hash": story.article.content_hash,
                 "title": story.article.title, "body": story.body, "summary": story.summary,
                 "published_at": story.article.published_at, "fetched_at": now,
+                "story_url": story.key.url, "title_key": story.key.title,
+                "sketch": ",".join(map(str, story.key.sketch)),
             }
             for story in stories
         ]  # fmt: skip
         inserted = await conn.execute(
             insert(articles).returning(articles.c.id, sort_by_parameter_order=True), rows
         )
-        alerts = [
-            {
-                "subscription_id": alert.subscription_id, "article_id": article_id,
-                "matches": dump_matches(alert.matches), "status": "pending", "attempts": 0,
-                "next_attempt_at": now, "created_at": now,
-            }
-            for article_id, story in zip(inserted.scalars().all(), stories, strict=True)
-            for alert in story.alerts
-        ]  # fmt: skip
+        ids = inserted.scalars().all()
+        story_ids = assign_stories(
+            list(zip(ids, [s.key for s in stories], strict=True)), [(sid, key) for sid, _, key in known]
+        )
+        await conn.execute(
+            update(articles).where(articles.c.id == bindparam("article")).values(story_id=bindparam("story")),
+            [{"article": a, "story": s} for a, s in zip(ids, story_ids, strict=True)],
+        )
+        marks = [
+            {"mark": m, "article_id": a}
+            for a, story in zip(ids, stories, strict=True)
+            for m in story.key.marks
+        ]
+        if marks:
+            await conn.execute(insert(story_marks), marks)
+        carried: dict[int, set[int]] = {}  # story -> the feeds that had it
+        for story_id, other_feed, _ in known:
+            carried.setdefault(story_id, set()).add(other_feed)
+        joined = {s for s in story_ids if s in carried and feed_id not in carried[s]}  # a new outlet
+        if joined:
+            await conn.execute(
+                update(outbox)
+                .where(
+                    outbox.c.story_id.in_(joined), outbox.c.status == "sent", outbox.c.message_id.is_not(None)
+                )
+                .values(status="pending", next_attempt_at=now, attempts=0)
+            )
+        had = await self._alerted(conn, set(story_ids))
+        alerts = []
+        for article_id, story_id, story in zip(ids, story_ids, stories, strict=True):
+            for alert in story.alerts:
+                if (alert.subscription_id, story_id) not in had:
+                    had.add((alert.subscription_id, story_id))
+                    alerts.append(
+                        {
+                            "subscription_id": alert.subscription_id, "article_id": article_id,
+                            "story_id": story_id, "matches": dump_matches(alert.matches), "status": "pending",
+                            "attempts": 0, "next_attempt_at": now, "created_at": now,
+                        }
+                    )  # fmt: skip
         if alerts:
             await conn.execute(insert(outbox), alerts)
+
+    async def _recent_stories(
+        self, conn: Any, keys: Sequence[StoryKey], since: datetime
+    ) -> list[tuple[int, int, StoryKey]]:
+        """(story id, feed id, key) of recent articles that may be one of these stories: same link,
+        same long headline, or a shared mark. dedupe.same_story decides."""
+        found: dict[int, tuple[int, int, StoryKey]] = {}
+        for at in range(0, len(keys), CHUNK // 10):
+            chunk = keys[at : at + CHUNK // 10]
+            marks = select(story_marks.c.article_id).where(
+                story_marks.c.mark.in_({m for k in chunk for m in k.marks})
+            )
+            near = or_(
+                articles.c.story_url.in_({k.url for k in chunk if k.url}),
+                articles.c.title_key.in_({k.title for k in chunk if len(k.title.split()) >= MIN_TITLE_WORDS}),
+                articles.c.id.in_(marks),
+            )
+            query = select(
+                articles.c.id, articles.c.story_id, articles.c.feed_id, articles.c.story_url,
+                articles.c.title_key, articles.c.sketch,
+            ).where(articles.c.fetched_at >= since, articles.c.story_id.is_not(None), near)  # fmt: skip
+            for row in (await conn.execute(query)).all():
+                sketch = tuple(int(h) for h in row.sketch.split(",") if h) if row.sketch else ()
+                found[row.id] = (
+                    row.story_id,
+                    row.feed_id,
+                    StoryKey(row.story_url or "", row.title_key or "", sketch),
+                )
+        return [found[article_id] for article_id in sorted(found)]
+
+    async def _alerted(self, conn: Any, story_ids: set[int]) -> set[tuple[int, int]]:
+        """(subscription, story) pairs that already have their alert."""
+        query = select(outbox.c.subscription_id, outbox.c.story_id).where(outbox.c.story_id.in_(story_ids))
+        return {tuple(row) for row in (await conn.execute(query)).all()}  # type: ignore[misc]
 
     async def record_feed_failure(
         self, feed: Feed, error: str, next_check_at: datetime, now: datetime, notice: str | None = None

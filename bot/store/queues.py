@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import func, or_, select, update
 
+from bot.dedupe import canonical_url
 from bot.domain import (
     Alert,
     Delivery,
@@ -44,7 +45,24 @@ class QueueRows(Rows):
             .join(feeds, articles.c.feed_id == feeds.c.id)
         )
         rows = await self._claim(outbox, query, now, channels, limit, lease)
-        return [_delivery(row) for row in rows]
+        outlets = await self._outlets({row[outbox.c.story_id] for row in rows})
+        return [_delivery(row, outlets.get(row[outbox.c.story_id], [])) for row in rows]
+
+    async def _outlets(self, story_ids: set[int]) -> dict[int, list[str]]:
+        """Each story's outlets (feed names), in the order they carried it."""
+        query = (
+            select(articles.c.story_id, feeds.c.name)
+            .join(feeds)
+            .where(articles.c.story_id.in_(story_ids))
+            .order_by(articles.c.id)
+        )
+        outlets: dict[int, list[str]] = {}
+        async with self.engine.connect() as conn:
+            for story_id, name in (await conn.execute(query)).all():
+                names = outlets.setdefault(story_id, [])
+                if name not in names:
+                    names.append(name)
+        return outlets
 
     async def claim_due_notices(
         self, now: datetime, channels: Collection[str], limit: int, lease: timedelta
@@ -120,17 +138,18 @@ class QueueRows(Rows):
             return dict((await conn.execute(query)).all())
 
 
-def _delivery(row: Any) -> Delivery:
+def _delivery(row: Any, outlets: list[str]) -> Delivery:
     subscription = subscription_from_row(row)
     alert = Alert(
         title=row[articles.c.title],
-        link=row[articles.c.link],
+        link=canonical_url(row[articles.c.link]),
         feed_name=row["feed_name"],
         published_at=row[articles.c.published_at] or row[articles.c.fetched_at],
         summary=row[articles.c.summary],
         matches=load_matches(row[outbox.c.matches]),
+        also_in=tuple(name for name in outlets if name != row["feed_name"]),
     )
-    return Delivery(row[outbox.c.id], row[outbox.c.attempts], subscription, alert)
+    return Delivery(row[outbox.c.id], row[outbox.c.attempts], subscription, alert, row[outbox.c.message_id])
 
 
 def dump_matches(matches: Sequence[Match]) -> str:

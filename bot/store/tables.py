@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -84,9 +85,25 @@ articles = Table(
     Column("summary", Text, nullable=False),
     Column("published_at", UTCDateTime),
     Column("fetched_at", UTCDateTime, nullable=False),
+    # one story, however many outlets carry it (dedupe.py): the id of its first article
+    Column("story_id", Integer),
+    Column("story_url", Text),  # dedupe.url_key(link)
+    Column("title_key", Text),  # dedupe.title_key(title)
+    Column("sketch", Text),  # StoryKey.sketch, comma-separated
 )
 Index("ix_articles_feed_identity", articles.c.feed_id, articles.c.identity, unique=True)
 Index("ix_articles_fetched", articles.c.fetched_at)
+Index("ix_articles_story", articles.c.story_id)
+Index("ix_articles_story_url", articles.c.story_url)
+Index("ix_articles_title_key", articles.c.title_key)
+
+story_marks = Table(  # StoryKey.marks: how an article finds the stories it may belong to
+    "story_marks",
+    metadata,
+    Column("mark", BigInteger, nullable=False),
+    Column("article_id", Integer, ForeignKey("articles.id", ondelete="CASCADE"), nullable=False),
+)
+Index("ix_story_marks_mark", story_marks.c.mark)
 
 subscriptions = Table(
     "subscriptions",
@@ -136,13 +153,14 @@ def _delivery_columns() -> list[Column]:
     ]
 
 
-outbox = Table(  # alerts: one row per (subscription, story)
+outbox = Table(  # alerts: one row per (subscription, story); sent again as an edit when an outlet joins
     "outbox",
     metadata,
     *_delivery_columns(),
     Column("article_id", Integer, ForeignKey("articles.id", ondelete="CASCADE"), nullable=False),
+    Column("story_id", Integer, nullable=False),
     Column("matches", Text, nullable=False),  # JSON: rule, quote and highlight spans per rule
-    UniqueConstraint("subscription_id", "article_id"),
+    UniqueConstraint("subscription_id", "story_id"),
 )
 Index("ix_outbox_due", outbox.c.status, outbox.c.next_attempt_at)
 

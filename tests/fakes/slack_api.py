@@ -27,6 +27,7 @@ SIGNING_SECRET = "test-signing-secret"
 class FakeSlack:
     posted: list[dict[str, Any]] = field(default_factory=list)  # chat.postMessage calls that succeeded
     responses: list[dict[str, Any]] = field(default_factory=list)  # what came to a response_url
+    updates: list[dict[str, Any]] = field(default_factory=list)  # chat.update calls that succeeded
     errors: dict[str, str] = field(default_factory=dict)  # channel -> error code for postMessage
     too_many: int = 0  # the next this many postMessage calls get 429
     retry_after: int = 3
@@ -91,6 +92,11 @@ class FakeSlack:
             )
         if method == "chat.postMessage":
             return self._post_message(params)
+        if method == "chat.update":
+            if not any(m["ts"] == params["ts"] and m["channel"] == params["channel"] for m in self.posted):
+                return web.json_response({"ok": False, "error": "message_not_found"})
+            self.updates.append(params)
+            return web.json_response({"ok": True, "channel": params["channel"], "ts": params["ts"]})
         return web.json_response({"ok": False, "error": "unknown_method"})
 
     def _post_message(self, params: dict[str, Any]) -> web.Response:

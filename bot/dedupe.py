@@ -1,0 +1,106 @@
+"""One story, however many outlets carry it: canonical links, and a sketch of the text to compare.
+
+Pure functions. An article gets a StoryKey (its canonical link, its normalized title, a bottom-k
+sketch of its word pairs); two articles are the same story when same_story() says so. The store
+finds the candidates to compare through a few `marks` per article (its smallest pair hashes).
+"""
+
+from __future__ import annotations
+
+import heapq
+import re
+import zlib
+from collections.abc import Sequence
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from bot.domain import StoryKey
+from bot.rules.text import DEFAULT_LANGUAGE, keys
+
+SKETCH = 32  # pair hashes kept per article: the Jaccard estimate's resolution is 1/32
+SAME_TEXT = 0.3  # estimated Jaccard of word pairs from which two texts tell the same story
+MIN_TITLE_WORDS = 5  # a shorter title ("Live updates") says too little to merge on its own
+
+# query parameters that say where a click came from, not what the page is
+_TRACKING = re.compile(
+    r"^(utm_.*|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|ocid|cmpid|cmp|icid|ito|xtor|ref|ref_src|"
+    r"refsrc|src|source|smid|smtyp|igshid|at_.*|_ga|_gl|share|sh|s_cid|wt\.mc_id|cid|rss|feedtype|"
+    r"outputtype|amp|partner|taid|ns_.*|yptr|guccounter|spm)$",
+    re.IGNORECASE,
+)
+_MOBILE_HOST = re.compile(r"^(www|m|mobile|amp)\.", re.IGNORECASE)
+_AMP_PATH = re.compile(r"(^/amp(?=/))|(/amp/?$)|(\.amp(?=\.html?$|$))", re.IGNORECASE)
+# " - Reuters", " | BBC News": the outlet's name after the headline
+_OUTLET_SUFFIX = re.compile(r"\s+[-|\u2013\u2014:]\s+[^-|\u2013\u2014:]{2,40}$")
+
+
+def canonical_url(url: str) -> str:
+    """The link as alerts show it: without what only says how you got there (tracking parameters,
+    the fragment, an AMP form). Anything that is not an http(s) URL stays as it is."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return url.strip()
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return url.strip()
+    path = _AMP_PATH.sub("", parts.path) or "/"
+    query = urlencode(
+        sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _TRACKING.match(k))
+    )
+    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), path, query, ""))
+
+
+def url_key(url: str) -> str:
+    """What two links to the same page have in common: the canonical URL without its scheme, a
+    www./m./amp. host prefix, a default port or a trailing slash."""
+    parts = urlsplit(canonical_url(url))
+    if not parts.hostname:
+        return url.strip()
+    host = _MOBILE_HOST.sub("", parts.hostname)
+    if parts.port and parts.port not in (80, 443):
+        host += f":{parts.port}"
+    return urlunsplit(("", host, parts.path.rstrip("/"), parts.query, "")).removeprefix("//")
+
+
+def title_key(title: str, language: str = DEFAULT_LANGUAGE) -> str:
+    """The headline as words to compare, without the outlet's name after it."""
+    return " ".join(keys(_OUTLET_SUFFIX.sub("", title.strip()), language))
+
+
+def _pairs(text: str, language: str) -> set[int]:
+    words = keys(text, language)
+    return {zlib.crc32(f"{a} {b}".encode()) for a, b in zip(words, words[1:], strict=False)}
+
+
+def story_key(link: str, title: str, body: str, language: str = DEFAULT_LANGUAGE) -> StoryKey:
+    pairs = _pairs(f"{title}\n{body}", language)
+    return StoryKey(url_key(link), title_key(title, language), tuple(heapq.nsmallest(SKETCH, pairs)))
+
+
+def resemblance(a: tuple[int, ...], b: tuple[int, ...]) -> float:
+    """Estimated Jaccard similarity of two texts' word pairs, from their bottom-k sketches."""
+    if not a or not b:
+        return 0.0
+    union = heapq.nsmallest(min(SKETCH, len(set(a) | set(b))), set(a) | set(b))
+    both = set(a) & set(b)
+    return sum(h in both for h in union) / len(union)
+
+
+def same_story(a: StoryKey, b: StoryKey) -> bool:
+    """The same page, the same headline (long enough to mean something), or the same text."""
+    if a.url and a.url == b.url:
+        return True
+    if a.title and a.title == b.title and len(a.title.split()) >= MIN_TITLE_WORDS:
+        return True
+    return resemblance(a.sketch, b.sketch) >= SAME_TEXT
+
+
+def assign_stories(new: Sequence[tuple[int, StoryKey]], known: Sequence[tuple[int, StoryKey]]) -> list[int]:
+    """The story id of each new (article id, key), oldest first: that of the first known story (or
+    earlier new article) it is the same story as, else a story of its own (its article id)."""
+    pool = list(known)
+    result = []
+    for article_id, key in new:
+        story = next((story_id for story_id, other in pool if same_story(key, other)), article_id)
+        result.append(story)
+        pool.append((story, key))
+    return result
