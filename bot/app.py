@@ -23,6 +23,7 @@ from bot.delivery import DeliveryReport, deliver_due
 from bot.domain import Alert, Clock, Feed, Rule, Subscription, SystemClock
 from bot.errors import ConfigError, QueryError
 from bot.feeds.discover import find_feed
+from bot.feeds.extract import PageReader
 from bot.feeds.fetch import Fetcher, open_session
 from bot.feeds.guard import check_url, guarded_connector
 from bot.feeds.parse import parse_feed
@@ -101,7 +102,10 @@ class App:
         trusted = Fetcher(open_session())
         guarded = Fetcher(open_session(guarded_connector()), check_hop=check_url)
         max_words = self.settings.summary.max_words
-        self.poller = Poller(trusted, guarded, self.store, self.matcher, self.clock, max_words, self.bounds)
+        pages = PageReader(self.settings.summary.fetch_pages)
+        self.poller = Poller(
+            trusted, guarded, self.store, self.matcher, self.clock, max_words, self.bounds, pages
+        )
         self.commands = Commands(
             self.store,
             self.clock,

@@ -108,6 +108,7 @@ class PollingSettings(_Section):
 
 class SummarySettings(_Section):
     max_words: int = Field(60, ge=10, le=500)
+    fetch_pages: Literal["never", "auto", "always"] = "auto"  # read the item's page when it is thin
 
 
 class FeedSettings(_Section):

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from bot.dedupe import story_key
 from bot.domain import Article, Clock, Feed, FeedUpdate, Match, NewStory, Rule, Span, StoryAlert
 from bot.errors import FetchError, QueryError
+from bot.feeds.extract import PageReader
 from bot.feeds.fetch import Fetcher, FetchResult
 from bot.feeds.parse import ParsedFeed, entry_identities, only_entries, parse_feed
 from bot.feeds.schedule import Bounds, Hints, next_check_at
@@ -149,6 +150,7 @@ class Poller:
     clock: Clock
     max_words: int = 60
     bounds: Bounds = Bounds()
+    pages: PageReader = PageReader("never")
 
     async def poll(self, feed: Feed) -> PollReport:
         try:
@@ -203,13 +205,14 @@ class Poller:
         return parsed
 
     async def _stories(self, feed: Feed, parsed: ParsedFeed) -> list[NewStory]:
-        known = await self.store.known_articles(feed.id, parsed.articles)
+        fresh = fresh_articles(parsed.articles, await self.store.known_articles(feed.id, parsed.articles))
+        start = first_alerting(len(fresh), feed)  # the backlog before it is stored, not read further
+        fetcher = self.fetcher if feed.trusted else self.guarded
+        fresh[start:] = await self.pages.fill(fetcher, fresh[start:])
         # Cleaning, summarizing and matching take CPU: off the event loop, like parsing.
-        return await asyncio.to_thread(self._prepare, feed, parsed, known)
+        return await asyncio.to_thread(self._prepare, feed.name or parsed.title, fresh, start)
 
-    def _prepare(self, feed: Feed, parsed: ParsedFeed, known: set[str]) -> list[NewStory]:
-        fresh = fresh_articles(parsed.articles, known)
-        start, name = first_alerting(len(fresh), feed), feed.name or parsed.title
+    def _prepare(self, name: str, fresh: list[Article], start: int) -> list[NewStory]:
         return [prepare_story(a, name, self.matcher, self.max_words, i >= start) for i, a in enumerate(fresh)]
 
     async def _failed(self, feed: Feed, error: FetchError) -> PollReport:
