@@ -32,6 +32,7 @@ from bot.pipeline import Matcher, Poller, PollReport, prepare_story
 from bot.rules.query import parse_rule
 from bot.rules.text import is_language
 from bot.store import Store
+from bot.summary.llm import LlmSummarizer
 from bot.web import build_web_app, start_web
 
 log = logging.getLogger(__name__)
@@ -103,8 +104,13 @@ class App:
         guarded = Fetcher(open_session(guarded_connector()), check_hop=check_url)
         max_words = self.settings.summary.max_words
         pages = PageReader(self.settings.summary.fetch_pages)
+        llm = (
+            LlmSummarizer(self.settings.summary.llm, self.store)
+            if self.settings.summary.llm.base_url
+            else None
+        )
         self.poller = Poller(
-            trusted, guarded, self.store, self.matcher, self.clock, max_words, self.bounds, pages
+            trusted, guarded, self.store, self.matcher, self.clock, max_words, self.bounds, pages, llm
         )
         self.commands = Commands(
             self.store,
@@ -132,6 +138,8 @@ class App:
         if self.poller:
             await self.poller.fetcher.session.close()
             await self.poller.guarded.session.close()
+            if self.poller.llm:
+                await self.poller.llm.close()
         await self.store.close()
 
     async def poll_due(self, *, only: Sequence[int] | None = None) -> list[PollReport]:

@@ -106,9 +106,20 @@ class PollingSettings(_Section):
     max_interval: Duration = timedelta(hours=24)
 
 
+class LlmSettings(_Section):
+    """An OpenAI-compatible chat completions endpoint; off unless base_url is set."""
+
+    base_url: str | None = None  # e.g. https://api.openai.com/v1 or http://localhost:11434/v1 (Ollama)
+    model: str = "gpt-4o-mini"
+    api_key: SecretStr | None = None
+    timeout: Duration = timedelta(seconds=20)
+    monthly_tokens: int = Field(1_000_000, ge=0)  # past this, summaries are extractive until next month
+
+
 class SummarySettings(_Section):
     max_words: int = Field(60, ge=10, le=500)
     fetch_pages: Literal["never", "auto", "always"] = "auto"  # read the item's page when it is thin
+    llm: LlmSettings = LlmSettings()
 
 
 class FeedSettings(_Section):
@@ -163,7 +174,7 @@ class Settings(_Section):
         """Every secret's value (tokens, the database password), for logs to blank out."""
         values = [
             value.get_secret_value()
-            for section in (self.telegram, self.slack)
+            for section in (self.telegram, self.slack, self.summary.llm)
             for value in dict(section).values()
             if isinstance(value, SecretStr)
         ]
@@ -193,10 +204,13 @@ ENVIRONMENT: dict[str, tuple[str, ...]] = {
     "NEWSALERT_SLACK_API_URL": ("slack", "api_url"),
     "NEWSALERT_SLACK_ADMINS": ("slack", "admins"),
     "NEWSALERT_SLACK_EDITORS": ("slack", "editors"),
+    "NEWSALERT_LLM_BASE_URL": ("summary", "llm", "base_url"),
+    "NEWSALERT_LLM_MODEL": ("summary", "llm", "model"),
+    "NEWSALERT_LLM_API_KEY": ("summary", "llm", "api_key"),
 }
 
 
-_SECRET_SECTIONS = ("telegram", "slack")
+_SECRET_SECTIONS = ("telegram", "slack", "summary.llm")
 
 
 def config_path(option: str | None, environ: Mapping[str, str]) -> Path:

@@ -10,7 +10,7 @@ import hashlib
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
 from urllib.parse import urlsplit
@@ -27,6 +27,7 @@ from bot.rules.query import parse_rule
 from bot.rules.text import DEFAULT_LANGUAGE, sentence_spans
 from bot.store import Store
 from bot.summary import clean_body, lead_summary, quote_match
+from bot.summary.llm import LlmSummarizer
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +152,7 @@ class Poller:
     max_words: int = 60
     bounds: Bounds = Bounds()
     pages: PageReader = PageReader("never")
+    llm: LlmSummarizer | None = None  # summary.llm: the alerting stories' summaries by a model
 
     async def poll(self, feed: Feed) -> PollReport:
         try:
@@ -210,7 +212,18 @@ class Poller:
         fetcher = self.fetcher if feed.trusted else self.guarded
         fresh[start:] = await self.pages.fill(fetcher, fresh[start:])
         # Cleaning, summarizing and matching take CPU: off the event loop, like parsing.
-        return await asyncio.to_thread(self._prepare, feed.name or parsed.title, fresh, start)
+        stories = await asyncio.to_thread(self._prepare, feed.name or parsed.title, fresh, start)
+        if self.llm:  # only for stories someone will read: the budget is for alerts
+            alerting = [i for i, story in enumerate(stories) if story.alerts]
+            summarized = await asyncio.gather(*(self._llm_summary(stories[i]) for i in alerting))
+            for i, story in zip(alerting, summarized, strict=True):
+                stories[i] = story
+        return stories
+
+    async def _llm_summary(self, story: NewStory) -> NewStory:
+        assert self.llm
+        summary = await self.llm.summarize(story.article.title, story.body, self.max_words, self.clock.now())
+        return replace(story, summary=summary) if summary else story
 
     def _prepare(self, name: str, fresh: list[Article], start: int) -> list[NewStory]:
         return [prepare_story(a, name, self.matcher, self.max_words, i >= start) for i, a in enumerate(fresh)]

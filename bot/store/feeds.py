@@ -19,7 +19,7 @@ from bot.domain import (
 )
 from bot.store.queues import dump_matches
 from bot.store.rows import CHUNK, Rows
-from bot.store.tables import articles, feeds, notices, outbox, story_marks, subscriptions
+from bot.store.tables import articles, feeds, llm_summaries, notices, outbox, story_marks, subscriptions
 
 STORY_WINDOW = timedelta(days=2)  # an article joins a story first seen at most this long ago
 
@@ -311,6 +311,31 @@ class FeedRows(Rows):
                     created_at=now,
                 )
             )  # fmt: skip
+
+    async def cached_summary(self, content_hash: str) -> str | None:
+        query = select(llm_summaries.c.summary).where(llm_summaries.c.content_hash == content_hash)
+        async with self.engine.connect() as conn:
+            return (await conn.execute(query)).scalar()
+
+    async def summary_tokens_since(self, since: datetime) -> int:
+        query = select(func.coalesce(func.sum(llm_summaries.c.tokens), 0)).where(
+            llm_summaries.c.created_at >= since
+        )
+        async with self.engine.connect() as conn:
+            return int((await conn.execute(query)).scalar() or 0)
+
+    async def save_summary(self, content_hash: str, summary: str, tokens: int, now: datetime) -> None:
+        async with self._write() as conn:
+            if (
+                await conn.execute(
+                    select(llm_summaries.c.content_hash).where(llm_summaries.c.content_hash == content_hash)
+                )
+            ).first() is None:
+                await conn.execute(
+                    insert(llm_summaries).values(
+                        content_hash=content_hash, summary=summary, tokens=tokens, created_at=now
+                    )
+                )
 
     async def recent_articles(self, since: datetime, limit: int = 100_000) -> list[StoredArticle]:
         """Articles fetched since a time, newest first, with their feed's name (for backtests)."""

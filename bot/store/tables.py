@@ -171,3 +171,14 @@ notices = Table(  # sentences about the service: a feed failing for a day, a fee
     Column("text", Text, nullable=False),
 )
 Index("ix_notices_due", notices.c.status, notices.c.next_attempt_at)
+
+
+llm_summaries = Table(  # what the LLM wrote, by the text it read: nothing is summarized twice
+    "llm_summaries",
+    metadata,
+    Column("content_hash", String(64), primary_key=True),
+    Column("summary", Text, nullable=False),
+    Column("tokens", Integer, nullable=False),  # what it cost, counted against summary.llm.monthly_tokens
+    Column("created_at", UTCDateTime, nullable=False),
+)
+Index("ix_llm_summaries_created", llm_summaries.c.created_at)

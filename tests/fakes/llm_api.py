@@ -1,0 +1,56 @@
+"""A fake OpenAI-compatible chat completions endpoint on a free loopback port."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+API_KEY = "sk-test-key-that-must-never-be-logged"
+
+
+@dataclass
+class FakeLlm:
+    answer: str = "NATO will gradually resume contacts with Russia, its ministers agreed in Brussels."
+    tokens: int = 120
+    status: int = 200
+    hang: bool = False  # never answer: the bot's timeout must end the wait
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    base_url: str = ""
+    _runner: web.AppRunner | None = None
+    _never: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def start(self) -> FakeLlm:
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", self._complete)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        self.base_url = f"http://127.0.0.1:{self._runner.addresses[0][1]}/v1"
+        return self
+
+    async def stop(self) -> None:
+        self._never.set()
+        if self._runner:
+            await self._runner.cleanup()
+
+    async def _complete(self, request: web.Request) -> web.Response:
+        if request.headers.get("Authorization") != f"Bearer {API_KEY}":
+            return web.json_response({"error": {"message": "bad key"}}, status=401)
+        self.requests.append(await request.json())
+        if self.hang:
+            await self._never.wait()
+        if self.status != 200:
+            return web.json_response({"error": {"message": "overloaded"}}, status=self.status)
+        return web.json_response(
+            {
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": self.answer}}],
+                "usage": {
+                    "prompt_tokens": self.tokens - 20,
+                    "completion_tokens": 20,
+                    "total_tokens": self.tokens,
+                },
+            }
+        )
