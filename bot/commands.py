@@ -6,6 +6,7 @@ A button is a command too: pressing it runs its `action` ("pause 12") as if it h
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -46,7 +47,10 @@ async def test_rule(
     tree = parse_rule(text, language)
     index = RuleIndex([(1, tree)], language)
     stored = await store.recent_articles(now - timedelta(days=days))
-    hits = [a for a in stored if index.match(Document(a.title, a.body, a.feed_name, a.link))]
+    # up to 100,000 stories: off the event loop, so that polling and other chats go on meanwhile
+    hits = await asyncio.to_thread(
+        lambda: [a for a in stored if index.match(Document(a.title, a.body, a.feed_name, a.link))]
+    )
     per_day = Counter(a.fetched_at.date() for a in hits)
     first = (now - timedelta(days=days - 1)).date()
     calendar = tuple((first + timedelta(days=i), per_day[first + timedelta(days=i)]) for i in range(days))
@@ -96,6 +100,7 @@ class Reply:
     buttons: tuple[tuple[Button, ...], ...] = ()  # rows of buttons
     # after one of these buttons is pressed, this command's new reply replaces this message
     refresh: str | None = None
+    refused: bool = False  # nothing was done (no right to, unknown command): tell only the asker
 
 
 @dataclass(frozen=True)
@@ -127,6 +132,7 @@ _BY_NAME = {command.name: command for command in COMMANDS}
 _HIDDEN = {"pause": "unwatch", "resume": "unwatch"}  # button actions, with the rights of this command
 ALIASES = {"list": "rules"}  # Slack's word for it
 MAX_LISTED = 50  # rules or feeds shown in one reply
+MAX_MUTE = timedelta(days=365)
 MAX_BUTTONS = 20  # rules with buttons in one /rules reply
 
 
@@ -194,6 +200,10 @@ def split_command(line: str) -> tuple[str, str]:
     return ALIASES.get(name, name), argument.strip()
 
 
+def is_command(name: str) -> bool:
+    return _HIDDEN.get(name, name) in _BY_NAME
+
+
 def is_slow(name: str) -> bool:
     command = _BY_NAME.get(name)
     return bool(command and command.slow)
@@ -221,28 +231,38 @@ class Commands:
         if not chat.allowed:
             return Reply(
                 f"Sorry, this newsalert bot is private. Its owner can let you in by adding your id "
-                f"({chat.user}) to its allowed users."
+                f"({chat.user}) to its allowed users.",
+                refused=True,
             )
         command = _BY_NAME.get(_HIDDEN.get(name, name))
         if command is None:
-            return Reply(f"I do not know {chat.prefix}{name}. {chat.prefix}help lists what I can do.")
+            text = f"I do not know {chat.prefix}{name}. {chat.prefix}help lists what I can do."
+            return Reply(text, refused=True)
         if command.admin and not chat.is_admin:
-            return Reply("Sorry, only the bot's admins can change its feeds. Ask whoever runs it.")
+            return Reply(
+                "Sorry, only the bot's admins can change its feeds. Ask whoever runs it.", refused=True
+            )
         if command.edits and not chat.may_edit:
-            return Reply("Sorry, only this group's admins can change its alerts. Ask one of them.")
+            return Reply(
+                "Sorry, only this chat's admins can change its alerts. Ask one of them.", refused=True
+            )
         handler = getattr(self, f"_{name}")
         return await handler(chat, argument.strip())
+
+    async def chat_moved(self, channel: str, address: str, new_address: str) -> None:
+        """Not a command: the chat app says this chat has a new address from now on."""
+        found = await self.store.subscription(channel, address)
+        if found:
+            await self.store.move_subscription(found.id, new_address)
 
     def _usage(self, chat: Chat, name: str, example: str) -> Reply:
         command = _BY_NAME[name]
         return Reply(f"Usage: {chat.prefix}{name} {command.usage}, for example {chat.prefix}{name} {example}")
 
     async def _subscription(self, chat: Chat) -> Subscription:
-        """This chat's subscription, made (or switched back on) when a command needs it."""
+        """This chat's subscription, made when a setting needs it; a stopped chat stays stopped."""
         found = await self.store.subscription(chat.channel, chat.address)
-        if found and found.active:
-            return found
-        return await self.store.subscribe(chat.channel, chat.address, chat.name, self.clock.now())
+        return found or await self.store.subscribe(chat.channel, chat.address, chat.name, self.clock.now())
 
     async def _start(self, chat: Chat, _argument: str) -> Reply:
         await self.store.subscribe(chat.channel, chat.address, chat.name, self.clock.now())
@@ -268,13 +288,16 @@ class Commands:
             tree = parse_rule(argument, self.language)
         except QueryError as error:
             return _refused(error, argument)
-        subscription = await self._subscription(chat)
+        before = await self.store.subscription(chat.channel, chat.address)
+        subscription = await self.store.subscribe(chat.channel, chat.address, chat.name, self.clock.now())
         rule_id, new = await self.store.add_rule(subscription.id, argument, self.clock.now())
         understood = format_rule(tree)
         said = "Watching" if new else "Already watching"
+        again = " This chat was unsubscribed; it gets alerts again." if before and not before.active else ""
         return Reply(
             f"{said} rule {rule_id}: {understood}\n"
-            f"Alerts come here when a new story matches; {chat.prefix}test shows how often it would have.",
+            f"Alerts come here when a new story matches; {chat.prefix}test shows how often it would have."
+            + again,
             ((Button("Undo", f"unwatch {rule_id}"),),),
         )
 
@@ -388,10 +411,10 @@ class Commands:
             return Reply("Alerts are on again.")
         try:
             duration = parse_duration(argument) if argument else None
-        except ValueError:
+        except (ValueError, OverflowError):
             duration = None
-        if not isinstance(duration, timedelta) or duration <= timedelta(0):
-            return self._usage(chat, "mute", "2h (or 30m, 1d, off)")
+        if not isinstance(duration, timedelta) or not timedelta(0) < duration <= MAX_MUTE:
+            return self._usage(chat, "mute", "2h (or 30m, 1d, at most 365d, off)")
         until = self.clock.now() + duration
         await self.store.update_subscription(subscription.id, muted_until=until)
         return Reply(
@@ -424,7 +447,7 @@ class Commands:
     async def _stop(self, chat: Chat, _argument: str) -> Reply:
         subscription = await self.store.subscription(chat.channel, chat.address)
         if subscription:
-            await self.store.unsubscribe(subscription.id)
+            await self.store.unsubscribe(subscription.id, self.clock.now())
         return Reply(
             f"Unsubscribed: nothing more will be sent here. Your rules are kept; {chat.prefix}start resumes."
         )

@@ -5,6 +5,7 @@ Nothing here reads os.environ by itself: the environment is an argument.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping
 from datetime import timedelta
@@ -79,6 +80,21 @@ class TelegramSettings(_Section):
         if value is not None and not value.startswith("https://"):
             raise ValueError("Telegram only calls https:// webhooks")
         return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _telegram_secret_alphabet(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", value.get_secret_value()):
+            raise ValueError("Telegram accepts 1 to 256 letters, digits, _ and - in a webhook secret")
+        return value
+
+    def webhook_secret_value(self) -> str:
+        """What Telegram sends in X-Telegram-Bot-Api-Secret-Token: the configured one, else one derived
+        from the token (the same on every replica, and never the token itself)."""
+        if self.webhook_secret:
+            return self.webhook_secret.get_secret_value()
+        token = self.token.get_secret_value() if self.token else ""
+        return hashlib.sha256(b"newsalert-webhook:" + token.encode()).hexdigest()
 
 
 class SlackSettings(_Section):
@@ -179,6 +195,8 @@ class Settings(_Section):
             if isinstance(value, SecretStr)
         ]
         values.append(urlsplit(self.database_url).password or "")
+        if self.telegram.token:
+            values.append(self.telegram.webhook_secret_value())
         return [value for value in values if len(value) >= 4]
 
     def redacted(self) -> dict[str, Any]:

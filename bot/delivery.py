@@ -82,7 +82,7 @@ async def _attempt(
         return "retry"
     except AddressMovedError as error:  # same chat, new id: follow it and send again at once
         log.info("%s moved to %s", subscription.name, error.new_address)
-        await store.update_subscription(subscription.id, address=error.new_address)
+        await store.move_subscription(subscription.id, error.new_address)
         await store.mark_retry(kind, row_id, clock.now(), str(error))
         return "retry"
     except PermanentDeliveryError as error:

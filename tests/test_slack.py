@@ -99,7 +99,7 @@ async def test_a_watch_from_c1_alerts_c1_once_with_blocks_and_fallback_text(
     await publish_new_story(app, feed_server, clock)
     assert len(slack.posted) == 1
     alert = slack.to("C1")[0]
-    assert alert["text"] == "NATO-Russia Council meets <again> as talks resume (World Desk)"
+    assert alert["text"] == "NATO-Russia Council meets &lt;again&gt; as talks resume (World Desk)", "escaped"
     text = shown(alert["blocks"])
     assert text.startswith(
         "*<https://world.example.org/news/nrc?a=1&amp;b=2|"
@@ -199,7 +199,7 @@ async def test_ratelimited_alerts_wait_exactly_retry_after(workspace, slack, fee
     assert len(slack.posted) == 1
 
 
-@pytest.mark.parametrize("error", ["channel_not_found", "not_in_channel", "is_archived", "account_inactive"])
+@pytest.mark.parametrize("error", ["channel_not_found", "not_in_channel", "is_archived"])
 async def test_a_channel_we_cannot_post_to_is_unsubscribed(
     workspace, slack, feed_server, clock, error, caplog
 ):
@@ -213,6 +213,24 @@ async def test_a_channel_we_cannot_post_to_is_unsubscribed(
     assert error in caplog.text and BOT_TOKEN not in caplog.text
 
 
+async def test_a_refused_token_keeps_every_subscription_and_retries_hourly(
+    workspace, slack, feed_server, clock
+):
+    app, user = await workspace()
+    await app.poll_due()
+    await user.types("watch NATO-Russia Council")
+    slack.errors["C1"] = "invalid_auth"
+    await publish_new_story(app, feed_server, clock)
+    assert (await app.store.subscription("slack", "C1")).active
+    del slack.errors["C1"]
+    clock.advance(timedelta(minutes=59))
+    await app.deliver_due()
+    assert slack.posted == []
+    clock.advance(timedelta(minutes=1))
+    await app.deliver_due()
+    assert len(slack.posted) == 1, "delivered once the token works again"
+
+
 async def test_refused_blocks_still_reach_the_channel_as_text(workspace, slack, feed_server, clock):
     app, user = await workspace()
     await app.poll_due()
@@ -221,16 +239,18 @@ async def test_refused_blocks_still_reach_the_channel_as_text(workspace, slack, 
     await publish_new_story(app, feed_server, clock)
     assert slack.posted[0]["blocks"] is None
     assert slack.posted[0]["text"].startswith(
-        "NATO-Russia Council meets <again> as talks resume (World Desk)\n"
+        "NATO-Russia Council meets &lt;again&gt; as talks resume (World Desk)\n"
     )
 
 
-async def test_editors_and_admins(workspace):
+async def test_editors_and_admins(workspace, slack):
     app, user = await workspace("  editors: [U2]\n  admins: [U9]\n")
     _status, answer = await user.types("watch NATO-Russia Council")
-    assert answer["text"] == "Sorry, only this group's admins can change its alerts. Ask one of them."
+    assert answer["text"] == "Sorry, only this chat's admins can change its alerts. Ask one of them."
     _status, answer = await user.types("addfeed https://example.org")
     assert answer["text"] == "Working on it\u2026"
+    later = await slack.response_number(1)
+    assert later["text"].startswith("Sorry, only the bot's admins can change its feeds.")
     user.user = "U2"
     _status, answer = await user.types("watch NATO-Russia Council")
     assert answer["text"].startswith("Watching rule 1")
@@ -264,7 +284,9 @@ async def test_a_refused_bot_token_stops_start_up(make_settings, slack, start_ap
         await start_app(settings)
 
 
-feed_text = st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=4000)
+feed_text = st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=4000) | st.sampled_from(
+    ["&" * 3000, "<" * 2000 + "<!channel>", "a & b " * 600]
+)
 
 
 @given(feed_text, feed_text, feed_text, st.integers(1, 9))
@@ -277,6 +299,8 @@ def test_any_alert_fits_block_kit(title, summary, quote, rules):
     assert block_problem(blocks) is None and text
     heading = blocks[0]["text"]["text"]
     assert heading.startswith("*<https://example.org/a%20b%7Cc%3E|")
+    mrkdwn = [b["text"]["text"] for b in blocks if b.get("text", {}).get("type") == "mrkdwn"]
+    assert "<!channel>" not in text + "".join(mrkdwn), "nothing from a feed can ping a channel"
 
 
 def test_the_app_manifest_matches_what_the_bot_serves():

@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.app import App
-from bot.channels.telegram import render_alert, units, webhook_secret
+from bot.channels.telegram import render_alert, units
 from bot.domain import Alert, Match, Quote
 from bot.errors import ConfigError
 from bot.web import build_web_app, start_web
@@ -57,6 +57,7 @@ async def say(app: App, telegram: FakeTelegram, text: str, **where) -> dict:
     """A user types `text`; returns the bot's last message to that chat."""
     telegram.user_says(text, **where)
     await app.channels["telegram"].poll_updates()
+    await app.channels["telegram"].settle()
     return telegram.last(where.get("chat", 1001))
 
 
@@ -144,7 +145,7 @@ async def test_in_a_group_only_admins_change_rules(bot, telegram):
     app = await bot()
     telegram.admins.add((GROUP, 7))
     reply = await say(app, telegram, "/watch NATO-Russia Council", chat=GROUP, user=8, kind="supergroup")
-    assert reply["text"] == "Sorry, only this group's admins can change its alerts. Ask one of them."
+    assert reply["text"] == "Sorry, only this chat's admins can change its alerts. Ask one of them."
     reply = await say(
         app, telegram, "/watch@newsalert_bot NATO-Russia Council", chat=GROUP, user=7, kind="supergroup"
     )
@@ -294,7 +295,7 @@ async def test_an_allowlist_closes_the_bot_politely(bot, telegram):
 async def test_webhook_mode_checks_telegrams_secret(bot, telegram):
     app = await bot("  webhook_url: https://bot.example.org\n")
     assert telegram.webhook == "https://bot.example.org/telegram/webhook"
-    secret = webhook_secret(app.settings.telegram)
+    secret = app.settings.telegram.webhook_secret_value()
     assert TOKEN not in secret
     runner, port = await start_web(
         build_web_app(app.health, app.channels["telegram"].routes()), "127.0.0.1", 0
@@ -419,3 +420,70 @@ async def test_a_wrong_token_stops_start_up_with_a_sentence(make_settings, teleg
     with pytest.raises(ConfigError, match="telegram.token: Telegram refused this token") as raised:
         await start_app(settings)
     assert "999:wrong" not in str(raised.value)
+
+
+async def test_a_supergroup_keeps_the_groups_rules_even_when_used_first(bot, telegram, feed_server, clock):
+    app = await bot()
+    await app.poll_due()
+    old, new = -500, -100600
+    telegram.admins |= {(old, 7), (new, 7)}
+    await say(app, telegram, "/watch Membership Action Plan", chat=old, user=7, kind="group")
+    telegram.group_migrates(old, new)
+    await app.channels["telegram"].poll_updates()
+    reply = await say(app, telegram, "/rules", chat=new, user=7, kind="supergroup")
+    assert reply["text"] == "1. Membership Action Plan", "Telegram's notice moved the subscription"
+
+    other = -501  # this one is used in its supergroup before any notice or alert reached us
+    telegram.admins |= {(other, 7), (-100601, 7)}
+    await say(app, telegram, "/watch Membership Action Plan", chat=other, user=7, kind="group")
+    telegram.migrated[other] = -100601
+    await say(app, telegram, "/watch NATO-Russia Council", chat=-100601, user=7, kind="supergroup")
+    await publish_new_story(app, feed_server, clock)
+    await app.deliver_due()
+    assert len(telegram.to(-100601)) == 2, "the reply to /watch, then the alert: the two subscriptions merged"
+    reply = await say(app, telegram, "/rules", chat=-100601, user=7, kind="supergroup")
+    assert reply["text"] == "2. Membership Action Plan\n3. NATO-Russia Council"
+
+
+async def test_a_refused_button_press_is_told_only_to_the_presser(bot, telegram):
+    app = await bot()
+    telegram.admins.add((GROUP, 7))
+    await say(app, telegram, "/watch NATO-Russia Council", chat=GROUP, user=7, kind="supergroup")
+    listed = await say(app, telegram, "/rules", chat=GROUP, user=8, kind="supergroup")
+    sent = len(telegram.sent)
+    await press(app, telegram, listed, "Pause 1", user=8)
+    assert telegram.answers[-1]["text"].startswith("Sorry, only this chat's admins")
+    assert telegram.edits == [] and len(telegram.sent) == sent, "the group sees nothing"
+    await press(app, telegram, listed, "Pause 1", user=7)
+    assert telegram.edits[-1]["text"] == "1. NATO-Russia Council (paused)"
+
+
+async def test_another_bots_commands_in_a_group_are_left_alone(bot, telegram):
+    app = await bot()
+    telegram.user_says("/ban@otherbot someone", chat=GROUP, user=8, kind="supergroup")
+    telegram.user_says("/ban someone", chat=GROUP, user=8, kind="supergroup")
+    assert await app.channels["telegram"].poll_updates() == 2
+    assert telegram.to(GROUP) == []
+    reply = await say(app, telegram, "/ban someone")
+    assert reply["text"] == "I do not know /ban. /help lists what I can do.", "in a private chat it is for us"
+
+
+async def test_an_absurd_mute_gets_the_usage_not_silence(bot, telegram):
+    app = await bot()
+    reply = await say(app, telegram, "/mute 99999999999d")
+    assert reply["text"].startswith("Usage: /mute DURATION")
+
+
+async def test_stop_outlasts_a_restart_for_a_chat_in_the_config_file(make_settings, start_app, telegram):
+    settings = make_settings(
+        f"telegram:\n  token: {TOKEN}\n  api_url: {telegram.api_url}\n"
+        "subscriptions:\n  - channel: telegram\n    address: '1001'\n    rules: [NATO-Russia Council]\n"
+    )
+    app, _ = await start_app(settings)
+    await say(app, telegram, "/stop")
+    again, _ = await start_app(settings)
+    assert not (await again.store.subscription("telegram", "1001")).active
+    reply = await say(again, telegram, "/digest hourly")
+    assert not (await again.store.subscription("telegram", "1001")).active, "a setting does not undo /stop"
+    reply = await say(again, telegram, "/watch Membership Action Plan")
+    assert "This chat was unsubscribed; it gets alerts again." in reply["text"]

@@ -33,11 +33,17 @@ from bot.errors import ConfigError, PermanentDeliveryError, TransientDeliveryErr
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
+SORRY = "Sorry, something went wrong on my side; it has been logged. Please try again later."
 MAX_SECTION = 2900  # a section's text may have 3,000 characters
 MAX_RULES_SHOWN = 5
+MAX_BUTTON_ROWS = 45  # a message may have 50 blocks
 MAX_AGE = 300  # seconds: an older signed request is refused (Slack's five minutes)
 # errors that mean the channel is gone for us: stop sending there
-GONE = {"channel_not_found", "not_in_channel", "is_archived", "account_inactive", "invalid_auth"}
+GONE = {"channel_not_found", "not_in_channel", "is_archived"}
+# errors that mean our token no longer works: every channel at once, until the operator fixes it.
+# Retried (hourly) rather than unsubscribing every channel over one revoked token.
+LOCKED_OUT = {"invalid_auth", "account_inactive", "token_revoked", "not_authed"}
+LOCKED_OUT_RETRY = 3600.0
 BAD_MESSAGE = {"invalid_blocks", "invalid_blocks_format", "msg_too_long", "invalid_arguments",
                "message_not_found", "cant_update_message", "edit_window_closed"}  # fmt: skip
 
@@ -54,17 +60,23 @@ def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "\u2026"
 
 
-def _quote_mrkdwn(quote: Quote) -> str:
-    text = clip(quote.text, MAX_SECTION // 2)
-    kept = len(text) if text == quote.text else len(text) - 1
-    out, at = [], 0
-    for start, end in quote.spans:
-        if end > kept:
-            break
-        out += [escape(text[at:start]), f"*{escape(text[start:end])}*"]
-        at = end
-    out.append(escape(text[at:]))
-    return "".join(out).replace("\n", " ")
+def _quote_mrkdwn(quote: Quote, room: int) -> str:
+    """The quote with its matched words in bold, escaped, in at most `room` characters."""
+    size = room
+    while True:
+        text = clip(quote.text, size)
+        kept = len(text) if text == quote.text else len(text) - 1
+        out, at = [], 0
+        for start, end in quote.spans:
+            if end > kept:
+                break
+            out += [escape(text[at:start]), f"*{escape(text[start:end])}*"]
+            at = end
+        out.append(escape(text[at:]))
+        marked = "".join(out).replace("\n", " ")
+        if len(marked) <= room:  # escaping can make it longer than the text was: then cut more
+            return marked
+        size = size * room // len(marked) - 1
 
 
 def _link(url: str) -> str:
@@ -77,7 +89,8 @@ def render_blocks(alert: Alert) -> tuple[str, list[dict[str, Any]]]:
     title = clip(alert.title or alert.link, 300)
     stamp = int(alert.published_at.timestamp())
     when = alert.published_at.strftime("%d %b %Y %H:%M UTC")
-    heading = f"*<{_link(alert.link)}|{escape(title)}>*" if alert.link else f"*{escape(title)}*"
+    link = _link(alert.link)
+    heading = f"*<{link}|{escape(title)}>*" if alert.link and len(link) < 1500 else f"*{escape(title)}*"
     date = f"<!date^{stamp}^{{date_short_pretty}} {{time}}|{when}>"  # in each reader's own time zone
     source = f"{escape(clip(alert.feed_name, 200))} \u00b7 {date}"
     if alert.also_in:
@@ -92,49 +105,48 @@ def render_blocks(alert: Alert) -> tuple[str, list[dict[str, Any]]]:
         )
     shown = alert.matches[:MAX_RULES_SHOWN]
     for match in shown:
-        why = f"_Rule {match.rule_id}: {escape(clip(match.rule, 200))}_\n>{_quote_mrkdwn(match.quote)}"
+        rule = f"_Rule {match.rule_id}: {escape(clip(match.rule, 200))}_\n>"
+        why = rule + _quote_mrkdwn(match.quote, MAX_SECTION - len(rule))
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": why}})
     if len(alert.matches) > len(shown):
         more = f"and {len(alert.matches) - len(shown)} more of your rules"
         blocks.append({"type": "context", "elements": [{"type": "plain_text", "text": more}]})
     one = len(shown) == 1
-    buttons = [
-        button
-        for m in shown[:3]
-        for button in (
+    rows = tuple(
+        (
             Button("Mute rule" if one else f"Mute rule {m.rule_id}", f"pause {m.rule_id}"),
             Button("Unwatch" if one else f"Unwatch {m.rule_id}", f"unwatch {m.rule_id}"),
         )
-    ]
-    blocks.append(_actions(buttons))
-    return clip(f"{title} ({alert.feed_name})", 300), blocks
+        for m in shown[:3]
+    )
+    blocks += _actions(rows)
+    return escape(clip(f"{title} ({alert.feed_name})", 300)), blocks
 
 
-def _actions(buttons: list[Button], refresh: str | None = None) -> dict[str, Any]:
-    """Buttons; each carries its action, and the command to re-show in place after it ("rules>pause 3")."""
+def _actions(rows: tuple[tuple[Button, ...], ...], refresh: str | None = None) -> list[dict[str, Any]]:
+    """A block of buttons per row; each carries its action, and the command to re-show in place after
+    it ("rules>pause 3")."""
     mark = f"{refresh}>" if refresh else ""
-    return {
-        "type": "actions",
-        "elements": [
-            {
-                "type": "button",
-                "action_id": f"newsalert-{i}",
-                "text": {"type": "plain_text", "text": clip(b.label, 75)},
-                "value": f"{mark}{b.action}",
-            }
-            for i, b in enumerate(buttons[:25])
-        ],
-    }
+    return [
+        {
+            "type": "actions",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": f"newsalert-{r}-{i}",
+                    "text": {"type": "plain_text", "text": clip(b.label, 75)},
+                    "value": f"{mark}{b.action}",
+                }
+                for i, b in enumerate(row[:25])
+            ],
+        }
+        for r, row in enumerate(rows[:MAX_BUTTON_ROWS])
+    ]
 
 
 def reply_blocks(reply: Reply) -> list[dict[str, Any]]:
-    blocks: list[dict[str, Any]] = [
-        {"type": "section", "text": {"type": "plain_text", "text": clip(reply.text, MAX_SECTION)}}
-    ]
-    buttons = [b for row in reply.buttons for b in row]
-    if buttons:
-        blocks.append(_actions(buttons, reply.refresh))
-    return blocks
+    text = {"type": "section", "text": {"type": "plain_text", "text": clip(reply.text, MAX_SECTION)}}
+    return [text, *_actions(reply.buttons, reply.refresh)]
 
 
 def signature_problem(secret: str, timestamp: str, signature: str, body: bytes, now: float) -> str | None:
@@ -201,7 +213,8 @@ class SlackChannel:
             return await self._post(address, text=text, blocks=blocks, unfurl_links=False)
         except _BadMessage as error:  # better plain than not at all
             log.warning("Slack refused an alert's blocks (%s); sending it as plain text", error)
-            return await self._post(address, text=f"{text}\n{alert.link}\n\n{alert.summary}".strip())
+            plain = f"{text}\n{escape(alert.link)}\n\n{escape(alert.summary)}".strip()
+            return await self._post(address, text=plain)
 
     async def edit(self, address: str, message_id: str, alert: Alert) -> Receipt:
         text, blocks = render_blocks(alert)
@@ -229,6 +242,9 @@ class SlackChannel:
                 raise TransientDeliveryError("Slack asked to slow down", float(wait)) from None
             if code in GONE:
                 raise PermanentDeliveryError(f"Slack refused: {code}") from None
+            if code in LOCKED_OUT:
+                log.error("Slack refuses newsalert's token (%s): set a working slack.bot_token", code)
+                raise TransientDeliveryError(f"Slack refused the token: {code}", LOCKED_OUT_RETRY) from None
             if code in BAD_MESSAGE:
                 raise _BadMessage(code) from None
             raise TransientDeliveryError(f"Slack error: {code}") from None
@@ -295,9 +311,13 @@ class SlackChannel:
     async def _answer_later(self, chat: Chat, name: str, argument: str, respond: Any) -> None:
         try:
             reply = await self.commands.run(chat, name, argument)
-            await respond(text=reply.text, blocks=reply_blocks(reply), response_type="ephemeral")
         except Exception:
             log.exception("answering %s %s failed", self.settings.command, name)
+            reply = Reply(SORRY)
+        try:
+            await respond(text=reply.text, blocks=reply_blocks(reply), response_type="ephemeral")
+        except Exception:
+            log.exception("the answer to %s %s could not be sent", self.settings.command, name)
 
     async def _pressed(
         self, ack: Callable[..., Awaitable[None]], body: dict[str, Any], action: dict[str, Any], respond: Any
@@ -308,7 +328,7 @@ class SlackChannel:
         channel = body.get("channel") or {}
         chat = self._chat(channel.get("id", ""), channel.get("name", ""), body["user"]["id"])
         reply = await self.commands.run(chat, name, argument)
-        if refresh:
+        if refresh and not reply.refused:
             again = await self.commands.run(chat, refresh, "")
             both = Reply(f"{reply.text}\n\n{again.text}", again.buttons, again.refresh)
             await respond(text=both.text, blocks=reply_blocks(both), replace_original=True)

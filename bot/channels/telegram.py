@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import hmac
 import html
 import logging
@@ -24,7 +23,7 @@ from telegram.constants import ChatMemberStatus, ChatType, ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, NetworkError, RetryAfter
 from telegram.request import HTTPXRequest
 
-from bot.commands import COMMANDS, Button, Chat, Commands, Reply, split_command
+from bot.commands import COMMANDS, Button, Chat, Commands, Reply, is_command, is_slow, split_command
 from bot.config import TelegramSettings
 from bot.domain import Alert, Match, Quote, Receipt
 from bot.errors import AddressMovedError, ConfigError, PermanentDeliveryError, TransientDeliveryError
@@ -39,6 +38,7 @@ MAX_TITLE = 250  # these keep one rule's alert far under LIMIT, whatever the fee
 MAX_QUOTE = 400
 MAX_RULE = 150
 POLL_TIMEOUT = 30  # seconds a getUpdates call waits for news
+SORRY = "Sorry, something went wrong on my side; it has been logged. Please try again later."
 WEBHOOK_PATH = "/telegram/webhook"  # on http.port
 ADMINS = {ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR}
 # BadRequest descriptions that mean the chat or topic is gone, not that the message was wrong
@@ -133,15 +133,6 @@ def split_address(address: str) -> tuple[int | str, int | None]:
     return (int(chat) if re.fullmatch(r"-?\d+", chat) else chat), (int(thread) if thread else None)
 
 
-def webhook_secret(settings: TelegramSettings) -> str:
-    """What Telegram sends in X-Telegram-Bot-Api-Secret-Token: the configured one, else one derived
-    from the token (the same on every replica, and never the token itself)."""
-    if settings.webhook_secret:
-        return settings.webhook_secret.get_secret_value()
-    assert settings.token
-    return hashlib.sha256(b"newsalert-webhook:" + settings.token.get_secret_value().encode()).hexdigest()
-
-
 # --- adapter -----------------------------------------------------------------------------------
 
 
@@ -173,11 +164,15 @@ class TelegramChannel:
         self.bot = Bot(
             settings.token.get_secret_value(),
             base_url=settings.api_url,
-            request=HTTPXRequest(connection_pool_size=8),
+            # a send that times out may have arrived: generous timeouts keep such doubles rare
+            request=HTTPXRequest(
+                connection_pool_size=8, connect_timeout=10, read_timeout=30, write_timeout=30
+            ),
             get_updates_request=HTTPXRequest(read_timeout=POLL_TIMEOUT + 10),
         )
         self.offset: int | None = None
         self.username = ""
+        self._later: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         """Check the token, register the command menu, and choose webhook or long polling."""
@@ -193,11 +188,12 @@ class TelegramChannel:
         await self.bot.set_my_commands([BotCommand(c.name, c.summary) for c in COMMANDS])
         if self.settings.webhook_url:
             url = self.settings.webhook_url.rstrip("/") + WEBHOOK_PATH
-            await self.bot.set_webhook(url, secret_token=webhook_secret(self.settings))
+            await self.bot.set_webhook(url, secret_token=self.settings.webhook_secret_value())
         else:
             await self.bot.delete_webhook()
 
     async def close(self) -> None:
+        await self.settle()
         await self.bot.shutdown()
 
     # outgoing: alerts and notices
@@ -290,7 +286,7 @@ class TelegramChannel:
         """The webhook on http.port, in webhook mode; it answers only calls carrying our secret."""
         if not self.settings.webhook_url:
             return []
-        secret = webhook_secret(self.settings).encode()
+        secret = self.settings.webhook_secret_value().encode()
 
         async def webhook(request: web.Request) -> web.Response:
             given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "").encode()
@@ -307,26 +303,57 @@ class TelegramChannel:
         return [web.post(WEBHOOK_PATH, webhook)]
 
     async def handle(self, update: Update) -> None:
-        try:
-            if update.callback_query:
-                await self._pressed(update)
-            elif update.message and update.message.text and update.message.text.startswith("/"):
-                await self._command(update)
-            elif update.message and update.message.text and update.message.chat.type == ChatType.PRIVATE:
-                await self._reply(str(update.message.chat.id), Reply("Send /help to see what I can do."))
-        except Exception:  # one bad update must not hold up the ones after it
-            log.exception("telegram update %s could not be answered", update.update_id)
-
-    async def _command(self, update: Update) -> None:
+        """One update; a slow command (a backtest, finding a feed) is answered by a task of its own,
+        so that one chat's backtest holds up no other chat."""
         message = update.message
-        assert message and message.text
-        head = message.text.split(maxsplit=1)[0]
-        if "@" in head and head.split("@", 1)[1].lower() != self.username.lower():
-            return  # a command for another bot in the same group
-        name, argument = split_command(message.text)
+        if message and message.migrate_to_chat_id:  # the group became a supergroup
+            await self._guarded(
+                update,
+                self.commands.chat_moved(self.name, str(message.chat.id), str(message.migrate_to_chat_id)),
+            )
+        elif update.callback_query:
+            await self._guarded(update, self._pressed(update))
+        elif message and message.text and message.text.startswith("/"):
+            name, argument = split_command(message.text)
+            head = message.text.split(maxsplit=1)[0]
+            addressed = "@" in head
+            if addressed and head.split("@", 1)[1].lower() != self.username.lower():
+                return  # a command for another bot in the same group
+            if not addressed and message.chat.type != ChatType.PRIVATE and not is_command(name):
+                return  # in a group, an unknown command without our name is another bot's
+            work = self._command(update, name, argument)
+            if is_slow(name):
+                task = asyncio.create_task(self._guarded(update, work))
+                self._later.add(task)
+                task.add_done_callback(self._later.discard)
+            else:
+                await self._guarded(update, work)
+        elif message and message.text and message.chat.type == ChatType.PRIVATE:
+            await self._guarded(
+                update, self._reply(str(message.chat.id), Reply("Send /help to see what I can do."))
+            )
+
+    async def settle(self) -> None:
+        """Wait for the answers still being worked on (slow commands)."""
+        while self._later:
+            await asyncio.gather(*self._later, return_exceptions=True)
+
+    async def _guarded(self, update: Update, work: Awaitable[None]) -> None:
+        """Run it; on a failure, log it and tell the user in one sentence rather than say nothing."""
+        try:
+            await work
+        except Exception:
+            log.exception("telegram update %s could not be answered", update.update_id)
+            with contextlib.suppress(Exception):
+                if update.callback_query:
+                    await update.callback_query.answer(SORRY)
+                elif update.effective_chat:
+                    thread = update.effective_message.message_thread_id if update.effective_message else None
+                    await self.bot.send_message(update.effective_chat.id, SORRY, message_thread_id=thread)
+
+    async def _command(self, update: Update, name: str, argument: str) -> None:
         chat = await self._chat(update)
-        reply = await self.commands.run(chat, name, argument)
-        await self._reply(chat.address, reply)
+        await self._reply(chat.address, await self.commands.run(chat, name, argument))
 
     async def _pressed(self, update: Update) -> None:
         query = update.callback_query
@@ -336,11 +363,13 @@ class TelegramChannel:
         chat = await self._chat(update)
         reply = await self.commands.run(chat, name, argument)
         await query.answer(clip(reply.text, 200))
+        if reply.refused:  # the asker alone is told, by the answer above; the chat sees nothing change
+            return
         if refresh and isinstance(query.message, Message):
             again = await self.commands.run(chat, refresh, "")
             try:
                 await query.message.edit_text(clip(again.text, LIMIT), reply_markup=_markup(again))
-            except BadRequest as error:  # nothing changed (a refused press): nothing to update
+            except BadRequest as error:  # nothing changed: nothing to update
                 if "not modified" not in error.message:
                     raise
         else:

@@ -33,8 +33,9 @@ class RuleRows(Rows):
     async def _upsert_subscription(self, conn: Any, spec: Subscription, now: datetime) -> int:
         key = (subscriptions.c.channel == spec.channel) & (subscriptions.c.address == spec.address)
         found = (await conn.execute(select(subscriptions.c.id).where(key))).scalar()
-        if found is not None:
-            await conn.execute(update(subscriptions).where(key).values(name=spec.name, active=True))
+        if found is not None:  # back on, unless the chat itself said /stop
+            active = subscriptions.c.stopped_at.is_(None)
+            await conn.execute(update(subscriptions).where(key).values(name=spec.name, active=active))
             return found
         result = await conn.execute(
             insert(subscriptions).values(
@@ -109,7 +110,7 @@ class RuleRows(Rows):
                     )
                 )  # fmt: skip
             else:
-                await conn.execute(update(subscriptions).where(key).values(active=True))
+                await conn.execute(update(subscriptions).where(key).values(active=True, stopped_at=None))
         found = await self.subscription(channel, address)
         assert found
         return found
@@ -119,16 +120,54 @@ class RuleRows(Rows):
         async with self._write() as conn:
             await conn.execute(update(subscriptions).where(subscriptions.c.id == sub_id).values(**values))
 
-    async def unsubscribe(self, sub_id: int) -> None:
-        """/stop: nothing more is sent to this chat, not even what was waiting (status "stopped")."""
+    async def unsubscribe(self, sub_id: int, now: datetime) -> None:
+        """/stop: nothing more is sent to this chat, not even what was waiting (status "stopped"),
+        until it subscribes again; a restart does not undo it, even for a chat in the config file."""
         async with self._write() as conn:
-            await conn.execute(update(subscriptions).where(subscriptions.c.id == sub_id).values(active=False))
+            await conn.execute(
+                update(subscriptions).where(subscriptions.c.id == sub_id).values(active=False, stopped_at=now)
+            )
             for table in (outbox, notices):
                 await conn.execute(
                     update(table)
                     .where(table.c.subscription_id == sub_id, table.c.status == "pending")
                     .values(status="stopped")
                 )
+
+    async def move_subscription(self, sub_id: int, address: str) -> None:
+        """The chat has a new address (a Telegram group became a supergroup). When the new address has
+        a subscription already (used there first), this one's rules and waiting alerts join it."""
+        async with self._write() as conn:
+            old = (await conn.execute(select(subscriptions).where(subscriptions.c.id == sub_id))).one()
+            key = (subscriptions.c.channel == old.channel) & (subscriptions.c.address == address)
+            target = (await conn.execute(select(subscriptions.c.id).where(key))).scalar()
+            if target is None:
+                await conn.execute(
+                    update(subscriptions).where(subscriptions.c.id == sub_id).values(address=address)
+                )
+                return
+            have = select(rules.c.query).where(rules.c.subscription_id == target)
+            await conn.execute(
+                update(rules)
+                .where(rules.c.subscription_id == sub_id, rules.c.query.not_in(have))
+                .values(subscription_id=target)
+            )
+            taken = select(outbox.c.story_id).where(outbox.c.subscription_id == target)
+            await conn.execute(
+                update(outbox)
+                .where(
+                    outbox.c.subscription_id == sub_id,
+                    outbox.c.status == "pending",
+                    outbox.c.story_id.not_in(taken),
+                )
+                .values(subscription_id=target)
+            )
+            await conn.execute(
+                update(notices)
+                .where(notices.c.subscription_id == sub_id, notices.c.status == "pending")
+                .values(subscription_id=target)
+            )
+            await conn.execute(update(subscriptions).where(subscriptions.c.id == sub_id).values(active=False))
 
     async def add_rule(self, sub_id: int, query: str, now: datetime) -> tuple[int, bool]:
         """(rule id, whether it is new); a rule the chat already has is switched back on."""

@@ -115,6 +115,7 @@ subscriptions = Table(
     Column("source", String(16), nullable=False),
     Column("active", Boolean, nullable=False, default=True),
     Column("created_at", UTCDateTime, nullable=False),
+    Column("stopped_at", UTCDateTime),  # /stop: the chat asked for nothing more (a restart keeps it so)
     Column("muted_until", UTCDateTime),  # /mute: alerts due before this are dropped, not sent later
     Column("digest", Text, nullable=False, default="instant"),  # /digest: instant, hourly, daily HH:MM
     Column("quiet", Text),  # /quiet: "22:00-07:00 Europe/Paris", NULL when off

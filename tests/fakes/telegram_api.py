@@ -101,6 +101,7 @@ class FakeTelegram:
     _new_update: asyncio.Event = field(default_factory=asyncio.Event)
     _new_message: asyncio.Event = field(default_factory=asyncio.Event)
     _ids: Any = field(default_factory=lambda: itertools.count(1))
+    _current: dict[tuple[int, int], tuple[str, Any]] = field(default_factory=dict)  # what each message says
     _runner: web.AppRunner | None = None
 
     @property
@@ -136,6 +137,14 @@ class FakeTelegram:
         message = self._message(chat, kind, text, user)
         if topic:
             message.update(message_thread_id=topic, is_topic_message=True)
+        self._push({"message": message})
+
+    def group_migrates(self, old: int, new: int) -> None:
+        """A group becomes a supergroup: Telegram says so in the old chat, and the old id is gone."""
+        message = self._message(old, "group", "", None)
+        del message["text"]
+        message["migrate_to_chat_id"] = new
+        self.migrated[old] = new
         self._push({"message": message})
 
     def user_presses(self, message: dict[str, Any], label: str, *, user: int = 1001) -> None:
@@ -258,17 +267,23 @@ class FakeTelegram:
         if params.get("message_thread_id"):
             message["message_thread_id"] = int(params["message_thread_id"])
         if params.get("reply_markup"):
-            message["reply_markup"] = _json(params["reply_markup"])
+            message["reply_markup"] = _checked_markup(params["reply_markup"])
         self.sent.append(message)
+        self._current[(chat, message["message_id"])] = (params["text"], params.get("reply_markup"))
         self._new_message.set()
         return message
 
     async def _editMessageText(self, params: dict[str, Any]) -> dict[str, Any]:
-        chat = int(params["chat_id"])
+        chat, message_id = int(params["chat_id"]), int(params["message_id"])
+        if (chat, message_id) not in self._current:
+            raise Refusal(400, "Bad Request: message to edit not found")
+        if self._current[(chat, message_id)] == (params["text"], params.get("reply_markup")):
+            raise Refusal(400, "Bad Request: message is not modified: the content and markup are the same")
         message = self._message(chat, "private" if chat > 0 else "supergroup", self._checked(params))
-        message["message_id"] = int(params["message_id"])
+        message["message_id"] = message_id
         if params.get("reply_markup"):
-            message["reply_markup"] = _json(params["reply_markup"])
+            message["reply_markup"] = _checked_markup(params["reply_markup"])
+        self._current[(chat, message_id)] = (params["text"], params.get("reply_markup"))
         self.edits.append(message)
         return message
 
@@ -289,3 +304,12 @@ class FakeTelegram:
 
 def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
+
+
+def _checked_markup(value: Any) -> Any:
+    markup = _json(value)
+    for row in markup["inline_keyboard"]:
+        for button in row:
+            if not 1 <= len(button.get("callback_data", "x").encode()) <= 64:
+                raise Refusal(400, "Bad Request: BUTTON_DATA_INVALID")
+    return markup

@@ -1,4 +1,4 @@
-"""chat settings: mute, digest, quiet hours
+"""chat settings: stop, mute, digest, quiet hours
 
 Revision ID: 0002
 Revises: 0001
@@ -15,6 +15,7 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("subscriptions") as batch:
+        batch.add_column(sa.Column("stopped_at", sa.DateTime(), nullable=True))
         batch.add_column(sa.Column("muted_until", sa.DateTime(), nullable=True))
         batch.add_column(sa.Column("digest", sa.Text(), nullable=False, server_default="instant"))
         batch.add_column(sa.Column("quiet", sa.Text(), nullable=True))
@@ -27,3 +28,4 @@ def downgrade() -> None:
         batch.drop_column("quiet")
         batch.drop_column("digest")
         batch.drop_column("muted_until")
+        batch.drop_column("stopped_at")
