@@ -3,7 +3,7 @@
 import pytest
 
 from bot.rules.text import sentence_spans
-from bot.summary import clean_body, lead_summary, quote_match
+from bot.summary import clean_body, lead_summary, quote_match, summarize
 from bot.summary.boilerplate import is_boilerplate
 from tests.conftest import ROOT, SEED_TITLE
 
@@ -119,3 +119,117 @@ def test_a_short_sentence_is_quoted_whole():
     quote = quote_match(text, ((start, start + 19),))
     assert quote.text == "The NATO-Russia Council will meet."
     assert [quote.text[s:e] for s, e in quote.spans] == ["NATO-Russia Council"]
+
+
+# Shapes from the CNN/DailyMail and XSum samples (shared/corpus/summaries), copied here.
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Flying high: Half of the 6,000-metre-long dragon-themed kite took to the sky in Chongqing",
+        "Accused: Dr Ram Manohar, 38, of Barnston, Wirral, has denied four counts of sexual assault",
+        "AP McCoy will be presented with his trophy by Ian Wright at Sandown on Saturday Wright (centre)",
+        "A Degas sketch from 1884 (left) and a self-portrait of Rembrandt (right) were also stolen",
+        "Watch the video: CNN's Karl Penhaul spoke to a shepherd who witnessed the crash.",
+        "Picture: AP",
+        "(Photo: Getty Images)",
+        "By Jane Doe, CNN",
+        "Share this article",
+        "Follow us on Twitter",
+        "Published: 12:01 EST, 3 May 2015 | Updated: 12:55 EST, 3 May 2015",
+        "For more reports from BBC Monitoring, click here.",
+    ],
+)
+def test_captions_credits_and_widgets_from_the_corpus_are_recognised(line):
+    assert clean_body("", line) == ""
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "He said: 'I think he should just finish the season with Dortmund",  # a speaker, not a label
+        "Update: the company said on Monday that it would close two plants.",
+        "Photographers gathered outside the court on Tuesday morning.",
+    ],
+)
+def test_speakers_and_story_sentences_are_not_captions(line):
+    assert not is_boilerplate(line)
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        (  # BBC widgets glued mid-word, as the XSum texts carry them
+            'He won the Tour.Media playback is not supported on this device"When he rode for Peugeot."',
+            'He won the Tour. "When he rode for Peugeot."',
+        ),
+        (
+            "Share this withEmailFacebookMessengerMessengerTwitterPinterestWhatsAppLinkedinCopy this link"
+            "Researchers found that four out of five children ate too much sugar.",
+            "Researchers found that four out of five children ate too much sugar.",
+        ),
+        (
+            "18 March 2014 Last updated at 09:22 GMTRichard Blake-Smith and his partner Anna won the race.",
+            "Richard Blake-Smith and his partner Anna won the race.",
+        ),
+        (  # a DailyMail page that lost its line breaks: the widget and the promo sentence go
+            "The kite was set to fly on Saturday. Scroll down for video Organisers said it broke the record.",
+            "The kite was set to fly on Saturday. Organisers said it broke the record.",
+        ),
+        (
+            "The crash killed 150 people. Watch the video: Karl Penhaul spoke to a shepherd.",
+            "The crash killed 150 people.",
+        ),
+        ("Angela Wrightson, 39, (pictured) was attacked.", "Angela Wrightson, 39, was attacked."),
+    ],
+)
+def test_widgets_glued_into_the_text_are_cut(text, kept):
+    assert clean_body("", text) == kept
+
+
+def test_a_dailymail_caption_before_the_lead_is_not_the_lead():
+    text = (
+        "People who have never been divorced can expect a retirement income 13% higher than a colleague\n"
+        "The cost of divorce can wreck retirement many years after the break-up of a marriage, research says."
+    )
+    assert clean_body("", text).startswith("The cost of divorce")
+    assert (
+        clean_body("", "A feed item cut short without its full stop")
+        == "A feed item cut short without its full stop"
+    )
+
+
+def test_summary_of_the_seed_is_the_lead_then_a_central_sentence():
+    summary = summarize(clean_body(SEED_TITLE, SEED), max_words=60)
+    assert summary.startswith("NATO on Tuesday agreed to gradually resume contacts with Russia")
+    assert "NATO-Russia Council" in summary
+    assert len(summary.split()) <= 60
+    for junk in ("Get the latest updates", "Last Updated", "BRUSSELS", "APDe Hoop", SEED_TITLE):
+        assert junk not in summary
+
+
+def test_summary_keeps_text_order_and_skips_quotes_and_fragments_after_the_lead():
+    body = (
+        "The central bank raised interest rates by half a point on Thursday to fight inflation.\n"
+        '"We will do whatever it takes to bring prices down," the governor told reporters.\n'
+        "and then some\n"
+        "Inflation reached ten percent in March, the highest rate in forty years, figures show.\n"
+        "The rate rise was the bank's fifth in a row and bigger than markets expected."
+    )
+    summary = summarize(body, max_words=45)
+    assert summary.startswith("The central bank raised interest rates")
+    assert "governor" not in summary and "and then some" not in summary
+    assert len(summary.split()) <= 45
+    assert summary.index("Inflation reached") < summary.index("The rate rise")
+
+
+@pytest.mark.parametrize("max_words", [5, 10, 30, 60])
+def test_summary_never_exceeds_the_word_limit(max_words):
+    summary = summarize(clean_body(SEED_TITLE, SEED), max_words)
+    assert (
+        len(summary.split()) <= max_words + 0
+    )  # an over-long lead is cut, with the ellipsis on its last word
+
+
+def test_summary_of_nothing_is_empty_and_a_long_lead_is_cut():
+    assert summarize("") == ""
+    assert summarize(" ".join(["word"] * 80) + ".", max_words=10) == " ".join(["word"] * 10) + "\u2026"

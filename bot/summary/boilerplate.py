@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import re
 
-from bot.rules.text import fold
+from bot.rules.text import fold, sentence_spans
 
 _I = re.IGNORECASE
 # Calls to action and widgets: a line that starts by asking the reader to do something.
 _PROMO = re.compile(
     r"^\W*(get (the )?(latest|breaking)|scroll (down|up)|media playback|sign up"
     r"|subscribe( now| today| to our)?|follow (us|@)|share (this|on)|click here|download (our|the)"
-    r"|read more|continue reading|watch( now)?:"
+    r"|read more|continue reading|watch( now| the video)?(?=:)|for more (reports|stories|news)\b"
     r"|advertisement|related( articles| stories|:)|(image|photo|video) (caption|copyright)"
     r"|listen to this|this (video|content) (can not|cannot|is not)|already a subscriber)\b",
     _I,
@@ -26,9 +26,16 @@ _STAMP = re.compile(r"^\W*(last )?(updated|published|posted|modified|created)\b(
 # Photo captions: a credit glued to the text ("APDe Hoop..."), or a credit label line.
 _GLUED_CREDIT = re.compile(r"^(AP|AFP|Reuters|EPA|Getty Images|PA|Bloomberg|Xinhua)(?=[A-Z][a-z])")
 _CREDIT_LABEL = re.compile(r"^\W*(photo|image|picture|credit|caption)s?( credit)?\s*(:|by\b|should read)", _I)
-_CAPTION_POSE = re.compile(
-    r",\s*(left|right|centre|center|second left|second right),|\(pictured\)|\bpictured\b"
+_CAPTION_POSE = re.compile(r",\s*(left|right|centre|center|second left|second right|circled),|\bpictured\b")
+# A caption under a label: "Flying high: Half of the kite took to the sky" (no sentence end; a
+# speaker's "He said: 'I think..." is not a label).
+# What only a caption says about a picture: "Wright (centre)", "Twizzlers (below)", "(file photo)".
+_PICTURE_REF = re.compile(
+    r"\s*\((?:pictured|left|right|centre|center|above|below|inset|circled|top|bottom"
+    r"|(?:file|stock) (?:photo|image|picture))\)"
 )
+_CAPTION_LABEL = re.compile(r"^[A-Z][\w'\u2019-]*(?:\s+[\w'\u2019-]+){0,4}:\s")
+_SPEECH = re.compile(r"\b(said|says|added|told|explained|wrote|asked|adding|saying|tweeted|posted)\s*:", _I)
 # Bylines: "By Jane Doe", "By Jane Doe and John Roe, Reuters".
 _NAME = r"[A-Z][\w.'-]+(?:\s+[A-Z][\w.'-]+){0,3}"
 _BYLINE = re.compile(rf"^\W*[Bb]y\s+{_NAME}(?:\s*(?:,|and|&)\s*{_NAME})*\s*(?:,[^.]*)?$")
@@ -49,6 +56,22 @@ _TRAILERS = [
         re.compile(r"(^|(?<=[.!?\"\u201d]))\s*[^.!?]{0,150}\bcontributed (reporting )?to this report\.?$"),
     ),
 ]
+# Page widgets that arrive glued into the text, mid-line and even mid-word ("...Tour.Media playback
+# is not supported on this device"When he..."): a row of share buttons, a player notice, a page stamp.
+_NETWORK = r"(?:E-?mail|Ebost|Facebook|Messenger|Twitter|X|Pinterest|WhatsApp|Linked[Ii]n|Reddit|Telegram)"
+_TIME, _DATE = r"\d{1,2}:\d{2}(?: [A-Z]{2,4}(?![a-z]))?", r"\d{1,2} [A-Z][a-z]+ \d{4}"
+_WIDGETS = re.compile(
+    rf"(?:Share|Rhannu)(?: this| hwn)?(?: with| on| ar| article| story| page)?:?\s*(?:{_NETWORK}\s*){{2,}}"
+    r"(?:Cop(?:y|\u00efo)\S*\s*(?:this link|\u2019r ddolen yma|'r ddolen yma))?"
+    r"|(?:These are external links and will open in a new window"
+    r"|Mae\u2019r rhain yn ddolenni allanol ac yn agor mewn ffenest newydd)"
+    r"|Read more (?:on|about) this story(?: and other news)?(?: from [A-Z][a-z]+(?=[A-Z][a-z]|\s|$))?"
+    r"|[Mm]edia playback is (?:not supported|unsupported) on (?:this|your) device"
+    r"|[Ss]croll (?:down|up) for (?:video|more)\b\s*"
+    rf"|(?:{_DATE} )?(?i:last updated) at {_TIME}"
+    rf"|(?i:published|updated|last updated):? {_TIME}, {_DATE}"
+    rf"(?: \| (?i:updated|last updated):? {_TIME}, {_DATE})?"
+)
 _SENTENCE_END = re.compile(r"[.!?\"\u201d\u2019)\u3002\uff01\uff1f\u06d4\u2026]$")
 _MIN_WORDS, _MIN_CHARS = 5, 40  # a shorter paragraph that ends no sentence is a label
 
@@ -64,7 +87,23 @@ def is_boilerplate(line: str, title: str = "") -> bool:
         return True
     if _GLUED_CREDIT.search(line) or _CREDIT_LABEL.search(line):
         return True
-    return len(words) < 40 and not ends_sentence and bool(_CAPTION_POSE.search(line))
+    if _ends_on_picture_ref(text):
+        return True
+    return not ends_sentence and len(words) < 40 and _is_caption(line)
+
+
+def _ends_on_picture_ref(line: str) -> bool:
+    """A caption ending "...on Saturday Wright (centre)": the bracket closes no sentence."""
+    return bool(_PICTURE_REF.search(line[-30:])) and not _SENTENCE_END.search(_PICTURE_REF.sub("", line))
+
+
+def _is_caption(line: str) -> bool:
+    label = _CAPTION_LABEL.search(line)
+    return bool(
+        _CAPTION_POSE.search(line)
+        or _PICTURE_REF.search(line)
+        or (label and not _SPEECH.search(label.group()))
+    )
 
 
 def _same_text(text: str, title: str) -> bool:
@@ -90,10 +129,45 @@ def strip_dateline(paragraph: str) -> str:
     return _DATELINE.sub("", paragraph, count=1)
 
 
+def cut_widgets(line: str) -> str:
+    """The line without glued widgets; a cut between two words leaves a space."""
+    if not _WIDGETS.search(line):
+        return line
+    return " ".join(_WIDGETS.sub(" ", line).split())
+
+
+def drop_furniture_sentences(paragraph: str) -> str:
+    """Sentences of a kind that is never story (promos, stamps, credits), dropped from inside a
+    paragraph: feeds that lost their line breaks glue them to the story."""
+    spans = sentence_spans(paragraph)
+    if len(spans) < 2:
+        return paragraph
+    kept = [paragraph[s:e] for s, e in spans if not _is_furniture(paragraph[s:e])]
+    return " ".join(kept)
+
+
+def _is_furniture(sentence: str) -> bool:
+    return bool(
+        _PROMO.search(sentence)
+        or _CREDIT_LABEL.search(sentence)
+        or _is_stamp(sentence, len(sentence.split()))
+        or _BYLINE.search(sentence)
+    )
+
+
 def clean_body(title: str, text: str) -> str:
     """The story's paragraphs, one per line, without boilerplate; the first without dateline."""
-    kept = [strip_trailers(line) for line in text.splitlines() if not is_boilerplate(line, title)]
-    kept = [line for line in kept if line]
+    kept = []
+    for line in map(cut_widgets, text.splitlines()):
+        if not is_boilerplate(line, title):
+            kept.append(_PICTURE_REF.sub("", strip_trailers(drop_furniture_sentences(line))))
+    kept = _from_first_sentence([line for line in kept if line])
     if kept:
         kept[0] = strip_dateline(kept[0])
     return "\n".join(kept)
+
+
+def _from_first_sentence(lines: list[str]) -> list[str]:
+    """Lines that end no sentence before the first that does are captions or kickers, not the lead."""
+    first = next((i for i, line in enumerate(lines) if _SENTENCE_END.search(line)), 0)
+    return lines[first:]
