@@ -26,7 +26,7 @@ from bot.rules.index import Document, RuleIndex
 from bot.rules.query import parse_rule
 from bot.rules.text import DEFAULT_LANGUAGE, sentence_spans
 from bot.store import Store
-from bot.summary import clean_body, lead_summary, quote_match
+from bot.summary import clean_body, quote_match, summarize
 from bot.summary.llm import LlmSummarizer
 
 log = logging.getLogger(__name__)
@@ -101,7 +101,7 @@ def prepare_story(
     doc = Document(article.title, body, feed_name, article.link)
     alerts = matcher.alerts(doc) if may_alert else ()
     key = story_key(article.link, article.title, body, matcher.language)
-    return NewStory(article, body, lead_summary(body, max_words), alerts, key)
+    return NewStory(article, body, summarize(body, max_words), alerts, key)
 
 
 @dataclass(frozen=True)

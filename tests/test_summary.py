@@ -3,7 +3,7 @@
 import pytest
 
 from bot.rules.text import sentence_spans
-from bot.summary import clean_body, lead_summary, quote_match, summarize
+from bot.summary import clean_body, quote_match, summarize
 from bot.summary.boilerplate import is_boilerplate
 from tests.conftest import ROOT, SEED_TITLE
 
@@ -18,19 +18,6 @@ def test_seed_body_starts_at_the_story_without_dateline_or_boilerplate():
         assert junk not in body
     assert SEED_TITLE not in body
     assert body.endswith("German Foreign Minister Frank-Walter Steinmeier told reporters.")
-
-
-def test_lead_summary_is_whole_sentences_within_the_word_limit():
-    summary = lead_summary(clean_body(SEED_TITLE, SEED), max_words=60)
-    assert summary.startswith("NATO on Tuesday agreed to gradually resume contacts with Russia")
-    assert summary.endswith("after a meeting of the alliance's foreign ministers.")
-    assert len(summary.split()) <= 60
-    assert len(lead_summary(clean_body(SEED_TITLE, SEED), max_words=30).split()) <= 30
-
-
-def test_a_first_sentence_longer_than_the_limit_is_cut_with_an_ellipsis():
-    body = " ".join(["word"] * 80) + "."
-    assert lead_summary(body, max_words=10) == " ".join(["word"] * 10) + "\u2026"
 
 
 @pytest.mark.parametrize(

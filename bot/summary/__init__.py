@@ -2,6 +2,6 @@
 
 from bot.summary.boilerplate import clean_body
 from bot.summary.extractive import summarize
-from bot.summary.lead import lead_summary, quote_match
+from bot.summary.lead import quote_match
 
-__all__ = ["clean_body", "lead_summary", "quote_match", "summarize"]
+__all__ = ["clean_body", "quote_match", "summarize"]

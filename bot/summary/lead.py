@@ -1,4 +1,4 @@
-"""The lead summary and the quote of the sentence that matched. Pure, no I/O."""
+"""The quote of the sentence that matched. Pure, no I/O."""
 
 from __future__ import annotations
 
@@ -10,21 +10,6 @@ from bot.rules.text import sentence_spans
 QUOTE_MAX_WORDS = 25  # a longer matched sentence is trimmed around the match
 QUOTE_WORDS_BEFORE = 8
 ELLIPSIS = "\u2026"
-
-
-def lead_summary(body: str, max_words: int = 60) -> str:
-    """Whole sentences from the top, up to max_words; a first sentence that is longer is cut."""
-    chosen: list[str] = []
-    count = 0
-    for start, end in sentence_spans(body):
-        words = body[start:end].split()
-        if count + len(words) > max_words:
-            if not chosen:
-                chosen.append(" ".join(words[:max_words]) + ELLIPSIS)
-            break
-        chosen.append(" ".join(words))
-        count += len(words)
-    return " ".join(chosen)
 
 
 def quote_match(text: str, spans: tuple[Span, ...], sentences: list[Span] | None = None) -> Quote:
