@@ -19,7 +19,7 @@ from bot.channels.slack import SlackChannel
 from bot.channels.telegram import TelegramChannel
 from bot.commands import Commands
 from bot.config import Settings
-from bot.delivery import DeliveryReport, deliver_due
+from bot.delivery import DeliveryReport, Dispatcher
 from bot.domain import Alert, Clock, Feed, Rule, Subscription, SystemClock
 from bot.errors import ConfigError, QueryError
 from bot.feeds.discover import find_feed
@@ -38,7 +38,7 @@ from bot.web import build_web_app, start_web
 log = logging.getLogger(__name__)
 
 POLL_TICK = timedelta(seconds=10)
-DELIVER_TICK = timedelta(seconds=2)
+DELIVER_TICK = timedelta(seconds=1)  # a chat's pace is a message a second at best
 FEED_LEASE = timedelta(minutes=5)
 FEEDS_PER_TICK = 100
 CONCURRENT_FETCHES = 10
@@ -85,6 +85,7 @@ class App:
         self.poller: Poller | None = None
         self.commands: Commands | None = None
         self.matcher = Matcher(settings.rules_language)
+        self.dispatcher = Dispatcher(self.store, self.channels, self.clock, lease=settings.delivery.lease)
         self.bounds = Bounds(settings.polling.min_interval, settings.polling.max_interval)
         self._rules_seen: tuple[int, ...] | None = None
         self.last_tick: dict[str, datetime] = {}
@@ -174,7 +175,7 @@ class App:
             self._rules_seen = fingerprint
 
     async def deliver_due(self) -> DeliveryReport:
-        report = await deliver_due(self.store, self.channels, self.clock)
+        report = await self.dispatcher.deliver_due()
         self.last_tick["deliver"] = self.clock.now()
         return report
 
@@ -198,7 +199,7 @@ class App:
     def health(self) -> tuple[bool, dict[str, Any]]:
         """Healthy while both ticking jobs have run recently."""
         now = self.clock.now()
-        limits = {"poll": POLL_TICK * 3 + FEED_LEASE, "deliver": DELIVER_TICK * 3 + timedelta(minutes=2)}
+        limits = {"poll": POLL_TICK * 3 + FEED_LEASE, "deliver": DELIVER_TICK * 3 + self.dispatcher.lease}
         ok = all(
             name in self.last_tick and now - self.last_tick[name] <= limit for name, limit in limits.items()
         )

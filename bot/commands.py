@@ -282,6 +282,8 @@ class Commands:
         return Reply("\n".join(lines))
 
     async def _watch(self, chat: Chat, argument: str) -> Reply:
+        urgent = argument.startswith("!")  # "! RULE": past digests and quiet hours
+        argument = argument.removeprefix("!").strip()
         if not argument:
             return self._usage(chat, "watch", "Membership Action Plan")
         try:
@@ -290,9 +292,9 @@ class Commands:
             return _refused(error, argument)
         before = await self.store.subscription(chat.channel, chat.address)
         subscription = await self.store.subscribe(chat.channel, chat.address, chat.name, self.clock.now())
-        rule_id, new = await self.store.add_rule(subscription.id, argument, self.clock.now())
+        rule_id, new = await self.store.add_rule(subscription.id, argument, self.clock.now(), urgent)
         understood = format_rule(tree)
-        said = "Watching" if new else "Already watching"
+        said = ("Watching" if new else "Already watching") + (" urgent" if urgent else "")
         again = " This chat was unsubscribed; it gets alerts again." if before and not before.active else ""
         return Reply(
             f"{said} rule {rule_id}: {understood}\n"
@@ -344,7 +346,11 @@ class Commands:
         for rule in rules[:MAX_LISTED]:
             notes = [
                 note
-                for note, on in (("paused", not rule.active), ("config file", rule.source == "config"))
+                for note, on in (
+                    ("urgent", rule.urgent),
+                    ("paused", not rule.active),
+                    ("config file", rule.source == "config"),
+                )
                 if on
             ]
             lines.append(f"{rule.id}. {rule.query}" + (f" ({', '.join(notes)})" if notes else ""))

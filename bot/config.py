@@ -138,6 +138,12 @@ class SummarySettings(_Section):
     llm: LlmSettings = LlmSettings()
 
 
+class DeliverySettings(_Section):
+    # A claimed alert of a process that died is sent by another (or after a restart) this long after;
+    # keep it above the chat apps' send timeouts (30 s), or a slow send may be repeated.
+    lease: Duration = timedelta(minutes=2)
+
+
 class FeedSettings(_Section):
     url: str
     name: str | None = None
@@ -170,6 +176,7 @@ class Settings(_Section):
     telegram: TelegramSettings = TelegramSettings()
     slack: SlackSettings = SlackSettings()
     summary: SummarySettings = SummarySettings()
+    delivery: DeliverySettings = DeliverySettings()
     polling: PollingSettings = PollingSettings()
     feeds: list[FeedSettings] = []
     subscriptions: list[SubscriptionSettings] = []

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 
 from bot.channels.base import Channel
-from bot.domain import Clock, Receipt, Subscription
+from bot.domain import Clock, Delivery, Receipt, Subscription
 from bot.errors import AddressMovedError, PermanentDeliveryError, TransientDeliveryError
+from bot.pacing import Pacer, release_at
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -37,61 +38,123 @@ class DeliveryReport:
     def claimed(self) -> int:
         return self.sent + self.retried + self.gone
 
+    def __add__(self, other: DeliveryReport) -> DeliveryReport:
+        return DeliveryReport(self.sent + other.sent, self.retried + other.retried, self.gone + other.gone)
 
-async def deliver_due(
-    store: Store, channels: Mapping[str, Channel], clock: Clock, limit: int = 100
-) -> DeliveryReport:
-    """Send what is due: alerts, then notices about the service, each through its channel."""
-    outcomes = []
-    for delivery in await store.claim_due_deliveries(clock.now(), channels.keys(), limit, LEASE):
-        channel = channels[delivery.subscription.channel]
-        if delivery.message_id:  # sent already; another outlet joined the story: update it in place
-            send = partial(channel.edit, delivery.subscription.address, delivery.message_id, delivery.alert)
-        else:
-            send = partial(channel.send, delivery.subscription.address, delivery.alert)
-        outcomes.append(
-            await _attempt(
-                store, "outbox", delivery.id, delivery.attempts, delivery.subscription, send, clock
+
+MAX_ROUNDS = 1000  # one call sends at most this many messages per chat-queue before returning
+DIGEST_MAX = 50  # alerts in one digest; more make another
+
+
+@dataclass
+class Dispatcher:
+    """Sends what is due, as fast as each chat app allows and each chat asked for."""
+
+    store: Store
+    channels: Mapping[str, Channel]
+    clock: Clock
+    pacer: Pacer = field(default_factory=Pacer)
+    lease: timedelta = LEASE  # a crashed process's claims come free after this
+    limit: int = 100  # chat-queues looked at per round
+
+    async def deliver_due(self) -> DeliveryReport:
+        """The next alert of each chat, round after round while the pace allows (a digest when the
+        chat asked for one), then notices about the service."""
+        report = DeliveryReport()
+        for _ in range(MAX_ROUNDS):
+            done = await self._round()
+            report += done
+            if not done.claimed:
+                break
+        outcomes = []
+        for notice in await self.store.claim_due_notices(
+            self.clock.now(), self.channels.keys(), self.limit, self.lease
+        ):
+            channel = self.channels[notice.subscription.channel]
+            send = partial(channel.send_notice, notice.subscription.address, notice.text)
+            outcomes.append(
+                await _attempt(
+                    self.store, "notices", [notice.id], notice.attempts, notice.subscription, send, self.clock
+                )
             )
+        return report + DeliveryReport(
+            outcomes.count("sent"), outcomes.count("retry"), outcomes.count("gone")
         )
-    for notice in await store.claim_due_notices(clock.now(), channels.keys(), limit, LEASE):
-        channel = channels[notice.subscription.channel]
-        send = partial(channel.send_notice, notice.subscription.address, notice.text)
-        outcomes.append(
-            await _attempt(store, "notices", notice.id, notice.attempts, notice.subscription, send, clock)
-        )
-    return DeliveryReport(outcomes.count("sent"), outcomes.count("retry"), outcomes.count("gone"))
+
+    async def _round(self) -> DeliveryReport:
+        now = self.clock.now()
+        heads = await self.store.claim_due_deliveries(now, self.channels.keys(), self.limit, self.lease)
+        later, sends = [], []
+        for head in heads:
+            sub, channel = head.subscription, self.channels[head.subscription.channel]
+            waits = not head.urgent and not head.message_id
+            release = release_at(head.created_at or now, sub.digest, sub.quiet) if waits else now
+            if release > now:
+                await self.store.hold(head.id, release)
+            elif self.pacer.take(
+                channel.name, sub.address, now, channel.per_chat(sub.address), channel.overall
+            ):
+                sends.append(self._deliver(channel, head, release))
+            else:
+                later.append(head.id)
+        await self.store.release(later)
+        # One message in flight at a time: after a crash, at most that one can be sent twice.
+        outcomes = [await send for send in sends]
+        return DeliveryReport(outcomes.count("sent"), outcomes.count("retry"), outcomes.count("gone"))
+
+    async def _deliver(self, channel: Channel, head: Delivery, release: datetime) -> str:
+        """One message: the alert, an edit of it (another outlet), or the digest of what waited."""
+        address = head.subscription.address
+        batch = [head]
+        if head.message_id:
+            send = partial(channel.edit, address, head.message_id, head.alert)
+        elif head.urgent or release == head.created_at:
+            send = partial(channel.send, address, head.alert)
+        else:  # held for a digest or quiet hours: everything that waited goes in one message
+            now = self.clock.now()
+            batch = await self.store.claim_batch(head.subscription.id, release, now, self.lease, DIGEST_MAX)
+            batch = batch or [head]
+            alerts = [d.alert for d in batch]
+            if len(alerts) > 1:
+                send = partial(channel.send_digest, address, alerts)
+            else:
+                send = partial(channel.send, address, alerts[0])
+        ids = [d.id for d in batch]
+        return await _attempt(self.store, "outbox", ids, head.attempts, head.subscription, send, self.clock)
 
 
 async def _attempt(
     store: Store,
     kind: str,
-    row_id: int,
+    row_ids: list[int],
     attempts: int,
     subscription: Subscription,
     send: Callable[[], Awaitable[Receipt]],
     clock: Clock,
 ) -> str:
-    """One try at one message; the row records the outcome. Returns sent, retry or gone."""
+    """One try at one message (of one row, or of a digest's rows); the rows record the outcome.
+    Returns sent, retry or gone."""
+    rows = ",".join(map(str, row_ids))
     try:
         receipt = await send()
     except TransientDeliveryError as error:
         at = retry_at(clock.now(), attempts, error.retry_after)
-        log.warning("%s %s to %s delayed until %s: %s", kind, row_id, subscription.name, at, error)
-        await store.mark_retry(kind, row_id, at, str(error))
+        log.warning("%s %s to %s delayed until %s: %s", kind, rows, subscription.name, at, error)
+        await store.mark_retry(kind, row_ids, at, str(error))
         return "retry"
     except AddressMovedError as error:  # same chat, new id: follow it and send again at once
         log.info("%s moved to %s", subscription.name, error.new_address)
         await store.move_subscription(subscription.id, error.new_address)
-        await store.mark_retry(kind, row_id, clock.now(), str(error))
+        await store.mark_retry(kind, row_ids, clock.now(), str(error))
         return "retry"
     except PermanentDeliveryError as error:
-        log.warning("%s %s: %s is gone (%s); subscription paused", kind, row_id, subscription.name, error)
-        await store.mark_gone(kind, row_id, subscription.id, error.reason)
+        log.warning("%s %s: %s is gone (%s); subscription paused", kind, rows, subscription.name, error)
+        await store.mark_gone(kind, row_ids, subscription.id, error.reason)
         return "gone"
     except Exception as error:  # a bug or an untranslated error must not lose the message
-        log.exception("%s %s to %s failed unexpectedly; will retry", kind, row_id, subscription.name)
-        await store.mark_retry(kind, row_id, retry_at(clock.now(), attempts, None), repr(error))
+        log.exception("%s %s to %s failed unexpectedly; will retry", kind, rows, subscription.name)
+        await store.mark_retry(kind, row_ids, retry_at(clock.now(), attempts, None), repr(error))
         return "retry"
-    await store.mark_sent(kind, row_id, receipt.message_id, clock.now())
+    # a digest's rows keep no message id: an edit for one story must not replace the whole digest
+    await store.mark_sent(kind, row_ids, receipt.message_id if len(row_ids) == 1 else None, clock.now())
     return "sent"

@@ -78,6 +78,7 @@ class WatchRule:
     query: str
     active: bool  # False: paused
     source: str  # "config" (only the config file changes it) or "chat"
+    urgent: bool = False
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,7 @@ class Rule:
     id: int
     subscription_id: int
     query: str
+    urgent: bool = False  # past digests and quiet hours
 
 
 @dataclass(frozen=True)
@@ -124,6 +126,7 @@ class StoryAlert:
 
     subscription_id: int
     matches: tuple[Match, ...]
+    urgent: bool = False
 
 
 @dataclass(frozen=True)
@@ -174,6 +177,8 @@ class Delivery:
     subscription: Subscription
     alert: Alert
     message_id: str | None = None  # already sent as this message: edit it (a new outlet joined)
+    urgent: bool = False
+    created_at: datetime | None = None  # when the story came: digests and quiet hours count from it
 
 
 @dataclass(frozen=True)

@@ -69,7 +69,10 @@ class Matcher:
                 sentences[hit.field] = sentence_spans(text)
             quote = quote_match(text, hit.spans, sentences[hit.field])
             by_subscription[rule.subscription_id].append(Match(rule_id, rule.query, quote))
-        return tuple(StoryAlert(sub, tuple(matches)) for sub, matches in sorted(by_subscription.items()))
+        return tuple(
+            StoryAlert(sub, tuple(matches), any(self.rules[m.rule_id].urgent for m in matches))
+            for sub, matches in sorted(by_subscription.items())
+        )
 
 
 def fresh_articles(items: Sequence[Article], known: set[str]) -> list[Article]:

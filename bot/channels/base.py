@@ -8,6 +8,7 @@ from typing import Protocol
 from aiohttp import web
 
 from bot.domain import Alert, Receipt
+from bot.pacing import Rate
 
 
 class Channel(Protocol):
@@ -19,6 +20,7 @@ class Channel(Protocol):
     """
 
     name: str
+    overall: Rate | None  # the chat app's ceiling for all chats together (None: none)
 
     async def start(self) -> None:
         """Connect and check the credentials; ConfigError names the setting that is wrong."""
@@ -31,6 +33,15 @@ class Channel(Protocol):
     async def edit(self, address: str, message_id: str, alert: Alert) -> Receipt:
         """Replace an alert sent before (its Receipt's message_id) with this one, e.g. listing one more
         outlet; a message that can no longer be edited is left as it is, and that is no error."""
+        ...
+
+    async def send_digest(self, address: str, alerts: list[Alert]) -> Receipt:
+        """Several alerts as one message (a digest, or what quiet hours held back); split where a
+        message would be too long. The receipt names the first message."""
+        ...
+
+    def per_chat(self, address: str) -> Rate | None:
+        """How fast one chat may be sent to (None: as fast as it goes)."""
         ...
 
     async def send_notice(self, address: str, text: str) -> Receipt:

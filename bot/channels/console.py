@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.text import Text
 
 from bot.domain import Alert, Quote, Receipt
+from bot.pacing import Rate
 
 MARK = "**"  # matched words stay visible where there is no colour (pipes, docker logs)
 
@@ -48,6 +49,7 @@ def render_console(alert: Alert) -> Text:
 
 class ConsoleChannel:
     name = "console"
+    overall = None
 
     def __init__(self, stream: TextIO | None = None):
         self.console = Console(file=stream, highlight=False, soft_wrap=True, emoji=False)
@@ -56,6 +58,15 @@ class ConsoleChannel:
     async def send(self, address: str, alert: Alert) -> Receipt:
         self.console.print(render_console(alert))
         return Receipt(f"console-{next(self._ids)}")
+
+    async def send_digest(self, address: str, alerts: list[Alert]) -> Receipt:
+        self.console.print(Text(f"== Digest: {len(alerts)} stories\n", style="bold"))
+        for alert in alerts:
+            self.console.print(render_console(alert))
+        return Receipt(f"console-{next(self._ids)}")
+
+    def per_chat(self, address: str) -> Rate | None:
+        return None
 
     async def edit(self, address: str, message_id: str, alert: Alert) -> Receipt:
         self.console.print(Text(f"~~ {alert.title}: also in {', '.join(alert.also_in)}\n", style="dim"))

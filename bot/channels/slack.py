@@ -29,6 +29,7 @@ from bot.commands import Button, Chat, Commands, Reply, is_slow, split_command
 from bot.config import SlackSettings
 from bot.domain import Alert, Clock, Quote, Receipt
 from bot.errors import ConfigError, PermanentDeliveryError, TransientDeliveryError
+from bot.pacing import Rate
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,7 @@ SORRY = "Sorry, something went wrong on my side; it has been logged. Please try 
 MAX_SECTION = 2900  # a section's text may have 3,000 characters
 MAX_RULES_SHOWN = 5
 MAX_BUTTON_ROWS = 45  # a message may have 50 blocks
+DIGEST_PER_MESSAGE = 40
 MAX_AGE = 300  # seconds: an older signed request is refused (Slack's five minutes)
 # errors that mean the channel is gone for us: stop sending there
 GONE = {"channel_not_found", "not_in_channel", "is_archived"}
@@ -149,6 +151,23 @@ def reply_blocks(reply: Reply) -> list[dict[str, Any]]:
     return [text, *_actions(reply.buttons, reply.refresh)]
 
 
+def render_digest(alerts: list[Alert]) -> list[tuple[str, list[dict[str, Any]]]]:
+    """Several alerts as few messages (text, blocks): a linked title, its source and rules, each."""
+    messages = []
+    for at in range(0, len(alerts), DIGEST_PER_MESSAGE):
+        part = alerts[at : at + DIGEST_PER_MESSAGE]
+        text = f"{len(alerts)} new stories" + (" (continued)" if at else "")
+        blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "plain_text", "text": text}}]
+        for alert in part:
+            link, title = _link(alert.link), escape(clip(alert.title or alert.link, 300))
+            heading = f"*<{link}|{title}>*" if alert.link and len(link) < 1500 else f"*{title}*"
+            rules = escape(clip(", ".join(m.rule for m in alert.matches[:MAX_RULES_SHOWN]), 300))
+            line = f"{heading}\n{escape(clip(alert.feed_name, 200))} \u00b7 _{rules}_"
+            blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": line}})
+        messages.append((text, blocks))
+    return messages
+
+
 def signature_problem(secret: str, timestamp: str, signature: str, body: bytes, now: float) -> str | None:
     """Why a request did not come from Slack (v0 signature, five minutes), or None when it did."""
     if not timestamp.isdigit() or abs(now - int(timestamp)) > MAX_AGE:
@@ -165,6 +184,7 @@ def signature_problem(secret: str, timestamp: str, signature: str, body: bytes, 
 
 class SlackChannel:
     name = "slack"
+    overall = None
 
     def __init__(self, settings: SlackSettings, commands: Commands, clock: Clock):
         assert settings.bot_token
@@ -223,6 +243,16 @@ class SlackChannel:
                 self.client.chat_update(channel=address, ts=message_id, text=text, blocks=blocks)
             )
         return Receipt(message_id)
+
+    async def send_digest(self, address: str, alerts: list[Alert]) -> Receipt:
+        receipts = [
+            await self._post(address, text=text, blocks=blocks, unfurl_links=False)
+            for text, blocks in render_digest(alerts)
+        ]
+        return receipts[0]
+
+    def per_chat(self, address: str) -> Rate:
+        return Rate(1.0)  # a message a second per channel
 
     async def send_notice(self, address: str, text: str) -> Receipt:
         return await self._post(address, text=f"newsalert: {text}")

@@ -27,6 +27,7 @@ from bot.commands import COMMANDS, Button, Chat, Commands, Reply, is_command, is
 from bot.config import TelegramSettings
 from bot.domain import Alert, Match, Quote, Receipt
 from bot.errors import AddressMovedError, ConfigError, PermanentDeliveryError, TransientDeliveryError
+from bot.pacing import Rate
 
 # PTB 22 warns on every 429 while it moves durations from int to timedelta, unless opted in early
 os.environ.setdefault("PTB_TIMEDELTA", "true")
@@ -127,6 +128,26 @@ def render_alert(alert: Alert) -> tuple[str, Keyboard]:
     return text, buttons
 
 
+def render_digest(alerts: list[Alert]) -> list[str]:
+    """Several alerts as few messages: a linked title, its source and the rules that matched, each;
+    a new message wherever the next story would pass LIMIT."""
+    heading = f"<b>{len(alerts)} new stories</b>"
+    messages, current = [], heading
+    for alert in alerts:
+        title = html.escape(clip(alert.title or alert.link, MAX_TITLE))
+        link = alert.link if alert.link.startswith(("http://", "https://")) else ""
+        line = f'<a href="{html.escape(link)}">{title}</a>' if link else title
+        rules = ", ".join(html.escape(clip(m.rule, MAX_RULE)) for m in alert.matches[:MAX_RULES_SHOWN])
+        entry = (
+            f"\n\n\u2022 <b>{line}</b>\n{html.escape(clip(alert.feed_name, MAX_TITLE))} \u00b7 <i>{rules}</i>"
+        )
+        if visible_length(current + entry) > LIMIT:
+            messages.append(current)
+            current = heading + " (continued)"
+        current += entry
+    return [*messages, current]
+
+
 def split_address(address: str) -> tuple[int | str, int | None]:
     """ "-100123:7" -> (-100123, 7): a chat, and the forum topic in it."""
     chat, _, thread = address.partition(":")
@@ -156,6 +177,7 @@ def _retry_after(error: RetryAfter) -> float:
 
 class TelegramChannel:
     name = "telegram"
+    overall = Rate(30, 30)  # messages a second, all chats together
 
     def __init__(self, settings: TelegramSettings, commands: Commands):
         assert settings.token
@@ -223,6 +245,15 @@ class TelegramChannel:
             if not any(gone in error.message.lower() for gone in _UNEDITABLE):
                 raise
         return Receipt(message_id)
+
+    async def send_digest(self, address: str, alerts: list[Alert]) -> Receipt:
+        receipts = [await self._send(address, text, ParseMode.HTML, None) for text in render_digest(alerts)]
+        return receipts[0]
+
+    def per_chat(self, address: str) -> Rate:
+        """A private chat takes a message a second; a group (negative id) 20 a minute."""
+        chat, _thread = split_address(address)
+        return Rate(1.0) if isinstance(chat, int) and chat > 0 else Rate(20 / 60)
 
     async def send_notice(self, address: str, text: str) -> Receipt:
         return await self._send(address, clip(f"newsalert: {text}", LIMIT), None, None)

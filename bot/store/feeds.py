@@ -231,6 +231,7 @@ class FeedRows(Rows):
                         {
                             "subscription_id": alert.subscription_id, "article_id": article_id,
                             "story_id": story_id, "matches": dump_matches(alert.matches), "status": "pending",
+                            "urgent": alert.urgent,
                             "attempts": 0, "next_attempt_at": now, "created_at": now,
                         }
                     )  # fmt: skip

@@ -28,7 +28,8 @@ class QueueRows(Rows):
     async def claim_due_deliveries(
         self, now: datetime, channels: Collection[str], limit: int, lease: timedelta
     ) -> list[Delivery]:
-        """Pending alerts whose time has come, oldest first, leased to this caller.
+        """The next alert of each chat (of its urgent ones, and of the rest), if its time has come,
+        leased to this caller: a chat's alerts go one after another, in order.
 
         Alerts due for a muted chat are dropped (status "muted"): /mute means not now, not later."""
         muted = select(subscriptions.c.id).where(subscriptions.c.muted_until > now)
@@ -38,13 +39,53 @@ class QueueRows(Rows):
                 .where(outbox.c.status == "pending", outbox.c.subscription_id.in_(muted))
                 .values(status="muted")
             )
+        query = self._delivery_query()
+        heads = (
+            select(func.min(outbox.c.id))
+            .where(outbox.c.status == "pending")
+            .group_by(outbox.c.subscription_id, outbox.c.urgent)
+        )
+        rows = await self._claim(outbox, query.where(outbox.c.id.in_(heads)), now, channels, limit, lease)
+        return await self._deliveries(rows)
+
+    async def claim_batch(
+        self, subscription_id: int, before: datetime, now: datetime, lease: timedelta, limit: int
+    ) -> list[Delivery]:
+        """A chat's waiting alerts (not urgent) made before a time, in order: one digest's worth."""
         query = (
+            self._delivery_query()
+            .where(
+                outbox.c.subscription_id == subscription_id, outbox.c.status == "pending",
+                ~outbox.c.urgent, outbox.c.created_at < before,
+            )
+            .order_by(outbox.c.id)
+            .limit(limit)
+        )  # fmt: skip
+        async with self._write() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+            ids = [row[outbox.c.id] for row in rows]
+            await conn.execute(update(outbox).where(outbox.c.id.in_(ids)).values(claimed_until=now + lease))
+        return await self._deliveries(rows)
+
+    async def hold(self, row_id: int, until: datetime) -> None:
+        """Not yet: a digest or quiet hours say when; the chat's later alerts wait behind this one."""
+        await self._set(outbox, row_id, next_attempt_at=until, claimed_until=None)
+
+    async def release(self, row_ids: Sequence[int]) -> None:
+        """Claimed but not sent (the chat app's pace): free for the next round, order untouched."""
+        if row_ids:
+            async with self._write() as conn:
+                await conn.execute(update(outbox).where(outbox.c.id.in_(row_ids)).values(claimed_until=None))
+
+    def _delivery_query(self) -> Any:
+        return (
             select(outbox, subscriptions, articles, feeds.c.name.label("feed_name"))
             .join(subscriptions, outbox.c.subscription_id == subscriptions.c.id)
             .join(articles, outbox.c.article_id == articles.c.id)
             .join(feeds, articles.c.feed_id == feeds.c.id)
         )
-        rows = await self._claim(outbox, query, now, channels, limit, lease)
+
+    async def _deliveries(self, rows: Sequence[Any]) -> list[Delivery]:
         outlets = await self._outlets({row[outbox.c.story_id] for row in rows})
         return [_delivery(row, outlets.get(row[outbox.c.story_id], [])) for row in rows]
 
@@ -95,37 +136,43 @@ class QueueRows(Rows):
             await conn.execute(update(table).where(table.c.id.in_(ids)).values(claimed_until=now + lease))
         return list(rows)
 
-    async def mark_sent(self, kind: str, row_id: int, message_id: str, now: datetime) -> None:
+    async def mark_sent(
+        self, kind: str, row_ids: Sequence[int], message_id: str | None, now: datetime
+    ) -> None:
         """kind: "outbox" (alerts) or "notices"."""
         table = _QUEUES[kind]
-        await self._set(
-            table, row_id, status="sent", sent_at=now, message_id=message_id, claimed_until=None,
+        await self._set_all(
+            table, row_ids, status="sent", sent_at=now, message_id=message_id, claimed_until=None,
             attempts=table.c.attempts + 1,
         )  # fmt: skip
 
-    async def mark_retry(self, kind: str, row_id: int, at: datetime, error: str) -> None:
+    async def mark_retry(self, kind: str, row_ids: Sequence[int], at: datetime, error: str) -> None:
         table = _QUEUES[kind]
-        await self._set(
+        await self._set_all(
             table,
-            row_id,
+            row_ids,
             next_attempt_at=at,
             last_error=error,
             claimed_until=None,
             attempts=table.c.attempts + 1,
         )
 
-    async def mark_gone(self, kind: str, row_id: int, subscription_id: int, reason: str) -> None:
-        """The address is gone: this row stops, and so does the subscription."""
+    async def mark_gone(self, kind: str, row_ids: Sequence[int], subscription_id: int, reason: str) -> None:
+        """The address is gone: these rows stop, and so does the subscription."""
         table = _QUEUES[kind]
         async with self._write() as conn:
             await conn.execute(
                 update(table)
-                .where(table.c.id == row_id)
+                .where(table.c.id.in_(row_ids))
                 .values(status="gone", last_error=reason, claimed_until=None, attempts=table.c.attempts + 1)
             )
             await conn.execute(
                 update(subscriptions).where(subscriptions.c.id == subscription_id).values(active=False)
             )
+
+    async def _set_all(self, table: Any, row_ids: Sequence[int], **values: Any) -> None:
+        async with self._write() as conn:
+            await conn.execute(update(table).where(table.c.id.in_(row_ids)).values(**values))
 
     async def _set(self, table: Any, row_id: int, **values: Any) -> None:
         async with self._write() as conn:
@@ -149,7 +196,10 @@ def _delivery(row: Any, outlets: list[str]) -> Delivery:
         matches=load_matches(row[outbox.c.matches]),
         also_in=tuple(name for name in outlets if name != row["feed_name"]),
     )
-    return Delivery(row[outbox.c.id], row[outbox.c.attempts], subscription, alert, row[outbox.c.message_id])
+    return Delivery(
+        row[outbox.c.id], row[outbox.c.attempts], subscription, alert, row[outbox.c.message_id],
+        row[outbox.c.urgent], row[outbox.c.created_at],
+    )  # fmt: skip
 
 
 def dump_matches(matches: Sequence[Match]) -> str:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import case, delete, func, insert, select, update
 
 from bot.domain import Rule, Subscription, WatchRule
 from bot.store.rows import Rows
@@ -71,6 +71,7 @@ class RuleRows(Rows):
                 func.coalesce(func.sum(rules.c.id), 0),
                 func.coalesce(func.sum(rules.c.id * rules.c.id), 0),
                 func.coalesce(func.max(rules.c.id), 0),
+                func.coalesce(func.sum(case((rules.c.urgent, rules.c.id), else_=0)), 0),
             )
             .select_from(rules.join(subscriptions))
             .where(rules.c.active, subscriptions.c.active)
@@ -80,7 +81,7 @@ class RuleRows(Rows):
 
     async def active_rules(self) -> list[Rule]:
         query = (
-            select(rules.c.id, rules.c.subscription_id, rules.c.query)
+            select(rules.c.id, rules.c.subscription_id, rules.c.query, rules.c.urgent)
             .join(subscriptions)
             .where(rules.c.active, subscriptions.c.active)
             .order_by(rules.c.id)
@@ -169,24 +170,31 @@ class RuleRows(Rows):
             )
             await conn.execute(update(subscriptions).where(subscriptions.c.id == sub_id).values(active=False))
 
-    async def add_rule(self, sub_id: int, query: str, now: datetime) -> tuple[int, bool]:
+    async def add_rule(
+        self, sub_id: int, query: str, now: datetime, urgent: bool = False
+    ) -> tuple[int, bool]:
         """(rule id, whether it is new); a rule the chat already has is switched back on."""
         key = (rules.c.subscription_id == sub_id) & (rules.c.query == query)
         async with self._write() as conn:
             found = (await conn.execute(select(rules.c.id).where(key))).scalar()
             if found is not None:
-                await conn.execute(update(rules).where(key).values(active=True))
+                await conn.execute(update(rules).where(key).values(active=True, urgent=urgent))
                 return found, False
             result = await conn.execute(
                 insert(rules).values(
-                    subscription_id=sub_id, query=query, source="chat", active=True, created_at=now
+                    subscription_id=sub_id,
+                    query=query,
+                    source="chat",
+                    active=True,
+                    created_at=now,
+                    urgent=urgent,
                 )
             )
             return result.inserted_primary_key[0], True
 
     async def chat_rules(self, sub_id: int) -> list[WatchRule]:
         query = (
-            select(rules.c.id, rules.c.query, rules.c.active, rules.c.source)
+            select(rules.c.id, rules.c.query, rules.c.active, rules.c.source, rules.c.urgent)
             .where(rules.c.subscription_id == sub_id)
             .order_by(rules.c.id)
         )

@@ -129,6 +129,7 @@ rules = Table(
     Column("subscription_id", Integer, ForeignKey("subscriptions.id", ondelete="CASCADE"), nullable=False),
     Column("query", Text, nullable=False),
     Column("source", String(16), nullable=False),
+    Column("urgent", Boolean, nullable=False, default=False),  # /watch ! RULE: past digests and quiet hours
     Column("active", Boolean, nullable=False, default=True),
     Column("created_at", UTCDateTime, nullable=False),
     UniqueConstraint("subscription_id", "query"),
@@ -160,6 +161,7 @@ outbox = Table(  # alerts: one row per (subscription, story); sent again as an e
     *_delivery_columns(),
     Column("article_id", Integer, ForeignKey("articles.id", ondelete="CASCADE"), nullable=False),
     Column("story_id", Integer, nullable=False),
+    Column("urgent", Boolean, nullable=False, default=False),  # an urgent rule matched: no waiting
     Column("matches", Text, nullable=False),  # JSON: rule, quote and highlight spans per rule
     UniqueConstraint("subscription_id", "story_id"),
 )

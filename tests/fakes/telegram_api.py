@@ -168,6 +168,18 @@ class FakeTelegram:
     def last(self, chat: int = 1001) -> dict[str, Any]:
         return self.to(chat)[-1]
 
+    async def messages_at_least(self, n: int) -> None:
+        """Until the bot has sent n messages (to any chats): for a bot in another process."""
+        while len(self.sent) < n:
+            self._new_message.clear()
+            await self._new_message.wait()
+
+    async def distinct_at_least(self, n: int) -> None:
+        """Until n different (chat, text) messages have been sent."""
+        while len({(m["chat"]["id"], m["text"]) for m in self.sent}) < n:
+            self._new_message.clear()
+            await self._new_message.wait()
+
     async def message_number(self, n: int, chat: int = 1001) -> dict[str, Any]:
         """The n-th message to a chat (from 1), once the bot has sent it: for a bot in another process."""
         while len(self.to(chat)) < n:

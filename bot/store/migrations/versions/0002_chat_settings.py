@@ -21,9 +21,13 @@ def upgrade() -> None:
         batch.add_column(sa.Column("quiet", sa.Text(), nullable=True))
     with op.batch_alter_table("subscriptions") as batch:
         batch.alter_column("digest", server_default=None)
+    # a plain ADD COLUMN: a batch copy of rules would lose its AUTOINCREMENT (ids must never be reused)
+    op.add_column("rules", sa.Column("urgent", sa.Boolean(), nullable=False, server_default=sa.false()))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("rules") as batch:
+        batch.drop_column("urgent")
     with op.batch_alter_table("subscriptions") as batch:
         batch.drop_column("quiet")
         batch.drop_column("digest")

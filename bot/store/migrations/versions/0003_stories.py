@@ -34,9 +34,11 @@ def upgrade() -> None:
     op.create_index("ix_story_marks_mark", "story_marks", ["mark"])
     with op.batch_alter_table("outbox") as batch:
         batch.add_column(sa.Column("story_id", sa.Integer(), nullable=False, server_default="0"))
+        batch.add_column(sa.Column("urgent", sa.Boolean(), nullable=False, server_default=sa.false()))
     op.execute("UPDATE outbox SET story_id = article_id")
     with op.batch_alter_table("outbox") as batch:
         batch.alter_column("story_id", server_default=None)
+        batch.alter_column("urgent", server_default=None)
         batch.drop_constraint("uq_outbox_subscription_id_article_id", type_="unique")
         batch.create_unique_constraint("uq_outbox_subscription_id_story_id", ["subscription_id", "story_id"])
 
@@ -48,6 +50,7 @@ def downgrade() -> None:
             "uq_outbox_subscription_id_article_id", ["subscription_id", "article_id"]
         )
         batch.drop_column("story_id")
+        batch.drop_column("urgent")
     op.drop_index("ix_story_marks_mark", "story_marks")
     op.drop_table("story_marks")
     with op.batch_alter_table("articles") as batch:

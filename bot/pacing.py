@@ -1,0 +1,97 @@
+"""When a message may go: token buckets per chat and per bot, digests and quiet hours. Pure.
+
+The dispatcher asks two questions of each chat's next alert: has the chat asked to hear later
+(a digest, quiet hours): release_at(); and may the chat app take one more message now: Pacer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+
+@dataclass(frozen=True)
+class Rate:
+    per_second: float
+    burst: float = 1.0  # messages that may go at once after a quiet spell
+
+
+@dataclass
+class TokenBucket:
+    rate: Rate
+    tokens: float = -1.0  # starts full
+    at: datetime | None = None
+
+    def take(self, now: datetime) -> bool:
+        """One message now, if the bucket has a token; else no, and nothing is used."""
+        self._refill(now)
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+    def has(self, now: datetime) -> bool:
+        self._refill(now)
+        return self.tokens >= 1
+
+    def _refill(self, now: datetime) -> None:
+        if self.tokens < 0 or self.at is None:
+            self.tokens, self.at = self.rate.burst, now
+            return
+        elapsed = max((now - self.at).total_seconds(), 0.0)
+        self.tokens, self.at = min(self.rate.burst, self.tokens + elapsed * self.rate.per_second), now
+
+
+@dataclass
+class Pacer:
+    """Every chat app's limits: one bucket per chat, one per app (its overall ceiling)."""
+
+    chats: dict[tuple[str, str], TokenBucket] = field(default_factory=dict)
+    apps: dict[str, TokenBucket] = field(default_factory=dict)
+
+    def take(self, app: str, chat: str, now: datetime, per_chat: Rate | None, overall: Rate | None) -> bool:
+        """One message to this chat now, within both limits (None: no limit)."""
+        chat_bucket = self.chats.setdefault((app, chat), TokenBucket(per_chat)) if per_chat else None
+        app_bucket = self.apps.setdefault(app, TokenBucket(overall)) if overall else None
+        if (chat_bucket and not chat_bucket.has(now)) or (app_bucket and not app_bucket.has(now)):
+            return False
+        for bucket in (chat_bucket, app_bucket):
+            if bucket:
+                bucket.take(now)
+        return True
+
+
+def _clock(text: str) -> time:
+    hours, minutes = text.split(":")
+    return time(int(hours), int(minutes))
+
+
+def _next(local: datetime, at: time) -> datetime:
+    """The first moment at or after `local` whose wall clock reads `at` (same zone)."""
+    candidate = local.replace(hour=at.hour, minute=at.minute, second=0, microsecond=0)
+    return candidate if candidate >= local else candidate + timedelta(days=1)
+
+
+def quiet_until(moment: datetime, quiet: str | None) -> datetime | None:
+    """The end of the quiet hours `moment` falls in ("22:00-07:00 Europe/Paris"), or None."""
+    if not quiet:
+        return None
+    hours, zone = quiet.split()
+    start, end = (_clock(part) for part in hours.split("-"))
+    local = moment.astimezone(ZoneInfo(zone))
+    now = local.time()
+    inside = start <= now < end if start < end else (now >= start or now < end)
+    return _next(local, end).astimezone(moment.tzinfo) if inside else None
+
+
+def release_at(created: datetime, digest: str, quiet: str | None) -> datetime:
+    """When an alert made at `created` may go out: at once (instant), at the next full hour
+    (hourly), at the next HH:MM in the chat's zone (daily), and never inside quiet hours."""
+    at = created
+    if digest == "hourly":
+        at = created.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    elif digest.startswith("daily"):
+        _, clock, zone = digest.split()
+        at = _next(created.astimezone(ZoneInfo(zone)), _clock(clock)).astimezone(created.tzinfo)
+    return quiet_until(at, quiet) or at
