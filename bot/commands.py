@@ -435,9 +435,8 @@ class Commands:
             return Reply(f"Cannot set that: {error}.")
         subscription = await self._subscription(chat)
         await self.store.update_subscription(subscription.id, digest=digest)
-        return Reply(
-            f"Saved: {digest}. (Digests start with a coming version; until then alerts come one by one.)"
-        )
+        urgent = "" if digest == "instant" else " Urgent rules (/watch ! RULE) still come at once."
+        return Reply(f"Saved: {digest}.{urgent}")
 
     async def _quiet(self, chat: Chat, argument: str) -> Reply:
         try:
@@ -448,7 +447,9 @@ class Commands:
         await self.store.update_subscription(subscription.id, quiet=quiet)
         if quiet is None:
             return Reply("Quiet hours are off.")
-        return Reply(f"Saved quiet hours: {quiet}. (They take effect with a coming version.)")
+        return Reply(
+            f"Saved quiet hours: {quiet}. What matches meanwhile comes as one message when they end."
+        )
 
     async def _stop(self, chat: Chat, _argument: str) -> Reply:
         subscription = await self.store.subscription(chat.channel, chat.address)
