@@ -28,6 +28,7 @@ from bot.feeds.fetch import Fetcher, open_session
 from bot.feeds.guard import check_url, guarded_connector
 from bot.feeds.parse import parse_feed
 from bot.feeds.schedule import Bounds, chat_interval
+from bot.pacing import Bursts
 from bot.pipeline import Matcher, Poller, PollReport, prepare_story
 from bot.rules.query import parse_rule
 from bot.rules.text import is_language
@@ -85,7 +86,10 @@ class App:
         self.poller: Poller | None = None
         self.commands: Commands | None = None
         self.matcher = Matcher(settings.rules_language)
-        self.dispatcher = Dispatcher(self.store, self.channels, self.clock, lease=settings.delivery.lease)
+        bursts = Bursts(settings.delivery.burst_stories, settings.delivery.burst_window)
+        self.dispatcher = Dispatcher(
+            self.store, self.channels, self.clock, lease=settings.delivery.lease, bursts=bursts
+        )
         self.bounds = Bounds(settings.polling.min_interval, settings.polling.max_interval)
         self._rules_seen: tuple[int, ...] | None = None
         self.last_tick: dict[str, datetime] = {}

@@ -142,6 +142,10 @@ class DeliverySettings(_Section):
     # A claimed alert of a process that died is sent by another (or after a restart) this long after;
     # keep it above the chat apps' send timeouts (30 s), or a slow send may be repeated.
     lease: Duration = timedelta(minutes=2)
+    # Breaking news: past this many alerts from one rule to one chat within burst_window, the rule's
+    # next stories join one message, edited in place, until the rule is quiet for a burst_window.
+    burst_stories: int = Field(5, ge=1)
+    burst_window: Duration = timedelta(minutes=10)
 
 
 class FeedSettings(_Section):

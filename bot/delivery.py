@@ -9,9 +9,9 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from bot.channels.base import Channel
-from bot.domain import Clock, Delivery, Receipt, Subscription
+from bot.domain import Alert, Clock, Delivery, Receipt, Subscription
 from bot.errors import AddressMovedError, PermanentDeliveryError, TransientDeliveryError
-from bot.pacing import Pacer, release_at
+from bot.pacing import Bursts, Pacer, release_at
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -42,6 +42,7 @@ class DeliveryReport:
         return DeliveryReport(self.sent + other.sent, self.retried + other.retried, self.gone + other.gone)
 
 
+ROLLING_MAX = 15  # stories a rolling message lists (the latest)
 MAX_ROUNDS = 1000  # one call sends at most this many messages per chat-queue before returning
 DIGEST_MAX = 50  # alerts in one digest; more make another
 
@@ -56,6 +57,9 @@ class Dispatcher:
     pacer: Pacer = field(default_factory=Pacer)
     lease: timedelta = LEASE  # a crashed process's claims come free after this
     limit: int = 100  # chat-queues looked at per round
+    bursts: Bursts = field(default_factory=Bursts)
+    # (chat, rule) -> its rolling message, the latest stories, how many in all
+    rolling: dict[tuple[int, int], tuple[str, list[Alert], int]] = field(default_factory=dict)
 
     async def deliver_due(self) -> DeliveryReport:
         """The next alert of each chat, round after round while the pace allows (a digest when the
@@ -109,7 +113,7 @@ class Dispatcher:
         if head.message_id:
             send = partial(channel.edit, address, head.message_id, head.alert)
         elif head.urgent or release == head.created_at:
-            send = partial(channel.send, address, head.alert)
+            send = self._single_or_rolling(channel, head)
         else:  # held for a digest or quiet hours: everything that waited goes in one message
             now = self.clock.now()
             batch = await self.store.claim_batch(head.subscription.id, release, now, self.lease, DIGEST_MAX)
@@ -121,6 +125,37 @@ class Dispatcher:
                 send = partial(channel.send, address, alerts[0])
         ids = [d.id for d in batch]
         return await _attempt(self.store, "outbox", ids, head.attempts, head.subscription, send, self.clock)
+
+    def _single_or_rolling(self, channel: Channel, head: Delivery) -> Callable[[], Awaitable[Receipt]]:
+        """The alert as a message of its own; or, while its rule is bursting, one more story in the
+        rule's rolling message, edited in place."""
+        address, now = head.subscription.address, self.clock.now()
+        rule = head.alert.matches[0] if head.alert.matches else None
+        key = (head.subscription.id, rule.rule_id if rule else 0)
+        if not rule or not self.bursts.bursting(key, now):
+            self.rolling.pop(key, None)  # the rule went quiet: a later burst starts a new message
+
+            async def single() -> Receipt:
+                receipt = await channel.send(address, head.alert)
+                self.bursts.sent(key, now)
+                return receipt
+
+            return single
+        message_id, before, count = self.rolling.get(key, ("", [], 0))
+        stories = [*before, head.alert][-ROLLING_MAX:]
+        heading = f"Breaking: {count + 1} more stories match {rule.rule}"
+
+        async def rolling() -> Receipt:
+            nonlocal message_id
+            if message_id:
+                await channel.edit_digest(address, message_id, stories, heading)
+            else:
+                message_id = (await channel.send_digest(address, stories, heading)).message_id
+            self.rolling[key] = (message_id, stories, count + 1)
+            self.bursts.sent(key, now)
+            return Receipt("")  # the row keeps no message id: a story's edit must not replace the list
+
+        return rolling
 
 
 async def _attempt(
@@ -156,5 +191,6 @@ async def _attempt(
         await store.mark_retry(kind, row_ids, retry_at(clock.now(), attempts, None), repr(error))
         return "retry"
     # a digest's rows keep no message id: an edit for one story must not replace the whole digest
-    await store.mark_sent(kind, row_ids, receipt.message_id if len(row_ids) == 1 else None, clock.now())
+    single = len(row_ids) == 1 and receipt.message_id
+    await store.mark_sent(kind, row_ids, receipt.message_id if single else None, clock.now())
     return "sent"

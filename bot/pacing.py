@@ -95,3 +95,21 @@ def release_at(created: datetime, digest: str, quiet: str | None) -> datetime:
         _, clock, zone = digest.split()
         at = _next(created.astimezone(ZoneInfo(zone)), _clock(clock)).astimezone(created.tzinfo)
     return quiet_until(at, quiet) or at
+
+
+@dataclass
+class Bursts:
+    """Breaking news: when one rule has alerted a chat `stories` times within `window`, what it
+    matches next joins one rolling message instead, until the rule is quiet for a `window`."""
+
+    stories: int = 5
+    window: timedelta = timedelta(minutes=10)
+    recent: dict[tuple[int, int], list[datetime]] = field(default_factory=dict)  # (chat, rule) -> sends
+
+    def bursting(self, key: tuple[int, int], now: datetime) -> bool:
+        times = [t for t in self.recent.get(key, []) if now - t < self.window]
+        self.recent[key] = times
+        return len(times) >= self.stories
+
+    def sent(self, key: tuple[int, int], now: datetime) -> None:
+        self.recent.setdefault(key, []).append(now)

@@ -81,7 +81,7 @@ async def test_thirty_a_second_for_the_whole_bot(app_with_chats, telegram, clock
 
 
 async def test_a_429_storm_loses_nothing_and_sends_nothing_twice(app_with_chats, telegram, clock):
-    app = await app_with_chats([1001, 1002])
+    app = await app_with_chats([1001, 1002], "delivery:\n  burst_stories: 100\n")
     titles = await queue(app, clock, [1, 2], count=10)
     calls = itertools.count(1)
     real = telegram._sendMessage
@@ -203,3 +203,26 @@ async def test_a_crash_while_delivering_loses_nothing(telegram, tmp_path, feed_s
     sent = [(m["chat"]["id"], m["text"].split("\n")[0]) for m in telegram.sent]
     assert len(set(sent)) == 300
     assert len(sent) - len(set(sent)) <= 1, "at most the message in flight at the kill is sent twice"
+
+
+async def test_a_burst_becomes_one_rolling_message_and_normal_alerts_resume(app_with_chats, telegram, clock):
+    app = await app_with_chats([1001])
+    titles = await queue(app, clock, [1], count=30)
+    for _ in range(30):
+        await app.deliver_due()
+        clock.advance(SECOND)
+    messages = telegram.to(1001)
+    assert len(messages) == 6, "five alerts, then one rolling message"
+    assert [m["text"].split("\n")[0] for m in messages[:5]] == titles[:5]
+    rolling = telegram.edits[-1]
+    assert rolling["message_id"] == messages[5]["message_id"]
+    assert rolling["text"].startswith("Breaking: 25 more stories match Membership")
+    assert (
+        titles[-1] in rolling["text"] and titles[15] in rolling["text"] and titles[14] not in rolling["text"]
+    )
+    assert await app.store.count_outbox() == {"sent": 30}
+
+    clock.advance(timedelta(minutes=10))
+    [later] = await queue(app, clock, [1])
+    await app.deliver_due()
+    assert telegram.last()["text"].startswith(later), "the rule was quiet: a normal alert again"

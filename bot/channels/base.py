@@ -35,9 +35,15 @@ class Channel(Protocol):
         outlet; a message that can no longer be edited is left as it is, and that is no error."""
         ...
 
-    async def send_digest(self, address: str, alerts: list[Alert]) -> Receipt:
-        """Several alerts as one message (a digest, or what quiet hours held back); split where a
-        message would be too long. The receipt names the first message."""
+    async def send_digest(self, address: str, alerts: list[Alert], heading: str | None = None) -> Receipt:
+        """Several alerts as one message (a digest, what quiet hours held back, a burst), under a
+        heading ("3 new stories" by default); split where a message would be too long. The receipt
+        names the first message."""
+        ...
+
+    async def edit_digest(self, address: str, message_id: str, alerts: list[Alert], heading: str) -> Receipt:
+        """Replace a digest sent before (a burst's rolling message) with this list; what does not fit
+        one message is left out. A message that can no longer be edited is left as it is."""
         ...
 
     def per_chat(self, address: str) -> Rate | None:

@@ -59,11 +59,15 @@ class ConsoleChannel:
         self.console.print(render_console(alert))
         return Receipt(f"console-{next(self._ids)}")
 
-    async def send_digest(self, address: str, alerts: list[Alert]) -> Receipt:
-        self.console.print(Text(f"== Digest: {len(alerts)} stories\n", style="bold"))
+    async def send_digest(self, address: str, alerts: list[Alert], heading: str | None = None) -> Receipt:
+        self.console.print(Text(f"== {heading or f'{len(alerts)} new stories'}\n", style="bold"))
         for alert in alerts:
             self.console.print(render_console(alert))
         return Receipt(f"console-{next(self._ids)}")
+
+    async def edit_digest(self, address: str, message_id: str, alerts: list[Alert], heading: str) -> Receipt:
+        self.console.print(Text(f"~~ {heading}: {alerts[-1].title}\n", style="dim"))
+        return Receipt(message_id)
 
     def per_chat(self, address: str) -> Rate | None:
         return None

@@ -151,12 +151,12 @@ def reply_blocks(reply: Reply) -> list[dict[str, Any]]:
     return [text, *_actions(reply.buttons, reply.refresh)]
 
 
-def render_digest(alerts: list[Alert]) -> list[tuple[str, list[dict[str, Any]]]]:
+def render_digest(alerts: list[Alert], heading: str | None = None) -> list[tuple[str, list[dict[str, Any]]]]:
     """Several alerts as few messages (text, blocks): a linked title, its source and rules, each."""
     messages = []
     for at in range(0, len(alerts), DIGEST_PER_MESSAGE):
         part = alerts[at : at + DIGEST_PER_MESSAGE]
-        text = f"{len(alerts)} new stories" + (" (continued)" if at else "")
+        text = clip(heading or f"{len(alerts)} new stories", 300) + (" (continued)" if at else "")
         blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "plain_text", "text": text}}]
         for alert in part:
             link, title = _link(alert.link), escape(clip(alert.title or alert.link, 300))
@@ -244,12 +244,20 @@ class SlackChannel:
             )
         return Receipt(message_id)
 
-    async def send_digest(self, address: str, alerts: list[Alert]) -> Receipt:
+    async def send_digest(self, address: str, alerts: list[Alert], heading: str | None = None) -> Receipt:
         receipts = [
-            await self._post(address, text=text, blocks=blocks, unfurl_links=False)
-            for text, blocks in render_digest(alerts)
+            await self._post(address, text=escape(text), blocks=blocks, unfurl_links=False)
+            for text, blocks in render_digest(alerts, heading)
         ]
         return receipts[0]
+
+    async def edit_digest(self, address: str, message_id: str, alerts: list[Alert], heading: str) -> Receipt:
+        text, blocks = render_digest(alerts, heading)[0]
+        with contextlib.suppress(_BadMessage):
+            await self._translated(
+                self.client.chat_update(channel=address, ts=message_id, text=escape(text), blocks=blocks)
+            )
+        return Receipt(message_id)
 
     def per_chat(self, address: str) -> Rate:
         return Rate(1.0)  # a message a second per channel

@@ -128,10 +128,10 @@ def render_alert(alert: Alert) -> tuple[str, Keyboard]:
     return text, buttons
 
 
-def render_digest(alerts: list[Alert]) -> list[str]:
+def render_digest(alerts: list[Alert], heading: str | None = None) -> list[str]:
     """Several alerts as few messages: a linked title, its source and the rules that matched, each;
     a new message wherever the next story would pass LIMIT."""
-    heading = f"<b>{len(alerts)} new stories</b>"
+    heading = f"<b>{html.escape(clip(heading or f'{len(alerts)} new stories', MAX_TITLE))}</b>"
     messages, current = [], heading
     for alert in alerts:
         title = html.escape(clip(alert.title or alert.link, MAX_TITLE))
@@ -246,9 +246,22 @@ class TelegramChannel:
                 raise
         return Receipt(message_id)
 
-    async def send_digest(self, address: str, alerts: list[Alert]) -> Receipt:
-        receipts = [await self._send(address, text, ParseMode.HTML, None) for text in render_digest(alerts)]
+    async def send_digest(self, address: str, alerts: list[Alert], heading: str | None = None) -> Receipt:
+        texts = render_digest(alerts, heading)
+        receipts = [await self._send(address, text, ParseMode.HTML, None) for text in texts]
         return receipts[0]
+
+    async def edit_digest(self, address: str, message_id: str, alerts: list[Alert], heading: str) -> Receipt:
+        chat_id, _thread = split_address(address)
+        text = render_digest(alerts, heading)[0]
+        try:
+            await self._translated(
+                self.bot.edit_message_text(text, chat_id, int(message_id), parse_mode=ParseMode.HTML)
+            )
+        except BadRequest as error:
+            if not any(gone in error.message.lower() for gone in _UNEDITABLE):
+                raise
+        return Receipt(message_id)
 
     def per_chat(self, address: str) -> Rate:
         """A private chat takes a message a second; a group (negative id) 20 a minute."""
