@@ -28,6 +28,7 @@ from bot.feeds.fetch import Fetcher, open_session
 from bot.feeds.guard import check_url, guarded_connector
 from bot.feeds.parse import parse_feed
 from bot.feeds.schedule import Bounds, chat_interval
+from bot.metrics import render as render_metrics
 from bot.pacing import Bursts
 from bot.pipeline import Matcher, Poller, PollReport, prepare_story
 from bot.rules.query import parse_rule
@@ -167,6 +168,11 @@ class App:
                 log.error("polling feed %s crashed", feed.id, exc_info=result)
                 result = PollReport(feed.id, error=f"crashed: {type(result).__name__}")
             reports.append(result)
+        metrics = self.dispatcher.metrics
+        for report in reports:
+            metrics.add("newsalert_feeds_polled_total", outcome="failed" if report.error else "ok")
+            metrics.add("newsalert_articles_seen_total", report.new)
+            metrics.add("newsalert_matches_total", report.alerts)
         quiet = [(r.feed_id, r.unrecorded) for r in reports if r.unrecorded]
         await self.store.save_polls_without_news(quiet, self.clock.now())
         return reports
@@ -200,6 +206,13 @@ class App:
             sent,
         )
 
+    async def metrics_text(self) -> str:
+        """/metrics: what this process has done, and the outbox as the database has it now."""
+        self.dispatcher.metrics.set(
+            "newsalert_outbox_depth", (await self.store.count_outbox()).get("pending", 0)
+        )
+        return render_metrics(self.dispatcher.metrics)
+
     def health(self) -> tuple[bool, dict[str, Any]]:
         """Healthy while both ticking jobs have run recently."""
         now = self.clock.now()
@@ -213,7 +226,9 @@ class App:
         """`newsalert run`: tick until stop is set, then finish in-flight work and return."""
         routes = [route for channel in self.channels.values() for route in channel.routes()]
         runner, port = await start_web(
-            build_web_app(self.health, routes), self.settings.http.host, self.settings.http.port
+            build_web_app(self.health, routes, self.metrics_text),
+            self.settings.http.host,
+            self.settings.http.port,
         )
         log.info("listening on http://%s:%d (GET /healthz)", self.settings.http.host, port)
         listening = [asyncio.create_task(channel.listen(stop)) for channel in self.channels.values()]

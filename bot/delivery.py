@@ -11,6 +11,7 @@ from functools import partial
 from bot.channels.base import Channel
 from bot.domain import Alert, Clock, Delivery, Receipt, Subscription
 from bot.errors import AddressMovedError, PermanentDeliveryError, TransientDeliveryError
+from bot.metrics import Metrics
 from bot.pacing import Bursts, Pacer, release_at
 from bot.store import Store
 
@@ -58,6 +59,7 @@ class Dispatcher:
     lease: timedelta = LEASE  # a crashed process's claims come free after this
     limit: int = 100  # chat-queues looked at per round
     bursts: Bursts = field(default_factory=Bursts)
+    metrics: Metrics = field(default_factory=Metrics)
     # (chat, rule) -> its rolling message, the latest stories, how many in all
     rolling: dict[tuple[int, int], tuple[str, list[Alert], int]] = field(default_factory=dict)
 
@@ -124,7 +126,18 @@ class Dispatcher:
             else:
                 send = partial(channel.send, address, alerts[0])
         ids = [d.id for d in batch]
-        return await _attempt(self.store, "outbox", ids, head.attempts, head.subscription, send, self.clock)
+        outcome = await _attempt(
+            self.store, "outbox", ids, head.attempts, head.subscription, send, self.clock
+        )
+        counter = {"sent": "delivered", "retry": "retried", "gone": "failed"}[outcome]
+        self.metrics.add(f"newsalert_alerts_{counter}_total", channel=channel.name)
+        if outcome == "sent" and not head.message_id:
+            for delivery in batch:
+                waited = (self.clock.now() - delivery.alert.published_at).total_seconds()
+                self.metrics.observe(
+                    "newsalert_delivery_latency_seconds", max(waited, 0), channel=channel.name
+                )
+        return outcome
 
     def _single_or_rolling(self, channel: Channel, head: Delivery) -> Callable[[], Awaitable[Receipt]]:
         """The alert as a message of its own; or, while its rule is bursting, one more story in the

@@ -1,9 +1,9 @@
-"""The one aiohttp web app on http.port: /healthz, plus the routes the chat channels serve
+"""The one aiohttp web app on http.port: /healthz, /metrics, plus the routes the chat channels serve
 (the Telegram webhook, Slack's events)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -11,13 +11,21 @@ from aiohttp import web
 Health = Callable[[], tuple[bool, dict[str, Any]]]
 
 
-def build_web_app(health: Health, routes: Sequence[web.RouteDef] = ()) -> web.Application:
+def build_web_app(
+    health: Health, routes: Sequence[web.RouteDef] = (), metrics: Callable[[], Awaitable[str]] | None = None
+) -> web.Application:
     async def healthz(_request: web.Request) -> web.Response:
         ok, details = health()
         return web.json_response({"status": "ok" if ok else "stalled", **details}, status=200 if ok else 503)
 
+    async def prometheus(_request: web.Request) -> web.Response:
+        assert metrics
+        return web.Response(text=await metrics(), content_type="text/plain", charset="utf-8")
+
     app = web.Application()
     app.router.add_get("/healthz", healthz)
+    if metrics:
+        app.router.add_get("/metrics", prometheus)
     app.router.add_routes(routes)
     return app
 

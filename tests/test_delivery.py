@@ -10,9 +10,11 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from aiohttp import ClientSession
 
 from bot.domain import Article, FeedUpdate, Match, NewStory, Quote, StoryAlert, StoryKey
 from bot.pacing import Rate, TokenBucket, quiet_until, release_at
+from bot.web import build_web_app, start_web
 from tests.fakes.telegram_api import TOKEN
 from tests.test_cli import clean_env
 
@@ -226,3 +228,22 @@ async def test_a_burst_becomes_one_rolling_message_and_normal_alerts_resume(app_
     [later] = await queue(app, clock, [1])
     await app.deliver_due()
     assert telegram.last()["text"].startswith(later), "the rule was quiet: a normal alert again"
+
+
+async def test_metrics_count_deliveries_retries_and_latency(app_with_chats, telegram, clock):
+    app = await app_with_chats([1001, 1002])
+    await queue(app, clock, [1, 2], count=2)
+    telegram.too_many = 1
+    clock.advance(timedelta(seconds=90))  # published 90 s ago
+    await app.deliver_due()
+    runner, port = await start_web(build_web_app(app.health, metrics=app.metrics_text), "127.0.0.1", 0)
+    try:
+        async with ClientSession() as http, http.get(f"http://127.0.0.1:{port}/metrics") as response:
+            text = await response.text()
+    finally:
+        await runner.cleanup()
+    assert 'newsalert_alerts_delivered_total{channel="telegram"} 1' in text
+    assert 'newsalert_alerts_retried_total{channel="telegram"} 1' in text
+    assert 'newsalert_delivery_latency_seconds_bucket{channel="telegram",le="60"} 0' in text
+    assert 'newsalert_delivery_latency_seconds_bucket{channel="telegram",le="120"} 1' in text
+    assert "newsalert_outbox_depth 3" in text
