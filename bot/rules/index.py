@@ -9,7 +9,7 @@ the last build wait in a small side table, so adding a rule never rebuilds anyth
 
 from __future__ import annotations
 
-from bisect import bisect_left
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -22,7 +22,7 @@ import re2
 
 from bot.domain import Span
 from bot.rules.query import RE2_OPTIONS, And, Near, Node, Not, Or, Phrase, Regex, compile_regex
-from bot.rules.text import BREAK, DEFAULT_LANGUAGE, WORD, keys_by_sentence, tokenize, words
+from bot.rules.text import BREAK, DEFAULT_LANGUAGE, chunk_reader, chunk_spans, chunks, words
 
 Keys = tuple[str, ...]
 Occurrence = tuple[str, int, int]  # field, first part, last part (see _Field)
@@ -50,25 +50,35 @@ class _Field:
     def __init__(self, text: str, language: str):
         self.text = text
         self.language = language
-        self.parts = keys_by_sentence(text, language)
+        self.chunks = chunks(text)
+        self.haystack = " " + "".join(map(chunk_reader(language), self.chunks))  # " k1 k2 | k3 ... "
 
     @cached_property
-    def offsets(self) -> list[Span]:
-        """Each token's place in the text, needed only where a hit is highlighted."""
-        spans = [m.span() for m in WORD.finditer(self.text)]
-        if len(spans) == len(self.parts) - self.parts.count(BREAK):  # one key per word, as usual
-            return spans
-        return [(token.start, token.end) for token in tokenize(self.text, self.language)]
+    def parts(self) -> list[str]:
+        """The keys, with a BREAK between sentences."""
+        return self.haystack[1:].split(" ")[:-1]
 
     @cached_property
     def token_of_part(self) -> list[int]:
         """Part index -> token index (parts are tokens with a BREAK between sentences)."""
-        return list(accumulate((part != BREAK for part in self.parts), initial=0))[:-1]
+        return list(accumulate(map(BREAK.__ne__, self.parts), initial=0))[:-1]
 
     @cached_property
-    def haystack(self) -> tuple[str, list[int]]:
-        """ " k1 k2 | k3 ... " and, for each part, where the space after it is."""
-        return " " + " ".join(self.parts) + " ", list(accumulate(len(part) + 1 for part in self.parts))
+    def _chunk_spans(self) -> tuple[list[tuple[Span, ...]], list[int], list[int]]:
+        """Each chunk's part spans; parts up to each chunk's end; characters (but spaces) to it."""
+        spans = list(map(chunk_spans(self.language), self.chunks))
+        return spans, list(accumulate(map(len, spans))), list(accumulate(map(len, self.chunks)))
+
+    def span(self, first: int, last: int) -> Span:
+        """Where parts first to last are in the text: needed only where a hit is highlighted."""
+        return self._part_span(first)[0], self._part_span(last)[1]
+
+    def _part_span(self, part: int) -> Span:
+        spans, parts_to, chars_to = self._chunk_spans
+        i = bisect_right(parts_to, part)
+        at = (chars_to[i - 1] + i) if i else 0  # where chunk i starts
+        start, end = spans[i][part - (parts_to[i - 1] if i else 0)]
+        return at + start, at + end
 
 
 def regex_key(pattern: str) -> Keys:
@@ -226,12 +236,14 @@ class RuleIndex:
     def _scan(self, fields: dict[str, _Field]) -> dict[Keys, list[Occurrence]]:
         present: dict[Keys, list[Occurrence]] = defaultdict(list)
         for name, field in fields.items():
-            if not field.parts:
+            haystack = field.haystack
+            if len(haystack) == 1:  # no words
                 continue
             if self._automaton is not None:
-                haystack, ends = field.haystack
-                for end, keys in self._automaton.iter(haystack):
-                    last = bisect_left(ends, end)
+                last, at = -1, 0
+                for end, keys in self._automaton.iter(haystack):  # in order of end
+                    last += haystack.count(" ", at, end)  # the spaces before a part: one more than its index
+                    at = end
                     present[keys].append((name, last - len(keys) + 1, last))
             if self._regex_set is not None:
                 for number in self._regex_set.Match(field.text) or ():
@@ -303,9 +315,7 @@ def _regex_set(patterns: list[str]) -> re2.Set | None:
 
 def _chars(fields: dict[str, _Field], occurrence: Occurrence) -> tuple[str, int, int]:
     name, first, last = occurrence
-    field = fields[name]
-    offsets, token_of = field.offsets, field.token_of_part
-    return name, offsets[token_of[first]][0], offsets[token_of[last]][1]
+    return name, *fields[name].span(first, last)
 
 
 def _surface(fields: dict[str, _Field], occurrence: Occurrence) -> tuple[str, ...]:
