@@ -123,7 +123,8 @@ class RuleIndex:
     def __init__(self, rules: Iterable[tuple[int, Node]] = (), language: str = DEFAULT_LANGUAGE):
         self.language = language
         self._trees: dict[int, Node] = {}
-        self._anchored: dict[Keys, set[int]] = defaultdict(set)
+        self._plain: dict[Keys, set[int]] = defaultdict(set)  # most rules: a phrase, in title or body
+        self._anchored: dict[Keys, set[int]] = defaultdict(set)  # the others, under their anchors
         self._unanchored: set[int] = set()
         self._built: frozenset[Keys] = frozenset()
         self._automaton: ahocorasick.Automaton | None = None
@@ -153,6 +154,9 @@ class RuleIndex:
             elif isinstance(leaf, Phrase) and keys not in self._pending.get(keys[0], ()):
                 self._pending[keys[0]].add(keys)
                 self._pending_count += 1
+        if _is_plain(tree):
+            self._plain[tree.keys].add(rule_id)  # type: ignore[union-attr]
+            return
         found = anchors(tree)
         if found is None:
             self._unanchored.add(rule_id)
@@ -162,6 +166,9 @@ class RuleIndex:
     def remove(self, rule_id: int) -> None:
         tree = self._trees.pop(rule_id, None)
         if tree is None:
+            return
+        if _is_plain(tree):
+            self._plain[tree.keys].discard(rule_id)  # type: ignore[union-attr]
             return
         self._unanchored.discard(rule_id)
         for keys in anchors(tree) or ():
@@ -189,6 +196,7 @@ class RuleIndex:
         self._pending.clear()
         self._pending_regexes.clear()
         self._pending_count = 0
+        self._plain = defaultdict(set, {k: v for k, v in self._plain.items() if v})
         self._anchored = defaultdict(set, {k: v for k, v in self._anchored.items() if v})
 
     def match(self, doc: Document) -> dict[int, Hit]:
@@ -196,23 +204,17 @@ class RuleIndex:
             name: _Field(getattr(doc, name), self.language) for name in ("title", "body", "feed", "link")
         }
         present = self._scan(fields)
-        candidates = set(self._unanchored)
-        for keys in present:
+        hits, candidates = {}, set(self._unanchored)
+        for keys, found in present.items():
             candidates.update(self._anchored.get(keys, ()))
-        text_hits: dict[Keys, Hit | None] = {}  # many rules share a phrase: find its spans once
-        hits = {}
-        for rule_id in sorted(candidates):
+            plain = self._plain.get(keys)
+            if plain and (hit := _phrase_hit(found, fields)):  # spans found once for all its rules
+                hits.update((rule_id, Hit(rule_id, *hit)) for rule_id in plain)
+        for rule_id in candidates:
             tree = self._trees[rule_id]
-            if type(tree) is Phrase and tree.field is None and not tree.case:  # most rules: a phrase
-                if tree.keys not in text_hits:
-                    found = self._evaluate(tree, fields, present)
-                    text_hits[tree.keys] = _hit(0, found) if found else None
-                hit = text_hits[tree.keys]
-                if hit:
-                    hits[rule_id] = Hit(rule_id, hit.field, hit.spans)
-            elif self._holds(tree, fields, present):  # decide first; spans only for the hits
+            if self._holds(tree, fields, present):  # decide first; spans only for the hits
                 hits[rule_id] = _hit(rule_id, self._evaluate(tree, fields, present) or [])
-        return hits
+        return dict(sorted(hits.items()))
 
     def _holds(self, node: Node, fields: dict[str, _Field], present: dict[Keys, list[Occurrence]]) -> bool:
         """Whether node is true, stopping as soon as that is known."""
@@ -337,6 +339,19 @@ def _near(
             if (b1 - a2 if a2 < b1 else a1 - b2) <= node.distance:
                 found += [_chars(fields, a), _chars(fields, b)]
     return found or None
+
+
+def _is_plain(tree: Node) -> bool:
+    return type(tree) is Phrase and tree.field is None and not tree.case
+
+
+def _phrase_hit(found: list[Occurrence], fields: dict[str, _Field]) -> tuple[str, tuple[Span, ...]] | None:
+    """The field and spans of a plain phrase's hit (the body preferred), or None: as _hit() finds."""
+    for name in ("body", "title"):
+        spans = {fields[name].span(first, last) for field, first, last in found if field == name}
+        if spans:
+            return name, tuple(sorted(spans))
+    return None
 
 
 def _hit(rule_id: int, found: Found) -> Hit:
