@@ -27,6 +27,7 @@ from bot.rules.text import BREAK, DEFAULT_LANGUAGE, chunk_reader, chunk_spans, c
 Keys = tuple[str, ...]
 Occurrence = tuple[str, int, int]  # field, first part, last part (see _Field)
 Found = list[tuple[str, int, int]]  # field, start char, end char
+Scanner = tuple["ahocorasick.Automaton | None", "re2.Set | None", list[Keys]]  # see _scanner()
 _SCOPES = {None: ("title", "body"), "title": ("title",), "feed": ("feed",), "link": ("link",)}
 
 
@@ -52,6 +53,11 @@ class _Field:
         self.language = language
         self.chunks = chunks(text)
         self.haystack = " " + "".join(map(chunk_reader(language), self.chunks))  # " k1 k2 | k3 ... "
+
+    @cached_property
+    def has_words(self) -> bool:
+        """Not only sentence breaks: each part takes its length and a space, a BREAK two characters."""
+        return len(self.haystack) > 2 * self.haystack.count(BREAK) + 1
 
     @cached_property
     def parts(self) -> list[str]:
@@ -127,12 +133,9 @@ class RuleIndex:
         self._anchored: dict[Keys, set[int]] = defaultdict(set)  # the others, under their anchors
         self._unanchored: set[int] = set()
         self._built: frozenset[Keys] = frozenset()
-        self._automaton: ahocorasick.Automaton | None = None
-        self._patterns: list[Keys] = []  # the RE2 set's pattern numbers -> regex keys
-        self._regex_set: re2.Set | None = None
-        self._pending: dict[str, set[Keys]] = defaultdict(set)  # first key -> phrases not yet built
-        self._pending_regexes: set[str] = set()
-        self._pending_count = 0
+        self._scanner: Scanner = _scanner(())
+        self._pending: set[Keys] = set()  # phrases and patterns added since the last build
+        self._pending_scanner: Scanner | None = None  # built at the next match
         self._regexes: dict[str, object] = {}
         for rule_id, tree in rules:
             self.add(rule_id, tree)
@@ -146,14 +149,9 @@ class RuleIndex:
         self._trees[rule_id] = tree
         for leaf in leaves(tree):
             keys = _keys(leaf)
-            if keys in self._built:
-                continue
-            if isinstance(leaf, Regex) and leaf.pattern not in self._pending_regexes:
-                self._pending_regexes.add(leaf.pattern)
-                self._pending_count += 1
-            elif isinstance(leaf, Phrase) and keys not in self._pending.get(keys[0], ()):
-                self._pending[keys[0]].add(keys)
-                self._pending_count += 1
+            if keys not in self._built and keys not in self._pending:
+                self._pending.add(keys)
+                self._pending_scanner = None
         if _is_plain(tree):
             self._plain[tree.keys].add(rule_id)  # type: ignore[union-attr]
             return
@@ -177,25 +175,14 @@ class RuleIndex:
     @property
     def needs_compacting(self) -> bool:
         """Worth a rebuild once the side table is a twentieth of the rules (and not tiny)."""
-        return self._pending_count > 200 + len(self._trees) // 20
+        return len(self._pending) > 200 + len(self._trees) // 20
 
     def compact(self) -> None:
         """Rebuild the automaton and the regex set from the current rules (drops removed ones)."""
         every = frozenset(_keys(leaf) for tree in self._trees.values() for leaf in leaves(tree))
-        automaton = ahocorasick.Automaton(ahocorasick.STORE_ANY, ahocorasick.KEY_STRING)
-        patterns = []
-        for keys in every:
-            if keys[0] == "/":
-                patterns.append(keys)
-            else:
-                automaton.add_word(" " + " ".join(keys) + " ", keys)
-        automaton.make_automaton()
-        self._automaton = automaton if len(every) > len(patterns) else None
-        self._regex_set, self._patterns = _regex_set([keys[1] for keys in patterns]), patterns
-        self._built = every
+        self._scanner, self._built = _scanner(every), every
         self._pending.clear()
-        self._pending_regexes.clear()
-        self._pending_count = 0
+        self._pending_scanner = None
         self._plain = defaultdict(set, {k: v for k, v in self._plain.items() if v})
         self._anchored = defaultdict(set, {k: v for k, v in self._anchored.items() if v})
 
@@ -236,33 +223,14 @@ class RuleIndex:
         return self._evaluate(node, fields, present) is not None  # Near
 
     def _scan(self, fields: dict[str, _Field]) -> dict[Keys, list[Occurrence]]:
+        if self._pending_scanner is None:  # rules were added: one small build for all of them
+            self._pending_scanner = _scanner(self._pending)
         present: dict[Keys, list[Occurrence]] = defaultdict(list)
         for name, field in fields.items():
-            haystack = field.haystack
-            if len(haystack) == 1:  # no words
-                continue
-            if self._automaton is not None:
-                last, at = -1, 0
-                for end, keys in self._automaton.iter(haystack):  # in order of end
-                    last += haystack.count(" ", at, end)  # the spaces before a part: one more than its index
-                    at = end
-                    present[keys].append((name, last - len(keys) + 1, last))
-            if self._regex_set is not None:
-                for number in self._regex_set.Match(field.text) or ():
-                    present[self._patterns[number]].append((name, -1, -1))
-            for pattern in self._pending_regexes:
-                if self._compiled(pattern).search(field.text):  # type: ignore[attr-defined]
-                    present[regex_key(pattern)].append((name, -1, -1))
-            if self._pending:
-                self._scan_pending(name, field, present)
+            if field.has_words:
+                for scanner in (self._scanner, self._pending_scanner):
+                    _scan(scanner, name, field, present)
         return present
-
-    def _scan_pending(self, name: str, field: _Field, present: dict[Keys, list[Occurrence]]) -> None:
-        parts = field.parts  # a BREAK is never a key, so no phrase is found across sentences
-        for i, key in enumerate(parts):
-            for keys in self._pending.get(key, ()):
-                if tuple(parts[i : i + len(keys)]) == keys:
-                    present[keys].append((name, i, i + len(keys) - 1))
 
     def _evaluate(
         self, node: Node, fields: dict[str, _Field], present: dict[Keys, list[Occurrence]]
@@ -304,15 +272,43 @@ class RuleIndex:
         ]  # type: ignore[attr-defined]
 
 
-def _regex_set(patterns: list[str]) -> re2.Set | None:
+def _scanner(every: Iterable[Keys]) -> Scanner:
+    """An Aho-Corasick automaton of the phrases, one RE2 set of the patterns (None when there are none)."""
+    phrases, patterns = [k for k in every if k[0] != "/"], [k for k in every if k[0] == "/"]
+    return _automaton(phrases), _regex_set(patterns), patterns
+
+
+def _automaton(phrases: list[Keys]) -> ahocorasick.Automaton | None:
+    if not phrases:
+        return None
+    automaton = ahocorasick.Automaton(ahocorasick.STORE_ANY, ahocorasick.KEY_STRING)
+    for keys in phrases:
+        automaton.add_word(" " + " ".join(keys) + " ", keys)
+    automaton.make_automaton()
+    return automaton
+
+
+def _regex_set(patterns: list[Keys]) -> re2.Set | None:
     """One RE2 automaton that says which of many patterns occur in a text, in one pass."""
     if not patterns:
         return None
     regex_set = re2.Set.SearchSet(RE2_OPTIONS)
-    for pattern in patterns:
-        regex_set.Add(pattern)
+    for keys in patterns:
+        regex_set.Add(keys[1])
     regex_set.Compile()
     return regex_set
+
+
+def _scan(scanner: Scanner, name: str, field: _Field, present: dict[Keys, list[Occurrence]]) -> None:
+    """Every occurrence of the scanner's phrases and patterns in field, added to present."""
+    automaton, regex_set, patterns = scanner
+    haystack, last, at = field.haystack, -1, 0
+    for end, keys in automaton.iter(haystack) if automaton else ():  # in order of end
+        last += haystack.count(" ", at, end)  # the spaces before a part: one more than its index
+        at = end
+        present[keys].append((name, last - len(keys) + 1, last))
+    for number in regex_set.Match(field.text) or () if regex_set else ():
+        present[patterns[number]].append((name, -1, -1))
 
 
 def _chars(fields: dict[str, _Field], occurrence: Occurrence) -> tuple[str, int, int]:
