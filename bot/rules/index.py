@@ -22,7 +22,7 @@ import re2
 
 from bot.domain import Span
 from bot.rules.query import RE2_OPTIONS, And, Near, Node, Not, Or, Phrase, Regex, compile_regex
-from bot.rules.text import BREAK, DEFAULT_LANGUAGE, chunk_reader, chunk_spans, chunks, words
+from bot.rules.text import BREAK, DEFAULT_LANGUAGE, WORD, chunk_reader, chunk_spans, chunks
 
 Keys = tuple[str, ...]
 Occurrence = tuple[str, int, int]  # field, first part, last part (see _Field)
@@ -91,21 +91,25 @@ def regex_key(pattern: str) -> Keys:
     return ("/", pattern)  # "/" is never a word, so this never collides with a phrase
 
 
-def anchors(node: Node) -> frozenset[Keys] | None:
-    """Phrases or patterns one of which any match must contain; None when nothing is required."""
+def needs(node: Node) -> list[frozenset[Keys]]:
+    """Sets of phrases or patterns such that any match contains one of each set."""
     if isinstance(node, Phrase):
-        return frozenset([node.keys])
+        return [frozenset([node.keys])]
     if isinstance(node, Regex):
-        return frozenset([regex_key(node.pattern)])
+        return [frozenset([regex_key(node.pattern)])]
     if isinstance(node, Near):
-        return anchors(node.left)
+        return [*needs(node.left), *needs(node.right)]
     if isinstance(node, And):
-        options = [a for a in map(anchors, node.children) if a is not None]
-        return min(options, key=lambda a: (len(a), -sum(len("".join(k)) for k in a)), default=None)
+        return [need for child in node.children for need in needs(child)]
     if isinstance(node, Or):
         branches = [anchors(child) for child in node.children]
-        return None if any(b is None for b in branches) else frozenset().union(*branches)  # type: ignore[arg-type]
-    return None  # Not
+        return [] if any(b is None for b in branches) else [frozenset().union(*branches)]  # type: ignore[arg-type]
+    return []  # Not
+
+
+def anchors(node: Node) -> frozenset[Keys] | None:
+    """Phrases or patterns one of which any match must contain; None when nothing is required."""
+    return min(needs(node), key=lambda a: (len(a), -sum(len("".join(k)) for k in a)), default=None)
 
 
 def leaves(node: Node) -> Iterable[Phrase | Regex]:
@@ -132,6 +136,7 @@ class RuleIndex:
         self._plain: dict[Keys, set[int]] = defaultdict(set)  # most rules: a phrase, in title or body
         self._anchored: dict[Keys, set[int]] = defaultdict(set)  # the others, under their anchors
         self._unanchored: set[int] = set()
+        self._needs: dict[int, list[frozenset[Keys]]] = {}  # of the others: see needs()
         self._built: frozenset[Keys] = frozenset()
         self._scanner: Scanner = _scanner(())
         self._pending: set[Keys] = set()  # phrases and patterns added since the last build
@@ -155,6 +160,7 @@ class RuleIndex:
         if _is_plain(tree):
             self._plain[tree.keys].add(rule_id)  # type: ignore[union-attr]
             return
+        self._needs[rule_id] = needs(tree)
         found = anchors(tree)
         if found is None:
             self._unanchored.add(rule_id)
@@ -169,6 +175,7 @@ class RuleIndex:
             self._plain[tree.keys].discard(rule_id)  # type: ignore[union-attr]
             return
         self._unanchored.discard(rule_id)
+        del self._needs[rule_id]
         for keys in anchors(tree) or ():
             self._anchored[keys].discard(rule_id)
 
@@ -199,7 +206,8 @@ class RuleIndex:
                 hits.update((rule_id, Hit(rule_id, *hit)) for rule_id in plain)
         for rule_id in candidates:
             tree = self._trees[rule_id]
-            if self._holds(tree, fields, present):  # decide first; spans only for the hits
+            if _may_hold(self._needs[rule_id], present) and self._holds(tree, fields, present):
+                # decided first; spans only for the hits
                 hits[rule_id] = _hit(rule_id, self._evaluate(tree, fields, present) or [])
         return dict(sorted(hits.items()))
 
@@ -318,7 +326,7 @@ def _chars(fields: dict[str, _Field], occurrence: Occurrence) -> tuple[str, int,
 
 def _surface(fields: dict[str, _Field], occurrence: Occurrence) -> tuple[str, ...]:
     name, start, end = _chars(fields, occurrence)
-    return tuple(m.group() for m in words(fields[name].text[start:end]))
+    return tuple(WORD.findall(fields[name].text, start, end))
 
 
 def _near(
@@ -335,6 +343,11 @@ def _near(
             if (b1 - a2 if a2 < b1 else a1 - b2) <= node.distance:
                 found += [_chars(fields, a), _chars(fields, b)]
     return found or None
+
+
+def _may_hold(needs: list[frozenset[Keys]], present: dict[Keys, list[Occurrence]]) -> bool:
+    """False when something the rule needs is missing everywhere: a cheap first test."""
+    return all(not present.keys().isdisjoint(need) for need in needs)
 
 
 def _is_plain(tree: Node) -> bool:
