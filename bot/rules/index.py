@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
-from itertools import accumulate
+from itertools import accumulate, repeat
 from typing import NamedTuple
 
 import ahocorasick
@@ -25,7 +25,7 @@ from bot.rules.query import RE2_OPTIONS, And, Near, Node, Not, Or, Phrase, Regex
 from bot.rules.text import BREAK, DEFAULT_LANGUAGE, WORD, chunk_reader, chunk_spans, chunks
 
 Keys = tuple[str, ...]
-Occurrence = tuple[str, int, int]  # field, first part, last part (see _Field)
+Occurrence = tuple[str, int, int]  # field, haystack space before and after (see _Field); regex: -1
 Found = list[tuple[str, int, int]]  # field, start char, end char
 Scanner = tuple["ahocorasick.Automaton | None", "re2.Set | None", list[Keys]]  # see _scanner()
 _SCOPES = {None: ("title", "body"), "title": ("title",), "feed": ("feed",), "link": ("link",)}
@@ -46,13 +46,17 @@ class Hit(NamedTuple):  # a tuple, not a dataclass: a busy article makes hundred
 
 
 class _Field:
-    """One field of a document: its keys, with sentence breaks, to scan; word offsets on demand."""
+    """One field of a document: its keys, with sentence breaks, to scan; word offsets on demand.
+
+    The haystack is " k1 k2 | k3 ... ": each part (a key, or BREAK between sentences) followed by a
+    space, chunk after chunk. An occurrence is known by the spaces before and after its parts."""
 
     def __init__(self, text: str, language: str):
         self.text = text
         self.language = language
         self.chunks = chunks(text)
-        self.haystack = " " + "".join(map(chunk_reader(language), self.chunks))  # " k1 k2 | k3 ... "
+        self.chunk_keys = list(map(chunk_reader(language), self.chunks))
+        self.haystack = " " + "".join(self.chunk_keys)
 
     @cached_property
     def has_words(self) -> bool:
@@ -60,31 +64,30 @@ class _Field:
         return len(self.haystack) > 2 * self.haystack.count(BREAK) + 1
 
     @cached_property
-    def parts(self) -> list[str]:
-        """The keys, with a BREAK between sentences."""
-        return self.haystack[1:].split(" ")[:-1]
+    def _layout(self) -> tuple[list[int], list[int], list[tuple[Span, ...]]]:
+        """Where each chunk starts in the haystack (after its first space) and in the text (but for the
+        spaces between chunks), and where its parts are in it."""
+        return (
+            list(accumulate(map(len, self.chunk_keys), initial=0)),
+            list(accumulate(map(len, self.chunks), initial=0)),
+            list(map(chunk_spans(self.language), self.chunks)),
+        )
 
-    @cached_property
-    def token_of_part(self) -> list[int]:
-        """Part index -> token index (parts are tokens with a BREAK between sentences)."""
-        return list(accumulate(map(BREAK.__ne__, self.parts), initial=0))[:-1]
+    def span(self, start: int, end: int) -> Span:
+        """Where the parts between the spaces at start and at end are in the text."""
+        return self._word_at(start + 1)[0], self._word_at(end)[1]
 
-    @cached_property
-    def _chunk_spans(self) -> tuple[list[tuple[Span, ...]], list[int], list[int]]:
-        """Each chunk's part spans; parts up to each chunk's end; characters (but spaces) to it."""
-        spans = list(map(chunk_spans(self.language), self.chunks))
-        return spans, list(accumulate(map(len, spans))), list(accumulate(map(len, self.chunks)))
+    def _word_at(self, at: int) -> Span:
+        """Where the part with a character (or its space) at haystack[at] is in the text."""
+        keys_at, chars_at, spans = self._layout
+        i = bisect_right(keys_at, at - 1) - 1  # the chunk
+        start, end = spans[i][self.chunk_keys[i].count(" ", 0, at - 1 - keys_at[i])]
+        return chars_at[i] + i + start, chars_at[i] + i + end
 
-    def span(self, first: int, last: int) -> Span:
-        """Where parts first to last are in the text: needed only where a hit is highlighted."""
-        return self._part_span(first)[0], self._part_span(last)[1]
-
-    def _part_span(self, part: int) -> Span:
-        spans, parts_to, chars_to = self._chunk_spans
-        i = bisect_right(parts_to, part)
-        at = (chars_to[i - 1] + i) if i else 0  # where chunk i starts
-        start, end = spans[i][part - (parts_to[i - 1] if i else 0)]
-        return at + start, at + end
+    def words_apart(self, left_end: int, right_start: int) -> int:
+        """1 for neighbours: the words after the one ending at left_end, up to the one after right_start."""
+        spaces = self.haystack.count(" ", left_end + 1, right_start + 1)
+        return spaces - self.haystack.count(BREAK, left_end, right_start) + 1
 
 
 def regex_key(pattern: str) -> Keys:
@@ -198,13 +201,11 @@ class RuleIndex:
             name: _Field(getattr(doc, name), self.language) for name in ("title", "body", "feed", "link")
         }
         present = self._scan(fields)
-        hits, candidates = {}, set(self._unanchored)
-        for keys, found in present.items():
-            candidates.update(self._anchored.get(keys, ()))
-            plain = self._plain.get(keys)
-            if plain and (hit := _phrase_hit(found, fields)):  # spans found once for all its rules
-                hits.update((rule_id, Hit(rule_id, *hit)) for rule_id in plain)
-        for rule_id in candidates:
+        hits = {}
+        for keys in present.keys() & self._plain.keys():
+            if hit := _phrase_hit(present[keys], fields):  # spans found once for all its rules
+                hits.update((rule_id, Hit(rule_id, *hit)) for rule_id in self._plain[keys])
+        for rule_id in self._unanchored.union(*map(self._anchored.get, present, repeat(()))):
             tree = self._trees[rule_id]
             if _may_hold(self._needs[rule_id], present) and self._holds(tree, fields, present):
                 # decided first; spans only for the hits
@@ -291,7 +292,8 @@ def _automaton(phrases: list[Keys]) -> ahocorasick.Automaton | None:
         return None
     automaton = ahocorasick.Automaton(ahocorasick.STORE_ANY, ahocorasick.KEY_STRING)
     for keys in phrases:
-        automaton.add_word(" " + " ".join(keys) + " ", keys)
+        word = " " + " ".join(keys) + " "
+        automaton.add_word(word, (keys, len(word) - 1))
     automaton.make_automaton()
     return automaton
 
@@ -310,11 +312,8 @@ def _regex_set(patterns: list[Keys]) -> re2.Set | None:
 def _scan(scanner: Scanner, name: str, field: _Field, present: dict[Keys, list[Occurrence]]) -> None:
     """Every occurrence of the scanner's phrases and patterns in field, added to present."""
     automaton, regex_set, patterns = scanner
-    haystack, last, at = field.haystack, -1, 0
-    for end, keys in automaton.iter(haystack) if automaton else ():  # in order of end
-        last += haystack.count(" ", at, end)  # the spaces before a part: one more than its index
-        at = end
-        present[keys].append((name, last - len(keys) + 1, last))
+    for end, (keys, width) in automaton.iter(field.haystack) if automaton else ():
+        present[keys].append((name, end - width, end))
     for number in regex_set.Match(field.text) or () if regex_set else ():
         present[patterns[number]].append((name, -1, -1))
 
@@ -338,16 +337,19 @@ def _near(
         for b in right:
             if a[0] != b[0]:
                 continue
-            token_of = fields[a[0]].token_of_part
-            a1, a2, b1, b2 = (token_of[i] for i in (a[1], a[2], b[1], b[2]))
-            if (b1 - a2 if a2 < b1 else a1 - b2) <= node.distance:
+            field = fields[a[0]]
+            if a[2] <= b[1]:
+                apart = field.words_apart(a[2], b[1])
+            else:  # b first, or they overlap
+                apart = field.words_apart(b[2], a[1]) if b[2] <= a[1] else 0
+            if apart <= node.distance:
                 found += [_chars(fields, a), _chars(fields, b)]
     return found or None
 
 
 def _may_hold(needs: list[frozenset[Keys]], present: dict[Keys, list[Occurrence]]) -> bool:
     """False when something the rule needs is missing everywhere: a cheap first test."""
-    return all(not present.keys().isdisjoint(need) for need in needs)
+    return not any(map(present.keys().isdisjoint, needs))
 
 
 def _is_plain(tree: Node) -> bool:
