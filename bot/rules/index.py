@@ -112,7 +112,11 @@ def needs(node: Node) -> list[frozenset[Keys]]:
 
 def anchors(node: Node) -> frozenset[Keys] | None:
     """Phrases or patterns one of which any match must contain; None when nothing is required."""
-    return min(needs(node), key=lambda a: (len(a), -sum(len("".join(k)) for k in a)), default=None)
+    return _anchor(needs(node))
+
+
+def _anchor(needs: list[frozenset[Keys]]) -> frozenset[Keys] | None:
+    return min(needs, key=lambda a: (len(a), -sum(len("".join(k)) for k in a)), default=None)
 
 
 def leaves(node: Node) -> Iterable[Phrase | Regex]:
@@ -139,7 +143,7 @@ class RuleIndex:
         self._plain: dict[Keys, set[int]] = defaultdict(set)  # most rules: a phrase, in title or body
         self._anchored: dict[Keys, set[int]] = defaultdict(set)  # the others, under their anchors
         self._unanchored: set[int] = set()
-        self._needs: dict[int, list[frozenset[Keys]]] = {}  # of the others: see needs()
+        self._needs: dict[int, tuple[tuple[Keys, ...], ...]] = {}  # of the others: needs() but the anchor
         self._built: frozenset[Keys] = frozenset()
         self._scanner: Scanner = _scanner(())
         self._pending: set[Keys] = set()  # phrases and patterns added since the last build
@@ -163,8 +167,9 @@ class RuleIndex:
         if _is_plain(tree):
             self._plain[tree.keys].add(rule_id)  # type: ignore[union-attr]
             return
-        self._needs[rule_id] = needs(tree)
-        found = anchors(tree)
+        every = needs(tree)
+        found = _anchor(every)
+        self._needs[rule_id] = tuple(tuple(need) for need in every if need is not found)
         if found is None:
             self._unanchored.add(rule_id)
         for keys in found or ():
@@ -347,7 +352,7 @@ def _near(
     return found or None
 
 
-def _may_hold(needs: list[frozenset[Keys]], present: dict[Keys, list[Occurrence]]) -> bool:
+def _may_hold(needs: tuple[tuple[Keys, ...], ...], present: dict[Keys, list[Occurrence]]) -> bool:
     """False when something the rule needs is missing everywhere: a cheap first test."""
     return not any(map(present.keys().isdisjoint, needs))
 
