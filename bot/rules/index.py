@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import accumulate, repeat
@@ -64,24 +64,27 @@ class _Field:
         return len(self.haystack) > 2 * self.haystack.count(BREAK) + 1
 
     @cached_property
-    def _layout(self) -> tuple[list[int], list[int], list[tuple[Span, ...]]]:
+    def _layout(self) -> tuple[list[int], list[int], Callable[[str], tuple[Span, ...]]]:
         """Where each chunk starts in the haystack (after its first space) and in the text (but for the
-        spaces between chunks), and where its parts are in it."""
+        spaces between chunks), and where a chunk's parts are in it."""
         return (
             list(accumulate(map(len, self.chunk_keys), initial=0)),
             list(accumulate(map(len, self.chunks), initial=0)),
-            list(map(chunk_spans(self.language), self.chunks)),
+            chunk_spans(self.language),
         )
 
     def span(self, start: int, end: int) -> Span:
         """Where the parts between the spaces at start and at end are in the text."""
-        return self._word_at(start + 1)[0], self._word_at(end)[1]
+        last = self._word_at(end)
+        if self.haystack.find(" ", start + 1, end) < 0:  # one part, as most phrases are
+            return last
+        return self._word_at(start + 1)[0], last[1]
 
     def _word_at(self, at: int) -> Span:
         """Where the part with a character (or its space) at haystack[at] is in the text."""
-        keys_at, chars_at, spans = self._layout
+        keys_at, chars_at, spans_of = self._layout
         i = bisect_right(keys_at, at - 1) - 1  # the chunk
-        start, end = spans[i][self.chunk_keys[i].count(" ", 0, at - 1 - keys_at[i])]
+        start, end = spans_of(self.chunks[i])[self.chunk_keys[i].count(" ", 0, at - 1 - keys_at[i])]
         return chars_at[i] + i + start, chars_at[i] + i + end
 
     def words_apart(self, left_end: int, right_start: int) -> int:
@@ -209,7 +212,8 @@ class RuleIndex:
         hits = {}
         for keys in present.keys() & self._plain.keys():
             if hit := _phrase_hit(present[keys], fields):  # spans found once for all its rules
-                hits.update((rule_id, Hit(rule_id, *hit)) for rule_id in self._plain[keys])
+                for rule_id in self._plain[keys]:
+                    hits[rule_id] = Hit(rule_id, *hit)
         for rule_id in self._unanchored.union(*map(self._anchored.get, present, repeat(()))):
             tree = self._trees[rule_id]
             if _may_hold(self._needs[rule_id], present) and self._holds(tree, fields, present):
