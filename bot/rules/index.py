@@ -3,8 +3,9 @@
 Every phrase of every rule, normalized, goes into one Aho-Corasick automaton, and every regex
 into one RE2 set, so one pass over an article finds every phrase and pattern it holds. Each
 rule is filed under its anchors (phrases or patterns at least one of which any match must
-contain); only rules whose anchors turned up are evaluated. Phrases and patterns added after
-the last build wait in a small side table, so adding a rule never rebuilds anything.
+contain); only rules whose anchors turned up are evaluated, and a plain phrase (most rules) is a
+hit wherever its phrase is. Phrases and patterns added after the last build go into a small
+automaton and RE2 set of their own, built at the next match, so adding a rule stays cheap.
 """
 
 from __future__ import annotations
@@ -212,8 +213,9 @@ class RuleIndex:
         hits = {}
         for keys in present.keys() & self._plain.keys():
             if hit := _phrase_hit(present[keys], fields):  # spans found once for all its rules
+                field, spans = hit
                 for rule_id in self._plain[keys]:
-                    hits[rule_id] = Hit(rule_id, *hit)
+                    hits[rule_id] = Hit(rule_id, field, spans)
         for rule_id in self._unanchored.union(*map(self._anchored.get, present, repeat(()))):
             tree = self._trees[rule_id]
             if _may_hold(self._needs[rule_id], present) and self._holds(tree, fields, present):
@@ -367,6 +369,9 @@ def _is_plain(tree: Node) -> bool:
 
 def _phrase_hit(found: list[Occurrence], fields: dict[str, _Field]) -> tuple[str, tuple[Span, ...]] | None:
     """The field and spans of a plain phrase's hit (the body preferred), or None: as _hit() finds."""
+    if len(found) == 1:  # most phrases occur once
+        name, start, end = found[0]
+        return (name, (fields[name].span(start, end),)) if name == "body" or name == "title" else None
     for name in ("body", "title"):
         spans = {fields[name].span(first, last) for field, first, last in found if field == name}
         if spans:
