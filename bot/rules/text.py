@@ -67,7 +67,8 @@ def word_keys(word: str, language: str = DEFAULT_LANGUAGE) -> tuple[str, ...]:
 
 
 def keys_by_sentence(text: str, language: str = DEFAULT_LANGUAGE) -> list[str]:
-    """The keys of text in order, with BREAK between sentences; the same keys as tokenize()."""
+    """The keys of text in order, with BREAK (one or more) between sentences; the same keys as
+    tokenize(), and the same sentences as sentence_spans()."""
     return "".join(map(chunk_reader(language), chunks(text))).split(" ")[:-1]
 
 
