@@ -2,7 +2,7 @@
 
 Rules are n-grams of real news (corpus real-feeds), articles are CNN/DailyMail texts of 3-4 KB
 (corpus summaries). Run from the repo root:  .venv/bin/python bench/match_bench.py [--quick]
-The full run writes bench/RESULTS.md; --quick (small sizes, smoke test) only prints.
+The full run rewrites the "# Rule matching benchmark" section of bench/RESULTS.md; --quick only prints.
 """
 
 from __future__ import annotations
@@ -293,8 +293,11 @@ over title + body, on the first {n_base} articles only (it is slow), against our
     md = (f"# Rule matching benchmark\n\nDate: {datetime.now():%Y-%m-%d %H:%M}  \nMachine: {machine}  \n"
           "Command: `.venv/bin/python bench/match_bench.py` (from the repository root)  \n"
           f"Total run time: {time.perf_counter() - t0:.0f} s\n{notes}\n" + "\n".join(sections))  # fmt: skip
-    Path(__file__).with_name("RESULTS.md").write_text(md)
-    print("\nwrote bench/RESULTS.md")
+    path = Path(__file__).with_name("RESULTS.md")  # other sections (polling, notes) are kept
+    old = path.read_text() if path.exists() else ""
+    keep = re.sub(r"(?ms)^# Rule matching benchmark\n.*?(?=^# |\Z)", "", old).strip()
+    path.write_text(md + ("\n" + keep + "\n" if keep else ""))
+    print("\nwrote the Rule matching benchmark section of bench/RESULTS.md")
 
 
 if __name__ == "__main__":

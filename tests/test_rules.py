@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import groupby
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -21,7 +23,7 @@ from bot.rules.query import (
     parse_rule,
     phrase,
 )
-from bot.rules.text import BREAK, fold, keys, keys_by_sentence, normalize, tokenize
+from bot.rules.text import BREAK, fold, keys, keys_by_sentence, normalize, sentence_spans, tokenize
 
 SEED_DOC = Document(
     title="NATO Agrees to Re-engage Russia",
@@ -258,3 +260,16 @@ def test_a_phrase_does_not_run_across_sentences_or_paragraphs():
 def test_the_scanning_keys_are_the_highlighting_keys(text):
     """The matcher scans keys by sentence and highlights with tokenize(): they must agree."""
     assert [k for k in keys_by_sentence(text) if k != BREAK] == list(keys(text))
+
+
+_pieces = ["It", "joined", "NATO", "Mr", "U", "S", "5", ".", "!", "?", '"', "'", ")", " ", "  ", "\n", "\xa0"]
+_sentences = st.lists(st.sampled_from(_pieces)).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_sentences)
+def test_the_scanning_keys_break_where_sentences_end(text):
+    """Matching reads sentence ends a chunk at a time; the summarizer splits with sentence_spans()."""
+    groups = groupby(keys_by_sentence(text), BREAK.__eq__)
+    scanned = [list(group) for is_break, group in groups if not is_break]
+    assert scanned == [list(keys(text[s:e])) for s, e in sentence_spans(text) if keys(text[s:e])]

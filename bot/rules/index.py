@@ -3,18 +3,19 @@
 Every phrase of every rule, normalized, goes into one Aho-Corasick automaton, and every regex
 into one RE2 set, so one pass over an article finds every phrase and pattern it holds. Each
 rule is filed under its anchors (phrases or patterns at least one of which any match must
-contain); only rules whose anchors turned up are evaluated. Phrases and patterns added after
-the last build wait in a small side table, so adding a rule never rebuilds anything.
+contain); only rules whose anchors turned up are evaluated, and a plain phrase (most rules) is a
+hit wherever its phrase is. Phrases and patterns added after the last build go into a small
+automaton and RE2 set of their own, built at the next match, so adding a rule stays cheap.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_left
+from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cached_property
-from itertools import accumulate
+from itertools import accumulate, repeat
 from typing import NamedTuple
 
 import ahocorasick
@@ -22,11 +23,12 @@ import re2
 
 from bot.domain import Span
 from bot.rules.query import RE2_OPTIONS, And, Near, Node, Not, Or, Phrase, Regex, compile_regex
-from bot.rules.text import BREAK, DEFAULT_LANGUAGE, WORD, keys_by_sentence, tokenize, words
+from bot.rules.text import BREAK, DEFAULT_LANGUAGE, WORD, chunk_reader, chunk_spans, chunks
 
 Keys = tuple[str, ...]
-Occurrence = tuple[str, int, int]  # field, first part, last part (see _Field)
+Occurrence = tuple[str, int, int]  # field, haystack space before and after (see _Field); regex: -1
 Found = list[tuple[str, int, int]]  # field, start char, end char
+Scanner = tuple["ahocorasick.Automaton | None", "re2.Set | None", list[Keys]]  # see _scanner()
 _SCOPES = {None: ("title", "body"), "title": ("title",), "feed": ("feed",), "link": ("link",)}
 
 
@@ -45,51 +47,80 @@ class Hit(NamedTuple):  # a tuple, not a dataclass: a busy article makes hundred
 
 
 class _Field:
-    """One field of a document: its keys, with sentence breaks, to scan; word offsets on demand."""
+    """One field of a document: its keys, with sentence breaks, to scan; word offsets on demand.
+
+    The haystack is " k1 k2 | k3 ... ": each part (a key, or BREAK between sentences) followed by a
+    space, chunk after chunk. An occurrence is known by the spaces before and after its parts."""
 
     def __init__(self, text: str, language: str):
         self.text = text
         self.language = language
-        self.parts = keys_by_sentence(text, language)
+        self.chunks = chunks(text)
+        self.chunk_keys = list(map(chunk_reader(language), self.chunks))
+        self.haystack = " " + "".join(self.chunk_keys)
 
     @cached_property
-    def offsets(self) -> list[Span]:
-        """Each token's place in the text, needed only where a hit is highlighted."""
-        spans = [m.span() for m in WORD.finditer(self.text)]
-        if len(spans) == len(self.parts) - self.parts.count(BREAK):  # one key per word, as usual
-            return spans
-        return [(token.start, token.end) for token in tokenize(self.text, self.language)]
+    def has_words(self) -> bool:
+        """Not only sentence breaks: each part takes its length and a space, a BREAK two characters."""
+        return len(self.haystack) > 2 * self.haystack.count(BREAK) + 1
 
     @cached_property
-    def token_of_part(self) -> list[int]:
-        """Part index -> token index (parts are tokens with a BREAK between sentences)."""
-        return list(accumulate((part != BREAK for part in self.parts), initial=0))[:-1]
+    def _layout(self) -> tuple[list[int], list[int], Callable[[str], tuple[Span, ...]]]:
+        """Where each chunk starts in the haystack (after its first space) and in the text (but for the
+        spaces between chunks), and where a chunk's parts are in it."""
+        return (
+            list(accumulate(map(len, self.chunk_keys), initial=0)),
+            list(accumulate(map(len, self.chunks), initial=0)),
+            chunk_spans(self.language),
+        )
 
-    @cached_property
-    def haystack(self) -> tuple[str, list[int]]:
-        """ " k1 k2 | k3 ... " and, for each part, where the space after it is."""
-        return " " + " ".join(self.parts) + " ", list(accumulate(len(part) + 1 for part in self.parts))
+    def span(self, start: int, end: int) -> Span:
+        """Where the parts between the spaces at start and at end are in the text."""
+        last = self._word_at(end)
+        if self.haystack.find(" ", start + 1, end) < 0:  # one part, as most phrases are
+            return last
+        return self._word_at(start + 1)[0], last[1]
+
+    def _word_at(self, at: int) -> Span:
+        """Where the part with a character (or its space) at haystack[at] is in the text."""
+        keys_at, chars_at, spans_of = self._layout
+        i = bisect_right(keys_at, at - 1) - 1  # the chunk
+        start, end = spans_of(self.chunks[i])[self.chunk_keys[i].count(" ", 0, at - 1 - keys_at[i])]
+        return chars_at[i] + i + start, chars_at[i] + i + end
+
+    def words_apart(self, left_end: int, right_start: int) -> int:
+        """1 for neighbours: the words after the one ending at left_end, up to the one after right_start."""
+        spaces = self.haystack.count(" ", left_end + 1, right_start + 1)
+        return spaces - self.haystack.count(BREAK, left_end, right_start) + 1
 
 
 def regex_key(pattern: str) -> Keys:
     return ("/", pattern)  # "/" is never a word, so this never collides with a phrase
 
 
-def anchors(node: Node) -> frozenset[Keys] | None:
-    """Phrases or patterns one of which any match must contain; None when nothing is required."""
+def needs(node: Node) -> list[frozenset[Keys]]:
+    """Sets of phrases or patterns such that any match contains one of each set."""
     if isinstance(node, Phrase):
-        return frozenset([node.keys])
+        return [frozenset([node.keys])]
     if isinstance(node, Regex):
-        return frozenset([regex_key(node.pattern)])
+        return [frozenset([regex_key(node.pattern)])]
     if isinstance(node, Near):
-        return anchors(node.left)
+        return [*needs(node.left), *needs(node.right)]
     if isinstance(node, And):
-        options = [a for a in map(anchors, node.children) if a is not None]
-        return min(options, key=lambda a: (len(a), -sum(len("".join(k)) for k in a)), default=None)
+        return [need for child in node.children for need in needs(child)]
     if isinstance(node, Or):
         branches = [anchors(child) for child in node.children]
-        return None if any(b is None for b in branches) else frozenset().union(*branches)  # type: ignore[arg-type]
-    return None  # Not
+        return [] if any(b is None for b in branches) else [frozenset().union(*branches)]  # type: ignore[arg-type]
+    return []  # Not
+
+
+def anchors(node: Node) -> frozenset[Keys] | None:
+    """Phrases or patterns one of which any match must contain; None when nothing is required."""
+    return _anchor(needs(node))
+
+
+def _anchor(needs: list[frozenset[Keys]]) -> frozenset[Keys] | None:
+    return min(needs, key=lambda a: (len(a), -sum(len("".join(k)) for k in a)), default=None)
 
 
 def leaves(node: Node) -> Iterable[Phrase | Regex]:
@@ -113,15 +144,14 @@ class RuleIndex:
     def __init__(self, rules: Iterable[tuple[int, Node]] = (), language: str = DEFAULT_LANGUAGE):
         self.language = language
         self._trees: dict[int, Node] = {}
-        self._anchored: dict[Keys, set[int]] = defaultdict(set)
+        self._plain: dict[Keys, set[int]] = defaultdict(set)  # most rules: a phrase, in title or body
+        self._anchored: dict[Keys, set[int]] = defaultdict(set)  # the others, under their anchors
         self._unanchored: set[int] = set()
+        self._needs: dict[int, tuple[tuple[Keys, ...], ...]] = {}  # of the others: needs() but the anchor
         self._built: frozenset[Keys] = frozenset()
-        self._automaton: ahocorasick.Automaton | None = None
-        self._patterns: list[Keys] = []  # the RE2 set's pattern numbers -> regex keys
-        self._regex_set: re2.Set | None = None
-        self._pending: dict[str, set[Keys]] = defaultdict(set)  # first key -> phrases not yet built
-        self._pending_regexes: set[str] = set()
-        self._pending_count = 0
+        self._scanner: Scanner = _scanner(())
+        self._pending: set[Keys] = set()  # phrases and patterns added since the last build
+        self._pending_scanner: Scanner | None = None  # built at the next match
         self._regexes: dict[str, object] = {}
         for rule_id, tree in rules:
             self.add(rule_id, tree)
@@ -135,15 +165,15 @@ class RuleIndex:
         self._trees[rule_id] = tree
         for leaf in leaves(tree):
             keys = _keys(leaf)
-            if keys in self._built:
-                continue
-            if isinstance(leaf, Regex) and leaf.pattern not in self._pending_regexes:
-                self._pending_regexes.add(leaf.pattern)
-                self._pending_count += 1
-            elif isinstance(leaf, Phrase) and keys not in self._pending.get(keys[0], ()):
-                self._pending[keys[0]].add(keys)
-                self._pending_count += 1
-        found = anchors(tree)
+            if keys not in self._built and keys not in self._pending:
+                self._pending.add(keys)
+                self._pending_scanner = None
+        if _is_plain(tree):
+            self._plain[tree.keys].add(rule_id)  # type: ignore[union-attr]
+            return
+        every = needs(tree)
+        found = _anchor(every)
+        self._needs[rule_id] = tuple(tuple(need) for need in every if need is not found)
         if found is None:
             self._unanchored.add(rule_id)
         for keys in found or ():
@@ -153,32 +183,26 @@ class RuleIndex:
         tree = self._trees.pop(rule_id, None)
         if tree is None:
             return
+        if _is_plain(tree):
+            self._plain[tree.keys].discard(rule_id)  # type: ignore[union-attr]
+            return
         self._unanchored.discard(rule_id)
+        del self._needs[rule_id]
         for keys in anchors(tree) or ():
             self._anchored[keys].discard(rule_id)
 
     @property
     def needs_compacting(self) -> bool:
         """Worth a rebuild once the side table is a twentieth of the rules (and not tiny)."""
-        return self._pending_count > 200 + len(self._trees) // 20
+        return len(self._pending) > 200 + len(self._trees) // 20
 
     def compact(self) -> None:
         """Rebuild the automaton and the regex set from the current rules (drops removed ones)."""
         every = frozenset(_keys(leaf) for tree in self._trees.values() for leaf in leaves(tree))
-        automaton = ahocorasick.Automaton(ahocorasick.STORE_ANY, ahocorasick.KEY_STRING)
-        patterns = []
-        for keys in every:
-            if keys[0] == "/":
-                patterns.append(keys)
-            else:
-                automaton.add_word(" " + " ".join(keys) + " ", keys)
-        automaton.make_automaton()
-        self._automaton = automaton if len(every) > len(patterns) else None
-        self._regex_set, self._patterns = _regex_set([keys[1] for keys in patterns]), patterns
-        self._built = every
+        self._scanner, self._built = _scanner(every), every
         self._pending.clear()
-        self._pending_regexes.clear()
-        self._pending_count = 0
+        self._pending_scanner = None
+        self._plain = defaultdict(set, {k: v for k, v in self._plain.items() if v})
         self._anchored = defaultdict(set, {k: v for k, v in self._anchored.items() if v})
 
     def match(self, doc: Document) -> dict[int, Hit]:
@@ -186,23 +210,18 @@ class RuleIndex:
             name: _Field(getattr(doc, name), self.language) for name in ("title", "body", "feed", "link")
         }
         present = self._scan(fields)
-        candidates = set(self._unanchored)
-        for keys in present:
-            candidates.update(self._anchored.get(keys, ()))
-        text_hits: dict[Keys, Hit | None] = {}  # many rules share a phrase: find its spans once
         hits = {}
-        for rule_id in sorted(candidates):
+        for keys in present.keys() & self._plain.keys():
+            if hit := _phrase_hit(present[keys], fields):  # spans found once for all its rules
+                field, spans = hit
+                for rule_id in self._plain[keys]:
+                    hits[rule_id] = Hit(rule_id, field, spans)
+        for rule_id in self._unanchored.union(*map(self._anchored.get, present, repeat(()))):
             tree = self._trees[rule_id]
-            if type(tree) is Phrase and tree.field is None and not tree.case:  # most rules: a phrase
-                if tree.keys not in text_hits:
-                    found = self._evaluate(tree, fields, present)
-                    text_hits[tree.keys] = _hit(0, found) if found else None
-                hit = text_hits[tree.keys]
-                if hit:
-                    hits[rule_id] = Hit(rule_id, hit.field, hit.spans)
-            elif self._holds(tree, fields, present):  # decide first; spans only for the hits
+            if _may_hold(self._needs[rule_id], present) and self._holds(tree, fields, present):
+                # decided first; spans only for the hits
                 hits[rule_id] = _hit(rule_id, self._evaluate(tree, fields, present) or [])
-        return hits
+        return dict(sorted(hits.items()))
 
     def _holds(self, node: Node, fields: dict[str, _Field], present: dict[Keys, list[Occurrence]]) -> bool:
         """Whether node is true, stopping as soon as that is known."""
@@ -224,31 +243,14 @@ class RuleIndex:
         return self._evaluate(node, fields, present) is not None  # Near
 
     def _scan(self, fields: dict[str, _Field]) -> dict[Keys, list[Occurrence]]:
+        if self._pending_scanner is None:  # rules were added: one small build for all of them
+            self._pending_scanner = _scanner(self._pending)
         present: dict[Keys, list[Occurrence]] = defaultdict(list)
         for name, field in fields.items():
-            if not field.parts:
-                continue
-            if self._automaton is not None:
-                haystack, ends = field.haystack
-                for end, keys in self._automaton.iter(haystack):
-                    last = bisect_left(ends, end)
-                    present[keys].append((name, last - len(keys) + 1, last))
-            if self._regex_set is not None:
-                for number in self._regex_set.Match(field.text) or ():
-                    present[self._patterns[number]].append((name, -1, -1))
-            for pattern in self._pending_regexes:
-                if self._compiled(pattern).search(field.text):  # type: ignore[attr-defined]
-                    present[regex_key(pattern)].append((name, -1, -1))
-            if self._pending:
-                self._scan_pending(name, field, present)
+            if field.has_words:
+                for scanner in (self._scanner, self._pending_scanner):
+                    _scan(scanner, name, field, present)
         return present
-
-    def _scan_pending(self, name: str, field: _Field, present: dict[Keys, list[Occurrence]]) -> None:
-        parts = field.parts  # a BREAK is never a key, so no phrase is found across sentences
-        for i, key in enumerate(parts):
-            for keys in self._pending.get(key, ()):
-                if tuple(parts[i : i + len(keys)]) == keys:
-                    present[keys].append((name, i, i + len(keys) - 1))
 
     def _evaluate(
         self, node: Node, fields: dict[str, _Field], present: dict[Keys, list[Occurrence]]
@@ -290,27 +292,51 @@ class RuleIndex:
         ]  # type: ignore[attr-defined]
 
 
-def _regex_set(patterns: list[str]) -> re2.Set | None:
+def _scanner(every: Iterable[Keys]) -> Scanner:
+    """An Aho-Corasick automaton of the phrases, one RE2 set of the patterns (None when there are none)."""
+    phrases, patterns = [k for k in every if k[0] != "/"], [k for k in every if k[0] == "/"]
+    return _automaton(phrases), _regex_set(patterns), patterns
+
+
+def _automaton(phrases: list[Keys]) -> ahocorasick.Automaton | None:
+    if not phrases:
+        return None
+    automaton = ahocorasick.Automaton(ahocorasick.STORE_ANY, ahocorasick.KEY_STRING)
+    for keys in phrases:
+        word = " " + " ".join(keys) + " "
+        automaton.add_word(word, (keys, len(word) - 1))
+    automaton.make_automaton()
+    return automaton
+
+
+def _regex_set(patterns: list[Keys]) -> re2.Set | None:
     """One RE2 automaton that says which of many patterns occur in a text, in one pass."""
     if not patterns:
         return None
     regex_set = re2.Set.SearchSet(RE2_OPTIONS)
-    for pattern in patterns:
-        regex_set.Add(pattern)
+    for keys in patterns:
+        regex_set.Add(keys[1])
     regex_set.Compile()
     return regex_set
 
 
+def _scan(scanner: Scanner, name: str, field: _Field, present: dict[Keys, list[Occurrence]]) -> None:
+    """Every occurrence of the scanner's phrases and patterns in field, added to present."""
+    automaton, regex_set, patterns = scanner
+    for end, (keys, width) in automaton.iter(field.haystack) if automaton else ():
+        present[keys].append((name, end - width, end))
+    for number in regex_set.Match(field.text) or () if regex_set else ():
+        present[patterns[number]].append((name, -1, -1))
+
+
 def _chars(fields: dict[str, _Field], occurrence: Occurrence) -> tuple[str, int, int]:
     name, first, last = occurrence
-    field = fields[name]
-    offsets, token_of = field.offsets, field.token_of_part
-    return name, offsets[token_of[first]][0], offsets[token_of[last]][1]
+    return name, *fields[name].span(first, last)
 
 
 def _surface(fields: dict[str, _Field], occurrence: Occurrence) -> tuple[str, ...]:
     name, start, end = _chars(fields, occurrence)
-    return tuple(m.group() for m in words(fields[name].text[start:end]))
+    return tuple(WORD.findall(fields[name].text, start, end))
 
 
 def _near(
@@ -322,11 +348,35 @@ def _near(
         for b in right:
             if a[0] != b[0]:
                 continue
-            token_of = fields[a[0]].token_of_part
-            a1, a2, b1, b2 = (token_of[i] for i in (a[1], a[2], b[1], b[2]))
-            if (b1 - a2 if a2 < b1 else a1 - b2) <= node.distance:
+            field = fields[a[0]]
+            if a[2] <= b[1]:
+                apart = field.words_apart(a[2], b[1])
+            else:  # b first, or they overlap
+                apart = field.words_apart(b[2], a[1]) if b[2] <= a[1] else 0
+            if apart <= node.distance:
                 found += [_chars(fields, a), _chars(fields, b)]
     return found or None
+
+
+def _may_hold(needs: tuple[tuple[Keys, ...], ...], present: dict[Keys, list[Occurrence]]) -> bool:
+    """False when something the rule needs is missing everywhere: a cheap first test."""
+    return not any(map(present.keys().isdisjoint, needs))
+
+
+def _is_plain(tree: Node) -> bool:
+    return type(tree) is Phrase and tree.field is None and not tree.case
+
+
+def _phrase_hit(found: list[Occurrence], fields: dict[str, _Field]) -> tuple[str, tuple[Span, ...]] | None:
+    """The field and spans of a plain phrase's hit (the body preferred), or None: as _hit() finds."""
+    if len(found) == 1:  # most phrases occur once
+        name, start, end = found[0]
+        return (name, (fields[name].span(start, end),)) if name == "body" or name == "title" else None
+    for name in ("body", "title"):
+        spans = {fields[name].span(first, last) for field, first, last in found if field == name}
+        if spans:
+            return name, tuple(sorted(spans))
+    return None
 
 
 def _hit(rule_id: int, found: Found) -> Hit:

@@ -10,7 +10,6 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterator
 from functools import cache, lru_cache
-from itertools import chain
 from typing import NamedTuple
 
 import regex
@@ -20,6 +19,7 @@ Span = tuple[int, int]  # [start, end) offsets into a string
 # A word is letters and digits with their combining marks (Devanagari vowel signs, accents),
 # inner apostrophes kept ("Russia's"); everything else (dashes, quotes, punctuation) separates.
 WORD = regex.compile(r"[\p{L}\p{N}][\p{L}\p{N}\p{M}]*(?:['\u2019][\p{L}\p{N}][\p{L}\p{N}\p{M}]*)*")
+_WORD_OR_NEWLINE = regex.compile(WORD.pattern + r"|\n")
 DEFAULT_LANGUAGE = "english"
 BREAK = "|"  # between sentences in keys_by_sentence(); never a key
 
@@ -67,13 +67,59 @@ def word_keys(word: str, language: str = DEFAULT_LANGUAGE) -> tuple[str, ...]:
 
 
 def keys_by_sentence(text: str, language: str = DEFAULT_LANGUAGE) -> list[str]:
-    """The keys of text in order, with BREAK between sentences; the same keys as tokenize()."""
-    keys_of, parts = keyer(language), []
-    for start, end in sentence_spans(text):
-        if parts:
-            parts.append(BREAK)
-        parts.extend(chain.from_iterable(map(keys_of, WORD.findall(text, start, end))))
-    return parts
+    """The keys of text in order, with BREAK (one or more) between sentences; the same keys as
+    tokenize(), and the same sentences as sentence_spans()."""
+    return "".join(map(chunk_reader(language), chunks(text))).split(" ")[:-1]
+
+
+# -- chunks: the fast path of matching ------------------------------------------------------
+# An article is mostly words seen before, so it is read a chunk (what lies between two spaces) at a
+# time, each chunk's keys cached: no regex, fold or stem per word, and no Python loop per word.
+
+
+def chunks(text: str) -> list[str]:
+    """text split at every " ", once the space after each sentence end is a newline.
+
+    The text keeps its length, so chunk i starts at the lengths of the chunks before it plus i,
+    and a newline inside a chunk is a sentence break."""
+    pieces = _END_THEN_SPACE.split(text)  # text, end, space, text, end, space, ..., text
+    pieces[2::3] = ["\n"] * (len(pieces) // 3)
+    return "".join(pieces).split(" ")
+
+
+def _chunk_tokens(chunk: str, language: str) -> Iterator[tuple[str, Span]]:
+    """(part, its span in the chunk): each key of each word, and BREAK for each newline."""
+    keys_of = keyer(language)
+    for m in _WORD_OR_NEWLINE.finditer(chunk):
+        for part in keys_of(m.group()) if m.group() != "\n" else (BREAK,):
+            yield part, m.span()
+
+
+class _Cache(dict[str, object]):
+    """A dict that fills itself from a function and empties itself when full: a cheaper lru_cache
+    when looked up with map(cache.__getitem__, ...), as the hot path does for every chunk."""
+
+    def __init__(self, compute: Callable[[str], object], size: int = 50_000):
+        super().__init__()
+        self.compute, self.size = compute, size
+
+    def __missing__(self, key: str) -> object:
+        if len(self) >= self.size:
+            self.clear()
+        value = self[key] = self.compute(key)
+        return value
+
+
+@cache
+def chunk_reader(language: str = DEFAULT_LANGUAGE) -> Callable[[str], str]:
+    """chunk -> its parts (keys, and BREAK between sentences), each followed by a space."""
+    return _Cache(lambda chunk: "".join(part + " " for part, _ in _chunk_tokens(chunk, language))).__getitem__
+
+
+@cache
+def chunk_spans(language: str = DEFAULT_LANGUAGE) -> Callable[[str], tuple[Span, ...]]:
+    """chunk -> where each of its parts (as chunk_reader gives them) is in the chunk."""
+    return _Cache(lambda chunk: tuple(span for _, span in _chunk_tokens(chunk, language))).__getitem__
 
 
 def normalize(text: str) -> str:
@@ -101,30 +147,39 @@ def is_language(language: str) -> bool:
 
 # -- sentences: "U.S." and "Mr." do not end one --------------------------------------------
 
-_END = re.compile(r"[.!?]+[\"'\u201d\u2019)\]]*(?=\s+[\"'\u201c\u2018(\[]?[A-Z0-9])")
 _ABBREVIATIONS = frozenset(
     "mr mrs ms dr prof gen sen rep gov lt col capt sgt st jr sr no vs mt ft"
     " jan feb mar apr jun jul aug sep sept oct nov dec".split()
 )
-# What stands before a period: initials ("U.S.", "J.") or a word that may be an abbreviation.
-_BEFORE_PERIOD = re.compile(r"(?:\b[A-Z]\.)+\Z|\b(\w+)\.\Z")
 
 
-def _ends_sentence(line: str, period_at: int) -> bool:
-    found = _BEFORE_PERIOD.search(line, max(0, period_at - 40), period_at + 1)
-    return not found or (found.group(1) is not None and found.group(1).lower() not in _ABBREVIATIONS)
+def _not_after_abbreviation() -> str:
+    """Lookbehinds (one per length: re wants fixed widths) refusing a period after "Mr", "mr", "MR"..."""
+    by_length: dict[int, list[str]] = {}
+    for word in sorted(_ABBREVIATIONS):
+        by_length.setdefault(len(word), []).append("".join(f"[{c.upper()}{c}]" for c in word))
+    return "".join(rf"(?<!\b(?:{'|'.join(group)})\.)" for group in by_length.values())
+
+
+# A sentence ends at the first of a run of . ! ? (and any closing quotes after it) followed, on the
+# same line, by spaces and a capital or a digit; a period ends none after an initial ("U.S.") or an
+# abbreviation ("Mr.", "Sept."). The character class comes first so that re scans for it quickly.
+_SENTENCE_END = (
+    r"[.!?](?<![.!?][.!?])(?:(?<=[!?])|(?<!\b[A-Z]\.)" + _not_after_abbreviation() + ")"
+    r"[.!?]*[\"'\u201d\u2019)\]]*"
+)
+_END = re.compile(_SENTENCE_END + r"(?=[^\S\n]+[\"'\u201c\u2018(\[]?[A-Z0-9])")
+_END_THEN_SPACE = re.compile(f"({_SENTENCE_END})([^\\S\\n])" + r"(?=[^\S\n]*[\"'\u201c\u2018(\[]?[A-Z0-9])")
 
 
 def sentence_spans(text: str) -> list[Span]:
     """Sentences of text, one paragraph per line; spans exclude surrounding whitespace."""
     spans: list[Span] = []
     for line in re.finditer(r"[^\n]+", text):
-        paragraph, offset = line.group(), line.start()
-        start = offset
-        for end in _END.finditer(paragraph):
-            if _ends_sentence(paragraph, end.start()):
-                spans.append((start, offset + end.end()))
-                start = offset + end.end()
+        start = line.start()
+        for end in _END.finditer(text, start, line.end()):
+            spans.append((start, end.end()))
+            start = end.end()
         spans.append((start, line.end()))
     return [(s + _lead_space(text, s, e), e) for s, e in spans if text[s:e].strip()]
 
