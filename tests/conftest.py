@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import io
 import ipaddress
+import os
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.app import App
 from bot.config import Settings, load_settings
+from bot.store import async_url
 from tests.fakes.clock import FakeClock
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.telegram_api import FakeTelegram
@@ -102,3 +106,26 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
         return load_settings(path, environ or {})
 
     return make
+
+
+POSTGRES = os.environ.get("NEWSALERT_TEST_POSTGRES_URL")
+
+
+async def empty_postgres(url: str) -> None:
+    """The test database with nothing in it: each test starts from migrations."""
+    engine = create_async_engine(async_url(url))
+    async with engine.begin() as conn:
+        await conn.execute(text("DROP SCHEMA public CASCADE"))
+        await conn.execute(text("CREATE SCHEMA public"))
+    await engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh database: a SQLite file always; PostgreSQL when NEWSALERT_TEST_POSTGRES_URL is set."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/data/store.db"
+    if not POSTGRES:
+        pytest.skip("NEWSALERT_TEST_POSTGRES_URL is not set (.ci/run sets it when PostgreSQL answers)")
+    await empty_postgres(POSTGRES)
+    return POSTGRES

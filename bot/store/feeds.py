@@ -113,7 +113,13 @@ class FeedRows(Rows):
         due = free & (feeds.c.next_check_at <= now) if only is None else free & feeds.c.id.in_(only)
         async with self._write() as conn:
             rows = (
-                await conn.execute(select(feeds).where(due).order_by(feeds.c.next_check_at).limit(limit))
+                await conn.execute(
+                    select(feeds)
+                    .where(due)
+                    .order_by(feeds.c.next_check_at)
+                    .limit(limit)
+                    .with_for_update(skip_locked=True)  # PostgreSQL: replicas pass over each other's claims
+                )
             ).all()
             ids = [row.id for row in rows]
             await conn.execute(update(feeds).where(feeds.c.id.in_(ids)).values(claimed_until=now + lease))

@@ -60,6 +60,7 @@ class QueueRows(Rows):
             )
             .order_by(outbox.c.id)
             .limit(limit)
+            .with_for_update(skip_locked=True, of=outbox)
         )  # fmt: skip
         async with self._write() as conn:
             rows = (await conn.execute(query)).mappings().all()
@@ -131,7 +132,12 @@ class QueueRows(Rows):
             & subscriptions.c.channel.in_(list(channels))
         )
         async with self._write() as conn:
-            rows = (await conn.execute(query.where(due).order_by(table.c.id).limit(limit))).mappings().all()
+            # FOR UPDATE SKIP LOCKED (PostgreSQL; SQLite has one writer anyway): another process's claim
+            # in progress is passed over, not waited for; the lease keeps it out after that.
+            claim = (
+                query.where(due).order_by(table.c.id).limit(limit).with_for_update(skip_locked=True, of=table)
+            )
+            rows = (await conn.execute(claim)).mappings().all()
             ids = [row[table.c.id] for row in rows]
             await conn.execute(update(table).where(table.c.id.in_(ids)).values(claimed_until=now + lease))
         return list(rows)
