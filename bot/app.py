@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -44,6 +45,7 @@ DELIVER_TICK = timedelta(seconds=1)  # a chat's pace is a message a second at be
 FEED_LEASE = timedelta(minutes=5)
 FEEDS_PER_TICK = 100
 CONCURRENT_FETCHES = 10
+LISTEN_RETRY = timedelta(seconds=15)  # a replica waiting to take over Telegram's long polling
 STOP_GRACE_SECONDS = 8.0  # in-flight work gets this long after SIGTERM, then is cancelled
 
 
@@ -231,7 +233,7 @@ class App:
             self.settings.http.port,
         )
         log.info("listening on http://%s:%d (GET /healthz)", self.settings.http.host, port)
-        listening = [asyncio.create_task(channel.listen(stop)) for channel in self.channels.values()]
+        listening = [asyncio.create_task(self._listen(channel, stop)) for channel in self.channels.values()]
         scheduler = AsyncIOScheduler(timezone=UTC)
         first = datetime.now(UTC)
         for job, tick in ((self.poll_due, POLL_TICK), (self.deliver_due, DELIVER_TICK)):
@@ -259,6 +261,20 @@ class App:
             await self._drain()
             scheduler.shutdown(wait=False)
             await runner.cleanup()
+
+    async def _listen(self, channel: Channel, stop: asyncio.Event) -> None:
+        """The channel's own way of receiving commands; where only one process may (Telegram's long
+        polling), the one holding the lock does, and another takes over when it dies."""
+        if not channel.exclusive_listen:
+            await channel.listen(stop)
+            return
+        while not stop.is_set():
+            async with self.store.exclusive(f"listen:{channel.name}") as mine:
+                if mine:
+                    await channel.listen(stop)
+                    return
+            with contextlib.suppress(TimeoutError):  # another replica listens; check again later
+                await asyncio.wait_for(stop.wait(), LISTEN_RETRY.total_seconds())
 
     def _tracked(self, job: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[None]]:
         async def run() -> None:

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot import commands
 from bot.app import App, check
@@ -19,6 +21,7 @@ from bot.channels.console import ConsoleChannel
 from bot.config import Settings, config_path, load_settings, resolve_feed_url
 from bot.errors import ConfigError, FetchError, NewsalertError, QueryError, StoreError
 from bot.store import Store
+from bot.store.copy import copy_database
 
 cli = typer.Typer(no_args_is_help=True, add_completion=False, help="Self-hosted news alerts.")
 db_cli = typer.Typer(no_args_is_help=True, help="Database maintenance.")
@@ -167,6 +170,34 @@ def db_upgrade(config: ConfigOption = None) -> None:
     except NewsalertError as error:
         raise _fail(str(error)) from None
     typer.echo("database is up to date")
+
+
+@db_cli.command("copy")
+def db_copy(
+    source: Annotated[str, typer.Option("--from", help="Database to copy, e.g. sqlite:///data/newsalert.db")],
+    target: Annotated[str, typer.Option("--to", help="Empty database to fill, e.g. postgresql://...")],
+) -> None:
+    """Copy every row into a new database (moving from SQLite to PostgreSQL); stop the bot first."""
+
+    async def copy() -> dict[str, int]:
+        stores = Store.open(source), Store.open(target)
+        try:
+            return await copy_database(*stores)
+        finally:
+            for store in stores:
+                await store.close()
+
+    try:
+        counts = asyncio.run(copy())
+    except (NewsalertError, SQLAlchemyError, OSError) as error:
+        message = str(error)
+        for url in (source, target):  # a database password never goes to the terminal
+            password = make_url(url).password
+            message = message.replace(password, "**********") if password else message
+        raise _fail(f"copy failed, nothing was committed to the target: {message}") from None
+    for table, count in counts.items():
+        typer.echo(f"{table}: {count} rows")
+    typer.echo("copied; now set database_url to the new database (the old one is unchanged)")
 
 
 def main() -> None:

@@ -171,3 +171,21 @@ async def _listening_port(process: asyncio.subprocess.Process) -> int:
         assert line, "the bot exited before listening"
         if "listening on http://" in line:
             return int(line.split("listening on http://")[1].split()[0].rsplit(":", 1)[1])
+
+
+async def test_db_copy_moves_everything_to_a_new_database(tmp_path, database_url):
+    """SQLite to PostgreSQL (or to another SQLite file without one): the copy runs as the original."""
+    config = write_config(tmp_path)
+    first = await asyncio.to_thread(newsalert, "run", "--once", "--config", str(config), cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    source = f"sqlite:///{tmp_path}/db/newsalert.db"
+    target = database_url if database_url.startswith("postgresql") else f"sqlite:///{tmp_path}/copy.db"
+    copied = await asyncio.to_thread(newsalert, "db", "copy", "--from", source, "--to", target, cwd=tmp_path)
+    assert copied.returncode == 0, copied.stderr
+    assert "articles: 13 rows" in copied.stdout and "outbox: 1 rows" in copied.stdout
+    again = await asyncio.to_thread(newsalert, "db", "copy", "--from", source, "--to", target, cwd=tmp_path)
+    assert again.returncode == 2 and "the target database is not empty" in again.stderr
+    env = {**clean_env(), "NEWSALERT_DATABASE_URL": target}
+    rerun = await asyncio.to_thread(newsalert, "run", "--once", "--config", str(config), cwd=tmp_path, env=env)
+    assert rerun.returncode == 0, rerun.stderr
+    assert rerun.stdout == "", "the copy knows what was already seen and sent"

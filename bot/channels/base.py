@@ -20,6 +20,7 @@ class Channel(Protocol):
     """
 
     name: str
+    exclusive_listen: bool  # one process at a time may listen (Telegram's getUpdates): the others wait
     overall: Rate | None  # the chat app's ceiling for all chats together (None: none)
 
     async def start(self) -> None:

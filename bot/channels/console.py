@@ -49,6 +49,7 @@ def render_console(alert: Alert) -> Text:
 
 class ConsoleChannel:
     name = "console"
+    exclusive_listen = False
     overall = None
 
     def __init__(self, stream: TextIO | None = None):

@@ -177,6 +177,7 @@ def _retry_after(error: RetryAfter) -> float:
 
 class TelegramChannel:
     name = "telegram"
+    exclusive_listen = True  # Telegram gives updates to one getUpdates caller per token
     overall = Rate(30, 30)  # messages a second, all chats together
 
     def __init__(self, settings: TelegramSettings, commands: Commands):

@@ -6,6 +6,7 @@ SQLite by default (WAL), PostgreSQL for scale; schema changes only through Alemb
 from __future__ import annotations
 
 import asyncio
+import zlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, nullcontext
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -42,7 +43,14 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def lock_key(name: str) -> int:
+    """A PostgreSQL advisory lock's number for a name."""
+    return zlib.crc32(f"newsalert:{name}".encode())
+
+
 def _upgrade(connection: Connection) -> None:
+    if connection.dialect.name == "postgresql":  # replicas upgrading at once: one migrates, the others wait
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock_key("upgrade")})
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
@@ -57,6 +65,25 @@ class Store(FeedRows, RuleRows, QueueRows):
         self.engine = engine
         # SQLite has one writer at a time: writers here queue for it instead of timing out on its lock.
         self._one_writer = asyncio.Lock() if engine.dialect.name == "sqlite" else None
+
+    @asynccontextmanager
+    async def exclusive(self, name: str) -> AsyncIterator[bool]:
+        """Whether this process is the one that holds `name` while inside: a PostgreSQL advisory
+        lock, freed when the block ends or the process dies. With SQLite (one process), always."""
+        if self.engine.dialect.name != "postgresql":
+            yield True
+            return
+        async with self.engine.connect() as conn:
+            held = bool(
+                (await conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": lock_key(name)})).scalar()
+            )
+            await conn.commit()
+            try:
+                yield held
+            finally:
+                if held:
+                    await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": lock_key(name)})
+                    await conn.commit()
 
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[Any]:
