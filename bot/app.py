@@ -104,8 +104,9 @@ class App:
         subscriptions = config_subscriptions(self.settings)
         await self.store.upgrade()
         now = self.clock.now()
-        await self.store.sync_config_feeds(config_feeds(self.settings), now)
-        await self.store.sync_config_subscriptions(subscriptions, now)
+        async with self.store.exclusive("config", wait=True):  # replicas starting together: one by one
+            await self.store.sync_config_feeds(config_feeds(self.settings), now)
+            await self.store.sync_config_subscriptions(subscriptions, now)
         for url, reason in await self.store.retired_config_feeds():
             log.warning("feed %s is retired (%s): remove it from the config file", url, reason)
         trusted = Fetcher(open_session())

@@ -186,6 +186,8 @@ async def test_db_copy_moves_everything_to_a_new_database(tmp_path, database_url
     again = await asyncio.to_thread(newsalert, "db", "copy", "--from", source, "--to", target, cwd=tmp_path)
     assert again.returncode == 2 and "the target database is not empty" in again.stderr
     env = {**clean_env(), "NEWSALERT_DATABASE_URL": target}
-    rerun = await asyncio.to_thread(newsalert, "run", "--once", "--config", str(config), cwd=tmp_path, env=env)
+    rerun = await asyncio.to_thread(
+        newsalert, "run", "--once", "--config", str(config), cwd=tmp_path, env=env
+    )
     assert rerun.returncode == 0, rerun.stderr
     assert rerun.stdout == "", "the copy knows what was already seen and sent"

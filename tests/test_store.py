@@ -128,9 +128,8 @@ async def test_two_processes_claiming_at_once_never_get_the_same_feed_or_alert(s
 async def test_one_process_at_a_time_holds_a_named_lock(store, database_url):
     other = Store.open(database_url)
     try:
-        async with store.exclusive("listen:telegram") as first:
-            async with other.exclusive("listen:telegram") as second:
-                assert first and (second is (not database_url.startswith("postgresql")))
+        async with store.exclusive("listen:telegram") as first, other.exclusive("listen:telegram") as second:
+            assert first and (second is (not database_url.startswith("postgresql")))
         async with other.exclusive("listen:telegram") as after:
             assert after, "freed when the holder lets go (or dies: its session ends)"
     finally:

@@ -67,16 +67,16 @@ class Store(FeedRows, RuleRows, QueueRows):
         self._one_writer = asyncio.Lock() if engine.dialect.name == "sqlite" else None
 
     @asynccontextmanager
-    async def exclusive(self, name: str) -> AsyncIterator[bool]:
-        """Whether this process is the one that holds `name` while inside: a PostgreSQL advisory
-        lock, freed when the block ends or the process dies. With SQLite (one process), always."""
+    async def exclusive(self, name: str, *, wait: bool = False) -> AsyncIterator[bool]:
+        """Whether this process is the one that holds `name` while inside (with `wait`, it waits its
+        turn): a PostgreSQL advisory lock, freed when the block ends or the process dies. With
+        SQLite (one process), always."""
         if self.engine.dialect.name != "postgresql":
             yield True
             return
+        take = "SELECT pg_advisory_lock(:k), true" if wait else "SELECT true, pg_try_advisory_lock(:k)"
         async with self.engine.connect() as conn:
-            held = bool(
-                (await conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": lock_key(name)})).scalar()
-            )
+            held = bool((await conn.execute(text(take), {"k": lock_key(name)})).one()[1])
             await conn.commit()
             try:
                 yield held

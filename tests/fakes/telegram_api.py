@@ -13,6 +13,7 @@ import html
 import itertools
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -168,15 +169,9 @@ class FakeTelegram:
     def last(self, chat: int = 1001) -> dict[str, Any]:
         return self.to(chat)[-1]
 
-    async def messages_at_least(self, n: int) -> None:
-        """Until the bot has sent n messages (to any chats): for a bot in another process."""
-        while len(self.sent) < n:
-            self._new_message.clear()
-            await self._new_message.wait()
-
-    async def distinct_at_least(self, n: int) -> None:
-        """Until n different (chat, text) messages have been sent."""
-        while len({(m["chat"]["id"], m["text"]) for m in self.sent}) < n:
+    async def until(self, condition: Callable[[list[dict[str, Any]]], bool]) -> None:
+        """Until what the bot has sent meets the condition: for a bot in another process."""
+        while not condition(self.sent):
             self._new_message.clear()
             await self._new_message.wait()
 

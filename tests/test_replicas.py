@@ -1,0 +1,86 @@
+"""Three `newsalert run` processes on one PostgreSQL database share the work: every alert once,
+every feed polled once per interval, and a replica killed with SIGKILL leaves nothing undone."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import signal
+import sys
+
+import pytest
+
+from tests.conftest import POSTGRES, empty_postgres
+from tests.fakes.telegram_api import TOKEN
+from tests.test_cli import clean_env
+
+pytestmark = pytest.mark.skipif(not POSTGRES, reason="NEWSALERT_TEST_POSTGRES_URL is not set")
+
+FEEDS, MATCHING, CHATS = 200, 20, 10
+WORDS = "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar".split()
+
+
+def feed(i: int) -> bytes:
+    rng = random.Random(i)  # every story its own text, so that none are taken for one story
+    text = " ".join(rng.choice(WORDS) + str(rng.randrange(1000)) for _ in range(40))
+    title = f"Membership item {i}" if i < MATCHING else f"Other item {i}"
+    link = f"https://news.example/{i}"
+    item = (
+        f"<item><title>{title}</title><link>{link}</link><description>{title}. {text}.</description></item>"
+    )
+    return f'<rss version="2.0"><channel><title>Feed {i}</title>{item}</channel></rss>'.encode()
+
+
+async def test_three_replicas_share_the_work_and_survive_a_kill(telegram, feed_server, tmp_path):
+    await empty_postgres(POSTGRES)
+    for i in range(FEEDS):
+        feed_server.files[f"/f{i}.xml"] = feed(i)
+    feeds = "".join(f"  - url: {feed_server.url(f'/f{i}.xml')}\n    backfill: all\n" for i in range(FEEDS))
+    subs = "".join(
+        f"  - channel: telegram\n    address: '{4001 + c}'\n    rules: [Membership]\n" for c in range(CHATS)
+    )
+    config = tmp_path / "newsalert.yaml"
+    config.write_text(
+        f"database_url: {POSTGRES}\nhttp:\n  host: 127.0.0.1\n  port: 0\n"
+        "delivery:\n  lease: 3s\n  burst_stories: 1000\n"
+        f"feeds:\n{feeds}subscriptions:\n{subs}",
+        encoding="utf-8",
+    )
+    env = {**clean_env(), "TELEGRAM_BOT_TOKEN": TOKEN, "NEWSALERT_TELEGRAM_API_URL": telegram.api_url}
+
+    async def replica() -> asyncio.subprocess.Process:
+        return await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "run", "--config", str(config),
+            env=env, cwd=tmp_path, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+
+    replicas = [await replica() for _ in range(3)]
+    try:
+        # Killed once every matching story is stored (one of its alerts went out), amid delivery.
+        await asyncio.wait_for(telegram.until(lambda sent: len(stories(sent)) == MATCHING), 90)
+        replicas[0].send_signal(signal.SIGKILL)
+        await replicas[0].wait()
+        await asyncio.wait_for(telegram.until(lambda sent: len(distinct(sent)) == MATCHING * CHATS), 120)
+        for process in replicas[1:]:
+            process.send_signal(signal.SIGTERM)
+        for process in replicas[1:]:
+            assert await asyncio.wait_for(process.wait(), 20) == 0
+    finally:
+        for process in replicas:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+    assert len(distinct(telegram.sent)) == MATCHING * CHATS, "every matching story to every chat"
+    assert len(telegram.sent) - len(distinct(telegram.sent)) <= 1, "at most the killed one's in-flight, twice"
+    assert all(feed_server.hits(f"/f{i}.xml") == 1 for i in range(FEEDS)), "each feed polled once"
+    for process in replicas[1:]:
+        log = (await process.stderr.read()).decode()
+        assert "Traceback" not in log, log
+
+
+def stories(sent: list[dict]) -> set[str]:
+    return {m["text"].split("\n")[0] for m in sent}
+
+
+def distinct(sent: list[dict]) -> set[tuple[int, str]]:
+    return {(m["chat"]["id"], m["text"].split("\n")[0]) for m in sent}
