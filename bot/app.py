@@ -45,6 +45,7 @@ DELIVER_TICK = timedelta(seconds=1)  # a chat's pace is a message a second at be
 FEED_LEASE = timedelta(minutes=5)
 FEEDS_PER_TICK = 100
 CONCURRENT_FETCHES = 10
+HEALTH_TIMEOUT = 5.0  # seconds the database has to answer /healthz
 LISTEN_RETRY = timedelta(seconds=15)  # a replica waiting to take over Telegram's long polling
 STOP_GRACE_SECONDS = 8.0  # in-flight work gets this long after SIGTERM, then is cancelled
 
@@ -216,14 +217,24 @@ class App:
         )
         return render_metrics(self.dispatcher.metrics)
 
-    def health(self) -> tuple[bool, dict[str, Any]]:
-        """Healthy while both ticking jobs have run recently."""
+    async def health(self) -> tuple[bool, dict[str, Any]]:
+        """Healthy while both ticking jobs have run recently, the database answers and every chat app
+        is reachable; else the problems, one sentence each."""
         now = self.clock.now()
         limits = {"poll": POLL_TICK * 3 + FEED_LEASE, "deliver": DELIVER_TICK * 3 + self.dispatcher.lease}
-        ok = all(
-            name in self.last_tick and now - self.last_tick[name] <= limit for name, limit in limits.items()
-        )
-        return ok, {name: at.isoformat() for name, at in self.last_tick.items()}
+        problems = [
+            f"{name} has not run since {self.last_tick[name]:%H:%M:%S}" if name in self.last_tick
+            else f"{name} has not run yet"
+            for name, limit in limits.items()
+            if name not in self.last_tick or now - self.last_tick[name] > limit
+        ]  # fmt: skip
+        try:
+            await asyncio.wait_for(self.store.ping(), HEALTH_TIMEOUT)
+        except Exception as error:
+            problems.append(f"the database does not answer ({type(error).__name__})")
+        problems += [problem for channel in self.channels.values() if (problem := channel.problem())]
+        details: dict[str, Any] = {name: at.isoformat() for name, at in self.last_tick.items()}
+        return not problems, {**details, **({"problems": problems} if problems else {})}
 
     async def serve(self, stop: asyncio.Event) -> None:
         """`newsalert run`: tick until stop is set, then finish in-flight work and return."""

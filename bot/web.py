@@ -8,15 +8,17 @@ from typing import Any
 
 from aiohttp import web
 
-Health = Callable[[], tuple[bool, dict[str, Any]]]
+Health = Callable[[], Awaitable[tuple[bool, dict[str, Any]]]]
 
 
 def build_web_app(
     health: Health, routes: Sequence[web.RouteDef] = (), metrics: Callable[[], Awaitable[str]] | None = None
 ) -> web.Application:
     async def healthz(_request: web.Request) -> web.Response:
-        ok, details = health()
-        return web.json_response({"status": "ok" if ok else "stalled", **details}, status=200 if ok else 503)
+        ok, details = await health()
+        return web.json_response(
+            {"status": "ok" if ok else "unhealthy", **details}, status=200 if ok else 503
+        )
 
     async def prometheus(_request: web.Request) -> web.Response:
         assert metrics

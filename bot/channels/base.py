@@ -55,6 +55,10 @@ class Channel(Protocol):
         """A sentence about the service itself (a feed failing, a feed gone), same rules as send."""
         ...
 
+    def problem(self) -> str | None:
+        """Why it cannot reach its chat app right now (for /healthz), or None."""
+        ...
+
     def routes(self) -> list[web.RouteDef]:
         """What it serves on http.port (a webhook, an events endpoint); may be none."""
         ...

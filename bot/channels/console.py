@@ -87,6 +87,9 @@ class ConsoleChannel:
     async def close(self) -> None:
         return
 
+    def problem(self) -> str | None:
+        return None
+
     def routes(self) -> list[web.RouteDef]:
         return []
 

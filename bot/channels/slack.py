@@ -206,6 +206,7 @@ class SlackChannel:
         self.bolt.action(re.compile(r"^newsalert-"))(self._pressed)
         self._seen: dict[str, float] = {}  # signatures of recent requests: a replay is refused
         self._later: set[asyncio.Task[None]] = set()
+        self._socket: AsyncSocketModeHandler | None = None
 
     async def start(self) -> None:
         try:
@@ -292,6 +293,12 @@ class SlackChannel:
 
     # incoming: the slash command and button presses
 
+    def problem(self) -> str | None:
+        session = self._socket.client.current_session if self._socket else None
+        if self._socket and (session is None or session.closed):
+            return "slack: the Socket Mode connection is down"
+        return None
+
     def routes(self) -> list[web.RouteDef]:
         """Slack's requests in HTTP mode (none in Socket Mode): signed, fresh and new, or 401."""
         if self.settings.app_token:
@@ -326,12 +333,12 @@ class SlackChannel:
         """Socket Mode, when an app token is set: commands arrive over Slack's websocket."""
         if not self.settings.app_token:
             return
-        handler = AsyncSocketModeHandler(self.bolt, self.settings.app_token.get_secret_value())
-        await handler.connect_async()
+        self._socket = AsyncSocketModeHandler(self.bolt, self.settings.app_token.get_secret_value())
+        await self._socket.connect_async()
         try:
             await stop.wait()
         finally:
-            await handler.close_async()
+            await self._socket.close_async()
 
     async def _slash(
         self, ack: Callable[..., Awaitable[None]], command: dict[str, Any], respond: Any

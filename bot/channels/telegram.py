@@ -196,6 +196,7 @@ class TelegramChannel:
         self.offset: int | None = None
         self.username = ""
         self._later: set[asyncio.Task[None]] = set()
+        self._failing: str | None = None  # why getUpdates fails, while it does
 
     async def start(self) -> None:
         """Check the token, register the command menu, and choose webhook or long polling."""
@@ -320,12 +321,16 @@ class TelegramChannel:
         while not stop.is_set():
             try:
                 await self.poll_updates(POLL_TIMEOUT)
-                delay = 1.0
+                delay, self._failing = 1.0, None
             except Exception as error:
+                self._failing = f"telegram: getUpdates fails ({type(error).__name__})"
                 log.warning("telegram getUpdates failed (%s); again in %.0f s", type(error).__name__, delay)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), delay)
                 delay = min(delay * 2, 60.0)
+
+    def problem(self) -> str | None:
+        return self._failing
 
     def routes(self) -> list[web.RouteDef]:
         """The webhook on http.port, in webhook mode; it answers only calls carrying our secret."""

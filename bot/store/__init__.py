@@ -66,6 +66,10 @@ class Store(FeedRows, RuleRows, QueueRows):
         # SQLite has one writer at a time: writers here queue for it instead of timing out on its lock.
         self._one_writer = asyncio.Lock() if engine.dialect.name == "sqlite" else None
 
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
     @asynccontextmanager
     async def exclusive(self, name: str, *, wait: bool = False) -> AsyncIterator[bool]:
         """Whether this process is the one that holds `name` while inside (with `wait`, it waits its
