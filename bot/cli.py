@@ -1,4 +1,4 @@
-"""The `newsalert` command line (also `python -m bot`): run, check, db upgrade."""
+"""The `newsalert` command line (also `python -m bot`): run, check, rules, config, opml, db."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+import yaml
 
 from bot import commands
 from bot.app import App, check
@@ -25,6 +26,8 @@ db_cli = typer.Typer(no_args_is_help=True, help="Database maintenance.")
 cli.add_typer(db_cli, name="db")
 rules_cli = typer.Typer(no_args_is_help=True, help="Watch rules.")
 cli.add_typer(rules_cli, name="rules")
+config_cli = typer.Typer(no_args_is_help=True, help="Settings.")
+cli.add_typer(config_cli, name="config")
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="YAML settings file [env: NEWSALERT_CONFIG]")
@@ -148,6 +151,13 @@ def rules_test(
         raise _fail(f"cannot use that rule: {error}") from None
     except NewsalertError as error:
         raise _fail(str(error)) from None
+
+
+@config_cli.command("show")
+def config_show(config: ConfigOption = None) -> None:
+    """Print the effective settings (file, then environment) as YAML, every secret blanked out."""
+    settings = _settings(config)
+    typer.echo(yaml.safe_dump(settings.redacted(), sort_keys=False, allow_unicode=True), nl=False)
 
 
 @db_cli.command("upgrade")
