@@ -1,4 +1,4 @@
-"""The `newsalert` command line (also `python -m bot`): run, check, db upgrade."""
+"""The `newsalert` command line (also `python -m bot`): run, check, rules, config, opml, db."""
 
 from __future__ import annotations
 
@@ -7,19 +7,26 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
+import yaml
+from rich.console import Console
+from rich.progress import Progress
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import commands
+from bot.admin import ImportReport, describe_import, export_feeds, import_feeds
 from bot.app import App, check
 from bot.channels.console import ConsoleChannel
 from bot.config import Settings, config_path, load_settings, resolve_feed_url
-from bot.errors import ConfigError, FetchError, NewsalertError, QueryError, StoreError
+from bot.errors import ConfigError, FetchError, NewsalertError, OpmlError, QueryError, StoreError
+from bot.feeds.schedule import Bounds, chat_interval
+from bot.opml import parse_opml
 from bot.store import Store
 from bot.store.copy import copy_database
 
@@ -28,6 +35,11 @@ db_cli = typer.Typer(no_args_is_help=True, help="Database maintenance.")
 cli.add_typer(db_cli, name="db")
 rules_cli = typer.Typer(no_args_is_help=True, help="Watch rules.")
 cli.add_typer(rules_cli, name="rules")
+config_cli = typer.Typer(no_args_is_help=True, help="Settings.")
+cli.add_typer(config_cli, name="config")
+opml_cli = typer.Typer(no_args_is_help=True, help="Feeds in and out as OPML.")
+cli.add_typer(opml_cli, name="opml")
+LONG_IMPORT = 20  # feeds: from this many, a progress bar
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="YAML settings file [env: NEWSALERT_CONFIG]")
@@ -151,6 +163,78 @@ def rules_test(
         raise _fail(f"cannot use that rule: {error}") from None
     except NewsalertError as error:
         raise _fail(str(error)) from None
+
+
+@config_cli.command("show")
+def config_show(config: ConfigOption = None) -> None:
+    """Print the effective settings (file, then environment) as YAML, every secret blanked out."""
+    settings = _settings(config)
+    typer.echo(yaml.safe_dump(settings.redacted(), sort_keys=False, allow_unicode=True), nl=False)
+
+
+@opml_cli.command("import")
+def opml_import(
+    file: Annotated[Path, typer.Argument(help="An OPML file, from miniflux or any feed reader.")],
+    config: ConfigOption = None,
+) -> None:
+    """Watch the feeds an OPML file lists, as if an admin had added each from a chat (SSRF-guarded)."""
+    settings = _settings(config)
+    try:
+        feeds = parse_opml(file.read_bytes())
+    except OSError as error:
+        raise _fail(f"cannot read {file}: {error.strerror}") from None
+    except OpmlError as error:
+        raise _fail(f"cannot import {file}: {error}") from None
+    interval = chat_interval(
+        settings.poll_interval, Bounds(settings.polling.min_interval, settings.polling.max_interval)
+    )
+
+    async def load(progress: Callable[[], None]) -> ImportReport:
+        store = Store.open(settings.database_url)
+        try:
+            await store.upgrade()
+            now = datetime.now(UTC)
+            return await import_feeds(store, feeds, interval=interval, now=now, progress=progress)
+        finally:
+            await store.close()
+
+    try:
+        if len(feeds) >= LONG_IMPORT:
+            with Progress(console=Console(stderr=True), transient=True) as bar:
+                task = bar.add_task(f"importing {file.name}", total=len(feeds))
+                report = asyncio.run(load(lambda: bar.advance(task)))
+        else:
+            report = asyncio.run(load(lambda: None))
+    except NewsalertError as error:
+        raise _fail(str(error)) from None
+    typer.echo(describe_import(report))
+
+
+@opml_cli.command("export")
+def opml_export(
+    file: Annotated[Path | None, typer.Argument(help="Where to write it; standard output if none.")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Write every feed being polled as OPML."""
+    settings = _settings(config)
+
+    async def dump() -> tuple[int, bytes]:
+        store = Store.open(settings.database_url)
+        try:
+            await store.upgrade()
+            return await export_feeds(store, datetime.now(UTC))
+        finally:
+            await store.close()
+
+    try:
+        count, document = asyncio.run(dump())
+    except NewsalertError as error:
+        raise _fail(str(error)) from None
+    if file is None:
+        sys.stdout.buffer.write(document)
+        return
+    file.write_bytes(document)
+    typer.echo(f"wrote {count} feed(s) to {file}", err=True)
 
 
 @db_cli.command("upgrade")

@@ -11,12 +11,14 @@ import re
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.admin import describe_import, describe_status, export_feeds, import_feeds
 from bot.config import parse_duration
 from bot.domain import Clock, Subscription
-from bot.errors import FetchError, QueryError
+from bot.errors import FetchError, OpmlError, QueryError
+from bot.opml import parse_opml
 from bot.rules.index import Document, RuleIndex
 from bot.rules.query import format_rule, parse_rule
 from bot.rules.text import DEFAULT_LANGUAGE
@@ -86,6 +88,7 @@ class Chat:
     is_admin: bool = False  # may manage feeds (telegram.admins, slack.admins)
     allowed: bool = True  # False when an allowlist is set and does not name this user
     prefix: str = "/"  # how commands are typed here: "/" in Telegram, "/newsalert " in Slack
+    files: bool = False  # the chat app passes files both ways (Telegram documents): /import, /export
 
 
 @dataclass(frozen=True)
@@ -95,12 +98,19 @@ class Button:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    filename: str
+    data: bytes
+
+
+@dataclass(frozen=True)
 class Reply:
     text: str
     buttons: tuple[tuple[Button, ...], ...] = ()  # rows of buttons
     # after one of these buttons is pressed, this command's new reply replaces this message
     refresh: str | None = None
     refused: bool = False  # nothing was done (no right to, unknown command): tell only the asker
+    attachment: Attachment | None = None  # a file sent with the text as its caption
 
 
 @dataclass(frozen=True)
@@ -127,7 +137,11 @@ COMMANDS = (
     Command("digest", "MODE", "instant, hourly, or daily HH:MM [zone]", edits=True),
     Command("quiet", "HOURS", "quiet hours: 22:00-07:00 [zone], or off", edits=True),
     Command("stop", "", "unsubscribe this chat; nothing more is sent", edits=True),
+    Command("status", "", "feeds failing, last poll, alerts waiting, delivery time today", admin=True),
+    Command("import", "", "add the feeds of an OPML file (send it with /import as its caption)", admin=True),
+    Command("export", "", "the feeds as an OPML file", admin=True),
 )
+_ADMIN_ONLY = {"status": "see its health", "export": "export its feeds"}  # default: "change its feeds"
 _BY_NAME = {command.name: command for command in COMMANDS}
 _HIDDEN = {"pause": "unwatch", "resume": "unwatch"}  # button actions, with the rights of this command
 ALIASES = {"list": "rules"}  # Slack's word for it
@@ -228,6 +242,14 @@ class Commands:
         self.language = language
 
     async def run(self, chat: Chat, name: str, argument: str = "") -> Reply:
+        refusal = self._refusal(chat, name)
+        if refusal:
+            return refusal
+        handler = getattr(self, f"_{name}")
+        return await handler(chat, argument.strip())
+
+    def _refusal(self, chat: Chat, name: str) -> Reply | None:
+        """Why this chat may not run this command, or None when it may."""
         if not chat.allowed:
             return Reply(
                 f"Sorry, this newsalert bot is private. Its owner can let you in by adding your id "
@@ -239,15 +261,49 @@ class Commands:
             text = f"I do not know {chat.prefix}{name}. {chat.prefix}help lists what I can do."
             return Reply(text, refused=True)
         if command.admin and not chat.is_admin:
-            return Reply(
-                "Sorry, only the bot's admins can change its feeds. Ask whoever runs it.", refused=True
-            )
+            what = _ADMIN_ONLY.get(command.name, "change its feeds")
+            return Reply(f"Sorry, only the bot's admins can {what}. Ask whoever runs it.", refused=True)
         if command.edits and not chat.may_edit:
             return Reply(
                 "Sorry, only this chat's admins can change its alerts. Ask one of them.", refused=True
             )
-        handler = getattr(self, f"_{name}")
-        return await handler(chat, argument.strip())
+        return None
+
+    async def import_opml(self, chat: Chat, read: Callable[[], Awaitable[bytes]]) -> Reply:
+        """Not typed: an admin sent an OPML file (Telegram: a document captioned /import). `read`
+        fetches it, once the sender is known to be an admin: nobody else's file is downloaded."""
+        refusal = self._refusal(chat, "import")
+        if refusal:
+            return refusal
+        try:
+            feeds = parse_opml(await read())
+        except OpmlError as error:
+            return Reply(f"I could not import that: {error}.")
+        if not feeds:
+            return Reply("That OPML file lists no feeds (no outline with an xmlUrl).")
+        report = await import_feeds(
+            self.store, feeds, interval=self.chat_feed_interval, now=self.clock.now()
+        )
+        return Reply(describe_import(report) + " New stories from them are matched from now on.")
+
+    async def _import(self, chat: Chat, _argument: str) -> Reply:
+        if chat.files:
+            return Reply(f"Send me the OPML file as a document, with {chat.prefix}import as its caption.")
+        return Reply("Import the OPML file on the server: newsalert opml import FILE.")
+
+    async def _export(self, chat: Chat, _argument: str) -> Reply:
+        if not chat.files:
+            return Reply("Export the feeds on the server: newsalert opml export FILE.")
+        count, document = await export_feeds(self.store, self.clock.now())
+        name = f"newsalert-feeds-{self.clock.now():%Y%m%d}.opml"
+        return Reply(f"The {count} feed(s) being watched, as OPML.", attachment=Attachment(name, document))
+
+    async def _status(self, chat: Chat, _argument: str) -> Reply:
+        now = self.clock.now()
+        listed = await self.store.feed_list()
+        last_poll, latencies = await self.store.status_figures(datetime.combine(now.date(), time(), UTC))
+        waiting = (await self.store.count_outbox()).get("pending", 0)
+        return Reply(describe_status(listed, last_poll, waiting, latencies, now))
 
     async def chat_moved(self, channel: str, address: str, new_address: str) -> None:
         """Not a command: the chat app says this chat has a new address from now on."""

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import yaml
 from pydantic import (
@@ -24,6 +24,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from bot.errors import ConfigError
 
@@ -173,6 +175,7 @@ class Settings(_Section):
     """Everything the bot needs to run, validated; secrets are SecretStr."""
 
     database_url: str = "sqlite:///data/newsalert.db"
+    database_password: SecretStr | None = None  # put into database_url when it has none (from a file)
     poll_interval: Duration = timedelta(minutes=5)
     rules_language: str = "english"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -197,6 +200,16 @@ class Settings(_Section):
                 )
         return subs
 
+    @model_validator(mode="after")
+    def _password_into_url(self) -> Settings:
+        if not self.database_password or urlsplit(self.database_url).password:
+            return self
+        try:
+            url = make_url(self.database_url).set(password=self.database_password.get_secret_value())
+        except ArgumentError:
+            raise ValueError("database_url is not a database URL like postgresql://user@host/name") from None
+        return self.model_copy(update={"database_url": url.render_as_string(hide_password=False)})
+
     def secret_values(self) -> list[str]:
         """Every secret's value (tokens, the database password), for logs to blank out."""
         values = [
@@ -205,19 +218,57 @@ class Settings(_Section):
             for value in dict(section).values()
             if isinstance(value, SecretStr)
         ]
+        values.append(unquote(urlsplit(self.database_url).password or ""))
         values.append(urlsplit(self.database_url).password or "")
+        if self.database_password:
+            values.append(self.database_password.get_secret_value())
         if self.telegram.token:
             values.append(self.telegram.webhook_secret_value())
         return [value for value in values if len(value) >= 4]
 
     def redacted(self) -> dict[str, Any]:
-        """A dump safe to log or print: every secret shows as '**********'."""
-        return self.model_dump(mode="json")
+        """A dump safe to log or print (`newsalert config show`): every secret shows as '**********',
+        the database password too, and any secret's value found anywhere else (a token pasted into a
+        URL) is blanked out. Durations read as they are written: 5m, 2h, 1d."""
+        dump = _shown(self.model_dump(), sorted(self.secret_values(), key=len, reverse=True))
+        url = urlsplit(self.database_url)
+        if url.password is not None:
+            user, _, host = url.netloc.rpartition("@")
+            dump["database_url"] = url._replace(netloc=f"{user.split(':')[0]}:{REDACTED}@{host}").geturl()
+        return dump
+
+
+REDACTED = "**********"
+
+
+def format_duration(value: timedelta) -> str:
+    """The reverse of parse_duration: 300 s -> "5m", 90 s -> "90s"."""
+    seconds = value.total_seconds()
+    for unit in "dhm":
+        if seconds >= _UNITS[unit] and seconds % _UNITS[unit] == 0:
+            return f"{int(seconds // _UNITS[unit])}{unit}"
+    return f"{seconds:g}s"
+
+
+def _shown(value: Any, secrets: list[str]) -> Any:
+    if isinstance(value, dict):
+        return {key: _shown(item, secrets) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_shown(item, secrets) for item in value]
+    if isinstance(value, SecretStr):
+        return REDACTED
+    if isinstance(value, timedelta):
+        return format_duration(value)
+    if isinstance(value, str):
+        for secret in secrets:
+            value = value.replace(secret, REDACTED)
+    return value
 
 
 # Environment variable -> setting path. `NAME_FILE` reads a secret from a file instead.
 ENVIRONMENT: dict[str, tuple[str, ...]] = {
     "NEWSALERT_DATABASE_URL": ("database_url",),
+    "NEWSALERT_DATABASE_PASSWORD": ("database_password",),
     "NEWSALERT_POLL_INTERVAL": ("poll_interval",),
     "NEWSALERT_LOG_LEVEL": ("log_level",),
     "NEWSALERT_HTTP_PORT": ("http", "port"),
@@ -239,7 +290,7 @@ ENVIRONMENT: dict[str, tuple[str, ...]] = {
 }
 
 
-_SECRET_SECTIONS = ("telegram", "slack", "summary.llm")
+_SECRET_SECTIONS = ("telegram", "slack", "summary.llm", "database")
 
 
 def config_path(option: str | None, environ: Mapping[str, str]) -> Path:
@@ -287,7 +338,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 def _from_environment(name: str, environ: Mapping[str, str]) -> str | None:
     if environ.get(f"{name}_FILE"):
         try:
-            return Path(environ[f"{name}_FILE"]).read_text(encoding="utf-8").strip()
+            return Path(environ[f"{name}_FILE"]).read_text(encoding="utf-8").strip() or None
         except OSError as error:
             raise ConfigError(f"{name}_FILE", f"cannot read {error.filename}: {error.strerror}") from None
     return environ.get(name) or None

@@ -37,6 +37,10 @@ class QueryError(NewsalertError):
         self.position = position
 
 
+class OpmlError(NewsalertError):
+    """A file that is not OPML; the message says why, in one sentence."""
+
+
 class StoreError(NewsalertError):
     pass
 

@@ -310,3 +310,15 @@ def test_the_app_manifest_matches_what_the_bot_serves():
     assert command["url"].endswith(EVENTS_PATH)
     assert manifest["settings"]["interactivity"]["request_url"].endswith(EVENTS_PATH)
     assert {"commands", "chat:write"} <= set(manifest["oauth_config"]["scopes"]["bot"])
+
+
+async def test_status_is_for_admins_and_files_are_pointed_to_the_server(workspace):
+    app, user = await workspace("  admins: [U9]\n")
+    await app.poll_due()
+    _status, answer = await user.types("status")
+    assert answer["text"] == "Sorry, only the bot's admins can see its health. Ask whoever runs it."
+    user.user = "U9"
+    _status, answer = await user.types("status")
+    assert answer["text"].startswith("Feeds: 1 watched, 1 healthy, 0 failing.\nLast successful poll: ")
+    _status, answer = await user.types("export")
+    assert answer["text"] == "Export the feeds on the server: newsalert opml export FILE."

@@ -13,12 +13,14 @@ from aiohttp import ClientSession
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.admin import _span
 from bot.app import App
-from bot.channels.telegram import render_alert, units
+from bot.channels.telegram import file_url, render_alert, units
 from bot.domain import Alert, Match, Quote
 from bot.errors import ConfigError
+from bot.opml import parse_opml
 from bot.web import build_web_app, start_web
-from tests.conftest import SAMPLES, SEED_TITLE
+from tests.conftest import ROOT, SAMPLES, SEED_TITLE
 from tests.fakes.telegram_api import TOKEN, FakeTelegram, parse_html
 from tests.test_cli import clean_env
 
@@ -35,6 +37,8 @@ NEW_ITEM = b"""    <item>
     </item>
 """
 GROUP = -100500
+DATA = ROOT / "tests" / "data"
+PUBLISHED = datetime(2008, 12, 3, 10, 0, tzinfo=UTC)  # NEW_ITEM's pubDate
 
 
 @pytest.fixture
@@ -487,3 +491,77 @@ async def test_stop_outlasts_a_restart_for_a_chat_in_the_config_file(make_settin
     assert not (await again.store.subscription("telegram", "1001")).active, "a setting does not undo /stop"
     reply = await say(again, telegram, "/watch Membership Action Plan")
     assert "This chat was unsubscribed; it gets alerts again." in reply["text"]
+
+
+# --- admins: /import, /export, /status ------------------------------------------------------------
+
+
+def test_files_are_fetched_beside_the_api_as_ptb_expects():
+    assert file_url("https://api.telegram.org/bot") == "https://api.telegram.org/file/bot"
+    assert file_url("http://127.0.0.1:8081/bot/") == "http://127.0.0.1:8081/file/bot"
+    assert file_url("http://bots.internal/telegram") == "http://bots.internal/telegram/file/bot"
+
+
+async def test_an_admin_imports_an_opml_document_and_exports_it_back(bot, telegram):
+    app = await bot("  admins: [1001]\n")
+    reply = await say(app, telegram, "/import")
+    assert reply["text"] == "Send me the OPML file as a document, with /import as its caption."
+
+    telegram.user_sends_document((DATA / "miniflux-export.opml").read_bytes(), "feeds.opml", "/import")
+    await app.channels["telegram"].poll_updates()
+    assert telegram.last()["text"] == (
+        "Added 3 feed(s); 0 were already watched. New stories from them are matched from now on."
+    )
+    telegram.user_sends_document(b"<html>not a feed list</html>", "page.html", "/import")
+    await app.channels["telegram"].poll_updates()
+    assert telegram.last()["text"] == "I could not import that: this is not an OPML file (no <opml> element)."
+
+    await say(app, telegram, "/export")
+    document = telegram.documents[-1]
+    assert document["chat"] == 1001 and document["filename"].endswith(".opml")
+    assert document["caption"] == "The 4 feed(s) being watched, as OPML."
+    exported = dict(parse_opml(document["data"]))
+    assert exported.keys() == {u for u, _ in parse_opml((DATA / "miniflux-export.opml").read_bytes())} | {
+        app.settings.feeds[0].url
+    }
+
+
+async def test_only_admins_import_export_and_see_status_and_nobody_elses_file_is_downloaded(bot, telegram):
+    app = await bot("  admins: [7]\n")
+    telegram.user_sends_document((DATA / "rsstt-export.opml").read_bytes(), "feeds.opml", "/import")
+    await app.channels["telegram"].poll_updates()
+    assert telegram.last()["text"].startswith("Sorry, only the bot's admins can change its feeds.")
+    assert "getFile" not in telegram.calls
+    assert (await say(app, telegram, "/export"))["text"].startswith("Sorry, only the bot's admins can export")
+    assert (await say(app, telegram, "/status"))["text"].startswith("Sorry, only the bot's admins can see")
+    assert telegram.documents == []
+    telegram.user_sends_document(b"<opml/>", "notes.opml", "just keeping this here")
+    await app.channels["telegram"].poll_updates()
+    assert len(telegram.sent) == 3, "a document without /import is not a command"
+
+
+async def test_status_tells_an_admin_what_fails_the_last_poll_the_queue_and_delivery_time(
+    bot, telegram, feed_server, clock
+):
+    app = await bot("  admins: [1001]\n")
+    await app.poll_due()
+    await say(app, telegram, "/watch Membership Action Plan")
+    await publish_new_story(app, feed_server, clock)
+    reply = await say(app, telegram, "/status")
+    assert reply["text"].splitlines() == [
+        "Feeds: 1 watched, 1 healthy, 0 failing.",
+        f"Last successful poll: {clock.now():%d %b %H:%M} UTC (0s ago)",
+        "Alerts waiting to be sent: 0",
+        f"Publication to delivery today: {_span((clock.now() - PUBLISHED).total_seconds())} median, "
+        "over 1 alert(s)",
+    ]
+    del feed_server.files["/world.xml"]
+    clock.advance(timedelta(hours=1))
+    await app.poll_due()
+    lines = (await say(app, telegram, "/status"))["text"].splitlines()
+    assert lines[:2] == [
+        "Feeds: 1 watched, 0 healthy, 1 failing.",
+        f"  1. World Desk: since {clock.now():%d %b %H:%M} UTC, 1 error(s): 127.0.0.1 answered HTTP 404",
+    ]
+    last = clock.now() - timedelta(hours=1)
+    assert lines[2] == f"Last successful poll: {last:%d %b %H:%M} UTC (1h 00m ago)"

@@ -26,7 +26,13 @@ from telegram.request import HTTPXRequest
 from bot.commands import COMMANDS, Button, Chat, Commands, Reply, is_command, is_slow, split_command
 from bot.config import TelegramSettings
 from bot.domain import Alert, Match, Quote, Receipt
-from bot.errors import AddressMovedError, ConfigError, PermanentDeliveryError, TransientDeliveryError
+from bot.errors import (
+    AddressMovedError,
+    ConfigError,
+    OpmlError,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+)
 from bot.pacing import Rate
 
 # PTB 22 warns on every 429 while it moves durations from int to timedelta, unless opted in early
@@ -41,6 +47,7 @@ MAX_RULE = 150
 POLL_TIMEOUT = 30  # seconds a getUpdates call waits for news
 SORRY = "Sorry, something went wrong on my side; it has been logged. Please try again later."
 WEBHOOK_PATH = "/telegram/webhook"  # on http.port
+MAX_OPML = 1_000_000  # bytes of an OPML file sent with /import; a list of thousands of feeds fits
 ADMINS = {ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR}
 # BadRequest descriptions that mean the chat or topic is gone, not that the message was wrong
 _GONE = ("chat not found", "thread not found", "topic_deleted", "topic_closed", "not enough rights")
@@ -148,6 +155,13 @@ def render_digest(alerts: list[Alert], heading: str | None = None) -> list[str]:
     return [*messages, current]
 
 
+def file_url(api_url: str) -> str:
+    """Where files are downloaded from, beside the API as Telegram has it:
+    https://api.telegram.org/bot -> https://api.telegram.org/file/bot (any Bot API server alike)."""
+    base = api_url.rstrip("/")
+    return base.removesuffix("/bot") + "/file/bot"
+
+
 def split_address(address: str) -> tuple[int | str, int | None]:
     """ "-100123:7" -> (-100123, 7): a chat, and the forum topic in it."""
     chat, _, thread = address.partition(":")
@@ -187,6 +201,7 @@ class TelegramChannel:
         self.bot = Bot(
             settings.token.get_secret_value(),
             base_url=settings.api_url,
+            base_file_url=file_url(settings.api_url),
             # a send that times out may have arrived: generous timeouts keep such doubles rare
             request=HTTPXRequest(
                 connection_pool_size=8, connect_timeout=10, read_timeout=30, write_timeout=30
@@ -363,6 +378,8 @@ class TelegramChannel:
             )
         elif update.callback_query:
             await self._guarded(update, self._pressed(update))
+        elif message and message.document and split_command(message.caption or "")[0] == "import":
+            await self._guarded(update, self._import(update))
         elif message and message.text and message.text.startswith("/"):
             name, argument = split_command(message.text)
             head = message.text.split(maxsplit=1)[0]
@@ -405,6 +422,21 @@ class TelegramChannel:
         chat = await self._chat(update)
         await self._reply(chat.address, await self.commands.run(chat, name, argument))
 
+    async def _import(self, update: Update) -> None:
+        """An OPML file sent as a document captioned /import; downloaded only for an admin."""
+        document = update.effective_message.document if update.effective_message else None
+        assert document
+        chat = await self._chat(update)
+
+        async def read() -> bytes:
+            if (document.file_size or 0) > MAX_OPML:
+                raise OpmlError(f"the file is over {MAX_OPML // 1_000_000} MB; no feed list is that long")
+            # Specs: https://core.telegram.org/bots/api#getfile
+            file = await self.bot.get_file(document.file_id)
+            return bytes(await file.download_as_bytearray())
+
+        await self._reply(chat.address, await self.commands.import_opml(chat, read))
+
     async def _pressed(self, update: Update) -> None:
         query = update.callback_query
         assert query
@@ -427,6 +459,16 @@ class TelegramChannel:
 
     async def _reply(self, address: str, reply: Reply) -> None:
         chat_id, thread = split_address(address)
+        if reply.attachment:
+            # Specs: https://core.telegram.org/bots/api#senddocument (a caption: at most 1,024 characters)
+            await self.bot.send_document(
+                chat_id,
+                reply.attachment.data,
+                filename=reply.attachment.filename,
+                caption=clip(reply.text, 1024),
+                message_thread_id=thread,
+            )
+            return
         await self.bot.send_message(
             chat_id,
             clip(reply.text, LIMIT),
@@ -460,4 +502,5 @@ class TelegramChannel:
             may_edit=may_edit,
             is_admin=user_id in self.settings.admins,
             allowed=allowed,
+            files=True,
         )

@@ -356,6 +356,22 @@ class FeedRows(Rows):
         async with self.engine.connect() as conn:
             return [StoredArticle(*row) for row in (await conn.execute(query)).all()]
 
+    # --- /status (issue #10, hosting branch): added here, at the end, so the merge stays simple -----
+
+    async def status_figures(self, since: datetime) -> tuple[datetime | None, list[float]]:
+        """The last successful poll of any feed, and for each alert sent since a time, the seconds
+        from its story's publication (else its fetching) to its delivery."""
+        last_poll = select(func.max(feeds.c.last_success_at))
+        sent = (
+            select(func.coalesce(articles.c.published_at, articles.c.fetched_at), outbox.c.sent_at)
+            .join(articles, outbox.c.article_id == articles.c.id)
+            .where(outbox.c.status == "sent", outbox.c.sent_at >= since)
+        )
+        async with self.engine.connect() as conn:
+            last = (await conn.execute(last_poll)).scalar()
+            rows = (await conn.execute(sent)).all()
+        return last, [max((delivered - published).total_seconds(), 0.0) for published, delivered in rows]
+
 
 _RECORD_SUCCESS = (
     update(feeds)

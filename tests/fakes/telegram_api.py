@@ -97,6 +97,8 @@ class FakeTelegram:
     refuse_html: bool = False  # every HTML message gets "can't parse entities"
     retry_after: int = 7
     calls: list[str] = field(default_factory=list)
+    documents: list[dict[str, Any]] = field(default_factory=list)  # sendDocument: chat, caption, name, data
+    files: dict[str, bytes] = field(default_factory=dict)  # file_id -> what users sent
     base_url: str = ""
     _updates: list[dict[str, Any]] = field(default_factory=list)
     _new_update: asyncio.Event = field(default_factory=asyncio.Event)
@@ -106,6 +108,11 @@ class FakeTelegram:
     _runner: web.AppRunner | None = None
 
     @property
+    def file_url(self) -> str:
+        """Where the bot downloads files: PTB's base_file_url (the bot appends its token)."""
+        return f"{self.base_url}/file/bot"
+
+    @property
     def api_url(self) -> str:
         """What telegram.api_url is set to: the bot appends its token."""
         return f"{self.base_url}/bot"
@@ -113,6 +120,7 @@ class FakeTelegram:
     async def start(self) -> FakeTelegram:
         app = web.Application()
         app.router.add_route("*", "/bot{token}/{method}", self._serve)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._download)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", 0).start()
@@ -138,6 +146,22 @@ class FakeTelegram:
         message = self._message(chat, kind, text, user)
         if topic:
             message.update(message_thread_id=topic, is_topic_message=True)
+        self._push({"message": message})
+
+    def user_sends_document(
+        self, data: bytes, filename: str, caption: str = "", *, chat: int = 1001, user: int = 1001
+    ) -> None:
+        """A file sent as a document, with a caption (as /import is used)."""
+        file_id = f"doc{next(self._ids)}"
+        self.files[file_id] = data
+        message = self._message(chat, "private" if chat > 0 else "supergroup", "", user)
+        del message["text"]
+        message["document"] = {
+            "file_id": file_id, "file_unique_id": f"u{file_id}", "file_name": filename,
+            "mime_type": "text/x-opml", "file_size": len(data),
+        }  # fmt: skip
+        if caption:
+            message["caption"] = caption
         self._push({"message": message})
 
     def group_migrates(self, old: int, new: int) -> None:
@@ -292,6 +316,37 @@ class FakeTelegram:
             message["reply_markup"] = _checked_markup(params["reply_markup"])
         self._current[(chat, message_id)] = (params["text"], params.get("reply_markup"))
         self.edits.append(message)
+        return message
+
+    async def _getFile(self, params: dict[str, Any]) -> dict[str, Any]:
+        file_id = str(params["file_id"])
+        if file_id not in self.files:
+            raise Refusal(400, "Bad Request: invalid file_id")
+        size = len(self.files[file_id])
+        return {"file_id": file_id, "file_unique_id": f"u{file_id}", "file_size": size,
+                "file_path": f"documents/{file_id}.opml"}  # fmt: skip
+
+    async def _download(self, request: web.Request) -> web.Response:
+        """GET /file/bot<token>/<file_path>, as getFile's answer says."""
+        file_id = request.match_info["path"].removeprefix("documents/").removesuffix(".opml")
+        if request.match_info["token"] != self.token or file_id not in self.files:
+            return web.Response(status=404)
+        return web.Response(body=self.files[file_id])
+
+    async def _sendDocument(self, params: dict[str, Any]) -> dict[str, Any]:
+        chat, upload = int(params["chat_id"]), params["document"]
+        if not isinstance(upload, web.FileField):
+            raise Refusal(400, "Bad Request: wrong file identifier/HTTP URL specified")
+        caption = str(params.get("caption") or "")
+        if len(caption) > 1024:
+            raise Refusal(400, "Bad Request: message caption is too long")
+        data = upload.file.read()
+        self.documents.append({"chat": chat, "caption": caption, "filename": upload.filename, "data": data})
+        message = self._message(chat, "private" if chat > 0 else "supergroup", "")
+        del message["text"]
+        message["document"] = {"file_id": "sent", "file_unique_id": "sent", "file_name": upload.filename}
+        message["caption"] = caption
+        self._new_message.set()
         return message
 
     async def _answerCallbackQuery(self, params: dict[str, Any]) -> bool:
