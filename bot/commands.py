@@ -281,9 +281,7 @@ class Commands:
             return Reply(f"I could not import that: {error}.")
         if not feeds:
             return Reply("That OPML file lists no feeds (no outline with an xmlUrl).")
-        report = await import_feeds(
-            self.store, feeds, interval=self.chat_feed_interval, now=self.clock.now()
-        )
+        report = await import_feeds(self.store, feeds, interval=self.chat_feed_interval, now=self.clock.now())
         return Reply(describe_import(report) + " New stories from them are matched from now on.")
 
     async def _import(self, chat: Chat, _argument: str) -> Reply:

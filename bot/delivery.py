@@ -43,6 +43,7 @@ class DeliveryReport:
         return DeliveryReport(self.sent + other.sent, self.retried + other.retried, self.gone + other.gone)
 
 
+MAX_PACE_WAIT = 0.25  # seconds a round waits for the chat app's pace before moving on
 ROLLING_MAX = 15  # stories a rolling message lists (the latest)
 MAX_ROUNDS = 1000  # one call sends at most this many messages per chat-queue before returning
 DIGEST_MAX = 50  # alerts in one digest; more make another
@@ -90,22 +91,31 @@ class Dispatcher:
     async def _round(self) -> DeliveryReport:
         now = self.clock.now()
         heads = await self.store.claim_due_deliveries(now, self.channels.keys(), self.limit, self.lease)
-        later, sends = [], []
+        later, outcomes = [], []
+        # One message in flight at a time: after a crash, at most that one can be sent twice.
         for head in heads:
             sub, channel = head.subscription, self.channels[head.subscription.channel]
             waits = not head.urgent and not head.message_id
             release = release_at(head.created_at or now, sub.digest, sub.quiet) if waits else now
             if release > now:
                 await self.store.hold(head.id, release)
-            elif self.pacer.take(
-                channel.name, sub.address, now, channel.per_chat(sub.address), channel.overall
-            ):
-                sends.append(self._deliver(channel, head, release))
-            else:
+                continue
+            limits = (
+                channel.name,
+                sub.address,
+                self.clock.now(),
+                channel.per_chat(sub.address),
+                channel.overall,
+            )
+            delay = self.pacer.delay(*limits)
+            if delay > MAX_PACE_WAIT:  # this chat's turn is later: the next round takes it
                 later.append(head.id)
+                continue
+            if delay:  # the chat app's overall pace: a moment
+                await self.clock.sleep(delay)
+            self.pacer.take(channel.name, sub.address, self.clock.now(), *limits[3:])
+            outcomes.append(await self._deliver(channel, head, release))
         await self.store.release(later)
-        # One message in flight at a time: after a crash, at most that one can be sent twice.
-        outcomes = [await send for send in sends]
         return DeliveryReport(outcomes.count("sent"), outcomes.count("retry"), outcomes.count("gone"))
 
     async def _deliver(self, channel: Channel, head: Delivery, release: datetime) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -10,14 +11,20 @@ Span = tuple[int, int]  # [start, end) offsets into a string
 
 
 class Clock(Protocol):
-    """Where "now" comes from; tests pass a fake one and move it by hand."""
+    """Where "now" comes from, and how to wait for later; tests pass a fake one that they move by
+    hand and that moves itself when asked to wait."""
 
     def now(self) -> datetime: ...
+
+    async def sleep(self, seconds: float) -> None: ...
 
 
 class SystemClock:
     def now(self) -> datetime:
         return datetime.now(UTC)
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
 
 
 @dataclass(frozen=True)

@@ -32,8 +32,12 @@ class TokenBucket:
         return False
 
     def has(self, now: datetime) -> bool:
+        return self.delay(now) == 0
+
+    def delay(self, now: datetime) -> float:
+        """Seconds until there is a token (0: now)."""
         self._refill(now)
-        return self.tokens >= 1
+        return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate.per_second
 
     def _refill(self, now: datetime) -> None:
         if self.tokens < 0 or self.at is None:
@@ -50,16 +54,21 @@ class Pacer:
     chats: dict[tuple[str, str], TokenBucket] = field(default_factory=dict)
     apps: dict[str, TokenBucket] = field(default_factory=dict)
 
+    def delay(self, app: str, chat: str, now: datetime, per_chat: Rate | None, overall: Rate | None) -> float:
+        """Seconds until one message to this chat is within both limits (None: no limit)."""
+        return max((bucket.delay(now) for bucket in self._buckets(app, chat, per_chat, overall)), default=0.0)
+
     def take(self, app: str, chat: str, now: datetime, per_chat: Rate | None, overall: Rate | None) -> bool:
         """One message to this chat now, within both limits (None: no limit)."""
-        chat_bucket = self.chats.setdefault((app, chat), TokenBucket(per_chat)) if per_chat else None
-        app_bucket = self.apps.setdefault(app, TokenBucket(overall)) if overall else None
-        if (chat_bucket and not chat_bucket.has(now)) or (app_bucket and not app_bucket.has(now)):
+        if self.delay(app, chat, now, per_chat, overall) > 0:
             return False
-        for bucket in (chat_bucket, app_bucket):
-            if bucket:
-                bucket.take(now)
+        for bucket in self._buckets(app, chat, per_chat, overall):
+            bucket.take(now)
         return True
+
+    def _buckets(self, app: str, chat: str, per_chat: Rate | None, overall: Rate | None) -> list[TokenBucket]:
+        buckets = [self.chats.setdefault((app, chat), TokenBucket(per_chat))] if per_chat else []
+        return buckets + ([self.apps.setdefault(app, TokenBucket(overall))] if overall else [])
 
 
 def _clock(text: str) -> time:

@@ -12,3 +12,7 @@ class FakeClock:
 
     def advance(self, delta: timedelta) -> None:
         self.current += delta
+
+    async def sleep(self, seconds: float) -> None:
+        """Waiting takes no time here: the clock moves on by as much."""
+        self.advance(timedelta(seconds=seconds))
