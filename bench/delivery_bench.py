@@ -122,6 +122,9 @@ def make_settings(tmp: Path, api_url: str, chats: int) -> Any:
         "database_url": f"sqlite:///{tmp}/bench.db",
         "telegram": {"token": TOKEN, "api_url": api_url},
         "feeds": [{"url": "file:///dev/null"}],
+        # ten stories a chat from one rule would be "breaking news" (one rolling message): measured
+        # here is one message per alert
+        "delivery": {"burst_stories": 1000},
         "subscriptions": [
             {"channel": "telegram", "address": str(FIRST_CHAT + i), "rules": ["Membership"]}
             for i in range(chats)
