@@ -139,6 +139,9 @@ class Dispatcher:
         outcome = await _attempt(
             self.store, "outbox", ids, head.attempts, head.subscription, send, self.clock
         )
+        if outcome == "gone":  # the chat cannot say it; the bot's admins hear it
+            text = f"Alerts to {head.subscription.name} stopped: {channel.name} says that chat is gone."
+            await self.store.notify(channel.name, channel.admin_addresses(), text, self.clock.now())
         counter = {"sent": "delivered", "retry": "retried", "gone": "failed"}[outcome]
         self.metrics.add(f"newsalert_alerts_{counter}_total", channel=channel.name)
         if outcome == "sent" and not head.message_id:

@@ -215,7 +215,8 @@ async def test_server_errors_are_retried_and_refused_html_goes_out_as_plain_text
 
 
 async def test_a_chat_that_blocked_the_bot_is_unsubscribed(bot, telegram, feed_server, clock):
-    app = await bot()
+    app = await bot("  admins: [7]\n")
+    await say(app, telegram, "/start", chat=7, user=7)  # an admin, subscribed in a private chat
     await app.poll_due()
     await say(app, telegram, "/watch Membership Action Plan")
     telegram.blocked.add(1001)
@@ -223,6 +224,8 @@ async def test_a_chat_that_blocked_the_bot_is_unsubscribed(bot, telegram, feed_s
     assert await app.store.count_outbox() == {"gone": 1}
     subscription = await app.store.subscription("telegram", "1001")
     assert subscription and not subscription.active
+    await app.deliver_due()
+    assert telegram.last(7)["text"] == "newsalert: Alerts to Ann stopped: telegram says that chat is gone."
     telegram.blocked.clear()
     reply = await say(app, telegram, "/start")
     assert "now gets an alert" in reply["text"], "coming back is one command"

@@ -55,6 +55,10 @@ class Channel(Protocol):
         """A sentence about the service itself (a feed failing, a feed gone), same rules as send."""
         ...
 
+    def admin_addresses(self) -> list[str]:
+        """Where the bot's admins read the service's news (their own chats with the bot)."""
+        ...
+
     def problem(self) -> str | None:
         """Why it cannot reach its chat app right now (for /healthz), or None."""
         ...

@@ -87,6 +87,9 @@ class ConsoleChannel:
     async def close(self) -> None:
         return
 
+    def admin_addresses(self) -> list[str]:
+        return ["stdout"]
+
     def problem(self) -> str | None:
         return None
 

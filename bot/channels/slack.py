@@ -293,6 +293,9 @@ class SlackChannel:
 
     # incoming: the slash command and button presses
 
+    def admin_addresses(self) -> list[str]:
+        return []  # a Slack admin's DM with the bot has an id of its own: not known here
+
     def problem(self) -> str | None:
         session = self._socket.client.current_session if self._socket else None
         if self._socket and (session is None or session.closed):

@@ -344,6 +344,9 @@ class TelegramChannel:
                     await asyncio.wait_for(stop.wait(), delay)
                 delay = min(delay * 2, 60.0)
 
+    def admin_addresses(self) -> list[str]:
+        return [str(user) for user in self.settings.admins]  # a private chat's id is its user's id
+
     def problem(self) -> str | None:
         return self._failing
 

@@ -308,6 +308,22 @@ class FeedRows(Rows):
             )
             await self._notify_everyone(conn, notice, now)
 
+    async def notify(self, channel: str, addresses: Sequence[str], text: str, now: datetime) -> None:
+        """A notice to these chats of a channel, those that are subscribed (the admins' own chats)."""
+        if not addresses:
+            return
+        query = select(subscriptions.c.id).where(
+            subscriptions.c.active, subscriptions.c.channel == channel, subscriptions.c.address.in_(addresses)
+        )
+        async with self._write() as conn:
+            for sub_id in (await conn.execute(query)).scalars().all():
+                await conn.execute(
+                    insert(notices).values(
+                        subscription_id=sub_id, text=text, status="pending", attempts=0, next_attempt_at=now,
+                        created_at=now,
+                    )
+                )  # fmt: skip
+
     async def _notify_everyone(self, conn: Any, text: str, now: datetime) -> None:
         # Every active chat: each one's rules run over every feed, so each is affected.
         targets = (await conn.execute(select(subscriptions.c.id).where(subscriptions.c.active))).scalars()
