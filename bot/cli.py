@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
+import structlog
 import typer
 import yaml
 from rich.console import Console
@@ -60,7 +61,7 @@ def _settings(option: Path | None, *, required: bool = True) -> Settings:
     except ConfigError as error:
         raise _fail(f"configuration error: {error}") from None
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(RedactingFormatter(settings.secret_values()))
+    handler.setFormatter(RedactingFormatter(settings.secret_values(), as_json=settings.log.format == "json"))
     logging.basicConfig(level=settings.log_level, handlers=[handler], force=True)
     # Their INFO lines say nothing an operator needs (httpx's name every Telegram call, token and all).
     for chatty in ("alembic", "apscheduler", "httpx", "httpcore"):
@@ -69,14 +70,28 @@ def _settings(option: Path | None, *, required: bool = True) -> Settings:
 
 
 class RedactingFormatter(logging.Formatter):
-    """Log lines with every secret blanked out, whichever library wrote them (tracebacks too)."""
+    """One line per event, plain or JSON (timestamp, level, logger, event, exception), with every
+    secret blanked out, whichever library wrote it (tracebacks too)."""
 
-    def __init__(self, secrets: list[str]):
+    def __init__(self, secrets: list[str], *, as_json: bool = False):
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
         self.secrets = sorted(secrets, key=len, reverse=True)
+        self.json = as_json and structlog.stdlib.ProcessorFormatter(
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                structlog.processors.JSONRenderer(),
+            ],
+            foreign_pre_chain=[
+                structlog.processors.TimeStamper(fmt="iso", utc=True),
+                structlog.stdlib.add_log_level,
+                structlog.stdlib.add_logger_name,
+                structlog.stdlib.ExtraAdder(),
+            ],
+        )
 
     def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record)
+        line = self.json.format(record) if self.json else super().format(record)
         for secret in self.secrets:
             line = line.replace(secret, "**********")
         return line

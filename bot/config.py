@@ -52,6 +52,10 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class LogSettings(_Section):
+    format: Literal["text", "json"] = "text"  # json: one JSON object per line, for log collectors
+
+
 class HttpSettings(_Section):
     host: str = "0.0.0.0"
     port: int = Field(8080, ge=0, le=65535)  # 0: any free port (tests)
@@ -179,6 +183,7 @@ class Settings(_Section):
     poll_interval: Duration = timedelta(minutes=5)
     rules_language: str = "english"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log: LogSettings = LogSettings()
     http: HttpSettings = HttpSettings()
     telegram: TelegramSettings = TelegramSettings()
     slack: SlackSettings = SlackSettings()
@@ -271,6 +276,7 @@ ENVIRONMENT: dict[str, tuple[str, ...]] = {
     "NEWSALERT_DATABASE_PASSWORD": ("database_password",),
     "NEWSALERT_POLL_INTERVAL": ("poll_interval",),
     "NEWSALERT_LOG_LEVEL": ("log_level",),
+    "NEWSALERT_LOG_FORMAT": ("log", "format"),
     "NEWSALERT_HTTP_PORT": ("http", "port"),
     "TELEGRAM_BOT_TOKEN": ("telegram", "token"),
     "NEWSALERT_TELEGRAM_API_URL": ("telegram", "api_url"),

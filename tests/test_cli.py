@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import sqlite3
@@ -191,3 +192,12 @@ async def test_db_copy_moves_everything_to_a_new_database(tmp_path, database_url
     )
     assert rerun.returncode == 0, rerun.stderr
     assert rerun.stdout == "", "the copy knows what was already seen and sent"
+
+
+def test_json_logs_are_one_object_a_line(tmp_path):
+    env = {**clean_env(), "NEWSALERT_LOG_FORMAT": "json"}
+    result = newsalert("run", "--once", "--config", str(write_config(tmp_path)), cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    events = [json.loads(line) for line in result.stderr.splitlines()]
+    polled = next(e for e in events if e["event"].startswith("polled 2 feeds"))
+    assert polled["level"] == "info" and polled["logger"] == "bot.app" and polled["timestamp"].endswith("Z")
