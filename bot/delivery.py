@@ -108,7 +108,9 @@ class Dispatcher:
                 channel.overall,
             )
             delay = self.pacer.delay(*limits)
-            if delay > MAX_PACE_WAIT:  # this chat's turn is later: the next round takes it
+            # this chat's turn is later, or the round has run long enough that its claims would
+            # soon be free for another process: the next round takes it
+            if delay > MAX_PACE_WAIT or self.clock.now() - now > self.lease / 2:
                 later.append(head.id)
                 continue
             if delay:  # the chat app's overall pace: a moment
