@@ -213,7 +213,8 @@ class Poller:
         fresh = fresh_articles(parsed.articles, await self.store.known_articles(feed.id, parsed.articles))
         start = first_alerting(len(fresh), feed)  # the backlog before it is stored, not read further
         fetcher = self.fetcher if feed.trusted else self.guarded
-        fresh[start:] = await self.pages.fill(fetcher, fresh[start:])
+        if not feed.url.startswith("file:"):  # a feed read from a file (the samples) stays offline
+            fresh[start:] = await self.pages.fill(fetcher, fresh[start:])
         # Cleaning, summarizing and matching take CPU: off the event loop, like parsing.
         stories = await asyncio.to_thread(self._prepare, feed.name or parsed.title, fresh, start)
         if self.llm:  # only for stories someone will read: the budget is for alerts
