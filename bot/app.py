@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -162,7 +163,13 @@ class App:
 
         async def poll(feed: Feed) -> PollReport:
             async with limit:
-                return await self.poller.poll(feed)  # type: ignore[union-attr]
+                started = time.perf_counter()
+                try:
+                    return await self.poller.poll(feed)  # type: ignore[union-attr]
+                finally:
+                    self.dispatcher.metrics.observe(
+                        "newsalert_poll_duration_seconds", time.perf_counter() - started
+                    )
 
         results = await asyncio.gather(*(poll(feed) for feed in feeds), return_exceptions=True)
         self.last_tick["poll"] = now

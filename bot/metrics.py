@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-LATENCY_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 21600, 86400)  # seconds
+LATENCY_BUCKETS = (0.1, 0.5, 1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 21600, 86400)  # seconds
 
 HELP = {
     "newsalert_alerts_delivered_total": ("counter", "Alert messages the chat app accepted, per channel."),
@@ -19,6 +19,7 @@ HELP = {
         "From a story's publication to its alert's delivery.",
     ),
     "newsalert_feeds_polled_total": ("counter", "Feed polls, per outcome (ok, failed)."),
+    "newsalert_poll_duration_seconds": ("histogram", "How long one feed's poll took, end to end."),
     "newsalert_articles_seen_total": ("counter", "New articles stored."),
     "newsalert_matches_total": ("counter", "Alerts queued (a story matching a chat's rules)."),
     "newsalert_outbox_depth": ("gauge", "Alerts waiting to be sent."),

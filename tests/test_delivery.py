@@ -233,6 +233,8 @@ async def test_a_burst_becomes_one_rolling_message_and_normal_alerts_resume(app_
 
 async def test_metrics_count_deliveries_retries_and_latency(app_with_chats, telegram, clock):
     app = await app_with_chats([1001, 1002])
+    await app.poll_due()  # file:///dev/null: a poll that fails
+    clock.advance(timedelta(minutes=30))
     await queue(app, clock, [1, 2], count=2)
     telegram.too_many = 1
     clock.advance(timedelta(seconds=90))  # published 90 s ago
@@ -248,6 +250,8 @@ async def test_metrics_count_deliveries_retries_and_latency(app_with_chats, tele
     assert 'newsalert_delivery_latency_seconds_bucket{channel="telegram",le="60"} 0' in text
     assert 'newsalert_delivery_latency_seconds_bucket{channel="telegram",le="120"} 1' in text
     assert "newsalert_outbox_depth 3" in text
+    assert "newsalert_poll_duration_seconds_count 1" in text
+    assert 'newsalert_feeds_polled_total{outcome="failed"} 1' in text
 
 
 def distinct(sent: list[dict]) -> set[tuple[int, str]]:
