@@ -192,7 +192,7 @@ def _retry_after(error: RetryAfter) -> float:
 class TelegramChannel:
     name = "telegram"
     exclusive_listen = True  # Telegram gives updates to one getUpdates caller per token
-    overall = Rate(29, 1)  # all chats together: evenly spaced, so no second ever holds 30
+    overall = Rate(29.5, 1)  # all chats together: evenly spaced, so no second ever holds 31
 
     def __init__(self, settings: TelegramSettings, commands: Commands):
         assert settings.token
