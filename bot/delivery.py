@@ -115,7 +115,8 @@ class Dispatcher:
                 continue
             if delay:  # the chat app's overall pace: a moment
                 await self.clock.sleep(delay)
-            self.pacer.take(channel.name, sub.address, self.clock.now(), *limits[3:])
+            taken = self.pacer.take(channel.name, sub.address, self.clock.now(), *limits[3:])
+            assert taken, "a token after waiting for it"
             outcomes.append(await self._deliver(channel, head, release))
         await self.store.release(later)
         return DeliveryReport(outcomes.count("sent"), outcomes.count("retry"), outcomes.count("gone"))

@@ -25,9 +25,8 @@ class TokenBucket:
 
     def take(self, now: datetime) -> bool:
         """One message now, if the bucket has a token; else no, and nothing is used."""
-        self._refill(now)
-        if self.tokens >= 1:
-            self.tokens -= 1
+        if self.delay(now) == 0:
+            self.tokens = max(self.tokens - 1, 0.0)
             return True
         return False
 
@@ -35,9 +34,10 @@ class TokenBucket:
         return self.delay(now) == 0
 
     def delay(self, now: datetime) -> float:
-        """Seconds until there is a token (0: now)."""
+        """Seconds until there is a token (0: now; within a thousandth of one, which clocks with
+        microseconds cannot tell apart, counts as one)."""
         self._refill(now)
-        return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate.per_second
+        return 0.0 if self.tokens >= 1 - 1e-3 else (1 - self.tokens) / self.rate.per_second
 
     def _refill(self, now: datetime) -> None:
         if self.tokens < 0 or self.at is None:
