@@ -196,7 +196,16 @@ class App:
             self._rules_seen = fingerprint
 
     async def deliver_due(self) -> DeliveryReport:
-        report = await self.dispatcher.deliver_due()
+        """Send what is due. A chat app whose limits hold per bot (Telegram's 30 a second) is sent to by
+        one replica at a time: the one holding its lock this tick."""
+        async with contextlib.AsyncExitStack() as held:
+            mine = [
+                name
+                for name, channel in self.channels.items()
+                if not channel.one_sender
+                or await held.enter_async_context(self.store.exclusive(f"send:{name}"))
+            ]
+            report = await self.dispatcher.deliver_due(mine)
         self.last_tick["deliver"] = self.clock.now()
         return report
 

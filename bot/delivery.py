@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
@@ -64,20 +64,21 @@ class Dispatcher:
     # (chat, rule) -> its rolling message, the latest stories, how many in all
     rolling: dict[tuple[int, int], tuple[str, list[Alert], int]] = field(default_factory=dict)
 
-    async def deliver_due(self) -> DeliveryReport:
+    async def deliver_due(self, only: Collection[str] | None = None) -> DeliveryReport:
         """The next alert of each chat, round after round while the pace allows (a digest when the
-        chat asked for one), then notices about the service."""
+        chat asked for one), then notices about the service; for every channel, or `only` these."""
+        channels = {name: c for name, c in self.channels.items() if only is None or name in only}
         report = DeliveryReport()
         for _ in range(MAX_ROUNDS):
-            done = await self._round()
+            done = await self._round(channels)
             report += done
             if not done.claimed:
                 break
         outcomes = []
         for notice in await self.store.claim_due_notices(
-            self.clock.now(), self.channels.keys(), self.limit, self.lease
+            self.clock.now(), channels.keys(), self.limit, self.lease
         ):
-            channel = self.channels[notice.subscription.channel]
+            channel = channels[notice.subscription.channel]
             send = partial(channel.send_notice, notice.subscription.address, notice.text)
             outcomes.append(
                 await _attempt(
@@ -88,13 +89,13 @@ class Dispatcher:
             outcomes.count("sent"), outcomes.count("retry"), outcomes.count("gone")
         )
 
-    async def _round(self) -> DeliveryReport:
+    async def _round(self, channels: Mapping[str, Channel]) -> DeliveryReport:
         now = self.clock.now()
-        heads = await self.store.claim_due_deliveries(now, self.channels.keys(), self.limit, self.lease)
+        heads = await self.store.claim_due_deliveries(now, channels.keys(), self.limit, self.lease)
         later, outcomes = [], []
         # One message in flight at a time: after a crash, at most that one can be sent twice.
         for head in heads:
-            sub, channel = head.subscription, self.channels[head.subscription.channel]
+            sub, channel = head.subscription, channels[head.subscription.channel]
             waits = not head.urgent and not head.message_id
             release = release_at(head.created_at or now, sub.digest, sub.quiet) if waits else now
             if release > now:

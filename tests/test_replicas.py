@@ -10,9 +10,11 @@ import sys
 
 import pytest
 
+from bot.store import Store
 from tests.conftest import POSTGRES, empty_postgres
 from tests.fakes.telegram_api import TOKEN
 from tests.test_cli import clean_env
+from tests.test_delivery import queue
 
 pytestmark = pytest.mark.skipif(not POSTGRES, reason="NEWSALERT_TEST_POSTGRES_URL is not set")
 
@@ -84,3 +86,27 @@ def stories(sent: list[dict]) -> set[str]:
 
 def distinct(sent: list[dict]) -> set[tuple[int, str]]:
     return {(m["chat"]["id"], m["text"].split("\n")[0]) for m in sent}
+
+
+async def test_one_replica_at_a_time_sends_to_telegram(make_settings, start_app, telegram, clock):
+    """Telegram's 30 a second are per bot token: a replica that does not hold the sender lock sends
+    nothing to Telegram that tick (another one is sending)."""
+    await empty_postgres(POSTGRES)
+    subs = "".join(
+        f"  - channel: telegram\n    address: '{5001 + c}'\n    rules: [Membership]\n" for c in range(3)
+    )
+    settings = make_settings(
+        f"telegram:\n  token: {TOKEN}\n  api_url: {telegram.api_url}\nfeeds:\n  - url: file:///dev/null\n"
+        f"subscriptions:\n{subs}",
+        {"NEWSALERT_DATABASE_URL": POSTGRES},
+    )
+    app, _ = await start_app(settings)
+    await queue(app, clock, [1, 2, 3])
+    other = Store.open(POSTGRES)
+    try:
+        async with other.exclusive("send:telegram") as sending:
+            assert sending
+            assert (await app.deliver_due()).sent == 0 and telegram.sent == []
+        assert (await app.deliver_due()).sent == 3, "the lock came free: this replica sends"
+    finally:
+        await other.close()

@@ -21,6 +21,7 @@ class Channel(Protocol):
 
     name: str
     exclusive_listen: bool  # one process at a time may listen (Telegram's getUpdates): the others wait
+    one_sender: bool  # its limits hold per bot, not per process: one replica at a time sends
     overall: Rate | None  # the chat app's ceiling for all chats together (None: none)
 
     async def start(self) -> None:

@@ -50,6 +50,7 @@ def render_console(alert: Alert) -> Text:
 class ConsoleChannel:
     name = "console"
     exclusive_listen = False
+    one_sender = False
     overall = None
 
     def __init__(self, stream: TextIO | None = None):

@@ -185,6 +185,7 @@ def signature_problem(secret: str, timestamp: str, signature: str, body: bytes, 
 class SlackChannel:
     name = "slack"
     exclusive_listen = False  # Socket Mode takes several connections; HTTP mode is stateless
+    one_sender = True  # a message a second per channel, whichever replica sends it
     overall = None
 
     def __init__(self, settings: SlackSettings, commands: Commands, clock: Clock):
