@@ -94,13 +94,31 @@ def same_story(a: StoryKey, b: StoryKey) -> bool:
     return resemblance(a.sketch, b.sketch) >= SAME_TEXT
 
 
+def _clues(key: StoryKey) -> list[object]:
+    """What an article shares with another of its story, at least one of them: its link, its
+    headline (when long enough to mean something), or one of its marks."""
+    title = [("title", key.title)] if len(key.title.split()) >= MIN_TITLE_WORDS else []
+    return [*([("url", key.url)] if key.url else []), *title, *key.marks]
+
+
 def assign_stories(new: Sequence[tuple[int, StoryKey]], known: Sequence[tuple[int, StoryKey]]) -> list[int]:
     """The story id of each new (article id, key), oldest first: that of the first known story (or
     earlier new article) it is the same story as, else a story of its own (its article id)."""
-    pool = list(known)
+    pool: list[tuple[int, StoryKey]] = []
+    near: dict[object, list[int]] = {}  # a link, a headline or a mark -> the pool entries that have it
+
+    def add(story_id: int, key: StoryKey) -> None:
+        for clue in _clues(key):
+            near.setdefault(clue, []).append(len(pool))
+        pool.append((story_id, key))
+
+    for story_id, key in known:
+        add(story_id, key)
     result = []
     for article_id, key in new:
-        story = next((story_id for story_id, other in pool if same_story(key, other)), article_id)
+        # only entries sharing a clue can be the same story: the others need no comparing
+        candidates = sorted({i for clue in _clues(key) for i in near.get(clue, ())})
+        story = next((pool[i][0] for i in candidates if same_story(key, pool[i][1])), article_id)
         result.append(story)
-        pool.append((story, key))
+        add(story, key)
     return result

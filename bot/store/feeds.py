@@ -208,9 +208,10 @@ class FeedRows(Rows):
             update(articles).where(articles.c.id == bindparam("article")).values(story_id=bindparam("story")),
             [{"article": a, "story": s} for a, s in zip(ids, story_ids, strict=True)],
         )
-        marks = [
+        marks = [  # a story's first article is what later ones are compared with: only its marks
             {"mark": m, "article_id": a}
-            for a, story in zip(ids, stories, strict=True)
+            for a, s, story in zip(ids, story_ids, stories, strict=True)
+            if a == s
             for m in story.key.marks
         ]
         if marks:
@@ -247,8 +248,8 @@ class FeedRows(Rows):
     async def _recent_stories(
         self, conn: Any, keys: Sequence[StoryKey], since: datetime
     ) -> list[tuple[int, int, StoryKey]]:
-        """(story id, feed id, key) of recent articles that may be one of these stories: same link,
-        same long headline, or a shared mark. dedupe.same_story decides."""
+        """(story id, feed id, key) of recent stories' first articles that may be one of these: same
+        link, same long headline, or a shared mark. dedupe.same_story decides."""
         found: dict[int, tuple[int, int, StoryKey]] = {}
         for at in range(0, len(keys), CHUNK // 10):
             chunk = keys[at : at + CHUNK // 10]
@@ -263,7 +264,7 @@ class FeedRows(Rows):
             query = select(
                 articles.c.id, articles.c.story_id, articles.c.feed_id, articles.c.story_url,
                 articles.c.title_key, articles.c.sketch,
-            ).where(articles.c.fetched_at >= since, articles.c.story_id.is_not(None), near)  # fmt: skip
+            ).where(articles.c.fetched_at >= since, articles.c.story_id == articles.c.id, near)  # fmt: skip
             for row in (await conn.execute(query)).all():
                 sketch = tuple(int(h) for h in row.sketch.split(",") if h) if row.sketch else ()
                 found[row.id] = (
