@@ -273,3 +273,8 @@ def test_the_scanning_keys_break_where_sentences_end(text):
     groups = groupby(keys_by_sentence(text), BREAK.__eq__)
     scanned = [list(group) for is_break, group in groups if not is_break]
     assert scanned == [list(keys(text[s:e])) for s, e in sentence_spans(text) if keys(text[s:e])]
+
+
+@given(st.text())
+def test_keys_by_the_cached_chunk_path_equal_the_tokens_keys(text):
+    assert keys(text) == tuple(token.key for token in tokenize(text))
