@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from bot.web import start_web
+
 
 @dataclass
 class FeedServer:
@@ -29,11 +31,8 @@ class FeedServer:
     async def start(self) -> FeedServer:
         app = web.Application()
         app.router.add_get("/{path:.*}", self._serve)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.base_url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
+        self._runner, port = await start_web(app, "127.0.0.1", 0)
+        self.base_url = f"http://127.0.0.1:{port}"
         return self
 
     async def stop(self) -> None:

@@ -8,6 +8,8 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.web import start_web
+
 API_KEY = "sk-test-key-that-must-never-be-logged"
 
 
@@ -25,10 +27,8 @@ class FakeLlm:
     async def start(self) -> FakeLlm:
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self._complete)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        self.base_url = f"http://127.0.0.1:{self._runner.addresses[0][1]}/v1"
+        self._runner, port = await start_web(app, "127.0.0.1", 0)
+        self.base_url = f"http://127.0.0.1:{port}/v1"
         return self
 
     async def stop(self) -> None:

@@ -18,6 +18,8 @@ from urllib.parse import urlencode
 
 from aiohttp import ClientSession, web
 
+from bot.web import start_web
+
 BOT_TOKEN = "xoxb-test-token-that-must-never-be-logged"
 APP_TOKEN = "xapp-test-app-token-that-must-never-be-logged"
 SIGNING_SECRET = "test-signing-secret"
@@ -49,10 +51,8 @@ class FakeSlack:
         app.router.add_post("/api/{method}", self._api)
         app.router.add_post("/respond/{id}", self._respond)
         app.router.add_get("/socket", self._socket_mode)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        self.base_url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
+        self._runner, port = await start_web(app, "127.0.0.1", 0)
+        self.base_url = f"http://127.0.0.1:{port}"
         return self
 
     async def stop(self) -> None:

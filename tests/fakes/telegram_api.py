@@ -19,6 +19,8 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.web import start_web
+
 TOKEN = "123456:TEST-token-that-must-never-be-logged"
 BOT = {"id": 1, "is_bot": True, "first_name": "newsalert", "username": "newsalert_bot"}
 TAGS = {
@@ -121,10 +123,8 @@ class FakeTelegram:
         app = web.Application()
         app.router.add_route("*", "/bot{token}/{method}", self._serve)
         app.router.add_get("/file/bot{token}/{path:.+}", self._download)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        self.base_url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
+        self._runner, port = await start_web(app, "127.0.0.1", 0)
+        self.base_url = f"http://127.0.0.1:{port}"
         return self
 
     async def stop(self) -> None:
