@@ -39,6 +39,10 @@ class DeliveryReport:
     def claimed(self) -> int:
         return self.sent + self.retried + self.gone
 
+    @classmethod
+    def of(cls, outcomes: list[str]) -> DeliveryReport:
+        return cls(outcomes.count("sent"), outcomes.count("retry"), outcomes.count("gone"))
+
     def __add__(self, other: DeliveryReport) -> DeliveryReport:
         return DeliveryReport(self.sent + other.sent, self.retried + other.retried, self.gone + other.gone)
 
@@ -68,6 +72,7 @@ class Dispatcher:
         """The next alert of each chat, round after round while the pace allows (a digest when the
         chat asked for one), then notices about the service; for every channel, or `only` these."""
         channels = {name: c for name, c in self.channels.items() if only is None or name in only}
+        await self.store.drop_muted(self.clock.now())  # once a call, not once a round
         report = DeliveryReport()
         for _ in range(MAX_ROUNDS):
             done = await self._round(channels)
@@ -85,9 +90,7 @@ class Dispatcher:
                     self.store, "notices", [notice.id], notice.attempts, notice.subscription, send, self.clock
                 )
             )
-        return report + DeliveryReport(
-            outcomes.count("sent"), outcomes.count("retry"), outcomes.count("gone")
-        )
+        return report + DeliveryReport.of(outcomes)
 
     async def _round(self, channels: Mapping[str, Channel]) -> DeliveryReport:
         now = self.clock.now()
@@ -120,7 +123,7 @@ class Dispatcher:
             assert taken, "a token after waiting for it"
             outcomes.append(await self._deliver(channel, head, release))
         await self.store.release(later)
-        return DeliveryReport(outcomes.count("sent"), outcomes.count("retry"), outcomes.count("gone"))
+        return DeliveryReport.of(outcomes)
 
     async def _deliver(self, channel: Channel, head: Delivery, release: datetime) -> str:
         """One message: the alert, an edit of it (another outlet), or the digest of what waited."""

@@ -30,9 +30,6 @@ class TokenBucket:
             return True
         return False
 
-    def has(self, now: datetime) -> bool:
-        return self.delay(now) == 0
-
     def delay(self, now: datetime) -> float:
         """Seconds until there is a token (0: now; within a thousandth of one, which clocks with
         microseconds cannot tell apart, counts as one)."""

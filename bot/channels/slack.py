@@ -86,13 +86,18 @@ def _link(url: str) -> str:
     return quote(url, safe=":/?#[]@!$&'()*+,;=%~").replace("&", "&amp;")
 
 
+def _heading(alert: Alert, title: str) -> str:
+    """The title in bold, escaped, linked to the story unless the link is too long for a block."""
+    link = _link(alert.link)
+    return f"*<{link}|{escape(title)}>*" if alert.link and len(link) < 1500 else f"*{escape(title)}*"
+
+
 def render_blocks(alert: Alert) -> tuple[str, list[dict[str, Any]]]:
     """The alert as Block Kit, and the plain text Slack shows in notifications."""
     title = clip(alert.title or alert.link, 300)
     stamp = int(alert.published_at.timestamp())
     when = alert.published_at.strftime("%d %b %Y %H:%M UTC")
-    link = _link(alert.link)
-    heading = f"*<{link}|{escape(title)}>*" if alert.link and len(link) < 1500 else f"*{escape(title)}*"
+    heading = _heading(alert, title)
     date = f"<!date^{stamp}^{{date_short_pretty}} {{time}}|{when}>"  # in each reader's own time zone
     source = f"{escape(clip(alert.feed_name, 200))} \u00b7 {date}"
     if alert.also_in:
@@ -159,10 +164,9 @@ def render_digest(alerts: list[Alert], heading: str | None = None) -> list[tuple
         text = clip(heading or f"{len(alerts)} new stories", 300) + (" (continued)" if at else "")
         blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "plain_text", "text": text}}]
         for alert in part:
-            link, title = _link(alert.link), escape(clip(alert.title or alert.link, 300))
-            heading = f"*<{link}|{title}>*" if alert.link and len(link) < 1500 else f"*{title}*"
+            title = _heading(alert, clip(alert.title or alert.link, 300))
             rules = escape(clip(", ".join(m.rule for m in alert.matches[:MAX_RULES_SHOWN]), 300))
-            line = f"{heading}\n{escape(clip(alert.feed_name, 200))} \u00b7 _{rules}_"
+            line = f"{title}\n{escape(clip(alert.feed_name, 200))} \u00b7 _{rules}_"
             blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": line}})
         messages.append((text, blocks))
     return messages

@@ -104,11 +104,16 @@ def _why(match: Match) -> str:
     return f"\n\n<i>Rule {match.rule_id}: {rule}</i>\n\u201c{_quote_html(match.quote, MAX_QUOTE)}\u201d"
 
 
-def render_alert(alert: Alert) -> tuple[str, Keyboard]:
-    """The alert as Telegram HTML (never over LIMIT, every feed string escaped) and its buttons."""
+def _linked_title(alert: Alert) -> str:
+    """The title, escaped, linked to the story when its link is a web address."""
     title = html.escape(clip(alert.title or alert.link, MAX_TITLE))
     link = alert.link if alert.link.startswith(("http://", "https://")) else ""
-    head = f'<b><a href="{html.escape(link)}">{title}</a></b>' if link else f"<b>{title}</b>"
+    return f'<a href="{html.escape(link)}">{title}</a>' if link else title
+
+
+def render_alert(alert: Alert) -> tuple[str, Keyboard]:
+    """The alert as Telegram HTML (never over LIMIT, every feed string escaped) and its buttons."""
+    head = f"<b>{_linked_title(alert)}</b>"
     when = alert.published_at.strftime("%d %b %Y %H:%M UTC")
     head += f"\n{html.escape(clip(alert.feed_name, MAX_TITLE))} \u00b7 {when}"
     if alert.also_in:
@@ -141,9 +146,7 @@ def render_digest(alerts: list[Alert], heading: str | None = None) -> list[str]:
     heading = f"<b>{html.escape(clip(heading or f'{len(alerts)} new stories', MAX_TITLE))}</b>"
     messages, current = [], heading
     for alert in alerts:
-        title = html.escape(clip(alert.title or alert.link, MAX_TITLE))
-        link = alert.link if alert.link.startswith(("http://", "https://")) else ""
-        line = f'<a href="{html.escape(link)}">{title}</a>' if link else title
+        line = _linked_title(alert)
         rules = ", ".join(html.escape(clip(m.rule, MAX_RULE)) for m in alert.matches[:MAX_RULES_SHOWN])
         entry = (
             f"\n\n\u2022 <b>{line}</b>\n{html.escape(clip(alert.feed_name, MAX_TITLE))} \u00b7 <i>{rules}</i>"
@@ -250,19 +253,8 @@ class TelegramChannel:
     async def edit(self, address: str, message_id: str, alert: Alert) -> Receipt:
         text, buttons = render_alert(alert)
         chat_id, _thread = split_address(address)
-        edit = self.bot.edit_message_text(
-            text,
-            chat_id,
-            int(message_id),
-            parse_mode=ParseMode.HTML,
-            reply_markup=_markup(Reply(text, buttons)),
-        )
-        try:
-            await self._translated(edit)
-        except BadRequest as error:
-            if not any(gone in error.message.lower() for gone in _UNEDITABLE):
-                raise
-        return Receipt(message_id)
+        markup = _markup(Reply(text, buttons))
+        return await self._edit(chat_id, message_id, text, markup)
 
     async def send_digest(self, address: str, alerts: list[Alert], heading: str | None = None) -> Receipt:
         texts = render_digest(alerts, heading)
@@ -271,11 +263,17 @@ class TelegramChannel:
 
     async def edit_digest(self, address: str, message_id: str, alerts: list[Alert], heading: str) -> Receipt:
         chat_id, _thread = split_address(address)
-        text = render_digest(alerts, heading)[0]
+        return await self._edit(chat_id, message_id, render_digest(alerts, heading)[0], None)
+
+    async def _edit(
+        self, chat_id: int | str, message_id: str, text: str, markup: InlineKeyboardMarkup | None
+    ) -> Receipt:
+        """Replace a message's text; one that can no longer be edited is left as it was."""
+        edit = self.bot.edit_message_text(
+            text, chat_id, int(message_id), parse_mode=ParseMode.HTML, reply_markup=markup
+        )
         try:
-            await self._translated(
-                self.bot.edit_message_text(text, chat_id, int(message_id), parse_mode=ParseMode.HTML)
-            )
+            await self._translated(edit)
         except BadRequest as error:
             if not any(gone in error.message.lower() for gone in _UNEDITABLE):
                 raise

@@ -317,24 +317,14 @@ class FeedRows(Rows):
             subscriptions.c.active, subscriptions.c.channel == channel, subscriptions.c.address.in_(addresses)
         )
         async with self._write() as conn:
-            for sub_id in (await conn.execute(query)).scalars().all():
-                await conn.execute(
-                    insert(notices).values(
-                        subscription_id=sub_id, text=text, status="pending", attempts=0, next_attempt_at=now,
-                        created_at=now,
-                    )
-                )  # fmt: skip
+            await _queue_notices(conn, (await conn.execute(query)).scalars().all(), text, now)
 
     async def _notify_everyone(self, conn: Any, text: str, now: datetime) -> None:
         # Every active chat: each one's rules run over every feed, so each is affected.
-        targets = (await conn.execute(select(subscriptions.c.id).where(subscriptions.c.active))).scalars()
-        for sub_id in targets:
-            await conn.execute(
-                insert(notices).values(
-                    subscription_id=sub_id, text=text, status="pending", attempts=0, next_attempt_at=now,
-                    created_at=now,
-                )
-            )  # fmt: skip
+        targets = (
+            (await conn.execute(select(subscriptions.c.id).where(subscriptions.c.active))).scalars().all()
+        )
+        await _queue_notices(conn, targets, text, now)
 
     async def cached_summary(self, content_hash: str) -> str | None:
         query = select(llm_summaries.c.summary).where(llm_summaries.c.content_hash == content_hash)
@@ -410,6 +400,16 @@ def _success_params(feed_id: int, state: FeedUpdate, now: datetime) -> dict[str,
         "p_title": state.title, "p_ttl_seconds": int(state.ttl.total_seconds()) if state.ttl else None,
         "p_skip_hours": ",".join(map(str, sorted(state.skip_hours))) or None,
     }  # fmt: skip
+
+
+async def _queue_notices(conn: Any, subscription_ids: Sequence[int], text: str, now: datetime) -> None:
+    rows = [
+        {"subscription_id": sub_id, "text": text, "status": "pending", "attempts": 0, "next_attempt_at": now,
+         "created_at": now}
+        for sub_id in subscription_ids
+    ]  # fmt: skip
+    if rows:
+        await conn.execute(insert(notices), rows)
 
 
 def _feed(row: Any) -> Feed:

@@ -29,16 +29,7 @@ class QueueRows(Rows):
         self, now: datetime, channels: Collection[str], limit: int, lease: timedelta
     ) -> list[Delivery]:
         """The next alert of each chat (of its urgent ones, and of the rest), if its time has come,
-        leased to this caller: a chat's alerts go one after another, in order.
-
-        Alerts due for a muted chat are dropped (status "muted"): /mute means not now, not later."""
-        muted = select(subscriptions.c.id).where(subscriptions.c.muted_until > now)
-        async with self._write() as conn:
-            await conn.execute(
-                update(outbox)
-                .where(outbox.c.status == "pending", outbox.c.subscription_id.in_(muted))
-                .values(status="muted")
-            )
+        leased to this caller: a chat's alerts go one after another, in order."""
         query = self._delivery_query()
         heads = (
             select(func.min(outbox.c.id))
@@ -47,6 +38,16 @@ class QueueRows(Rows):
         )
         rows = await self._claim(outbox, query.where(outbox.c.id.in_(heads)), now, channels, limit, lease)
         return await self._deliveries(rows)
+
+    async def drop_muted(self, now: datetime) -> None:
+        """Alerts waiting for a muted chat are dropped (status "muted"): /mute means not now, not later."""
+        muted = select(subscriptions.c.id).where(subscriptions.c.muted_until > now)
+        async with self._write() as conn:
+            await conn.execute(
+                update(outbox)
+                .where(outbox.c.status == "pending", outbox.c.subscription_id.in_(muted))
+                .values(status="muted")
+            )
 
     async def claim_batch(
         self, subscription_id: int, before: datetime, now: datetime, lease: timedelta, limit: int
@@ -70,7 +71,7 @@ class QueueRows(Rows):
 
     async def hold(self, row_id: int, until: datetime) -> None:
         """Not yet: a digest or quiet hours say when; the chat's later alerts wait behind this one."""
-        await self._set(outbox, row_id, next_attempt_at=until, claimed_until=None)
+        await self._set_all(outbox, [row_id], next_attempt_at=until, claimed_until=None)
 
     async def release(self, row_ids: Sequence[int]) -> None:
         """Claimed but not sent (the chat app's pace): free for the next round, order untouched."""
@@ -179,10 +180,6 @@ class QueueRows(Rows):
     async def _set_all(self, table: Any, row_ids: Sequence[int], **values: Any) -> None:
         async with self._write() as conn:
             await conn.execute(update(table).where(table.c.id.in_(row_ids)).values(**values))
-
-    async def _set(self, table: Any, row_id: int, **values: Any) -> None:
-        async with self._write() as conn:
-            await conn.execute(update(table).where(table.c.id == row_id).values(**values))
 
     async def count_outbox(self) -> dict[str, int]:
         """Outbox rows by status, for health and tests."""
