@@ -29,6 +29,14 @@ def newsalert(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subpr
     )
 
 
+async def started(*args: str, cwd: Path, env: dict[str, str]) -> asyncio.subprocess.Process:
+    """`newsalert ARGS` started in another process, its output piped (read it, or it may block)."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", *args,
+        cwd=cwd, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+
+
 def clean_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSALERT_", "TELEGRAM_", "SLACK_"))}
     return {**env, "NO_COLOR": "1"}
@@ -132,18 +140,7 @@ def test_config_path_comes_from_the_environment_and_db_upgrade_works(tmp_path):
 
 async def test_run_serves_healthz_and_stops_cleanly_on_sigterm(tmp_path):
     config = str(write_config(tmp_path))
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "run",
-        "--config",
-        config,
-        cwd=tmp_path,
-        env=clean_env(),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    process = await started("run", "--config", config, cwd=tmp_path, env=clean_env())
     try:
         port = await asyncio.wait_for(_listening_port(process), timeout=30)
         alert = await asyncio.wait_for(process.stdout.readline(), timeout=30)

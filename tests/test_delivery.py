@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import signal
-import sys
+from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,7 +16,7 @@ from bot.domain import Article, FeedUpdate, Match, NewStory, Quote, StoryAlert, 
 from bot.pacing import Rate, TokenBucket, quiet_until, release_at
 from bot.web import build_web_app, start_web
 from tests.fakes.telegram_api import TOKEN
-from tests.test_cli import clean_env
+from tests.test_cli import clean_env, started
 
 SECOND = timedelta(seconds=1)
 _ids = itertools.count(1)
@@ -180,11 +180,8 @@ async def test_a_crash_while_delivering_loses_nothing(telegram, tmp_path, feed_s
     )
     env = {**clean_env(), "TELEGRAM_BOT_TOKEN": TOKEN, "NEWSALERT_TELEGRAM_API_URL": telegram.api_url}
 
-    async def run() -> asyncio.subprocess.Process:
-        return await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "run", "--config", str(config),
-            env=env, cwd=tmp_path, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
+    def run() -> Awaitable[asyncio.subprocess.Process]:
+        return started("run", "--config", str(config), cwd=tmp_path, env=env)
 
     first = await run()
     try:

@@ -6,14 +6,14 @@ from __future__ import annotations
 import asyncio
 import random
 import signal
-import sys
+from collections.abc import Awaitable
 
 import pytest
 
 from bot.store import Store
 from tests.conftest import POSTGRES, empty_postgres
 from tests.fakes.telegram_api import TOKEN
-from tests.test_cli import clean_env
+from tests.test_cli import clean_env, started
 from tests.test_delivery import queue
 
 pytestmark = pytest.mark.skipif(not POSTGRES, reason="NEWSALERT_TEST_POSTGRES_URL is not set")
@@ -50,11 +50,8 @@ async def test_three_replicas_share_the_work_and_survive_a_kill(telegram, feed_s
     )
     env = {**clean_env(), "TELEGRAM_BOT_TOKEN": TOKEN, "NEWSALERT_TELEGRAM_API_URL": telegram.api_url}
 
-    async def replica() -> asyncio.subprocess.Process:
-        return await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "run", "--config", str(config),
-            env=env, cwd=tmp_path, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
+    def replica() -> Awaitable[asyncio.subprocess.Process]:
+        return started("run", "--config", str(config), cwd=tmp_path, env=env)
 
     replicas = [await replica() for _ in range(3)]
     try:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -22,7 +21,7 @@ from bot.opml import parse_opml
 from bot.web import build_web_app, start_web
 from tests.conftest import ROOT, SAMPLES, SEED_TITLE
 from tests.fakes.telegram_api import TOKEN, FakeTelegram, parse_html
-from tests.test_cli import clean_env
+from tests.test_cli import clean_env, started
 
 WORLD = (SAMPLES / "world-news.xml").read_bytes()
 NEXT_POLL = timedelta(minutes=6)
@@ -382,10 +381,7 @@ async def test_the_token_never_reaches_the_logs_even_at_debug(telegram, tmp_path
         "NEWSALERT_TELEGRAM_API_URL": telegram.api_url,
         "NEWSALERT_LOG_LEVEL": "DEBUG",
     }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "run", "--once", "--config", str(config),
-        env=env, cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+    process = await started("run", "--once", "--config", str(config), cwd=tmp_path, env=env)
     _out, err = await asyncio.wait_for(process.communicate(), 60)
     log = err.decode()
     assert process.returncode == 0, log
@@ -401,10 +397,7 @@ async def test_the_running_bot_long_polls_answers_and_stops_cleanly(telegram, tm
         encoding="utf-8",
     )
     env = {**clean_env(), "TELEGRAM_BOT_TOKEN": TOKEN, "NEWSALERT_TELEGRAM_API_URL": telegram.api_url}
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "run", "--config", str(config),
-        env=env, cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+    process = await started("run", "--config", str(config), cwd=tmp_path, env=env)
     try:
         telegram.user_says("/start")
         reply = await asyncio.wait_for(telegram.message_number(1), 30)
