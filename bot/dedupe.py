@@ -68,7 +68,7 @@ def title_key(title: str, language: str = DEFAULT_LANGUAGE) -> str:
 
 def _pairs(text: str, language: str) -> set[int]:
     words = keys(text, language)
-    return {zlib.crc32(f"{a} {b}".encode()) for a, b in zip(words, words[1:], strict=False)}
+    return set(map(zlib.crc32, map(str.encode, map(" ".join, zip(words, words[1:], strict=False)))))
 
 
 def story_key(link: str, title: str, body: str, language: str = DEFAULT_LANGUAGE) -> StoryKey:
@@ -80,9 +80,9 @@ def resemblance(a: tuple[int, ...], b: tuple[int, ...]) -> float:
     """Estimated Jaccard similarity of two texts' word pairs, from their bottom-k sketches."""
     if not a or not b:
         return 0.0
-    union = heapq.nsmallest(min(SKETCH, len(set(a) | set(b))), set(a) | set(b))
-    both = set(a) & set(b)
-    return sum(h in both for h in union) / len(union)
+    mine = set(a)
+    union = sorted(mine.union(b))[:SKETCH]  # the union's sketch
+    return len(mine.intersection(b).intersection(union)) / len(union)
 
 
 def same_story(a: StoryKey, b: StoryKey) -> bool:

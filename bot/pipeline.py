@@ -20,7 +20,7 @@ from bot.domain import Article, Clock, Feed, FeedUpdate, Match, NewStory, Rule, 
 from bot.errors import FetchError, QueryError
 from bot.feeds.extract import PageReader
 from bot.feeds.fetch import Fetcher, FetchResult
-from bot.feeds.parse import ParsedFeed, entry_identities, only_entries, parse_feed
+from bot.feeds.parse import ParsedFeed, only_entries, parse_feed, raw_entries
 from bot.feeds.schedule import Bounds, Hints, next_check_at
 from bot.rules.index import Document, RuleIndex
 from bot.rules.query import parse_rule
@@ -104,7 +104,8 @@ def prepare_story(
     doc = Document(article.title, body, feed_name, article.link)
     alerts = matcher.alerts(doc) if may_alert else ()
     key = story_key(article.link, article.title, body, matcher.language)
-    return NewStory(article, body, summarize(body, max_words), alerts, key)
+    summary = summarize(body, max_words) if alerts else ""  # only an alert shows one
+    return NewStory(article, body, summary, alerts, key)
 
 
 @dataclass(frozen=True)
@@ -165,9 +166,9 @@ class Poller:
             stories, title = [], ""
             ttl, hours = feed.ttl, feed.skip_hours  # what the feed said last time, unless it says anew
             if result.body is not None and body_hash != feed.body_hash:  # unchanged bodies are not parsed
-                parsed = await self._parse_new(feed, result)
+                parsed, only_new = await self._parse_new(feed, result)
                 if parsed is not None:
-                    title, stories = parsed.title, await self._stories(feed, parsed)
+                    title, stories = parsed.title, await self._stories(feed, parsed, only_new)
                     ttl, hours = parsed.ttl, parsed.skip_hours
         except FetchError as error:
             return await self._failed(feed, error)
@@ -187,30 +188,32 @@ class Poller:
         await self.store.save_poll(feed, stories, state, now)
         return PollReport(feed.id, len(stories), sum(len(s.alerts) for s in stories))
 
-    async def _parse_new(self, feed: Feed, result: FetchResult) -> ParsedFeed | None:
-        """The feed parsed, or only its new entries when they can be told apart cheaply (most
-        changed bodies bring a few new entries, or none: just a new lastBuildDate); None: none new."""
+    async def _parse_new(self, feed: Feed, result: FetchResult) -> tuple[ParsedFeed | None, bool]:
+        """The feed parsed, or only its new entries when they can be told apart cheaply (most changed
+        bodies bring a few new entries, or none: just a new lastBuildDate); None: none new. True when
+        only the new entries were parsed (already checked against the store)."""
         body = result.body or b""
         # Relative links and permalinks resolve against where the feed was fetched: after a move,
         # the same address as before it (the redirect's target), so identities do not change.
         parse = partial(parse_feed, url=result.url, content_type=result.content_type)
-        identities = entry_identities(body) if feed.polled else None
-        if identities is not None:
-            known = await self.store.known_identities(feed.id, identities)
-            new = [i for i, identity in enumerate(identities) if identity not in known]
+        entries = raw_entries(body) if feed.polled else None
+        if entries is not None:
+            known = await self.store.known_identities(feed.id, [e.identity for e in entries])
+            new = [entry for entry in entries if entry.identity not in known]
             if not new:
-                return None
-            if len(new) < len(identities):
-                part = await asyncio.to_thread(parse, only_entries(body, new))
-                if {a.identity for a in part.articles} == {identities[i] for i in new}:
-                    return part  # else read it all, as feedparser sees it
+                return None, False
+            if len(new) < len(entries):
+                part = await asyncio.to_thread(parse, only_entries(body, entries, new))
+                if {a.identity for a in part.articles} == {entry.identity for entry in new}:
+                    return part, True  # else read it all, as feedparser sees it
         parsed = await asyncio.to_thread(parse, body)
         if not parsed.is_feed:
             raise FetchError("parse", f"not a feed: {parsed.bozo}")
-        return parsed
+        return parsed, False
 
-    async def _stories(self, feed: Feed, parsed: ParsedFeed) -> list[NewStory]:
-        fresh = fresh_articles(parsed.articles, await self.store.known_articles(feed.id, parsed.articles))
+    async def _stories(self, feed: Feed, parsed: ParsedFeed, only_new: bool) -> list[NewStory]:
+        known = set() if only_new else await self.store.known_articles(feed.id, parsed.articles)
+        fresh = fresh_articles(parsed.articles, known)
         start = first_alerting(len(fresh), feed)  # the backlog before it is stored, not read further
         fetcher = self.fetcher if feed.trusted else self.guarded
         if not feed.url.startswith("file:"):  # a feed read from a file (the samples) stays offline

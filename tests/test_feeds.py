@@ -7,7 +7,7 @@ from aiohttp import web
 
 from bot.errors import FetchError
 from bot.feeds.fetch import Fetcher, FetchLimits, open_session
-from bot.feeds.parse import entry_identities, html_to_text, only_entries, parse_feed
+from bot.feeds.parse import html_to_text, only_entries, parse_feed, raw_entries
 from tests.conftest import SAMPLES, SEED_TITLE
 
 
@@ -121,13 +121,13 @@ def test_an_html_page_is_not_a_feed():
     assert parse_feed(b'<rss version="2.0"><channel><title>empty</title></channel></rss>').is_feed
 
 
-def test_entry_identities_match_what_parsing_gives_and_select_entries():
+def test_raw_entries_match_what_parsing_gives_and_select_entries():
     for sample in ("world-news.xml", "science-tech.xml"):
         body = (SAMPLES / sample).read_bytes()
-        identities = entry_identities(body)
-        assert sorted(identities) == sorted(a.identity for a in parse_feed(body).articles)
-        part = parse_feed(only_entries(body, [0, 2]))
-        assert {a.identity for a in part.articles} == {identities[0], identities[2]}
+        entries = raw_entries(body)
+        assert sorted(e.identity for e in entries) == sorted(a.identity for a in parse_feed(body).articles)
+        part = parse_feed(only_entries(body, entries, [entries[0], entries[2]]))
+        assert {a.identity for a in part.articles} == {entries[0].identity, entries[2].identity}
         assert part.title == parse_feed(body).title
 
 
@@ -138,17 +138,26 @@ def test_entry_identities_match_what_parsing_gives_and_select_entries():
             "<item><guid><![CDATA[ a&b ]]></guid></item><item><guid>x&amp;y</guid></item>",
             ["guid:a&b", "guid:x&y"],
         ),
-        ("<item><guid>a</guid></item><item><link>https://x.test/no-guid</link></item>", None),
+        (
+            "<item><guid>a</guid></item><item><link>https://x.test/no-guid</link></item>",
+            ["guid:a", "link:https://x.test/no-guid"],
+        ),
+        ("<item><link>https://x.test/1</link><image><link>https://x.test/</link></image></item>", None),
+        ("<item><link>/relative</link></item>", None),
         ("<item><guid>a</guid><guid>b</guid></item>", None),
+        ("<item><guid>a</guid></item><item><guid>b</guid>", None),
         ("", None),
     ],
 )
-def test_entry_identities_give_up_on_anything_unusual(items, expected):
+def test_raw_entries_give_up_on_anything_unusual(items, expected):
     body = f'<rss version="2.0"><channel><title>t</title>{items}</channel></rss>'.encode()
-    assert entry_identities(body) == expected
+    entries = raw_entries(body)
+    assert (entries and [e.identity for e in entries]) == expected
+    if entries:
+        assert sorted(e.identity for e in entries) == sorted(a.identity for a in parse_feed(body).articles)
 
 
-def test_entry_identities_leave_other_encodings_to_the_full_parse():
+def test_raw_entries_leave_other_encodings_to_the_full_parse():
     body = '<rss version="2.0"><channel><item><guid>a</guid><title>Путин</title></item></channel></rss>'
-    assert entry_identities(body.encode("cp1251")) is None
-    assert entry_identities(body.encode("utf-8")) == ["guid:a"]
+    assert raw_entries(body.encode("cp1251")) is None
+    assert [e.identity for e in raw_entries(body.encode("utf-8"))] == ["guid:a"]

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
+from typing import NamedTuple
 
 import feedparser
 
@@ -171,43 +172,73 @@ def _feedparser(body: bytes, url: str, content_type: str | None) -> feedparser.F
 
 # -- Changed feeds, few new entries: find which entries are new without parsing them all ----------
 
-_ENTRY = re.compile(rb"<(item|entry)[\s>].*?</\1\s*>", re.DOTALL)
+_OPEN = re.compile(rb"<(item|entry)[\s>]")
+_CLOSE_END = re.compile(rb"\s*>")
 _ENTRY_ID = re.compile(rb"<(guid|id)(?:\s[^>]*)?>(.*?)</\1\s*>", re.DOTALL)
+_ITEM_LINK = re.compile(rb"<link(?:\s[^>]*)?>(.*?)</link\s*>", re.DOTALL)
 _CDATA = re.compile(r"^<!\[CDATA\[(.*)\]\]>$", re.DOTALL)
 
 
-def entry_identities(body: bytes) -> list[str] | None:
-    """Each entry's identity (as Article.identity) read straight from the XML, in order; None when
-    the body cannot be read that simply (no entries, an entry without exactly one guid or id, odd
-    markup, not UTF-8): then the caller parses the whole feed, as always."""
+class RawEntry(NamedTuple):
+    span: tuple[int, int]  # where it is in the body, its tags included
+    identity: str  # as Article.identity
+
+
+def raw_entries(body: bytes) -> list[RawEntry] | None:
+    """Each entry's place and identity read straight from the XML, in order; None when the body cannot
+    be read that simply (no entries, an entry not closed, an entry without exactly one guid or id, or
+    without a guid and exactly one absolute <link>, odd markup, not UTF-8): then the whole feed is
+    parsed."""
     try:
         body.decode("utf-8")  # other encodings may be detected from the whole body: parse it whole
     except UnicodeDecodeError:
         return None
-    spans = [m.span() for m in _ENTRY.finditer(body)]
-    identities = []
-    for start, end in spans:
+    entries = []
+    for start, end in _entry_spans(body) or ():
         found = _ENTRY_ID.findall(body, start, end)
-        if len(found) != 1 or not _closed(body[start:end]):
+        links = (
+            [] if found or body[start + 1 : start + 5] != b"item" else _ITEM_LINK.findall(body, start, end)
+        )
+        if len(found) + len(links) != 1 or not _closed(body, start, end):
             return None
-        text = found[0][1].decode("utf-8").strip()
-        text = html.unescape(_CDATA.sub(r"\1", text)).strip()
-        if not text or "<" in text:
+        text = _xml_text(found[0][1] if found else links[0])
+        if not text or "<" in text or (links and not text.startswith(("http://", "https://"))):
             return None
-        identities.append(f"guid:{text}")
-    return identities or None
+        entries.append(RawEntry((start, end), f"guid:{text}" if found else f"link:{text}"))
+    return entries or None
 
 
-def _closed(entry: bytes) -> bool:
+def _entry_spans(body: bytes) -> list[tuple[int, int]] | None:
+    """Where each <item> or <entry> is, its tags included; None if one is not closed."""
+    spans, at = [], 0
+    while opening := _OPEN.search(body, at):
+        close = b"</" + opening[1]
+        end = body.find(close, opening.end())
+        while end != -1 and not (after := _CLOSE_END.match(body, end + len(close))):
+            end = body.find(close, end + len(close))
+        if end == -1:
+            return None
+        at = after.end()
+        spans.append((opening.start(), at))
+    return spans
+
+
+def _xml_text(raw: bytes) -> str:
+    return html.unescape(_CDATA.sub(r"\1", raw.decode("utf-8").strip())).strip()
+
+
+def _closed(body: bytes, start: int, end: int) -> bool:
     """No CDATA section or comment left open: else "</item>" inside one ended the entry early."""
-    return entry.count(b"<![CDATA[") == entry.count(b"]]>") and entry.count(b"<!--") == entry.count(b"-->")
+    count = body.count
+    return count(b"<![CDATA[", start, end) == count(b"]]>", start, end) and count(
+        b"<!--", start, end
+    ) == count(b"-->", start, end)
 
 
-def only_entries(body: bytes, wanted: list[int]) -> bytes:
-    """The feed with only the entries at these positions: its head and tail, those entries between."""
-    spans = [m.span() for m in _ENTRY.finditer(body)]
-    head, tail = body[: spans[0][0]], body[spans[-1][1] :]
-    return head + b"\n".join(body[spans[i][0] : spans[i][1]] for i in wanted) + tail
+def only_entries(body: bytes, entries: list[RawEntry], wanted: list[RawEntry]) -> bytes:
+    """The feed with only the wanted entries: its head and tail, those entries between."""
+    head, tail = body[: entries[0].span[0]], body[entries[-1].span[1] :]
+    return head + b"\n".join(body[slice(*entry.span)] for entry in wanted) + tail
 
 
 def oldest_first(articles: list[Article]) -> list[Article]:

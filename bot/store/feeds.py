@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import bindparam, func, insert, or_, select, update
+from sqlalchemy.engine import Connection
 
 from bot.dedupe import MIN_TITLE_WORDS, assign_stories
 from bot.domain import (
@@ -136,148 +138,22 @@ class FeedRows(Rows):
         return await self.known_identities(feed_id, [a.identity for a in items])
 
     async def known_identities(self, feed_id: int, identities: Sequence[str]) -> set[str]:
-        wanted = list(dict.fromkeys(identities))
-        known: set[str] = set()
-        async with self.engine.connect() as conn:
-            for at in range(0, len(wanted), CHUNK):  # stay under the database's parameter limit
-                query = select(articles.c.identity).where(
-                    articles.c.feed_id == feed_id, articles.c.identity.in_(wanted[at : at + CHUNK])
-                )
-                known.update((await conn.execute(query)).scalars())
-        return known
+        return await self._run(
+            partial(_known_identities, feed_id=feed_id, wanted=list(dict.fromkeys(identities)))
+        )
 
     async def save_poll(
         self, feed: Feed, stories: Sequence[NewStory], state: FeedUpdate, now: datetime
     ) -> None:
         """New stories, their alerts and the feed's new state, in one transaction."""
-        async with self._write() as conn:
-            if stories:
-                await self._insert_stories(conn, feed.id, stories, now)
-            await self._record_success(conn, feed.id, state, now)
+        await self._run(
+            partial(_save_poll, feed_id=feed.id, stories=stories, state=state, now=now), write=True
+        )
 
     async def save_polls_without_news(self, states: Sequence[tuple[int, FeedUpdate]], now: datetime) -> None:
         """The new state of every feed a tick found with nothing new (304s, mostly), together."""
         if states:
-            async with self._write() as conn:
-                await self._record_successes(conn, states, now)
-
-    async def _record_success(self, conn: Any, feed_id: int, state: FeedUpdate, now: datetime) -> None:
-        await self._record_successes(conn, [(feed_id, state)], now)
-
-    async def _record_successes(
-        self, conn: Any, states: Sequence[tuple[int, FeedUpdate]], now: datetime
-    ) -> None:
-        """One statement for them all (executemany); then the moves, to an address no other feed has."""
-        await conn.execute(
-            _RECORD_SUCCESS, [_success_params(feed_id, state, now) for feed_id, state in states]
-        )
-        for feed_id, state in states:
-            taken = (
-                state.moved_to
-                and (await conn.execute(select(feeds.c.id).where(feeds.c.url == state.moved_to))).first()
-            )
-            if state.moved_to and not taken:
-                await conn.execute(update(feeds).where(feeds.c.id == feed_id).values(url=state.moved_to))
-
-    async def _insert_stories(
-        self, conn: Any, feed_id: int, stories: Sequence[NewStory], now: datetime
-    ) -> None:
-        """A poll's articles, each joined to its story (dedupe.py), and one alert per subscription and
-        story. When a story that already alerted arrives from another outlet, those alerts are queued
-        again, to be edited in place ("also in ...")."""
-        known = await self._recent_stories(conn, [story.key for story in stories], now - STORY_WINDOW)
-        rows = [
-            {
-                "feed_id": feed_id, "identity": story.article.identity, "guid": story.article.guid,
-                "link": story.article.link, "content_hash": story.article.content_hash,
-                "title": story.article.title, "body": story.body, "summary": story.summary,
-                "published_at": story.article.published_at, "fetched_at": now,
-                "story_url": story.key.url, "title_key": story.key.title,
-                "sketch": ",".join(map(str, story.key.sketch)),
-            }
-            for story in stories
-        ]  # fmt: skip
-        inserted = await conn.execute(
-            insert(articles).returning(articles.c.id, sort_by_parameter_order=True), rows
-        )
-        ids = inserted.scalars().all()
-        story_ids = assign_stories(
-            list(zip(ids, [s.key for s in stories], strict=True)), [(sid, key) for sid, _, key in known]
-        )
-        await conn.execute(
-            update(articles).where(articles.c.id == bindparam("article")).values(story_id=bindparam("story")),
-            [{"article": a, "story": s} for a, s in zip(ids, story_ids, strict=True)],
-        )
-        marks = [  # a story's first article is what later ones are compared with: only its marks
-            {"mark": m, "article_id": a}
-            for a, s, story in zip(ids, story_ids, stories, strict=True)
-            if a == s
-            for m in story.key.marks
-        ]
-        if marks:
-            await conn.execute(insert(story_marks), marks)
-        carried: dict[int, set[int]] = {}  # story -> the feeds that had it
-        for story_id, other_feed, _ in known:
-            carried.setdefault(story_id, set()).add(other_feed)
-        joined = {s for s in story_ids if s in carried and feed_id not in carried[s]}  # a new outlet
-        if joined:
-            await conn.execute(
-                update(outbox)
-                .where(
-                    outbox.c.story_id.in_(joined), outbox.c.status == "sent", outbox.c.message_id.is_not(None)
-                )
-                .values(status="pending", next_attempt_at=now, attempts=0)
-            )
-        had = await self._alerted(conn, set(story_ids))
-        alerts = []
-        for article_id, story_id, story in zip(ids, story_ids, stories, strict=True):
-            for alert in story.alerts:
-                if (alert.subscription_id, story_id) not in had:
-                    had.add((alert.subscription_id, story_id))
-                    alerts.append(
-                        {
-                            "subscription_id": alert.subscription_id, "article_id": article_id,
-                            "story_id": story_id, "matches": dump_matches(alert.matches), "status": "pending",
-                            "urgent": alert.urgent,
-                            "attempts": 0, "next_attempt_at": now, "created_at": now,
-                        }
-                    )  # fmt: skip
-        if alerts:
-            await conn.execute(insert(outbox), alerts)
-
-    async def _recent_stories(
-        self, conn: Any, keys: Sequence[StoryKey], since: datetime
-    ) -> list[tuple[int, int, StoryKey]]:
-        """(story id, feed id, key) of recent stories' first articles that may be one of these: same
-        link, same long headline, or a shared mark. dedupe.same_story decides."""
-        found: dict[int, tuple[int, int, StoryKey]] = {}
-        for at in range(0, len(keys), CHUNK // 10):
-            chunk = keys[at : at + CHUNK // 10]
-            marks = select(story_marks.c.article_id).where(
-                story_marks.c.mark.in_({m for k in chunk for m in k.marks})
-            )
-            near = or_(
-                articles.c.story_url.in_({k.url for k in chunk if k.url}),
-                articles.c.title_key.in_({k.title for k in chunk if len(k.title.split()) >= MIN_TITLE_WORDS}),
-                articles.c.id.in_(marks),
-            )
-            query = select(
-                articles.c.id, articles.c.story_id, articles.c.feed_id, articles.c.story_url,
-                articles.c.title_key, articles.c.sketch,
-            ).where(articles.c.fetched_at >= since, articles.c.story_id == articles.c.id, near)  # fmt: skip
-            for row in (await conn.execute(query)).all():
-                sketch = tuple(int(h) for h in row.sketch.split(",") if h) if row.sketch else ()
-                found[row.id] = (
-                    row.story_id,
-                    row.feed_id,
-                    StoryKey(row.story_url or "", row.title_key or "", sketch),
-                )
-        return [found[article_id] for article_id in sorted(found)]
-
-    async def _alerted(self, conn: Any, story_ids: set[int]) -> set[tuple[int, int]]:
-        """(subscription, story) pairs that already have their alert."""
-        query = select(outbox.c.subscription_id, outbox.c.story_id).where(outbox.c.story_id.in_(story_ids))
-        return {tuple(row) for row in (await conn.execute(query)).all()}  # type: ignore[misc]
+            await self._run(partial(_record_successes, states=states, now=now), write=True)
 
     async def record_feed_failure(
         self, feed: Feed, error: str, next_check_at: datetime, now: datetime, notice: str | None = None
@@ -380,6 +256,152 @@ class FeedRows(Rows):
         return last, [max((delivered - published).total_seconds(), 0.0) for published, delivered in rows]
 
 
+# -- The busiest paths, as plain functions of a connection (Store._run gives it) ---------------------
+
+
+_KNOWN = select(articles.c.identity).where(
+    articles.c.feed_id == bindparam("feed"), articles.c.identity.in_(bindparam("identities", expanding=True))
+)  # the busiest statements are built once: building one costs more than SQLite takes to run it
+
+
+def _known_identities(conn: Connection, feed_id: int, wanted: list[str]) -> set[str]:
+    known: set[str] = set()
+    for at in range(0, len(wanted), CHUNK):  # stay under the database's parameter limit
+        known.update(conn.execute(_KNOWN, {"feed": feed_id, "identities": wanted[at : at + CHUNK]}).scalars())
+    return known
+
+
+def _save_poll(
+    conn: Connection, feed_id: int, stories: Sequence[NewStory], state: FeedUpdate, now: datetime
+) -> None:
+    if stories:
+        _insert_stories(conn, feed_id, stories, now)
+    _record_successes(conn, [(feed_id, state)], now)
+
+
+def _record_successes(conn: Connection, states: Sequence[tuple[int, FeedUpdate]], now: datetime) -> None:
+    """One statement for them all (executemany); then the moves, to an address no other feed has."""
+    conn.execute(_RECORD_SUCCESS, [_success_params(feed_id, state, now) for feed_id, state in states])
+    for feed_id, state in states:
+        taken = (
+            state.moved_to and conn.execute(select(feeds.c.id).where(feeds.c.url == state.moved_to)).first()
+        )
+        if state.moved_to and not taken:
+            conn.execute(update(feeds).where(feeds.c.id == feed_id).values(url=state.moved_to))
+
+
+def _insert_stories(conn: Connection, feed_id: int, stories: Sequence[NewStory], now: datetime) -> None:
+    """A poll's articles, each joined to its story (dedupe.py), and one alert per subscription and
+    story. When a story that already alerted arrives from another outlet, those alerts are queued
+    again, to be edited in place ("also in ...")."""
+    known = _recent_stories(conn, [story.key for story in stories], now - STORY_WINDOW)
+    rows = [
+        {
+            "feed_id": feed_id, "identity": story.article.identity, "guid": story.article.guid,
+            "link": story.article.link, "content_hash": story.article.content_hash,
+            "title": story.article.title, "body": story.body, "summary": story.summary,
+            "published_at": story.article.published_at, "fetched_at": now,
+            "story_url": story.key.url, "title_key": story.key.title,
+            "sketch": ",".join(map(str, story.key.sketch)),
+        }
+        for story in stories
+    ]  # fmt: skip
+    ids = conn.execute(_INSERT_ARTICLES, rows).scalars().all()
+    story_ids = assign_stories(
+        list(zip(ids, [s.key for s in stories], strict=True)), [(sid, key) for sid, _, key in known]
+    )
+    conn.execute(_SET_STORY, [{"article": a, "story": s} for a, s in zip(ids, story_ids, strict=True)])
+    marks = [  # a story's first article is what later ones are compared with: only its marks
+        {"mark": m, "article_id": a}
+        for a, s, story in zip(ids, story_ids, stories, strict=True)
+        if a == s
+        for m in story.key.marks
+    ]
+    if marks:
+        conn.execute(insert(story_marks), marks)
+    carried: dict[int, set[int]] = {}  # story -> the feeds that had it
+    for story_id, other_feed, _ in known:
+        carried.setdefault(story_id, set()).add(other_feed)
+    joined = {s for s in story_ids if s in carried and feed_id not in carried[s]}  # a new outlet
+    if joined:
+        conn.execute(_EDIT_AGAIN, {"stories": sorted(joined), "now": now})
+    had = _alerted(conn, set(story_ids) & carried.keys())  # a story born in this poll has no alert yet
+    alerts = []
+    for article_id, story_id, story in zip(ids, story_ids, stories, strict=True):
+        for alert in story.alerts:
+            if (alert.subscription_id, story_id) not in had:
+                had.add((alert.subscription_id, story_id))
+                alerts.append(
+                    {
+                        "subscription_id": alert.subscription_id, "article_id": article_id,
+                        "story_id": story_id, "matches": dump_matches(alert.matches), "status": "pending",
+                        "urgent": alert.urgent,
+                        "attempts": 0, "next_attempt_at": now, "created_at": now,
+                    }
+                )  # fmt: skip
+    if alerts:
+        conn.execute(insert(outbox), alerts)
+
+
+def _recent_stories(
+    conn: Connection, keys: Sequence[StoryKey], since: datetime
+) -> list[tuple[int, int, StoryKey]]:
+    """(story id, feed id, key) of recent stories' first articles that may be one of these: same
+    link, same long headline, or a shared mark. dedupe.same_story decides."""
+    found: dict[int, tuple[int, int, StoryKey]] = {}
+    for at in range(0, len(keys), CHUNK // 10):
+        chunk = keys[at : at + CHUNK // 10]
+        near = {
+            "since": since,
+            "urls": sorted({k.url for k in chunk if k.url}),
+            "titles": sorted({k.title for k in chunk if len(k.title.split()) >= MIN_TITLE_WORDS}),
+            "marks": sorted({m for k in chunk for m in k.marks}),
+        }
+        for row in conn.execute(_NEAR_STORIES, near).all():
+            sketch = tuple(int(h) for h in row.sketch.split(",") if h) if row.sketch else ()
+            found[row.id] = (
+                row.story_id,
+                row.feed_id,
+                StoryKey(row.story_url or "", row.title_key or "", sketch),
+            )
+    return [found[article_id] for article_id in sorted(found)]
+
+
+def _alerted(conn: Connection, story_ids: set[int]) -> set[tuple[int, int]]:
+    """(subscription, story) pairs that already have their alert."""
+    if not story_ids:
+        return set()
+    return {tuple(row) for row in conn.execute(_ALERTED, {"stories": sorted(story_ids)}).all()}  # type: ignore[misc]
+
+
+_INSERT_ARTICLES = insert(articles).returning(articles.c.id, sort_by_parameter_order=True)
+_SET_STORY = update(articles).where(articles.c.id == bindparam("article")).values(story_id=bindparam("story"))
+_EDIT_AGAIN = (  # a story already alerted arrives from another outlet: edit those alerts ("also in")
+    update(outbox)
+    .where(
+        outbox.c.story_id.in_(bindparam("stories", expanding=True)),
+        outbox.c.status == "sent",
+        outbox.c.message_id.is_not(None),
+    )
+    .values(status="pending", next_attempt_at=bindparam("now"), attempts=0)
+)
+_NEAR_STORIES = select(
+    articles.c.id, articles.c.story_id, articles.c.feed_id, articles.c.story_url, articles.c.title_key,
+    articles.c.sketch,
+).where(
+    articles.c.fetched_at >= bindparam("since"),
+    articles.c.story_id == articles.c.id,
+    or_(
+        articles.c.story_url.in_(bindparam("urls", expanding=True)),
+        articles.c.title_key.in_(bindparam("titles", expanding=True)),
+        articles.c.id.in_(
+            select(story_marks.c.article_id).where(story_marks.c.mark.in_(bindparam("marks", expanding=True)))
+        ),
+    ),
+)  # fmt: skip
+_ALERTED = select(outbox.c.subscription_id, outbox.c.story_id).where(
+    outbox.c.story_id.in_(bindparam("stories", expanding=True))
+)
 _RECORD_SUCCESS = (
     update(feeds)
     .where(feeds.c.id == bindparam("p_id"))

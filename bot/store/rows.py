@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
-from typing import Any
+from typing import Any, TypeVar
 
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+T = TypeVar("T")
 
 CHUNK = 500  # values per IN (...) list: under every database's parameter limit
 
@@ -15,4 +19,8 @@ class Rows:
 
     def _write(self) -> AbstractAsyncContextManager[Any]:
         """A write transaction (the Store queues SQLite writers on one lock)."""
+        raise NotImplementedError
+
+    async def _run(self, work: Callable[[Connection], T], *, write: bool = False) -> T:
+        """`work` with a plain connection, in one transaction (the Store says how)."""
         raise NotImplementedError
