@@ -10,6 +10,7 @@ per file) only prints.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -17,6 +18,7 @@ import re
 import statistics
 import sys
 import time
+from collections import Counter
 from datetime import datetime
 from pathlib import Path
 
@@ -24,9 +26,11 @@ from rouge_score import rouge_scorer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bot.rules.text import sentence_spans  # noqa: E402
-from bot.summary import clean_body, lead_summary, summarize  # noqa: E402
+from bot.summary import clean_body, summarize  # noqa: E402
+from bot.summary.lead import ELLIPSIS  # noqa: E402
 
 MAX_WORDS = 60
+ORACLE_SENTENCES = 10  # the oracle picks among the first 10 sentences of the cleaned body
 FILES = ("cnndm_frank", "xsum_frank")
 METRICS = ("rouge1", "rouge2", "rougeL", "rougeLsum")
 # The bench's own detectors, written from the corpus notes (SOURCE.md) and a read of the articles,
@@ -51,16 +55,37 @@ def sentences(text: str) -> list[str]:
     return [text[s:e] for s, e in sentence_spans(text)]
 
 
-def systems(record: dict, mode: str) -> dict[str, list[str]]:
+def systems(record: dict, mode: str, scorer: rouge_scorer.RougeScorer) -> dict[str, list[str]]:
     """Each system's summary as a list of sentences."""
     text = "\n".join(record["article_sentences"]) if mode == "lines" else record["article"]
     body = clean_body("", text)
     return {
         "ours: summarize": sentences(summarize(body, MAX_WORDS)),
-        "before: lead_summary": sentences(lead_summary(body, MAX_WORDS)),
         "Lead-3": record["article_sentences"][:3],
         "Lead-3 cut at 60 words": [" ".join(" ".join(record["article_sentences"][:3]).split()[:MAX_WORDS])],
+        "oracle: best whole sentences": oracle(record["reference"], sentences(body)[:ORACLE_SENTENCES], scorer),
     }
+
+
+def oracle(reference: str, candidates: list[str], scorer: rouge_scorer.RougeScorer) -> list[str]:
+    """The whole sentences, in text order and within MAX_WORDS words, with the best ROUGE-1 F1 against
+    the reference: every subset tried. It reads the reference, so it is no system but a ceiling for
+    any method that picks whole sentences among these candidates."""
+    tokens = scorer._tokenizer.tokenize  # rouge-score's own tokenizer and stemmer
+    ref = Counter(tokens(reference))
+    bags = [Counter(tokens(s)) for s in candidates]
+    sizes = [len(s.split()) for s in candidates]
+    best, best_f = [], 0.0
+    for n in range(1, len(candidates) + 1):
+        for subset in itertools.combinations(range(len(candidates)), n):
+            if sum(sizes[i] for i in subset) > MAX_WORDS:
+                continue
+            bag = sum((bags[i] for i in subset), Counter())
+            overlap = sum((bag & ref).values())
+            f = 2 * overlap / (sum(bag.values()) + sum(ref.values())) if overlap else 0.0
+            if f > best_f:
+                best, best_f = [candidates[i] for i in subset], f
+    return best
 
 
 def score(records: list[dict], mode: str) -> dict[str, dict[str, float]]:
@@ -69,8 +94,8 @@ def score(records: list[dict], mode: str) -> dict[str, dict[str, float]]:
     for record in records:
         reference = record["reference"]
         ref_lines = "\n".join(re.split(r"(?<=[.!?])\s+", reference))
-        for name, summary in systems(record, mode).items():
-            row = rows.setdefault(name, {key: [] for key in (*METRICS, "words", "boiler", "unended")})
+        for name, summary in systems(record, mode, scorer).items():
+            row = rows.setdefault(name, {key: [] for key in (*METRICS, "words", "boiler", "unended", "cut")})
             flat, lines = " ".join(summary), "\n".join(summary)
             for metric in METRICS:
                 pair = (ref_lines, lines) if metric == "rougeLsum" else (reference, flat)
@@ -78,6 +103,7 @@ def score(records: list[dict], mode: str) -> dict[str, dict[str, float]]:
             row["words"].append(len(flat.split()))
             row["boiler"].append(sum(bool(_DETECT.search(s)) for s in summary))
             row["unended"].append(sum(not _ENDED.search(s.strip()) for s in summary))
+            row["cut"].append(flat.endswith(ELLIPSIS))
     return {name: summarize_row(row) for name, row in rows.items()}
 
 
@@ -87,15 +113,16 @@ def summarize_row(row: dict[str, list[float]]) -> dict[str, float]:
     out["over 60"] = sum(w > MAX_WORDS for w in row["words"])
     out["boiler"] = sum(row["boiler"])
     out["unended"] = sum(row["unended"])
+    out["cut"] = sum(row["cut"])
     return out
 
 
 def table(results: dict[str, dict[str, float]]) -> str:
-    head = "| system | R-1 | R-2 | R-L | R-Lsum | words avg | max | over 60 | boilerplate | unended |\n"
-    head += "|---|---|---|---|---|---|---|---|---|---|\n"
+    head = "| system | R-1 | R-2 | R-L | R-Lsum | words avg | max | over 60 | boilerplate | unended | cut … |\n"
+    head += "|---|---|---|---|---|---|---|---|---|---|---|\n"
     lines = [
         f"| {name} | {r['rouge1']:.2f} | {r['rouge2']:.2f} | {r['rougeL']:.2f} | {r['rougeLsum']:.2f}"
-        f" | {r['words']:.1f} | {r['max words']} | {r['over 60']} | {r['boiler']} | {r['unended']} |"
+        f" | {r['words']:.1f} | {r['max words']} | {r['over 60']} | {r['boiler']} | {r['unended']} | {r['cut']} |"
         for name, r in results.items()
     ]
     return head + "\n".join(lines) + "\n"
@@ -139,10 +166,12 @@ NOTES = """
 Systems, each given the same article:
 - ours: `summarize(clean_body("", text), 60)`: boilerplate removed, then the lead sentence and the most
   central of the first 6 story sentences, whole sentences, at most 60 words.
-- before: `lead_summary(clean_body(...), 60)`: sentences from the top until the next one does not fit.
 - Lead-3: the first 3 of FRANK's spaCy sentences of the raw article (boilerplate and all), no word limit.
 - Lead-3 cut at 60 words: the same, cut mid-sentence after 60 words (one "sentence" for the counts): what
   Lead-3 scores when held to our length, though it breaks our whole-sentence rule.
+- oracle: the whole sentences among the first 10 of the cleaned body, in text order, at most 60 words,
+  with the best ROUGE-1 F1 against the reference (every subset tried). It reads the reference: not a
+  system, but the ceiling for any method that picks whole sentences there.
 Input: `lines` gives the article as one sentence a line (FRANK's `article_sentences`), the nearest we have
 to a feed's paragraphs: the corpus lost its line breaks. `flat` gives the raw `article`, one line, as a
 feed that lost its paragraphs would; XSum's flat text has sentences glued (`...Syria.They were...`), which
@@ -153,7 +182,8 @@ Boilerplate: output sentences (ours split by `bot.rules.text.sentence_spans`, Le
 match one of the bench's own detectors (`DETECTORS` in this file: dateline, scroll, player, share,
 stamp, credit, byline, promo), written from the corpus notes and independent of
 `bot/summary/boilerplate.py`. Unended: output sentences without a final `.!?`, quote or bracket: DM
-captions, and fragments where the corpus's sentence split cut a quote.
+captions, and fragments where the corpus's sentence split cut a quote. Cut …: summaries that end on
+an ellipsis (a sentence shortened to fit).
 """
 
 
