@@ -10,24 +10,34 @@ per file) only prints.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
+import random
 import re
 import statistics
 import sys
 import time
+from collections import Counter
 from datetime import datetime
 from pathlib import Path
 
+import feedparser
 from rouge_score import rouge_scorer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bot.feeds.parse import html_to_text  # noqa: E402
 from bot.rules.text import sentence_spans  # noqa: E402
-from bot.summary import clean_body, lead_summary, summarize  # noqa: E402
+from bot.summary import clean_body, summarize  # noqa: E402
+from bot.summary.lead import ELLIPSIS  # noqa: E402
 
 MAX_WORDS = 60
+ORACLE_SENTENCES = 10  # the oracle picks among the first 10 sentences of the cleaned body
 FILES = ("cnndm_frank", "xsum_frank")
+# The development set: items of two saved feeds (../shared/corpus/real-feeds) that carry their full
+# text and a description the editors wrote, which is the reference. Choices are made here and on XSum.
+FEEDS = ("fastfeedparser/time-world.rss", "fastfeedparser/404media.rss")
 METRICS = ("rouge1", "rouge2", "rougeL", "rougeLsum")
 # The bench's own detectors, written from the corpus notes (SOURCE.md) and a read of the articles,
 # independent of bot/summary/boilerplate.py: an output sentence matching one is boilerplate that survived.
@@ -51,16 +61,57 @@ def sentences(text: str) -> list[str]:
     return [text[s:e] for s, e in sentence_spans(text)]
 
 
-def systems(record: dict, mode: str) -> dict[str, list[str]]:
+def feed_records(folder: Path) -> list[dict]:
+    """Feed items with over 150 words of text and a description of 9-99 words that does not just
+    repeat the text's start, as records like the corpus's (sentences by our own splitter)."""
+    records = []
+    for name in FEEDS:
+        for entry in feedparser.parse((folder / name).read_bytes()).entries:
+            if not entry.get("content"):
+                continue
+            text = html_to_text(max((part["value"] for part in entry.content), key=len))
+            reference = html_to_text(entry.get("summary", "")).replace("\n", " ")
+            if len(text.split()) > 150 and 8 < len(reference.split()) < 100 and reference[:60] != text[:60]:
+                article = " ".join(text.split("\n"))
+                records.append(
+                    {"article": article, "article_sentences": sentences(text), "reference": reference}
+                )
+    return records
+
+
+def systems(record: dict, mode: str, scorer: rouge_scorer.RougeScorer) -> dict[str, list[str]]:
     """Each system's summary as a list of sentences."""
     text = "\n".join(record["article_sentences"]) if mode == "lines" else record["article"]
     body = clean_body("", text)
     return {
         "ours: summarize": sentences(summarize(body, MAX_WORDS)),
-        "before: lead_summary": sentences(lead_summary(body, MAX_WORDS)),
         "Lead-3": record["article_sentences"][:3],
         "Lead-3 cut at 60 words": [" ".join(" ".join(record["article_sentences"][:3]).split()[:MAX_WORDS])],
+        "oracle: best whole sentences": oracle(
+            record["reference"], sentences(body)[:ORACLE_SENTENCES], scorer
+        ),
     }
+
+
+def oracle(reference: str, candidates: list[str], scorer: rouge_scorer.RougeScorer) -> list[str]:
+    """The whole sentences, in text order and within MAX_WORDS words, with the best ROUGE-1 F1 against
+    the reference: every subset tried. It reads the reference, so it is no system but a ceiling for
+    any method that picks whole sentences among these candidates."""
+    tokens = scorer._tokenizer.tokenize  # rouge-score's own tokenizer and stemmer
+    ref = Counter(tokens(reference))
+    bags = [Counter(tokens(s)) for s in candidates]
+    sizes = [len(s.split()) for s in candidates]
+    best, best_f = [], 0.0
+    for n in range(1, len(candidates) + 1):
+        for subset in itertools.combinations(range(len(candidates)), n):
+            if sum(sizes[i] for i in subset) > MAX_WORDS:
+                continue
+            bag = sum((bags[i] for i in subset), Counter())
+            overlap = sum((bag & ref).values())
+            f = 2 * overlap / (sum(bag.values()) + sum(ref.values())) if overlap else 0.0
+            if f > best_f:
+                best, best_f = [candidates[i] for i in subset], f
+    return best
 
 
 def score(records: list[dict], mode: str) -> dict[str, dict[str, float]]:
@@ -69,8 +120,8 @@ def score(records: list[dict], mode: str) -> dict[str, dict[str, float]]:
     for record in records:
         reference = record["reference"]
         ref_lines = "\n".join(re.split(r"(?<=[.!?])\s+", reference))
-        for name, summary in systems(record, mode).items():
-            row = rows.setdefault(name, {key: [] for key in (*METRICS, "words", "boiler", "unended")})
+        for name, summary in systems(record, mode, scorer).items():
+            row = rows.setdefault(name, {key: [] for key in (*METRICS, "words", "boiler", "unended", "cut")})
             flat, lines = " ".join(summary), "\n".join(summary)
             for metric in METRICS:
                 pair = (ref_lines, lines) if metric == "rougeLsum" else (reference, flat)
@@ -78,6 +129,7 @@ def score(records: list[dict], mode: str) -> dict[str, dict[str, float]]:
             row["words"].append(len(flat.split()))
             row["boiler"].append(sum(bool(_DETECT.search(s)) for s in summary))
             row["unended"].append(sum(not _ENDED.search(s.strip()) for s in summary))
+            row["cut"].append(flat.endswith(ELLIPSIS))
     return {name: summarize_row(row) for name, row in rows.items()}
 
 
@@ -87,31 +139,48 @@ def summarize_row(row: dict[str, list[float]]) -> dict[str, float]:
     out["over 60"] = sum(w > MAX_WORDS for w in row["words"])
     out["boiler"] = sum(row["boiler"])
     out["unended"] = sum(row["unended"])
+    out["cut"] = sum(row["cut"])
+    out["per article"] = {metric: row[metric] for metric in ("rouge1", "rougeL")}
     return out
 
 
 def table(results: dict[str, dict[str, float]]) -> str:
-    head = "| system | R-1 | R-2 | R-L | R-Lsum | words avg | max | over 60 | boilerplate | unended |\n"
-    head += "|---|---|---|---|---|---|---|---|---|---|\n"
+    head = "| system | R-1 | R-2 | R-L | R-Lsum | words avg | max | over 60 | boilerplate | unended | cut |\n"
+    head += "|---|---|---|---|---|---|---|---|---|---|---|\n"
     lines = [
         f"| {name} | {r['rouge1']:.2f} | {r['rouge2']:.2f} | {r['rougeL']:.2f} | {r['rougeLsum']:.2f}"
-        f" | {r['words']:.1f} | {r['max words']} | {r['over 60']} | {r['boiler']} | {r['unended']} |"
+        f" | {r['words']:.1f} | {r['max words']} | {r['over 60']} | {r['boiler']} | {r['unended']}"
+        f" | {r['cut']} |"
         for name, r in results.items()
     ]
     return head + "\n".join(lines) + "\n"
 
 
-def goals(results: dict[str, dict[str, float]]) -> str:
-    ours, lead3 = results["ours: summarize"], results["Lead-3"]
+def goals(results: dict[str, dict]) -> str:
+    ours, lead3, cut = results["ours: summarize"], results["Lead-3"], results["Lead-3 cut at 60 words"]
     checks = [
-        (f"ROUGE-1 at least Lead-3's: {ours['rouge1']:.2f} vs {lead3['rouge1']:.2f}",
-         ours["rouge1"] >= lead3["rouge1"]),
-        (f"ROUGE-L at least Lead-3's: {ours['rougeL']:.2f} vs {lead3['rougeL']:.2f}",
-         ours["rougeL"] >= lead3["rougeL"]),
+        (f"ROUGE-1 at least Lead-3's: {ours['rouge1']:.2f} vs {lead3['rouge1']:.2f}"
+         f" ({gap(ours, lead3, 'rouge1')})", ours["rouge1"] >= lead3["rouge1"]),
+        (f"ROUGE-L at least Lead-3's: {ours['rougeL']:.2f} vs {lead3['rougeL']:.2f}"
+         f" ({gap(ours, lead3, 'rougeL')})", ours["rougeL"] >= lead3["rougeL"]),
         (f"at most {MAX_WORDS} words: max {ours['max words']}", ours["max words"] <= MAX_WORDS),
         (f"no boilerplate sentence left: {ours['boiler']}", ours["boiler"] == 0),
     ]  # fmt: skip
-    return "\n".join(f"- {'MET' if ok else 'MISSED'}: {text}" for text, ok in checks) + "\n"
+    lines = [f"- {'MET' if ok else 'MISSED'}: {text}" for text, ok in checks]
+    lines.append(
+        f"- for comparison, against Lead-3 cut at {MAX_WORDS} words: R-1 {gap(ours, cut, 'rouge1')};"
+        f" R-L {gap(ours, cut, 'rougeL')}"
+    )
+    return "\n".join(lines) + "\n"
+
+
+def gap(ours: dict, other: dict, metric: str, draws: int = 2000) -> str:
+    """Ours minus the other, per article: the mean and a 95% paired bootstrap interval (fixed seed)."""
+    diffs = [a - b for a, b in zip(ours["per article"][metric], other["per article"][metric], strict=True)]
+    rng = random.Random(0)
+    means = sorted(statistics.mean(rng.choices(diffs, k=len(diffs))) for _ in range(draws))
+    low, high = means[int(0.025 * draws)], means[int(0.975 * draws) - 1]
+    return f"difference {statistics.mean(diffs):+.2f}, 95% interval {low:+.2f} to {high:+.2f}"
 
 
 def main() -> None:
@@ -131,18 +200,30 @@ def main() -> None:
                 part += "\n" + goals(results)
             print(part)
             out.append(part)
+    records = feed_records(args.corpus.parent / "real-feeds")[: 50 if args.quick else None]
+    part = f"## Development set: feed descriptions, lines input ({len(records)} items)\n\n"
+    part += table(score(records, "lines"))
+    print(part)
+    out.append(part)
     if not args.quick:
         write_results("\n".join(out), time.perf_counter() - t0)
 
 
 NOTES = """
 Systems, each given the same article:
-- ours: `summarize(clean_body("", text), 60)`: boilerplate removed, then the lead sentence and the most
-  central of the first 6 story sentences, whole sentences, at most 60 words.
-- before: `lead_summary(clean_body(...), 60)`: sentences from the top until the next one does not fit.
+- ours: `summarize(clean_body("", text), 60)`: boilerplate removed, then the story sentences from the
+  top (after the lead: no quotes, no first person, none under 8 words), whole while they fit in 60
+  words; if 8 or more words are left, the next one shortened at its last clause boundary (else at a
+  word that leaves nothing dangling) and closed with "…".
 - Lead-3: the first 3 of FRANK's spaCy sentences of the raw article (boilerplate and all), no word limit.
 - Lead-3 cut at 60 words: the same, cut mid-sentence after 60 words (one "sentence" for the counts): what
   Lead-3 scores when held to our length, though it breaks our whole-sentence rule.
+- oracle: the whole sentences among the first 10 of the cleaned body, in text order, at most 60 words,
+  with the best ROUGE-1 F1 against the reference (every subset tried). It reads the reference: not a
+  system, but the ceiling for any method that picks whole sentences there.
+- Development set (last table): 101 items of two saved feeds (TIME world, 404 Media; `FEEDS`) with their
+  full text and a description the editors wrote, which is the reference (about 20 words: shorter
+  summaries score better there). Choices for `ours` are made on it and on XSum, not on CNN/DailyMail.
 Input: `lines` gives the article as one sentence a line (FRANK's `article_sentences`), the nearest we have
 to a feed's paragraphs: the corpus lost its line breaks. `flat` gives the raw `article`, one line, as a
 feed that lost its paragraphs would; XSum's flat text has sentences glued (`...Syria.They were...`), which
@@ -153,7 +234,52 @@ Boilerplate: output sentences (ours split by `bot.rules.text.sentence_spans`, Le
 match one of the bench's own detectors (`DETECTORS` in this file: dateline, scroll, player, share,
 stamp, credit, byline, promo), written from the corpus notes and independent of
 `bot/summary/boilerplate.py`. Unended: output sentences without a final `.!?`, quote or bracket: DM
-captions, and fragments where the corpus's sentence split cut a quote.
+captions, and fragments where the corpus's sentence split cut a quote. Cut: summaries that end on
+an ellipsis (a sentence shortened to fit).
+"""
+
+
+CHOICE = """
+## How the summarizer was chosen, and why the goal is missed
+
+Measured on 2026-11-28 with this script's scoring (R-1 / R-L, mean words); "before" is the
+summarizer of commit 00c8564, "centrality" the same with 10 candidates, position damping 2 and the
+words left over spent on a shortened sentence.
+
+| summarizer | dev | XSum lines | CNN/DM lines | CNN/DM flat |
+|---|---|---|---|---|
+| before: lead + central of 6 | 24.68 / 18.59 (54) | 19.19 / 12.69 | 39.30 / 25.54 (53) | 39.47 / 25.76 |
+| centrality, tuned on dev | 25.03 / 18.75 (57) | 19.30 / 12.62 | 39.69 / 25.41 (58) | 39.41 / 25.33 |
+| ours: lead order | 24.83 / 18.49 (57) | 19.01 / 12.22 | 41.11 / 26.38 (57) | 41.16 / 26.34 |
+
+- Centrality's parameters (candidates 6/8/10/12/15, damping 1/1.5/2/3/16/none, the leftover words
+  for the next or the most central later sentence) were picked by the mean of dev and XSum lines.
+  On CNN/DailyMail it stayed 1.6-1.9 R-1 under Lead-3.
+- Lead order, which ships, is not what dev and XSum preferred: it trails the tuned centrality there
+  by 0.2-0.3 R-1 and 0.3-0.4 R-L, inside per-article noise, and XSum drops each article's first
+  sentence by construction, so it cannot speak for lead order. It is chosen because news feeds give
+  the lede (Lead-3 is the usual hard-to-beat baseline on CNN/DailyMail in the literature), because it
+  reads as one piece with no jumps, has nothing to tune and costs about a sixth (0.06-0.1 ms against
+  0.55-0.6 ms an article for the summarizer alone, on this loaded 2-CPU machine). Its CNN/DailyMail
+  score had been seen during exploration before this choice: read that number as not blind.
+- Kept although dev disagrees: no quotes or first person after the lead (tests pin it; an alert says
+  what happened). Allowing them scores 0.7 R-1 higher on dev, whose descriptions often quote, and is
+  why Lead-3 cut at 60 words beats ours there; on CNN/DailyMail it was +0.14 (lines) and -0.05 (flat).
+- Ending on an ellipsis (the cut column: 60% of CNN/DailyMail summaries): judged to read well on a
+  phone, since the alert links the article and "…" says there is more; the cut falls after a comma,
+  semicolon or colon, or before a dash, when one is in the second half of what fits.
+- Tried and left out: dropping closing attributions (", police said.", ", according to X.") moved dev
+  and XSum by about 0.1 either way, and it makes an allegation read as fact; dropping bracketed
+  asides, or questions after the lead, 0.05 or less; cutting the last sentence at a plain word instead
+  of a clause boundary, 0.35 R-1 worse on dev in the variant measured.
+- Why the goal is missed: not because of whole sentences. The oracle row picks whole sentences within
+  60 words at 50-52 R-1, 9-11 over Lead-3: choosing them is what is hard without the reference. Within
+  lead order the 60-word cap costs Lead-3 0.26 R-1 (41.28 to 41.02 cut at 60 words); removing
+  boilerplate and cutting at clauses wins back 0.1-0.15 of it, and Lead-3 keeps its 74-word average.
+  The remaining gaps (-0.17/-0.12 R-1, +0.03/-0.01 R-L) are far inside their 95% intervals (about
+  +/-0.8): on 250 articles ours and Lead-3 cannot be told apart, and to be reliably ahead a summarizer
+  would need a better choice of sentences than the lede without training, which nothing tried here
+  found.
 """
 
 
@@ -162,7 +288,7 @@ def write_results(body: str, seconds: float) -> None:
     section = (
         f"# Summary evaluation\n\nDate: {datetime.now():%Y-%m-%d %H:%M}  \nMachine: {machine}  \n"
         "Command: `.venv/bin/python bench/summary_eval.py` (from the repository root)  \n"
-        f"Total run time: {seconds:.0f} s\n{NOTES}\n{body}"
+        f"Total run time: {seconds:.0f} s\n{NOTES}\n{body}{CHOICE}"
     )
     path = Path(__file__).with_name("RESULTS.md")
     old = path.read_text() if path.exists() else ""

@@ -1,10 +1,11 @@
-"""Boilerplate stripping, the lead summary and the matched quote: pure, on the seed article."""
+"""Boilerplate stripping, the summary and the matched quote: pure, on the seed article."""
 
 import pytest
 
 from bot.rules.text import sentence_spans
 from bot.summary import clean_body, quote_match, summarize
 from bot.summary.boilerplate import is_boilerplate
+from bot.summary.extractive import shorten
 from tests.conftest import ROOT, SEED_TITLE
 
 # The seed as the sample feed carries it: one paragraph per line, boilerplate included.
@@ -185,13 +186,43 @@ def test_a_dailymail_caption_before_the_lead_is_not_the_lead():
     )
 
 
-def test_summary_of_the_seed_is_the_lead_then_a_central_sentence():
+def test_summary_of_the_seed_is_the_lead_then_the_next_story_sentences():
     summary = summarize(clean_body(SEED_TITLE, SEED), max_words=60)
     assert summary.startswith("NATO on Tuesday agreed to gradually resume contacts with Russia")
     assert "NATO-Russia Council" in summary
+    assert "Allies agreed" not in summary  # the quote after the lead is skipped
     assert len(summary.split()) <= 60
+    assert summary.endswith("\u2026")  # the words left over went to the next sentence, shortened
     for junk in ("Get the latest updates", "Last Updated", "BRUSSELS", "APDe Hoop", SEED_TITLE):
         assert junk not in summary
+
+
+def test_the_last_sentence_is_shortened_at_a_clause_boundary():
+    body = (
+        "Rescuers in Nepal pulled a man from the wreckage of a building on Tuesday.\n"
+        "The man, a hotel worker from Kathmandu, was found by a French team, who dug for hours to free him."
+    )
+    assert summarize(body, max_words=28) == (
+        "Rescuers in Nepal pulled a man from the wreckage of a building on Tuesday."
+        " The man, a hotel worker from Kathmandu, was found by a French team\u2026"
+    )
+
+
+def test_a_shortened_sentence_ends_on_no_dangling_word():
+    sentence = "The man was saved after a French search and rescue team found him under the rubble at noon."
+    assert shorten(sentence, 15) == "The man was saved after a French search and rescue team found him\u2026"
+    assert shorten(sentence, 16).endswith("found him under the rubble\u2026")
+    assert shorten(sentence, 30) == sentence
+
+
+def test_no_fragment_when_fewer_than_eight_words_are_left():
+    body = (
+        "The central bank raised interest rates by half a point on Thursday to fight inflation.\n"
+        "Inflation reached ten percent in March, the highest rate in forty years, figures show."
+    )
+    assert summarize(body, max_words=20) == (
+        "The central bank raised interest rates by half a point on Thursday to fight inflation."
+    )
 
 
 def test_summary_keeps_text_order_and_skips_quotes_and_fragments_after_the_lead():
