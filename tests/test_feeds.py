@@ -142,7 +142,13 @@ def test_raw_entries_match_what_parsing_gives_and_select_entries():
             "<item><guid>a</guid></item><item><link>https://x.test/no-guid</link></item>",
             ["guid:a", "link:https://x.test/no-guid"],
         ),
-        ("<item><link>https://x.test/1</link><image><link>https://x.test/</link></image></item>", None),
+        (
+            "<item><link>https://x.test/1</link><image><link>https://x.test/</link></image></item>"
+            "<item><image><url>https://x.test/i.png</url><link>https://x.test/</link></image>"
+            "<link>https://x.test/2</link></item>",
+            ["link:https://x.test/1", "link:https://x.test/2"],
+        ),
+        ("<item><link>https://x.test/1</link><link>https://x.test/2</link></item>", None),
         ("<item><link>/relative</link></item>", None),
         ("<item><guid>a</guid><guid>b</guid></item>", None),
         ("<item><guid>a</guid></item><item><guid>b</guid>", None),

@@ -176,6 +176,7 @@ _OPEN = re.compile(rb"<(item|entry)[\s>]")
 _CLOSE_END = re.compile(rb"\s*>")
 _ENTRY_ID = re.compile(rb"<(guid|id)(?:\s[^>]*)?>(.*?)</\1\s*>", re.DOTALL)
 _ITEM_LINK = re.compile(rb"<link(?:\s[^>]*)?>(.*?)</link\s*>", re.DOTALL)
+_IMAGE = re.compile(rb"<image[\s>].*?</image\s*>", re.DOTALL)
 _CDATA = re.compile(r"^<!\[CDATA\[(.*)\]\]>$", re.DOTALL)
 
 
@@ -196,9 +197,8 @@ def raw_entries(body: bytes) -> list[RawEntry] | None:
     entries = []
     for start, end in _entry_spans(body) or ():
         found = _ENTRY_ID.findall(body, start, end)
-        links = (
-            [] if found or body[start + 1 : start + 5] != b"item" else _ITEM_LINK.findall(body, start, end)
-        )
+        # An RSS 2.0 <item> without a guid is known by its link (an RSS 1.0 one, <item rdf:about=...>, not)
+        links = [] if found or not body.startswith(b"<item>", start) else _own_links(body, start, end)
         if len(found) + len(links) != 1 or not _closed(body, start, end):
             return None
         text = _xml_text(found[0][1] if found else links[0])
@@ -206,6 +206,14 @@ def raw_entries(body: bytes) -> list[RawEntry] | None:
             return None
         entries.append(RawEntry((start, end), f"guid:{text}" if found else f"link:{text}"))
     return entries or None
+
+
+def _own_links(body: bytes, start: int, end: int) -> list[bytes]:
+    """An RSS item's <link> texts, less those of an <image> inside it (some feeds give items one)."""
+    images = [m.span() for m in _IMAGE.finditer(body, start, end)]
+    return [
+        m[1] for m in _ITEM_LINK.finditer(body, start, end) if not any(a <= m.start() < b for a, b in images)
+    ]
 
 
 def _entry_spans(body: bytes) -> list[tuple[int, int]] | None:
