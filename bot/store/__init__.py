@@ -10,7 +10,7 @@ import zlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, nullcontext
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -22,9 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from bot.errors import StoreError
 from bot.store.feeds import FeedRows
 from bot.store.queues import QueueRows
+from bot.store.rows import T
 from bot.store.rules import RuleRows
 
-T = TypeVar("T")
 MIGRATIONS = Path(__file__).parent / "migrations"
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
 
@@ -106,12 +106,12 @@ class Store(FeedRows, RuleRows, QueueRows):
         if self._sync_engine is None:
             async with self._write() if write else self.engine.connect() as conn:
                 return await conn.run_sync(work)
-        async with self._one_writer if write and self._one_writer else nullcontext():
-            return await asyncio.to_thread(self._in_thread, work)
+        async with (self._one_writer if write else None) or nullcontext():
+            return await asyncio.to_thread(self._in_thread, work, write)
 
-    def _in_thread(self, work: Callable[[Connection], T]) -> T:
+    def _in_thread(self, work: Callable[[Connection], T], write: bool) -> T:
         assert self._sync_engine
-        with self._sync_engine.begin() as conn:
+        with self._sync_engine.begin() if write else self._sync_engine.connect() as conn:
             return work(conn)
 
     @classmethod
