@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
+from collections import Counter
 
 from bot.domain import Quote, Span
 from bot.rules.text import sentence_spans
@@ -17,7 +19,7 @@ def quote_match(text: str, spans: tuple[Span, ...], sentences: list[Span] | None
     around its first match, with the spans re-based onto the quote. `sentences`: sentence_spans(text),
     when the caller quotes the same text for many rules."""
     sentences = (sentence_spans(text) if sentences is None else sentences) or [(0, len(text))]
-    start, end = max(sentences, key=lambda se: (sum(se[0] <= s < se[1] for s, _ in spans), -se[0]))
+    start, end = sentences[_busiest(sentences, spans)]
     inside = [(s, e) for s, e in spans if start <= s and e <= end]
     words = [m.span() for m in re.finditer(r"\S+", text[start:end])]
     prefix = suffix = ""
@@ -31,3 +33,11 @@ def quote_match(text: str, spans: tuple[Span, ...], sentences: list[Span] | None
     shift = len(prefix) - start
     kept = tuple((s + shift, e + shift) for s, e in inside if start <= s and e <= end)
     return Quote(prefix + text[start:end] + suffix, kept)
+
+
+def _busiest(sentences: list[Span], spans: tuple[Span, ...]) -> int:
+    """The index of the sentence (in text order) where the most spans start; the first on a tie."""
+    starts = [start for start, _ in sentences]
+    found = ((bisect_right(starts, span_start) - 1, span_start) for span_start, _ in spans)
+    counts = Counter(i for i, span_start in found if i >= 0 and span_start < sentences[i][1])
+    return min(counts, key=lambda i: (-counts[i], i)) if counts else 0
