@@ -358,7 +358,7 @@ def _recent_stories(
             "marks": sorted({m for k in chunk for m in k.marks}),
         }
         for row in conn.execute(_NEAR_STORIES, near).all():
-            sketch = tuple(int(h) for h in row.sketch.split(",") if h) if row.sketch else ()
+            sketch = tuple(map(int, row.sketch.split(","))) if row.sketch else ()
             found[row.id] = (
                 row.story_id,
                 row.feed_id,
