@@ -125,8 +125,8 @@ class Store(FeedRows, RuleRows, QueueRows):
             sync_engine = create_engine(url.set(drivername="sqlite")) if on_disk else None
         except (SQLAlchemyError, ImportError) as error:
             raise StoreError(f"cannot open database {url.render_as_string()}: {error}") from None
-        for each in (engine.sync_engine, sync_engine):
-            if each is not None and url.get_backend_name() == "sqlite":
+        if url.get_backend_name() == "sqlite":
+            for each in filter(None, (engine.sync_engine, sync_engine)):
                 event.listen(each, "connect", _sqlite_pragmas)
         return cls(engine, sync_engine)
 
