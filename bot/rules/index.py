@@ -153,6 +153,7 @@ class RuleIndex:
         self._pending: set[Keys] = set()  # phrases and patterns added since the last build
         self._pending_scanner: Scanner | None = None  # built at the next match
         self._regexes: dict[str, object] = {}
+        self._fields = ("title", "body")  # the fields read: feed and link only when a rule looks there
         for rule_id, tree in rules:
             self.add(rule_id, tree)
         self.compact()
@@ -164,6 +165,8 @@ class RuleIndex:
         self.remove(rule_id)
         self._trees[rule_id] = tree
         for leaf in leaves(tree):
+            if leaf.field not in _SCOPES[None] + self._fields:
+                self._fields = _fields(self._fields + (leaf.field,))  # type: ignore[operator]
             keys = _keys(leaf)
             if keys not in self._built and keys not in self._pending:
                 self._pending.add(keys)
@@ -200,15 +203,14 @@ class RuleIndex:
         """Rebuild the automaton and the regex set from the current rules (drops removed ones)."""
         every = frozenset(_keys(leaf) for tree in self._trees.values() for leaf in leaves(tree))
         self._scanner, self._built = _scanner(every), every
+        self._fields = _fields(leaf.field for tree in self._trees.values() for leaf in leaves(tree))
         self._pending.clear()
         self._pending_scanner = None
         self._plain = defaultdict(set, {k: v for k, v in self._plain.items() if v})
         self._anchored = defaultdict(set, {k: v for k, v in self._anchored.items() if v})
 
     def match(self, doc: Document) -> dict[int, Hit]:
-        fields = {
-            name: _Field(getattr(doc, name), self.language) for name in ("title", "body", "feed", "link")
-        }
+        fields = {name: _Field(getattr(doc, name), self.language) for name in self._fields}
         present = self._scan(fields)
         hits = {}
         for keys in present.keys() & self._plain.keys():
@@ -290,6 +292,12 @@ class RuleIndex:
         return [
             (name, *m.span()) for name in _SCOPES[node.field] for m in compiled.finditer(fields[name].text)
         ]  # type: ignore[attr-defined]
+
+
+def _fields(looked_at: Iterable[str | None]) -> tuple[str, ...]:
+    """The fields to read for leaves looking at these: the title and the body always (plain rules)."""
+    wanted = {"title", "body", *looked_at}
+    return tuple(name for name in ("title", "body", "feed", "link") if name in wanted)
 
 
 def _scanner(every: Iterable[Keys]) -> Scanner:
