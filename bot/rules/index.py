@@ -23,12 +23,13 @@ import re2
 
 from bot.domain import Span
 from bot.rules.query import RE2_OPTIONS, And, Near, Node, Not, Or, Phrase, Regex, compile_regex
-from bot.rules.text import BREAK, DEFAULT_LANGUAGE, WORD, chunk_reader, chunk_spans, chunks
+from bot.rules.text import BREAK, DEFAULT_LANGUAGE, WORD, chunk_reader, chunk_sizes, chunk_spans, chunks
 
 Keys = tuple[str, ...]
 Occurrence = tuple[str, int, int]  # field, haystack space before and after (see _Field); regex: -1
 Found = list[tuple[str, int, int]]  # field, start char, end char
 Scanner = tuple["ahocorasick.Automaton | None", "re2.Set | None", list[Keys]]  # see _scanner()
+_LOW = (1 << 32) - 1  # the text's half of a chunk_sizes() sum
 _SCOPES = {None: ("title", "body"), "title": ("title",), "feed": ("feed",), "link": ("link",)}
 
 
@@ -44,6 +45,9 @@ class Hit(NamedTuple):  # a tuple, not a dataclass: a busy article makes hundred
     rule_id: int
     field: str  # "body" when the body matched (preferred for quoting), else "title"
     spans: tuple[Span, ...]  # matched words in that field, in order; may be empty (feed:, link:)
+
+
+_new_hit = tuple.__new__  # Hit(...) without the Python-level __new__ of a NamedTuple: _new_hit(Hit, (...))
 
 
 class _Field:
@@ -65,28 +69,24 @@ class _Field:
         return len(self.haystack) > 2 * self.haystack.count(BREAK) + 1
 
     @cached_property
-    def _layout(self) -> tuple[list[int], list[int], Callable[[str], tuple[Span, ...]]]:
-        """Where each chunk starts in the haystack (after its first space) and in the text (but for the
-        spaces between chunks), and where a chunk's parts are in it."""
-        return (
-            list(accumulate(map(len, self.chunk_keys), initial=0)),
-            list(accumulate(map(len, self.chunks), initial=0)),
-            chunk_spans(self.language),
-        )
+    def _layout(self) -> tuple[list[int], Callable[[str], tuple[Span, ...]]]:
+        """Where each chunk starts in the haystack (after its first space) << 32 | where it starts in the
+        text, and where a chunk's parts are in it."""
+        return list(accumulate(map(chunk_sizes(self.language), self.chunks), initial=0)), chunk_spans(self.language)
 
     def span(self, start: int, end: int) -> Span:
-        """Where the parts between the spaces at start and at end are in the text."""
-        last = self._word_at(end)
-        if self.haystack.find(" ", start + 1, end) < 0:  # one part, as most phrases are
-            return last
-        return self._word_at(start + 1)[0], last[1]
-
-    def _word_at(self, at: int) -> Span:
-        """Where the part with a character (or its space) at haystack[at] is in the text."""
-        keys_at, chars_at, spans_of = self._layout
-        i = bisect_right(keys_at, at - 1) - 1  # the chunk
-        start, end = spans_of(self.chunks[i])[self.chunk_keys[i].count(" ", 0, at - 1 - keys_at[i])]
-        return chars_at[i] + i + start, chars_at[i] + i + end
+        """Where the parts between the spaces at haystack[start] and haystack[end] are in the text."""
+        starts, spans_of = self._layout
+        i = bisect_right(starts, (end - 1) << 32 | _LOW) - 1  # the chunk of the last part
+        keys_at, chars_at = starts[i] >> 32, starts[i] & _LOW
+        first, last = spans_of(self.chunks[i])[self.chunk_keys[i].count(" ", 0, end - 1 - keys_at)]
+        if start >= keys_at:  # the first part in the same chunk, as most often
+            first = spans_of(self.chunks[i])[self.chunk_keys[i].count(" ", 0, start - keys_at)][0]
+            return chars_at + first, chars_at + last
+        i = bisect_right(starts, start << 32 | _LOW, 0, i) - 1
+        keys_at = starts[i] >> 32
+        first = spans_of(self.chunks[i])[self.chunk_keys[i].count(" ", 0, start - keys_at)][0]
+        return (starts[i] & _LOW) + first, chars_at + last
 
     def words_apart(self, left_end: int, right_start: int) -> int:
         """1 for neighbours: the words after the one ending at left_end, up to the one after right_start."""
@@ -217,7 +217,7 @@ class RuleIndex:
             if hit := _phrase_hit(present[keys], fields):  # spans found once for all its rules
                 field, spans = hit
                 for rule_id in self._plain[keys]:
-                    hits[rule_id] = Hit(rule_id, field, spans)
+                    hits[rule_id] = _new_hit(Hit, (rule_id, field, spans))
         for rule_id in self._unanchored.union(*map(self._anchored.get, present, repeat(()))):
             tree = self._trees[rule_id]
             if _may_hold(self._needs[rule_id], present) and self._holds(tree, fields, present):
