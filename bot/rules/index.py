@@ -71,22 +71,21 @@ class _Field:
     @cached_property
     def _layout(self) -> tuple[list[int], Callable[[str], tuple[Span, ...]]]:
         """Where each chunk starts in the haystack (after its first space) << 32 | where it starts in the
-        text, and where a chunk's parts are in it."""
-        return list(accumulate(map(chunk_sizes(self.language), self.chunks), initial=0)), chunk_spans(self.language)
+        text; and where the part with each character of a chunk's keys is in the chunk."""
+        sizes = map(chunk_sizes(self.language), self.chunks)
+        return list(accumulate(sizes, initial=0)), chunk_spans(self.language)
 
     def span(self, start: int, end: int) -> Span:
         """Where the parts between the spaces at haystack[start] and haystack[end] are in the text."""
         starts, spans_of = self._layout
-        i = bisect_right(starts, (end - 1) << 32 | _LOW) - 1  # the chunk of the last part
-        keys_at, chars_at = starts[i] >> 32, starts[i] & _LOW
-        first, last = spans_of(self.chunks[i])[self.chunk_keys[i].count(" ", 0, end - 1 - keys_at)]
-        if start >= keys_at:  # the first part in the same chunk, as most often
-            first = spans_of(self.chunks[i])[self.chunk_keys[i].count(" ", 0, start - keys_at)][0]
-            return chars_at + first, chars_at + last
-        i = bisect_right(starts, start << 32 | _LOW, 0, i) - 1
-        keys_at = starts[i] >> 32
-        first = spans_of(self.chunks[i])[self.chunk_keys[i].count(" ", 0, start - keys_at)][0]
-        return (starts[i] & _LOW) + first, chars_at + last
+        last = first = bisect_right(starts, (end - 1) << 32 | _LOW) - 1  # the chunk of the last part
+        while starts[first] >> 32 > start:  # back to the chunk of the first part, a word or two before
+            first -= 1
+        start_at, end_at = starts[first], starts[last]
+        return (
+            (start_at & _LOW) + spans_of(self.chunks[first])[start - (start_at >> 32)][0],
+            (end_at & _LOW) + spans_of(self.chunks[last])[end - 1 - (end_at >> 32)][1],
+        )
 
     def words_apart(self, left_end: int, right_start: int) -> int:
         """1 for neighbours: the words after the one ending at left_end, up to the one after right_start."""
