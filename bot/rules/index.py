@@ -25,7 +25,7 @@ from bot.domain import Span
 from bot.rules.query import RE2_OPTIONS, And, Near, Node, Not, Or, Phrase, Regex, compile_regex
 from bot.rules.text import BREAK, DEFAULT_LANGUAGE, WORD, chunk_reader, chunk_sizes, chunk_spans, chunks
 
-Keys = tuple[str, ...]
+Keys = str  # a phrase as the automaton finds it, " k1 k2 ", or "/" and a pattern: a cached hash
 Occurrence = tuple[str, int, int]  # field, haystack space before and after (see _Field); regex: -1
 Found = list[tuple[str, int, int]]  # field, start char, end char
 Scanner = tuple["ahocorasick.Automaton | None", "re2.Set | None", list[Keys]]  # see _scanner()
@@ -94,13 +94,13 @@ class _Field:
 
 
 def regex_key(pattern: str) -> Keys:
-    return ("/", pattern)  # "/" is never a word, so this never collides with a phrase
+    return "/" + pattern  # a phrase starts with a space, so this never collides with one
 
 
 def needs(node: Node) -> list[frozenset[Keys]]:
     """Sets of phrases or patterns such that any match contains one of each set."""
     if isinstance(node, Phrase):
-        return [frozenset([node.keys])]
+        return [frozenset([_keys(node)])]
     if isinstance(node, Regex):
         return [frozenset([regex_key(node.pattern)])]
     if isinstance(node, Near):
@@ -119,7 +119,7 @@ def anchors(node: Node) -> frozenset[Keys] | None:
 
 
 def _anchor(needs: list[frozenset[Keys]]) -> frozenset[Keys] | None:
-    return min(needs, key=lambda a: (len(a), -sum(len("".join(k)) for k in a)), default=None)
+    return min(needs, key=lambda a: (len(a), -sum(len(k) - k.count(" ") for k in a)), default=None)
 
 
 def leaves(node: Node) -> Iterable[Phrase | Regex]:
@@ -136,7 +136,7 @@ def leaves(node: Node) -> Iterable[Phrase | Regex]:
 
 
 def _keys(leaf: Phrase | Regex) -> Keys:
-    return leaf.keys if isinstance(leaf, Phrase) else regex_key(leaf.pattern)
+    return " " + " ".join(leaf.keys) + " " if isinstance(leaf, Phrase) else regex_key(leaf.pattern)
 
 
 class RuleIndex:
@@ -171,7 +171,7 @@ class RuleIndex:
                 self._pending.add(keys)
                 self._pending_scanner = None
         if _is_plain(tree):
-            self._plain[tree.keys].add(rule_id)  # type: ignore[union-attr]
+            self._plain[_keys(tree)].add(rule_id)  # type: ignore[arg-type]
             return
         every = needs(tree)
         found = _anchor(every)
@@ -186,7 +186,7 @@ class RuleIndex:
         if tree is None:
             return
         if _is_plain(tree):
-            self._plain[tree.keys].discard(rule_id)  # type: ignore[union-attr]
+            self._plain[_keys(tree)].discard(rule_id)  # type: ignore[arg-type]
             return
         self._unanchored.discard(rule_id)
         del self._needs[rule_id]
@@ -217,12 +217,14 @@ class RuleIndex:
                 field, spans = hit
                 for rule_id in self._plain[keys]:
                     hits[rule_id] = _new_hit(Hit, (rule_id, field, spans))
+        missing = present.keys().isdisjoint  # of a set of phrases or patterns one of which a rule needs
         for rule_id in self._unanchored.union(*map(self._anchored.get, present, repeat(()))):
+            if any(map(missing, self._needs[rule_id])):  # a cheap first test: most candidates stop here
+                continue
             tree = self._trees[rule_id]
-            if _may_hold(self._needs[rule_id], present) and self._holds(tree, fields, present):
-                # decided first; spans only for the hits
+            if self._holds(tree, fields, present):  # decided first; spans only for the hits
                 hits[rule_id] = _hit(rule_id, self._evaluate(tree, fields, present) or [])
-        return dict(sorted(hits.items()))
+        return {rule_id: hits[rule_id] for rule_id in sorted(hits)}
 
     def _holds(self, node: Node, fields: dict[str, _Field], present: dict[Keys, list[Occurrence]]) -> bool:
         """Whether node is true, stopping as soon as that is known."""
@@ -278,7 +280,7 @@ class RuleIndex:
         self, node: Phrase, fields: dict[str, _Field], present: dict[Keys, list[Occurrence]]
     ) -> list[Occurrence]:
         scope = _SCOPES[node.field]
-        found = [o for o in present.get(node.keys, ()) if o[0] in scope]
+        found = [o for o in present.get(_keys(node), ()) if o[0] in scope]
         if node.case:
             found = [o for o in found if _surface(fields, o) == node.words]
         return found
@@ -310,8 +312,7 @@ def _automaton(phrases: list[Keys]) -> ahocorasick.Automaton | None:
         return None
     automaton = ahocorasick.Automaton(ahocorasick.STORE_ANY, ahocorasick.KEY_STRING)
     for keys in phrases:
-        word = " " + " ".join(keys) + " "
-        automaton.add_word(word, (keys, len(word) - 1))
+        automaton.add_word(keys, (keys, len(keys) - 1))
     automaton.make_automaton()
     return automaton
 
@@ -322,7 +323,7 @@ def _regex_set(patterns: list[Keys]) -> re2.Set | None:
         return None
     regex_set = re2.Set.SearchSet(RE2_OPTIONS)
     for keys in patterns:
-        regex_set.Add(keys[1])
+        regex_set.Add(keys[1:])
     regex_set.Compile()
     return regex_set
 
@@ -363,11 +364,6 @@ def _near(
             if apart <= node.distance:
                 found += [_chars(fields, a), _chars(fields, b)]
     return found or None
-
-
-def _may_hold(needs: tuple[tuple[Keys, ...], ...], present: dict[Keys, list[Occurrence]]) -> bool:
-    """False when something the rule needs is missing everywhere: a cheap first test."""
-    return not any(map(present.keys().isdisjoint, needs))
 
 
 def _is_plain(tree: Node) -> bool:
