@@ -62,11 +62,8 @@ class _Field:
         self.chunks = chunks(text)
         self.chunk_keys = list(map(chunk_reader(language), self.chunks))
         self.haystack = " " + "".join(self.chunk_keys)
-
-    @cached_property
-    def has_words(self) -> bool:
-        """Not only sentence breaks: each part takes its length and a space, a BREAK two characters."""
-        return len(self.haystack) > 2 * self.haystack.count(BREAK) + 1
+        # not only sentence breaks: each part takes its length and a space, a BREAK two characters
+        self.has_words = len(self.haystack) > 2 * self.haystack.count(BREAK) + 1
 
     @cached_property
     def _layout(self) -> tuple[list[int], Callable[[str], tuple[Span, ...]]]:
@@ -164,14 +161,14 @@ class RuleIndex:
         self.remove(rule_id)
         self._trees[rule_id] = tree
         for leaf in leaves(tree):
-            if leaf.field not in _SCOPES[None] + self._fields:
-                self._fields = _fields(self._fields + (leaf.field,))  # type: ignore[operator]
+            if leaf.field in ("feed", "link") and leaf.field not in self._fields:
+                self._fields = _fields([*self._fields, leaf.field])
             keys = _keys(leaf)
             if keys not in self._built and keys not in self._pending:
                 self._pending.add(keys)
                 self._pending_scanner = None
         if _is_plain(tree):
-            self._plain[_keys(tree)].add(rule_id)  # type: ignore[arg-type]
+            self._plain[keys].add(rule_id)  # its one leaf's
             return
         every = needs(tree)
         found = _anchor(every)
@@ -200,9 +197,10 @@ class RuleIndex:
 
     def compact(self) -> None:
         """Rebuild the automaton and the regex set from the current rules (drops removed ones)."""
-        every = frozenset(_keys(leaf) for tree in self._trees.values() for leaf in leaves(tree))
-        self._scanner, self._built = _scanner(every), every
-        self._fields = _fields(leaf.field for tree in self._trees.values() for leaf in leaves(tree))
+        every = [leaf for tree in self._trees.values() for leaf in leaves(tree)]
+        self._fields = _fields({leaf.field for leaf in every})
+        self._built = frozenset(map(_keys, every))
+        self._scanner = _scanner(self._built)
         self._pending.clear()
         self._pending_scanner = None
         self._plain = defaultdict(set, {k: v for k, v in self._plain.items() if v})
