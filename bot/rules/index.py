@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import accumulate, repeat
+from sys import intern
 from typing import NamedTuple
 
 import ahocorasick
@@ -91,7 +92,7 @@ class _Field:
 
 
 def regex_key(pattern: str) -> Keys:
-    return "/" + pattern  # a phrase starts with a space, so this never collides with one
+    return intern("/" + pattern)  # a phrase starts with a space, so this never collides with one
 
 
 def needs(node: Node) -> list[frozenset[Keys]]:
@@ -133,7 +134,8 @@ def leaves(node: Node) -> Iterable[Phrase | Regex]:
 
 
 def _keys(leaf: Phrase | Regex) -> Keys:
-    return " " + " ".join(leaf.keys) + " " if isinstance(leaf, Phrase) else regex_key(leaf.pattern)
+    """Interned: one string however many rules and tables hold it."""
+    return intern(" " + " ".join(leaf.keys) + " ") if isinstance(leaf, Phrase) else regex_key(leaf.pattern)
 
 
 class RuleIndex:
@@ -310,7 +312,7 @@ def _automaton(phrases: list[Keys]) -> ahocorasick.Automaton | None:
         return None
     automaton = ahocorasick.Automaton(ahocorasick.STORE_ANY, ahocorasick.KEY_STRING)
     for keys in phrases:
-        automaton.add_word(keys, (keys, len(keys) - 1))
+        automaton.add_word(keys, keys)
     automaton.make_automaton()
     return automaton
 
@@ -329,8 +331,8 @@ def _regex_set(patterns: list[Keys]) -> re2.Set | None:
 def _scan(scanner: Scanner, name: str, field: _Field, present: dict[Keys, list[Occurrence]]) -> None:
     """Every occurrence of the scanner's phrases and patterns in field, added to present."""
     automaton, regex_set, patterns = scanner
-    for end, (keys, width) in automaton.iter(field.haystack) if automaton else ():
-        present[keys].append((name, end - width, end))
+    for end, keys in automaton.iter(field.haystack) if automaton else ():
+        present[keys].append((name, end + 1 - len(keys), end))
     for number in regex_set.Match(field.text) or () if regex_set else ():
         present[patterns[number]].append((name, -1, -1))
 
