@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import accumulate, repeat
+from sys import intern
 from typing import NamedTuple
 
 import ahocorasick
@@ -23,12 +24,13 @@ import re2
 
 from bot.domain import Span
 from bot.rules.query import RE2_OPTIONS, And, Near, Node, Not, Or, Phrase, Regex, compile_regex
-from bot.rules.text import BREAK, DEFAULT_LANGUAGE, WORD, chunk_reader, chunk_spans, chunks
+from bot.rules.text import BREAK, DEFAULT_LANGUAGE, WORD, chunk_reader, chunk_sizes, chunk_spans, chunks
 
-Keys = tuple[str, ...]
+Keys = str  # a phrase as the automaton finds it, " k1 k2 ", or "/" and a pattern: a cached hash
 Occurrence = tuple[str, int, int]  # field, haystack space before and after (see _Field); regex: -1
 Found = list[tuple[str, int, int]]  # field, start char, end char
 Scanner = tuple["ahocorasick.Automaton | None", "re2.Set | None", list[Keys]]  # see _scanner()
+_LOW = (1 << 32) - 1  # the text's half of a chunk_sizes() sum
 _SCOPES = {None: ("title", "body"), "title": ("title",), "feed": ("feed",), "link": ("link",)}
 
 
@@ -46,6 +48,9 @@ class Hit(NamedTuple):  # a tuple, not a dataclass: a busy article makes hundred
     spans: tuple[Span, ...]  # matched words in that field, in order; may be empty (feed:, link:)
 
 
+_new_hit = tuple.__new__  # Hit(...) without the Python-level __new__ of a NamedTuple: _new_hit(Hit, (...))
+
+
 class _Field:
     """One field of a document: its keys, with sentence breaks, to scan; word offsets on demand.
 
@@ -58,35 +63,27 @@ class _Field:
         self.chunks = chunks(text)
         self.chunk_keys = list(map(chunk_reader(language), self.chunks))
         self.haystack = " " + "".join(self.chunk_keys)
+        # not only sentence breaks: each part takes its length and a space, a BREAK two characters
+        self.has_words = len(self.haystack) > 2 * self.haystack.count(BREAK) + 1
 
     @cached_property
-    def has_words(self) -> bool:
-        """Not only sentence breaks: each part takes its length and a space, a BREAK two characters."""
-        return len(self.haystack) > 2 * self.haystack.count(BREAK) + 1
-
-    @cached_property
-    def _layout(self) -> tuple[list[int], list[int], Callable[[str], tuple[Span, ...]]]:
-        """Where each chunk starts in the haystack (after its first space) and in the text (but for the
-        spaces between chunks), and where a chunk's parts are in it."""
-        return (
-            list(accumulate(map(len, self.chunk_keys), initial=0)),
-            list(accumulate(map(len, self.chunks), initial=0)),
-            chunk_spans(self.language),
-        )
+    def _layout(self) -> tuple[list[int], Callable[[str], tuple[Span, ...]]]:
+        """Where each chunk starts in the haystack (after its first space) << 32 | where it starts in the
+        text; and where the part with each character of a chunk's keys is in the chunk."""
+        sizes = map(chunk_sizes(self.language), self.chunks)
+        return list(accumulate(sizes, initial=0)), chunk_spans(self.language)
 
     def span(self, start: int, end: int) -> Span:
-        """Where the parts between the spaces at start and at end are in the text."""
-        last = self._word_at(end)
-        if self.haystack.find(" ", start + 1, end) < 0:  # one part, as most phrases are
-            return last
-        return self._word_at(start + 1)[0], last[1]
-
-    def _word_at(self, at: int) -> Span:
-        """Where the part with a character (or its space) at haystack[at] is in the text."""
-        keys_at, chars_at, spans_of = self._layout
-        i = bisect_right(keys_at, at - 1) - 1  # the chunk
-        start, end = spans_of(self.chunks[i])[self.chunk_keys[i].count(" ", 0, at - 1 - keys_at[i])]
-        return chars_at[i] + i + start, chars_at[i] + i + end
+        """Where the parts between the spaces at haystack[start] and haystack[end] are in the text."""
+        starts, spans_of = self._layout
+        last = first = bisect_right(starts, (end - 1) << 32 | _LOW) - 1  # the chunk of the last part
+        while starts[first] >> 32 > start:  # back to the chunk of the first part, a word or two before
+            first -= 1
+        start_at, end_at = starts[first], starts[last]
+        return (
+            (start_at & _LOW) + spans_of(self.chunks[first])[start - (start_at >> 32)][0],
+            (end_at & _LOW) + spans_of(self.chunks[last])[end - 1 - (end_at >> 32)][1],
+        )
 
     def words_apart(self, left_end: int, right_start: int) -> int:
         """1 for neighbours: the words after the one ending at left_end, up to the one after right_start."""
@@ -95,13 +92,13 @@ class _Field:
 
 
 def regex_key(pattern: str) -> Keys:
-    return ("/", pattern)  # "/" is never a word, so this never collides with a phrase
+    return intern("/" + pattern)  # a phrase starts with a space, so this never collides with one
 
 
 def needs(node: Node) -> list[frozenset[Keys]]:
     """Sets of phrases or patterns such that any match contains one of each set."""
     if isinstance(node, Phrase):
-        return [frozenset([node.keys])]
+        return [frozenset([_keys(node)])]
     if isinstance(node, Regex):
         return [frozenset([regex_key(node.pattern)])]
     if isinstance(node, Near):
@@ -120,7 +117,7 @@ def anchors(node: Node) -> frozenset[Keys] | None:
 
 
 def _anchor(needs: list[frozenset[Keys]]) -> frozenset[Keys] | None:
-    return min(needs, key=lambda a: (len(a), -sum(len("".join(k)) for k in a)), default=None)
+    return min(needs, key=lambda a: (len(a), -sum(len(k) - k.count(" ") for k in a)), default=None)
 
 
 def leaves(node: Node) -> Iterable[Phrase | Regex]:
@@ -137,7 +134,8 @@ def leaves(node: Node) -> Iterable[Phrase | Regex]:
 
 
 def _keys(leaf: Phrase | Regex) -> Keys:
-    return leaf.keys if isinstance(leaf, Phrase) else regex_key(leaf.pattern)
+    """Interned: one string however many rules and tables hold it."""
+    return intern(" " + " ".join(leaf.keys) + " ") if isinstance(leaf, Phrase) else regex_key(leaf.pattern)
 
 
 class RuleIndex:
@@ -153,6 +151,7 @@ class RuleIndex:
         self._pending: set[Keys] = set()  # phrases and patterns added since the last build
         self._pending_scanner: Scanner | None = None  # built at the next match
         self._regexes: dict[str, object] = {}
+        self._fields = ("title", "body")  # the fields read: feed and link only when a rule looks there
         for rule_id, tree in rules:
             self.add(rule_id, tree)
         self.compact()
@@ -164,12 +163,14 @@ class RuleIndex:
         self.remove(rule_id)
         self._trees[rule_id] = tree
         for leaf in leaves(tree):
+            if leaf.field in ("feed", "link") and leaf.field not in self._fields:
+                self._fields = _fields([*self._fields, leaf.field])
             keys = _keys(leaf)
             if keys not in self._built and keys not in self._pending:
                 self._pending.add(keys)
                 self._pending_scanner = None
         if _is_plain(tree):
-            self._plain[tree.keys].add(rule_id)  # type: ignore[union-attr]
+            self._plain[keys].add(rule_id)  # its one leaf's
             return
         every = needs(tree)
         found = _anchor(every)
@@ -184,7 +185,7 @@ class RuleIndex:
         if tree is None:
             return
         if _is_plain(tree):
-            self._plain[tree.keys].discard(rule_id)  # type: ignore[union-attr]
+            self._plain[_keys(tree)].discard(rule_id)  # type: ignore[arg-type]
             return
         self._unanchored.discard(rule_id)
         del self._needs[rule_id]
@@ -198,30 +199,32 @@ class RuleIndex:
 
     def compact(self) -> None:
         """Rebuild the automaton and the regex set from the current rules (drops removed ones)."""
-        every = frozenset(_keys(leaf) for tree in self._trees.values() for leaf in leaves(tree))
-        self._scanner, self._built = _scanner(every), every
+        every = [leaf for tree in self._trees.values() for leaf in leaves(tree)]
+        self._fields = _fields({leaf.field for leaf in every})
+        self._built = frozenset(map(_keys, every))
+        self._scanner = _scanner(self._built)
         self._pending.clear()
         self._pending_scanner = None
         self._plain = defaultdict(set, {k: v for k, v in self._plain.items() if v})
         self._anchored = defaultdict(set, {k: v for k, v in self._anchored.items() if v})
 
     def match(self, doc: Document) -> dict[int, Hit]:
-        fields = {
-            name: _Field(getattr(doc, name), self.language) for name in ("title", "body", "feed", "link")
-        }
+        fields = {name: _Field(getattr(doc, name), self.language) for name in self._fields}
         present = self._scan(fields)
         hits = {}
         for keys in present.keys() & self._plain.keys():
             if hit := _phrase_hit(present[keys], fields):  # spans found once for all its rules
                 field, spans = hit
                 for rule_id in self._plain[keys]:
-                    hits[rule_id] = Hit(rule_id, field, spans)
+                    hits[rule_id] = _new_hit(Hit, (rule_id, field, spans))
+        missing = present.keys().isdisjoint  # of a set of phrases or patterns one of which a rule needs
         for rule_id in self._unanchored.union(*map(self._anchored.get, present, repeat(()))):
+            if any(map(missing, self._needs[rule_id])):  # a cheap first test: most candidates stop here
+                continue
             tree = self._trees[rule_id]
-            if _may_hold(self._needs[rule_id], present) and self._holds(tree, fields, present):
-                # decided first; spans only for the hits
+            if self._holds(tree, fields, present):  # decided first; spans only for the hits
                 hits[rule_id] = _hit(rule_id, self._evaluate(tree, fields, present) or [])
-        return dict(sorted(hits.items()))
+        return {rule_id: hits[rule_id] for rule_id in sorted(hits)}
 
     def _holds(self, node: Node, fields: dict[str, _Field], present: dict[Keys, list[Occurrence]]) -> bool:
         """Whether node is true, stopping as soon as that is known."""
@@ -277,7 +280,7 @@ class RuleIndex:
         self, node: Phrase, fields: dict[str, _Field], present: dict[Keys, list[Occurrence]]
     ) -> list[Occurrence]:
         scope = _SCOPES[node.field]
-        found = [o for o in present.get(node.keys, ()) if o[0] in scope]
+        found = [o for o in present.get(_keys(node), ()) if o[0] in scope]
         if node.case:
             found = [o for o in found if _surface(fields, o) == node.words]
         return found
@@ -292,6 +295,12 @@ class RuleIndex:
         ]  # type: ignore[attr-defined]
 
 
+def _fields(looked_at: Iterable[str | None]) -> tuple[str, ...]:
+    """The fields to read for leaves looking at these: the title and the body always (plain rules)."""
+    wanted = {"title", "body", *looked_at}
+    return tuple(name for name in ("title", "body", "feed", "link") if name in wanted)
+
+
 def _scanner(every: Iterable[Keys]) -> Scanner:
     """An Aho-Corasick automaton of the phrases, one RE2 set of the patterns (None when there are none)."""
     phrases, patterns = [k for k in every if k[0] != "/"], [k for k in every if k[0] == "/"]
@@ -303,8 +312,7 @@ def _automaton(phrases: list[Keys]) -> ahocorasick.Automaton | None:
         return None
     automaton = ahocorasick.Automaton(ahocorasick.STORE_ANY, ahocorasick.KEY_STRING)
     for keys in phrases:
-        word = " " + " ".join(keys) + " "
-        automaton.add_word(word, (keys, len(word) - 1))
+        automaton.add_word(keys, keys)
     automaton.make_automaton()
     return automaton
 
@@ -315,7 +323,7 @@ def _regex_set(patterns: list[Keys]) -> re2.Set | None:
         return None
     regex_set = re2.Set.SearchSet(RE2_OPTIONS)
     for keys in patterns:
-        regex_set.Add(keys[1])
+        regex_set.Add(keys[1:])
     regex_set.Compile()
     return regex_set
 
@@ -323,8 +331,8 @@ def _regex_set(patterns: list[Keys]) -> re2.Set | None:
 def _scan(scanner: Scanner, name: str, field: _Field, present: dict[Keys, list[Occurrence]]) -> None:
     """Every occurrence of the scanner's phrases and patterns in field, added to present."""
     automaton, regex_set, patterns = scanner
-    for end, (keys, width) in automaton.iter(field.haystack) if automaton else ():
-        present[keys].append((name, end - width, end))
+    for end, keys in automaton.iter(field.haystack) if automaton else ():
+        present[keys].append((name, end + 1 - len(keys), end))
     for number in regex_set.Match(field.text) or () if regex_set else ():
         present[patterns[number]].append((name, -1, -1))
 
@@ -356,11 +364,6 @@ def _near(
             if apart <= node.distance:
                 found += [_chars(fields, a), _chars(fields, b)]
     return found or None
-
-
-def _may_hold(needs: tuple[tuple[Keys, ...], ...], present: dict[Keys, list[Occurrence]]) -> bool:
-    """False when something the rule needs is missing everywhere: a cheap first test."""
-    return not any(map(present.keys().isdisjoint, needs))
 
 
 def _is_plain(tree: Node) -> bool:

@@ -82,7 +82,8 @@ def chunks(text: str) -> list[str]:
 
     The text keeps its length, so chunk i starts at the lengths of the chunks before it plus i,
     and a newline inside a chunk is a sentence break."""
-    pieces = _END_THEN_SPACE.split(text)  # text, end, space, text, end, space, ..., text
+    split = _PERIOD_THEN_SPACE.split if "!" not in text and "?" not in text else _END_THEN_SPACE.split
+    pieces = split(text)  # text, end, space, text, end, space, ..., text
     pieces[2::3] = ["\n"] * (len(pieces) // 3)
     return "".join(pieces).split(" ")
 
@@ -117,9 +118,22 @@ def chunk_reader(language: str = DEFAULT_LANGUAGE) -> Callable[[str], str]:
 
 
 @cache
+def chunk_sizes(language: str = DEFAULT_LANGUAGE) -> Callable[[str], int]:
+    """chunk -> the length of its parts (as chunk_reader gives them) << 32 | its length and a space:
+    summed over the chunks before one, where it starts in the haystack and in the text, in one int."""
+    read = chunk_reader(language)
+    return _Cache(lambda chunk: len(read(chunk)) << 32 | len(chunk) + 1).__getitem__
+
+
+@cache
 def chunk_spans(language: str = DEFAULT_LANGUAGE) -> Callable[[str], tuple[Span, ...]]:
-    """chunk -> where each of its parts (as chunk_reader gives them) is in the chunk."""
-    return _Cache(lambda chunk: tuple(span for _, span in _chunk_tokens(chunk, language))).__getitem__
+    """chunk -> for each character of its parts as chunk_reader gives them (spaces too), where that part
+    is in the chunk: looked up by an offset, with no counting."""
+
+    def spans(chunk: str) -> tuple[Span, ...]:
+        return tuple(span for part, span in _chunk_tokens(chunk, language) for _ in range(len(part) + 1))
+
+    return _Cache(spans).__getitem__
 
 
 def normalize(text: str) -> str:
@@ -171,6 +185,8 @@ _SENTENCE_END = (
 )
 _END = re.compile(_SENTENCE_END + r"(?=[^\S\n]+[\"'\u201c\u2018(\[]?[A-Z0-9])")
 _END_THEN_SPACE = re.compile(f"({_SENTENCE_END})([^\\S\\n])" + r"(?=[^\S\n]*[\"'\u201c\u2018(\[]?[A-Z0-9])")
+# The same for a text without "!" or "?", where re finds a literal first character several times faster.
+_PERIOD_THEN_SPACE = re.compile(_END_THEN_SPACE.pattern.replace("[.!?](?<![.!?][.!?])", r"\.(?<!\.\.)", 1))
 
 
 def sentence_spans(text: str) -> list[Span]:
