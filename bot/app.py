@@ -114,7 +114,7 @@ class App:
         trusted = Fetcher(open_session())
         guarded = Fetcher(open_session(guarded_connector()), check_hop=check_url)
         max_words = self.settings.summary.max_words
-        pages = PageReader(self.settings.summary.fetch_pages)
+        pages = PageReader(self.settings.summary.fetch_pages, self.clock)
         llm = (
             LlmSummarizer(self.settings.summary.llm, self.store)
             if self.settings.summary.llm.base_url

@@ -3,12 +3,13 @@ backlog, and a page that cannot be read leaves the item as the feed gave it."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
 
 from bot.domain import Article
-from bot.feeds.extract import THIN_WORDS, main_text, wants_page
+from bot.feeds.extract import HOST_PAUSE, THIN_WORDS, main_text, wants_page
 
 LEAD = (
     "NATO foreign ministers agreed on Tuesday to gradually resume formal contacts with Russia, "
@@ -111,3 +112,28 @@ async def test_the_backlog_of_a_new_feed_is_not_read(feed_server, make_settings,
     app, _out = await start_app(settings)
     await app.poll_due()
     assert feed_server.hits("/story") == 0
+
+
+async def test_a_site_that_cannot_be_reached_is_not_tried_for_every_item(thin_feed, feed_server, clock):
+    """Its items alert at once with their own text, instead of each waiting for a failed fetch."""
+    connections = []
+
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(1)
+        writer.close()
+
+    site = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+    base = f"http://127.0.0.1:{site.sockets[0].getsockname()[1]}"
+    try:
+        app, out = await thin_feed()
+        await publish(app, feed_server, clock, [(f"{base}/a", "The NATO-Russia Council meets.")])
+        tried = len(connections)
+        await publish(app, feed_server, clock, [(f"{base}/b", "The NATO-Russia Council met again.")])
+        assert tried >= 1 and len(connections) == tried, "the second page is not tried"
+        assert "The **NATO-Russia Council** meets." in out.getvalue(), "it alerted with its own text"
+        clock.advance(HOST_PAUSE)
+        await publish(app, feed_server, clock, [(f"{base}/c", "The NATO-Russia Council met once more.")])
+        assert len(connections) > tried, "the site is tried again after a pause"
+    finally:
+        site.close()
+        await site.wait_closed()

@@ -7,12 +7,14 @@ import logging
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Literal
+from urllib.parse import urlsplit
 
 import trafilatura
 
 from bot.dedupe import canonical_url
-from bot.domain import Article
+from bot.domain import Article, Clock
 from bot.errors import FetchError
 from bot.feeds.fetch import Fetcher
 
@@ -22,6 +24,8 @@ Mode = Literal["never", "auto", "always"]
 THIN_WORDS = 40  # an item with fewer words than this is thin: its page probably says more
 CACHE_SIZE = 2000  # pages, by URL
 CONCURRENT_PAGES = 4
+HOST_PAUSE = timedelta(minutes=10)  # a site that cannot be reached is not tried again meanwhile
+_UNREACHABLE = frozenset({"network", "timeout"})  # FetchError kinds that say the site, not the page
 
 
 def wants_page(article: Article, mode: Mode) -> bool:
@@ -41,10 +45,12 @@ def main_text(page: bytes, url: str) -> str | None:
 class PageReader:
     """Fills thin items with their page's main text; each page is fetched once (cached by URL)."""
 
-    def __init__(self, mode: Mode):
+    def __init__(self, mode: Mode, clock: Clock | None = None):
         self.mode = mode
+        self.clock = clock
         self._cache: OrderedDict[str, str | None] = OrderedDict()
         self._limit = asyncio.Semaphore(CONCURRENT_PAGES)
+        self._paused: dict[str, datetime] = {}  # host -> when to try it again
 
     async def fill(self, fetcher: Fetcher, articles: Sequence[Article]) -> list[Article]:
         """The articles, those that want it with their page's text when it says more than they do.
@@ -65,6 +71,9 @@ class PageReader:
         if key in self._cache:
             self._cache.move_to_end(key)
             return self._cache[key]
+        host = urlsplit(url).hostname or ""
+        if self.clock and self._paused.get(host, self.clock.now()) > self.clock.now():
+            return None  # its alert goes out now with the item's own text, not after a timeout
         text = None
         async with self._limit:
             try:
@@ -72,6 +81,10 @@ class PageReader:
                 text = await asyncio.to_thread(main_text, page.body or b"", page.url)
             except FetchError as error:  # the item as the feed gave it is still worth an alert
                 log.info("page %s not read: %s", url, error)
+                if self.clock and error.kind in _UNREACHABLE:
+                    now = self.clock.now()
+                    self._paused = {h: at for h, at in self._paused.items() if at > now}
+                    self._paused[host] = now + HOST_PAUSE
         self._cache[key] = text
         if len(self._cache) > CACHE_SIZE:
             self._cache.popitem(last=False)
