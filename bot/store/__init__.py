@@ -8,7 +8,9 @@ from __future__ import annotations
 import asyncio
 import zlib
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, nullcontext
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +67,8 @@ class Store(FeedRows, RuleRows, QueueRows):
     def __init__(self, engine: AsyncEngine, sync_engine: Engine | None = None):
         self.engine = engine
         self._sync_engine = sync_engine  # a SQLite file: see _run
+        # its own threads: a write holding the SQLite lock never waits behind DNS lookups or parsing
+        self._threads = ThreadPoolExecutor(4, "newsalert-sqlite") if sync_engine else None
         # SQLite has one writer at a time: writers here queue for it instead of timing out on its lock.
         self._one_writer = asyncio.Lock() if engine.dialect.name == "sqlite" else None
 
@@ -107,7 +111,9 @@ class Store(FeedRows, RuleRows, QueueRows):
             async with self._write() if write else self.engine.connect() as conn:
                 return await conn.run_sync(work)
         async with (self._one_writer if write else None) or nullcontext():
-            return await asyncio.to_thread(self._in_thread, work, write)
+            return await asyncio.get_running_loop().run_in_executor(
+                self._threads, partial(self._in_thread, work, write)
+            )
 
     def _in_thread(self, work: Callable[[Connection], T], write: bool) -> T:
         assert self._sync_engine
@@ -132,7 +138,8 @@ class Store(FeedRows, RuleRows, QueueRows):
 
     async def close(self) -> None:
         await self.engine.dispose()
-        if self._sync_engine:
+        if self._sync_engine and self._threads:
+            self._threads.shutdown()
             self._sync_engine.dispose()
 
     async def upgrade(self) -> None:
