@@ -17,8 +17,6 @@ import asyncio
 import logging
 import math
 import multiprocessing
-import os
-import platform
 import re
 import statistics
 import sys
@@ -26,7 +24,7 @@ import tempfile
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +32,7 @@ import aiohttp
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.results import write_section  # noqa: E402
 from bot.app import DELIVER_TICK, App  # noqa: E402
 from bot.channels.telegram import TelegramChannel  # noqa: E402
 from bot.config import load_settings  # noqa: E402
@@ -338,12 +337,10 @@ def main() -> None:
     print(f"\n{table}")
     if args.quick:
         return
-    write_section(table, setup, chats, stories, args.tick, time.perf_counter() - t0)
+    write_results(table, setup, chats, stories, args.tick, time.perf_counter() - t0)
 
 
-def write_section(table: str, setup: str, chats: int, stories: int, tick: float, total: float) -> None:
-    machine = f"{len(os.sched_getaffinity(0))} CPUs (nproc), Python {platform.python_version()}"
-    machine += f", {platform.platform()}"
+def write_results(table: str, setup: str, chats: int, stories: int, tick: float, total: float) -> None:
     command = " ".join([".venv/bin/python bench/delivery_bench.py", *sys.argv[1:]])
     method = f"""
 Queue: {chats * stories:,} alerts, {stories} stories each alerting {chats:,} private chats, saved in one
@@ -363,14 +360,7 @@ Columns: from the fake's arrival times; sustained = messages between the 10th an
 arrival, over that time; busiest 1 s = most accepted messages in any 1 s window (the fake caps it
 at 30); chats in order = chats that got exactly stories 1..{stories}, once each, in that order.
 """
-    section = (f"# Delivery benchmark\n\nDate: {datetime.now():%Y-%m-%d %H:%M}  \nMachine: {machine}  \n"
-               f"Command: `{command}` (from the repository root)  \n"
-               f"Total run time: {total:.0f} s\n{method}\n{table}\n")  # fmt: skip
-    path = Path(__file__).with_name("RESULTS.md")
-    old = path.read_text() if path.exists() else ""
-    keep = re.sub(r"(?ms)^# Delivery benchmark\n.*?(?=^# |\Z)", "", old).rstrip()
-    path.write_text((keep + "\n\n" if keep else "") + section)
-    print("\nwrote the Delivery benchmark section of bench/RESULTS.md")
+    write_section("Delivery benchmark", command, total, f"{method}\n{table}\n")
 
 
 if __name__ == "__main__":

@@ -11,18 +11,16 @@ import argparse
 import contextlib
 import json
 import math
-import os
-import platform
 import random
 import re
 import statistics
 import sys
 import time
 import tracemalloc
-from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.results import write_section  # noqa: E402
 from bot.errors import QueryError  # noqa: E402
 from bot.feeds.parse import parse_feed  # noqa: E402
 from bot.rules.index import Document, RuleIndex  # noqa: E402
@@ -288,16 +286,12 @@ added plain phrase is checked to match, and the articles are matched again.
 Baseline: one `re.compile(r"\\b" + r"\\W+".join(words) + r"\\b", re.I)` per plain phrase rule, searched
 over title + body, on the first {n_base} articles only (it is slow), against our median on the same ones.
 """
-    machine = f"{len(os.sched_getaffinity(0))} CPUs (nproc), Python {platform.python_version()}"
-    machine += f", {platform.platform()}"
-    md = (f"# Rule matching benchmark\n\nDate: {datetime.now():%Y-%m-%d %H:%M}  \nMachine: {machine}  \n"
-          "Command: `.venv/bin/python bench/match_bench.py` (from the repository root)  \n"
-          f"Total run time: {time.perf_counter() - t0:.0f} s\n{notes}\n" + "\n".join(sections))  # fmt: skip
-    path = Path(__file__).with_name("RESULTS.md")  # other sections (polling, notes) are kept
-    old = path.read_text() if path.exists() else ""
-    keep = re.sub(r"(?ms)^# Rule matching benchmark\n.*?(?=^# |\Z)", "", old).strip()
-    path.write_text(md + ("\n" + keep + "\n" if keep else ""))
-    print("\nwrote the Rule matching benchmark section of bench/RESULTS.md")
+    write_section(
+        "Rule matching benchmark",
+        ".venv/bin/python bench/match_bench.py",
+        time.perf_counter() - t0,
+        f"{notes}\n" + "\n".join(sections),
+    )
 
 
 if __name__ == "__main__":

@@ -14,14 +14,12 @@ import asyncio
 import io
 import json
 import multiprocessing
-import os
-import platform
 import random
 import re
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -31,6 +29,7 @@ import yaml
 from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.results import write_section  # noqa: E402
 from bot.app import App  # noqa: E402
 from bot.config import load_settings  # noqa: E402
 from bot.errors import QueryError  # noqa: E402
@@ -324,16 +323,12 @@ Baseline: one aiohttp session, {n_base} feeds fetched one after another without 
 joined by `\\W+` + `\\b`, re.I) for the first {base_rules:,} rules, matching time multiplied by
 {len(rules) / base_rules:.0f}; nothing deduped or stored. Its alerts: items matching one of those rules.
 """
-    machine = f"{len(os.sched_getaffinity(0))} CPUs (nproc), Python {platform.python_version()}"
-    machine += f", {platform.platform()}"
-    section = (f"# Polling benchmark\n\nDate: {datetime.now():%Y-%m-%d %H:%M}  \nMachine: {machine}  \n"
-               "Command: `.venv/bin/python bench/poll_bench.py` (from the repository root)  \n"
-               f"Total run time: {time.perf_counter() - t0:.0f} s\n{notes}\n{table}\n")  # fmt: skip
-    path = Path(__file__).with_name("RESULTS.md")
-    old = path.read_text() if path.exists() else ""
-    keep = re.sub(r"(?ms)^# Polling benchmark\n.*?(?=^# |\Z)", "", old).rstrip()
-    path.write_text((keep + "\n\n" if keep else "") + section)
-    print("\nwrote the Polling benchmark section of bench/RESULTS.md")
+    write_section(
+        "Polling benchmark",
+        ".venv/bin/python bench/poll_bench.py",
+        time.perf_counter() - t0,
+        f"{notes}\n{table}\n",
+    )
 
 
 if __name__ == "__main__":

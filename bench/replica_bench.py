@@ -20,9 +20,7 @@ import argparse
 import asyncio
 import math
 import os
-import platform
 import random
-import re
 import signal
 import sys
 import tempfile
@@ -37,6 +35,7 @@ import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.poll_bench import build_bodies  # noqa: E402
+from bench.results import write_section  # noqa: E402
 from tests.fakes.feed_server import FeedServer  # noqa: E402
 from tests.fakes.telegram_api import TOKEN, FakeTelegram  # noqa: E402
 
@@ -445,8 +444,6 @@ def main() -> None:
     print(f"\n{text}\n{projection(polls, deliveries)}")
     if args.quick:
         return
-    machine = f"{len(os.sched_getaffinity(0))} CPUs (nproc), Python {platform.python_version()}"
-    machine += f", {platform.platform()}, PostgreSQL on the same machine"
     notes = f"""
 Poll run: {args.feeds:,} feeds built by bench/poll_bench.build_bodies from corpus/real-feeds (9 files,
 feed N from file N mod 9 with its own guids and links, so each story recurs in ~1 feed in 9 and dedupe
@@ -462,16 +459,14 @@ PostgreSQL backends alive at the end of the window (a lower bound: a pool connec
 takes its CPU with it). Peak connections: pg_stat_activity for this database, sampled, the bench's own
 excluded. The feed server, the fake Telegram and PostgreSQL share the 2 CPUs with the replicas.
 """
-    section = (f"# Scale on paper\n\nDate: {datetime.now():%Y-%m-%d %H:%M}  \nMachine: {machine}  \n"
-               "Command: `.venv/bin/python bench/replica_bench.py` (from the repository root)  \n"
-               f"Total run time: {time.perf_counter() - t0:.0f} s\n{notes}\n## Measured\n\n{text}\n"
-               "## 100,000 feeds and 100,000 chats (from the figures above)\n\n"
-               f"{projection(polls, deliveries)}")  # fmt: skip
-    path = Path(__file__).with_name("RESULTS.md")
-    old = path.read_text() if path.exists() else ""
-    keep = re.sub(r"(?ms)^# Scale on paper\n.*?(?=^# |\Z)", "", old).rstrip()
-    path.write_text((keep + "\n\n" if keep else "") + section)
-    print("\nwrote the Scale on paper section of bench/RESULTS.md")
+    write_section(
+        "Scale on paper",
+        ".venv/bin/python bench/replica_bench.py",
+        time.perf_counter() - t0,
+        f"{notes}\n## Measured\n\n{text}\n## 100,000 feeds and 100,000 chats (from the figures above)\n\n"
+        f"{projection(polls, deliveries)}",
+        ", PostgreSQL on the same machine",
+    )
 
 
 if __name__ == "__main__":

@@ -12,21 +12,19 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import os
-import platform
 import random
 import re
 import statistics
 import sys
 import time
 from collections import Counter
-from datetime import datetime
 from pathlib import Path
 
 import feedparser
 from rouge_score import rouge_scorer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.results import write_section  # noqa: E402
 from bot.feeds.parse import html_to_text  # noqa: E402
 from bot.rules.text import sentence_spans  # noqa: E402
 from bot.summary import clean_body, summarize  # noqa: E402
@@ -284,17 +282,9 @@ words left over spent on a shortened sentence.
 
 
 def write_results(body: str, seconds: float) -> None:
-    machine = f"{len(os.sched_getaffinity(0))} CPUs (nproc), Python {platform.python_version()}"
-    section = (
-        f"# Summary evaluation\n\nDate: {datetime.now():%Y-%m-%d %H:%M}  \nMachine: {machine}  \n"
-        "Command: `.venv/bin/python bench/summary_eval.py` (from the repository root)  \n"
-        f"Total run time: {seconds:.0f} s\n{NOTES}\n{body}{CHOICE}"
+    write_section(
+        "Summary evaluation", ".venv/bin/python bench/summary_eval.py", seconds, f"{NOTES}\n{body}{CHOICE}"
     )
-    path = Path(__file__).with_name("RESULTS.md")
-    old = path.read_text() if path.exists() else ""
-    keep = re.sub(r"(?ms)^# Summary evaluation\n.*?(?=^# |\Z)", "", old).rstrip()
-    path.write_text((keep + "\n\n" if keep else "") + section)
-    print("wrote the Summary evaluation section of bench/RESULTS.md")
 
 
 if __name__ == "__main__":
