@@ -24,13 +24,12 @@ import re2
 
 from bot.domain import Span
 from bot.rules.query import RE2_OPTIONS, And, Near, Node, Not, Or, Phrase, Regex, compile_regex
-from bot.rules.text import BREAK, DEFAULT_LANGUAGE, WORD, chunk_reader, chunk_sizes, chunk_spans, chunks
+from bot.rules.text import BREAK, DEFAULT_LANGUAGE, WORD, chunk_reader, chunk_spans, chunks
 
 Keys = str  # a phrase as the automaton finds it, " k1 k2 ", or "/" and a pattern: a cached hash
 Occurrence = tuple[str, int, int]  # field, haystack space before and after (see _Field); regex: -1
 Found = list[tuple[str, int, int]]  # field, start char, end char
 Scanner = tuple["ahocorasick.Automaton | None", "re2.Set | None", list[Keys]]  # see _scanner()
-_LOW = (1 << 32) - 1  # the text's half of a chunk_sizes() sum
 _SCOPES = {None: ("title", "body"), "title": ("title",), "feed": ("feed",), "link": ("link",)}
 
 
@@ -67,22 +66,26 @@ class _Field:
         self.has_words = len(self.haystack) > 2 * self.haystack.count(BREAK) + 1
 
     @cached_property
-    def _layout(self) -> tuple[list[int], Callable[[str], tuple[Span, ...]]]:
-        """Where each chunk starts in the haystack (after its first space) << 32 | where it starts in the
-        text; and where the part with each character of a chunk's keys is in the chunk."""
-        sizes = map(chunk_sizes(self.language), self.chunks)
-        return list(accumulate(sizes, initial=0)), chunk_spans(self.language)
+    def _layout(self) -> tuple[list[int], list[int], Callable[[str], tuple[Span, ...]]]:
+        """Where each chunk's parts start in the haystack (at the space before them); the length of the
+        chunks before each (it starts that far and one space a chunk into the text); and where the part
+        with each character of a chunk's keys is in the chunk."""
+        return (
+            list(accumulate(map(len, self.chunk_keys), initial=0)),
+            list(accumulate(map(len, self.chunks), initial=0)),
+            chunk_spans(self.language),
+        )
 
     def span(self, start: int, end: int) -> Span:
         """Where the parts between the spaces at haystack[start] and haystack[end] are in the text."""
-        starts, spans_of = self._layout
-        last = first = bisect_right(starts, (end - 1) << 32 | _LOW) - 1  # the chunk of the last part
-        while starts[first] >> 32 > start:  # back to the chunk of the first part, a word or two before
+        parts, texts, spans_of = self._layout
+        last = first = bisect_right(parts, end - 1) - 1  # the chunk of the last part
+        while parts[first] > start:  # back to the chunk of the first part, a word or two before
             first -= 1
-        start_at, end_at = starts[first], starts[last]
+        chunks = self.chunks
         return (
-            (start_at & _LOW) + spans_of(self.chunks[first])[start - (start_at >> 32)][0],
-            (end_at & _LOW) + spans_of(self.chunks[last])[end - 1 - (end_at >> 32)][1],
+            texts[first] + first + spans_of(chunks[first])[start - parts[first]][0],
+            texts[last] + last + spans_of(chunks[last])[end - 1 - parts[last]][1],
         )
 
     def words_apart(self, left_end: int, right_start: int) -> int:

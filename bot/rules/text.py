@@ -118,14 +118,6 @@ def chunk_reader(language: str = DEFAULT_LANGUAGE) -> Callable[[str], str]:
 
 
 @cache
-def chunk_sizes(language: str = DEFAULT_LANGUAGE) -> Callable[[str], int]:
-    """chunk -> the length of its parts (as chunk_reader gives them) << 32 | its length and a space:
-    summed over the chunks before one, where it starts in the haystack and in the text, in one int."""
-    read = chunk_reader(language)
-    return _Cache(lambda chunk: len(read(chunk)) << 32 | len(chunk) + 1).__getitem__
-
-
-@cache
 def chunk_spans(language: str = DEFAULT_LANGUAGE) -> Callable[[str], tuple[Span, ...]]:
     """chunk -> for each character of its parts as chunk_reader gives them (spaces too), where that part
     is in the chunk: looked up by an offset, with no counting."""
