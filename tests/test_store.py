@@ -134,3 +134,33 @@ async def test_one_process_at_a_time_holds_a_named_lock(store, database_url):
             assert after, "freed when the holder lets go (or dies: its session ends)"
     finally:
         await other.close()
+
+
+async def test_two_processes_saving_one_story_at_once_make_one_story_and_one_alert(store, database_url):
+    """Replicas polling two outlets of one wire story at the same moment: still one alert."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("replicas share PostgreSQL; a SQLite file serves one newsalert process")
+    pairs = 5
+    specs = [Feed(0, f"https://outlet{i}.example/f.xml", f"F{i}", NOW - NOW, None) for i in range(2 * pairs)]
+    await store.sync_config_feeds(specs, NOW)
+    await store.sync_config_subscriptions([(Subscription(0, "console", "stdout", "Console"), ["x"])], NOW)
+    feeds = await store.claim_due_feeds(NOW, 2 * pairs, NOW - NOW)
+    match = Match(1, "x", Quote("x", ((0, 1),)))
+    state = FeedUpdate(None, None, None, NOW, "F")
+
+    def story(feed: Feed, n: int) -> NewStory:
+        article = Article(f"Wire story {n}", f"{feed.url}/{n}", f"g{n}", "x", None, f"h{feed.id}-{n}")
+        key = StoryKey(f"wire.example/{n}", f"wire story number {n} today")
+        return NewStory(article, "x", "s", (StoryAlert(1, (match,)),), key)
+
+    other = Store.open(database_url)
+    try:
+        for n in range(pairs):
+            first, second = feeds[2 * n], feeds[2 * n + 1]
+            await asyncio.gather(
+                store.save_poll(first, [story(first, n)], state, NOW),
+                other.save_poll(second, [story(second, n)], state, NOW),
+            )
+    finally:
+        await other.close()
+    assert await store.count_outbox() == {"pending": pairs}, "one alert per story, not one per outlet"

@@ -6,7 +6,6 @@ SQLite by default (WAL), PostgreSQL for scale; schema changes only through Alemb
 from __future__ import annotations
 
 import asyncio
-import zlib
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, nullcontext
@@ -24,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from bot.errors import StoreError
 from bot.store.feeds import FeedRows
 from bot.store.queues import QueueRows
-from bot.store.rows import T
+from bot.store.rows import T, lock_key
 from bot.store.rules import RuleRows
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -44,11 +43,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
-
-
-def lock_key(name: str) -> int:
-    """A PostgreSQL advisory lock's number for a name."""
-    return zlib.crc32(f"newsalert:{name}".encode())
 
 
 def _upgrade(connection: Connection) -> None:

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, or_, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, text, update
 from sqlalchemy.engine import Connection
 
 from bot.dedupe import MIN_TITLE_WORDS, assign_stories
@@ -20,7 +20,7 @@ from bot.domain import (
     StoryKey,
 )
 from bot.store.queues import dump_matches
-from bot.store.rows import CHUNK, Rows
+from bot.store.rows import CHUNK, Rows, lock_key
 from bot.store.tables import articles, feeds, llm_summaries, notices, outbox, story_marks, subscriptions
 
 STORY_WINDOW = timedelta(days=2)  # an article joins a story first seen at most this long ago
@@ -293,7 +293,12 @@ def _record_successes(conn: Connection, states: Sequence[tuple[int, FeedUpdate]]
 def _insert_stories(conn: Connection, feed_id: int, stories: Sequence[NewStory], now: datetime) -> None:
     """A poll's articles, each joined to its story (dedupe.py), and one alert per subscription and
     story. When a story that already alerted arrives from another outlet, those alerts are queued
-    again, to be edited in place ("also in ...")."""
+    again, to be edited in place ("also in ...").
+
+    On PostgreSQL one save at a time looks for and joins stories (a lock held to the commit), so two
+    replicas saving two outlets of one story at once make one story, not two."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(_ONE_STORY_WRITER, {"key": lock_key("stories")})
     known = _recent_stories(conn, [story.key for story in stories], now - STORY_WINDOW)
     rows = [
         {
@@ -374,6 +379,7 @@ def _alerted(conn: Connection, story_ids: set[int]) -> set[tuple[int, int]]:
     return {tuple(row) for row in conn.execute(_ALERTED, {"stories": sorted(story_ids)}).all()}  # type: ignore[misc]
 
 
+_ONE_STORY_WRITER = text("SELECT pg_advisory_xact_lock(:key)")
 _INSERT_ARTICLES = insert(articles).returning(articles.c.id, sort_by_parameter_order=True)
 _SET_STORY = update(articles).where(articles.c.id == bindparam("article")).values(story_id=bindparam("story"))
 _EDIT_AGAIN = (  # a story already alerted arrives from another outlet: edit those alerts ("also in")

@@ -1,7 +1,8 @@
-"""What every part of the Store shares: the engine, the write transaction, batch sizes."""
+"""What every part of the Store shares: the engine, the write transaction, batch sizes, lock names."""
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeVar
@@ -12,6 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 T = TypeVar("T")
 
 CHUNK = 500  # values per IN (...) list: under every database's parameter limit
+
+
+def lock_key(name: str) -> int:
+    """A PostgreSQL advisory lock's number for a name."""
+    return zlib.crc32(f"newsalert:{name}".encode())
 
 
 class Rows:
