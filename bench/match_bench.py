@@ -198,7 +198,8 @@ def bench_size(size: int, rules, fresh, docs, n_base: int) -> dict:
     after, _ = time_matches(index, docs)
     return dict(size=size, build=build, retained=retained, peak=peak, med=statistics.median(times),
                 p95=pct(times, 0.95), hits=hits / len(docs), add_med=statistics.median(adds),
-                add_p95=pct(adds, 0.95), after=statistics.median(after), subset=statistics.median(subset))  # fmt: skip
+                add_p95=pct(adds, 0.95), after=statistics.median(after),
+                subset=statistics.median(subset))  # fmt: skip
 
 
 def report(results: list[dict], base: dict, n_base: int) -> str:
