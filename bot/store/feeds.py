@@ -315,7 +315,14 @@ def _insert_stories(conn: Connection, feed_id: int, stories: Sequence[NewStory],
     story_ids = assign_stories(
         list(zip(ids, [s.key for s in stories], strict=True)), [(sid, key) for sid, _, key in known]
     )
-    conn.execute(_SET_STORY, [{"article": a, "story": s} for a, s in zip(ids, story_ids, strict=True)])
+    conn.execute(  # only a story's first article keeps the keys that later ones are looked up by
+        _SET_STORY,
+        [
+            {"article": a, "story": s, "s_url": story.key.url if a == s else None,
+             "s_title": story.key.title if a == s else None}
+            for a, s, story in zip(ids, story_ids, stories, strict=True)
+        ],
+    )  # fmt: skip
     marks = [  # a story's first article is what later ones are compared with: only its marks
         {"mark": m, "article_id": a}
         for a, s, story in zip(ids, story_ids, stories, strict=True)
@@ -381,7 +388,11 @@ def _alerted(conn: Connection, story_ids: set[int]) -> set[tuple[int, int]]:
 
 _ONE_STORY_WRITER = text("SELECT pg_advisory_xact_lock(:key)")
 _INSERT_ARTICLES = insert(articles).returning(articles.c.id, sort_by_parameter_order=True)
-_SET_STORY = update(articles).where(articles.c.id == bindparam("article")).values(story_id=bindparam("story"))
+_SET_STORY = (
+    update(articles)
+    .where(articles.c.id == bindparam("article"))
+    .values(story_id=bindparam("story"), story_url=bindparam("s_url"), title_key=bindparam("s_title"))
+)
 _EDIT_AGAIN = (  # a story already alerted arrives from another outlet: edit those alerts ("also in")
     update(outbox)
     .where(

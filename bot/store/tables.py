@@ -87,8 +87,10 @@ articles = Table(
     Column("fetched_at", UTCDateTime, nullable=False),
     # one story, however many outlets carry it (dedupe.py): the id of its first article
     Column("story_id", Integer),
-    Column("story_url", Text),  # dedupe.url_key(link)
-    Column("title_key", Text),  # dedupe.title_key(title)
+    # dedupe.url_key(link) and dedupe.title_key(title): on a story's first article only (the others'
+    # are never looked up), so a lookup finds one row per story, not one per outlet
+    Column("story_url", Text),
+    Column("title_key", Text),
     Column("sketch", Text),  # StoryKey.sketch, comma-separated
 )
 Index("ix_articles_feed_identity", articles.c.feed_id, articles.c.identity, unique=True)
