@@ -152,6 +152,9 @@ def test_raw_entries_match_what_parsing_gives_and_select_entries():
         ("<item><link>/relative</link></item>", None),
         ("<item><guid>a</guid><guid>b</guid></item>", None),
         ("<item><guid>a</guid></item><item><guid>b</guid>", None),
+        ("<item><guid>a</guid><!-- </item> --></item>", None),  # a comment ends the entry early
+        ("<item><guid>a</guid><description><![CDATA[x</item>]]></description></item>", None),
+        ("<item><guid>a</guid><!-- c --><description><![CDATA[x]]></description></item>", ["guid:a"]),
         ("", None),
     ],
 )

@@ -236,11 +236,14 @@ def _xml_text(raw: bytes) -> str:
 
 
 def _closed(body: bytes, start: int, end: int) -> bool:
-    """No CDATA section or comment left open: else "</item>" inside one ended the entry early."""
-    count = body.count
-    return count(b"<![CDATA[", start, end) == count(b"]]>", start, end) and count(
-        b"<!--", start, end
-    ) == count(b"-->", start, end)
+    """No CDATA section or comment left open: else "</item>" inside one ended the entry early. Neither
+    nests (each ends at the first closing after it), so it is enough that the last one opened in the
+    entry closes in it."""
+    for opening, closing in ((b"<![CDATA[", b"]]>"), (b"<!--", b"-->")):
+        last = body.rfind(opening, start, end)
+        if last != -1 and body.find(closing, last + len(opening), end) == -1:
+            return False
+    return True
 
 
 def only_entries(body: bytes, entries: list[RawEntry], wanted: list[RawEntry]) -> bytes:
