@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from bot.errors import StoreError
 from bot.store.feeds import FeedRows
 from bot.store.queues import QueueRows
-from bot.store.rows import T, lock_key
+from bot.store.rows import T, hold_lock, lock_key
 from bot.store.rules import RuleRows
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -46,8 +46,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _upgrade(connection: Connection) -> None:
-    if connection.dialect.name == "postgresql":  # replicas upgrading at once: one migrates, the others wait
-        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock_key("upgrade")})
+    hold_lock(connection, "upgrade")  # replicas upgrading at once: one migrates, the others wait
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, or_, select, text, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from bot.dedupe import MIN_TITLE_WORDS, assign_stories
@@ -20,7 +20,7 @@ from bot.domain import (
     StoryKey,
 )
 from bot.store.queues import dump_matches
-from bot.store.rows import CHUNK, Rows, lock_key
+from bot.store.rows import CHUNK, Rows, hold_lock
 from bot.store.tables import articles, feeds, llm_summaries, notices, outbox, story_marks, subscriptions
 
 STORY_WINDOW = timedelta(days=2)  # an article joins a story first seen at most this long ago
@@ -297,8 +297,7 @@ def _insert_stories(conn: Connection, feed_id: int, stories: Sequence[NewStory],
 
     On PostgreSQL one save at a time looks for and joins stories (a lock held to the commit), so two
     replicas saving two outlets of one story at once make one story, not two."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(_ONE_STORY_WRITER, {"key": lock_key("stories")})
+    hold_lock(conn, "stories")
     known = _recent_stories(conn, [story.key for story in stories], now - STORY_WINDOW)
     rows = [
         {
@@ -386,7 +385,6 @@ def _alerted(conn: Connection, story_ids: set[int]) -> set[tuple[int, int]]:
     return {tuple(row) for row in conn.execute(_ALERTED, {"stories": sorted(story_ids)}).all()}  # type: ignore[misc]
 
 
-_ONE_STORY_WRITER = text("SELECT pg_advisory_xact_lock(:key)")
 _INSERT_ARTICLES = insert(articles).returning(articles.c.id, sort_by_parameter_order=True)
 _SET_STORY = (
     update(articles)

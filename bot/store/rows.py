@@ -7,6 +7,7 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeVar
 
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -18,6 +19,16 @@ CHUNK = 500  # values per IN (...) list: under every database's parameter limit
 def lock_key(name: str) -> int:
     """A PostgreSQL advisory lock's number for a name."""
     return zlib.crc32(f"newsalert:{name}".encode())
+
+
+_HOLD = text("SELECT pg_advisory_xact_lock(:key)")
+
+
+def hold_lock(conn: Connection, name: str) -> None:
+    """On PostgreSQL, wait for the named lock and hold it to the end of this transaction, so that
+    replicas take turns; elsewhere nothing (a SQLite file has one process, its writers queue)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(_HOLD, {"key": lock_key(name)})
 
 
 class Rows:
