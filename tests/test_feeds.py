@@ -152,8 +152,18 @@ def test_raw_entries_match_what_parsing_gives_and_select_entries():
         ("<item><link>/relative</link></item>", None),
         ("<item><guid>a</guid><guid>b</guid></item>", None),
         ("<item><guid>a</guid></item><item><guid>b</guid>", None),
-        ("<item><guid>a</guid><!-- </item> --></item>", None),  # a comment ends the entry early
-        ("<item><guid>a</guid><description><![CDATA[x</item>]]></description></item>", None),
+        # markup inside a comment or CDATA section is text: it ends no entry
+        ("<item><guid>a</guid><!-- </item> --></item>", ["guid:a"]),
+        ("<item><guid>a</guid><description><![CDATA[x</item><item>]]></description></item>", ["guid:a"]),
+        ("<item><guid>a</guid><description><![CDATA[x</item></channel></rss>", None),  # never closed
+        ("<item><guid>a</guid><!-- </item></channel></rss>", None),
+        ("<item><guid>a<b/></guid></item>", None),  # markup in the id
+        ("<item><guid>a</guid><item><guid>b</guid></item></item>", None),  # an entry inside another
+        ("<item><guid>a</guid></entry>", None),
+        (
+            "<item><image url='https://x.test/i.png'/><link>https://x.test/1</link></item>",
+            ["link:https://x.test/1"],
+        ),
         ("<item><guid>a</guid><!-- c --><description><![CDATA[x]]></description></item>", ["guid:a"]),
         ("", None),
     ],

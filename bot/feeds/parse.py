@@ -172,11 +172,20 @@ def _feedparser(body: bytes, url: str, content_type: str | None) -> feedparser.F
 
 # -- Changed feeds, few new entries: find which entries are new without parsing them all ----------
 
-_OPEN = re.compile(rb"<(item|entry)[\s>]")
-_CLOSE_END = re.compile(rb"\s*>")
-_ENTRY_ID = re.compile(rb"<(guid|id)(?:\s[^>]*)?>(.*?)</\1\s*>", re.DOTALL)
-_ITEM_LINK = re.compile(rb"<link(?:\s[^>]*)?>(.*?)</link\s*>", re.DOTALL)
-_IMAGE = re.compile(rb"<image[\s>].*?</image\s*>", re.DOTALL)
+# One pass over the body, token by token. CDATA sections and comments are taken whole, so that markup
+# inside them ("</item>" in a description) is text; an id is taken with its text, which may be CDATA
+# but no other markup. We give up on a CDATA section or comment never closed ("unsure") and on an id
+# with markup inside ("bad_id").
+_CDATA_SECTION = rb"!\[CDATA\[[^\]]*(?:\](?!\]>)[^\]]*)*\]\]>"  # "<![CDATA[...]]>" without its "<"
+_TEXT = rb"[^<]*(?:<" + _CDATA_SECTION + rb"[^<]*)*"
+_TOKEN = re.compile(  # "<", then a branch for each character that may follow it: re scans quickly
+    rb"<(?:(?P<skip>" + _CDATA_SECTION + rb"|!--[^-]*(?:-(?!->)[^-]*)*-->)|(?P<unsure>!\[CDATA\[|!--)"
+    rb"|(?P<open>(?P<opening>item|entry)[\s>])|(?P<close>/(?P<closing>item|entry)\s*>)"
+    rb"|(?P<id>(?P<tag>guid|id)(?:\s[^>]*)?>(?P<text>" + _TEXT + rb")</(?P=tag)\s*>)"
+    rb"|(?P<bad_id>(?:guid|id)[\s>]))",
+)
+_ITEM_LINK = re.compile(rb"<link(?:\s[^>]*)?(?<!/)>(" + _TEXT + rb")</link\s*>")
+_IMAGE = re.compile(rb"<image(?:\s[^>]*)?/>|<image[\s>].*?</image\s*>", re.DOTALL)
 _CDATA = re.compile(r"^<!\[CDATA\[(.*)\]\]>$", re.DOTALL)
 
 
@@ -187,25 +196,44 @@ class RawEntry(NamedTuple):
 
 def raw_entries(body: bytes) -> list[RawEntry] | None:
     """Each entry's place and identity read straight from the XML, in order; None when the body cannot
-    be read that simply (no entries, an entry not closed, an entry without exactly one guid or id, or
-    without a guid and exactly one absolute <link>, odd markup, not UTF-8): then the whole feed is
-    parsed."""
+    be read that simply (no entries, an entry not closed or inside another, an entry without exactly
+    one guid or id, or without a guid and exactly one absolute <link>, odd markup, not UTF-8): then the
+    whole feed is parsed."""
     try:
         body.decode("utf-8")  # other encodings may be detected from the whole body: parse it whole
     except UnicodeDecodeError:
         return None
-    entries = []
-    for start, end in _entry_spans(body) or ():
-        found = _ENTRY_ID.findall(body, start, end)
-        # An RSS 2.0 <item> without a guid is known by its link (an RSS 1.0 one, <item rdf:about=...>, not)
-        links = [] if found or not body.startswith(b"<item>", start) else _own_links(body, start, end)
-        if len(found) + len(links) != 1 or not _closed(body, start, end):
+    entries: list[RawEntry] = []
+    start, name, ids = -1, b"", []  # the entry being read: where it opened, its tag, its ids' texts
+    for token in _TOKEN.finditer(body):
+        kind = token.lastgroup
+        if kind == "skip" or (kind == "id" and start < 0):  # a feed's own <id> is not an entry's
+            continue
+        if kind == "id":
+            ids.append(token["text"])
+        elif kind == "open" and start < 0:
+            start, name, ids = token.start(), token["opening"], []
+        elif kind == "close" and start >= 0 and token["closing"] == name:
+            identity = _identity(body, start, token.end(), ids)
+            if identity is None:
+                return None
+            entries.append(RawEntry((start, token.end()), identity))
+            start = -1
+        else:  # unsure, an id with markup, an entry inside another, a closing without its opening
             return None
-        text = _xml_text(found[0][1] if found else links[0])
-        if not text or "<" in text or (links and not text.startswith(("http://", "https://"))):
-            return None
-        entries.append(RawEntry((start, end), f"guid:{text}" if found else f"link:{text}"))
-    return entries or None
+    return entries if entries and start < 0 else None
+
+
+def _identity(body: bytes, start: int, end: int, ids: list[bytes]) -> str | None:
+    """guid:<its one guid or id>; an RSS 2.0 <item> without one is link:<its one absolute link> (an
+    RSS 1.0 one, <item rdf:about=...>, is not)."""
+    links = [] if ids or not body.startswith(b"<item>", start) else _own_links(body, start, end)
+    if len(ids) + len(links) != 1:
+        return None
+    text = _xml_text(ids[0] if ids else links[0])
+    if not text or "<" in text or (links and not text.startswith(("http://", "https://"))):
+        return None
+    return f"guid:{text}" if ids else f"link:{text}"
 
 
 def _own_links(body: bytes, start: int, end: int) -> list[bytes]:
@@ -216,34 +244,11 @@ def _own_links(body: bytes, start: int, end: int) -> list[bytes]:
     ]
 
 
-def _entry_spans(body: bytes) -> list[tuple[int, int]] | None:
-    """Where each <item> or <entry> is, its tags included; None if one is not closed."""
-    spans, at = [], 0
-    while opening := _OPEN.search(body, at):
-        close = b"</" + opening[1]
-        end = body.find(close, opening.end())
-        while end != -1 and not (after := _CLOSE_END.match(body, end + len(close))):
-            end = body.find(close, end + len(close))
-        if end == -1:
-            return None
-        at = after.end()
-        spans.append((opening.start(), at))
-    return spans
-
-
 def _xml_text(raw: bytes) -> str:
-    return html.unescape(_CDATA.sub(r"\1", raw.decode("utf-8").strip())).strip()
-
-
-def _closed(body: bytes, start: int, end: int) -> bool:
-    """No CDATA section or comment left open: else "</item>" inside one ended the entry early. Neither
-    nests (each ends at the first closing after it), so it is enough that the last one opened in the
-    entry closes in it."""
-    for opening, closing in ((b"<![CDATA[", b"]]>"), (b"<!--", b"-->")):
-        last = body.rfind(opening, start, end)
-        if last != -1 and body.find(closing, last + len(opening), end) == -1:
-            return False
-    return True
+    text = raw.decode("utf-8").strip()
+    if text.startswith("<!["):
+        text = _CDATA.sub(r"\1", text)
+    return html.unescape(text).strip() if "&" in text else text
 
 
 def only_entries(body: bytes, entries: list[RawEntry], wanted: list[RawEntry]) -> bytes:
