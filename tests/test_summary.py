@@ -5,7 +5,7 @@ import pytest
 from bot.rules.text import sentence_spans
 from bot.summary import clean_body, quote_match, summarize
 from bot.summary.boilerplate import is_boilerplate
-from bot.summary.extractive import shorten
+from bot.summary.extractive import shorten, without_asides
 from tests.conftest import ROOT, SEED_TITLE
 
 # The seed as the sample feed carries it: one paragraph per line, boilerplate included.
@@ -143,6 +143,15 @@ def test_speakers_and_story_sentences_are_not_captions(line):
     assert not is_boilerplate(line)
 
 
+def test_a_long_paragraph_ending_on_a_picture_reference_is_story_not_a_caption():
+    # A DailyMail page that lost its line breaks ends on a caption's "(file picture)": the story stays.
+    story = "Hiroshi Ueda claims that he first invented the selfie stick in the 1980s. " * 5
+    text = story + "Banned: Festivals are the latest to ban selfie sticks on their grounds (file picture)"
+    body = clean_body("", text)
+    assert body.startswith("Hiroshi Ueda claims") and "(file picture)" not in body
+    assert is_boilerplate("Wright is now a pundit and played for Arsenal Wright (centre)")  # a caption
+
+
 @pytest.mark.parametrize(
     ("text", "kept"),
     [
@@ -238,6 +247,68 @@ def test_summary_keeps_text_order_and_skips_quotes_and_fragments_after_the_lead(
     assert "governor" not in summary and "and then some" not in summary
     assert len(summary.split()) <= 45
     assert summary.index("Inflation reached") < summary.index("The rate rise")
+
+
+@pytest.mark.parametrize(
+    ("sentence", "kept"),
+    [
+        (
+            "The US National Security Agency (NSA) was accused of bugging the phone.",
+            "The US National Security Agency was accused of bugging the phone.",
+        ),
+        (
+            "A kite measuring 6,000 metres (3.7 miles) was flown at the festival.",
+            "A kite measuring 6,000 metres was flown at the festival.",
+        ),
+        (
+            "The guards \u2013 seven of whom are former soldiers - were found to be in breach.",
+            "The guards were found to be in breach.",
+        ),
+        (
+            "In the 1980s -- before he moved to Vegas -- the boxer lived in New York.",
+            "In the 1980s the boxer lived in New York.",
+        ),
+        (
+            "The allies reaffirmed a pledge\u2014which has angered Russia\u2014that Georgia would join.",
+            "The allies reaffirmed a pledge that Georgia would join.",
+        ),
+        # An aside that attributes or hedges stays: without it a claim would read as fact.
+        ("The man \u2013 police said \u2013 was armed when he was shot.", None),
+        ("The driver was (allegedly) drunk at the time of the crash.", None),
+        ("Taiwan \u2014 which China claims \u2014 has condemned the sentence.", None),
+        # Not asides: a bracket glued to a word, a quote inside, one dash, scores and ranges.
+        ("The ruling cited section 1(1) of the 2000 Act on terrorism.", None),
+        ('The minister (who called it "a disgrace") resigned on Friday.', None),
+        ("Packages were cleared from the roof - hurled there by friends of inmates.", None),
+        ("Arsenal won 2 - 1 at home and Chelsea drew 0 - 0 away on Sunday.", None),
+    ],
+)
+def test_asides_are_dropped_unless_they_attribute(sentence, kept):
+    assert without_asides(sentence) == (kept or sentence)
+
+
+def test_the_summary_drops_asides_and_uses_the_words_for_the_story():
+    body = (
+        "Rescuers in Nepal (a country of 30 million) pulled a man from the wreckage on Tuesday.\n"
+        "The man, a hotel worker, was found by a French team \u2013 one of 34 teams \u2013 after hours."
+    )
+    assert summarize(body, max_words=30) == (
+        "Rescuers in Nepal pulled a man from the wreckage on Tuesday."
+        " The man, a hotel worker, was found by a French team after hours."
+    )
+
+
+def test_a_sentence_broken_across_lines_is_read_as_one():
+    body = (
+        "Greece has denied it will fail to pay a multi-million pound loan to the IMF this week.\n"
+        "The country is due to repay a loan of 330 million pounds on Thursday\n"
+        "but there were concerns the heavily indebted nation would default on the payment.\n"
+        "Caption of a photo without a full stop\n"
+        "Deputy finance minister Dimitris Mardas said that Greece will make the payment on time."
+    )
+    summary = summarize(body, max_words=60)
+    assert "on Thursday but there were concerns the heavily indebted nation would default" in summary
+    assert "Caption" not in summary
 
 
 @pytest.mark.parametrize("max_words", [5, 10, 30, 60])

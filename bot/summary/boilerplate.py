@@ -74,6 +74,7 @@ _WIDGETS = re.compile(
 )
 _SENTENCE_END = re.compile(r"[.!?\"\u201d\u2019)\u3002\uff01\uff1f\u06d4\u2026]$")
 _MIN_WORDS, _MIN_CHARS = 5, 40  # a shorter paragraph that ends no sentence is a label
+_CAPTION_MAX_WORDS = 40  # a caption is shorter: a longer paragraph is story, whatever it ends on
 
 
 def is_boilerplate(line: str, title: str = "") -> bool:
@@ -87,9 +88,9 @@ def is_boilerplate(line: str, title: str = "") -> bool:
         return True
     if _GLUED_CREDIT.search(line) or _CREDIT_LABEL.search(line):
         return True
-    if _ends_on_picture_ref(text):
-        return True
-    return not ends_sentence and len(words) < 40 and _is_caption(line)
+    if len(words) >= _CAPTION_MAX_WORDS:
+        return False
+    return _ends_on_picture_ref(text) or (not ends_sentence and _is_caption(line))
 
 
 def _ends_on_picture_ref(line: str) -> bool:

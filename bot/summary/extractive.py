@@ -7,6 +7,12 @@ story sentence, cut at a clause boundary and closed with an ellipsis. Only story
 ended, capitalised, long enough; after the lead, no quotes and no first person, because the alert says
 what happened, not what someone felt.
 
+Asides are dropped from the sentences first: what brackets or a pair of dashes set off ("the National
+Security Agency (NSA)", "the guards – seven of them former soldiers –"), since the sentence reads
+whole without it and the words go to the story instead; an aside that attributes or hedges ("– police
+said –", "(allegedly)") or holds a quote mark stays. A line that ends no sentence and a next line
+that starts in lower case are read as one sentence that markup broke.
+
 Why lead order and not the most central sentences: on news whose feed gives the lede, centrality
 chose no better (bench/RESULTS.md, "# Summary evaluation", how the summarizer was chosen), and lead
 order reads as one piece, has nothing to tune and costs less.
@@ -26,6 +32,23 @@ _STARTED = re.compile(r"^[\"'\u201c\u2018(\[]?[A-Z0-9]")
 _QUOTE_OR_FIRST_PERSON = re.compile(r"^[\"'\u201c\u2018]|\b(I|I'm|I've|I'd|we|We|my|My|our|Our|you|You)\b")
 _CLAUSE_END = re.compile(r"[,;:]$")
 _DASH = frozenset(("-", "--", "\u2013", "\u2014"))
+# Asides (see without_asides): brackets after a word, a pair of spaced dashes (-, --, –, —) around
+# words that start with a letter, or a pair of em dashes glued to the words around them. None holds a
+# quote mark: dropping it could leave a quote unclosed.
+_QUOTES = '"\u201c\u201d\u2018'
+_SPACED_DASH = r"\s+(?:--?|\u2013|\u2014)"
+_ASIDE = re.compile(
+    rf"(?<=[^\s(])\s+\([^(){_QUOTES}]{{1,80}}\)(?=[\s,.;:!?])"
+    rf"|{_SPACED_DASH}\s+(?=[^\W\d])(?:(?!{_SPACED_DASH}\s)[^{_QUOTES}]){{3,120}}?{_SPACED_DASH}(?=\s)"
+    rf"|\u2014(?=[^\W\d])[^\u2014{_QUOTES}]{{3,120}}?(?<=\w)\u2014(?=[^\W\d])"
+)
+_ASIDE_MARKS = (" (", " -", " \u2013", "\u2014")  # every aside starts with one
+# An aside that attributes or hedges stays, or a claim would read as fact.
+_ATTRIBUTION = re.compile(
+    r"\b(?:say|says|said|told|tells|according|claim\w*|alleg\w*|report\w*|suspect\w*|believ\w*|thought"
+    r"|understood|apparently|deny|denies|denied|accus\w*|insist\w*)\b",
+    re.IGNORECASE,
+)
 # Words a shortened sentence must not end on: "...found him under the…" says less than "...found him…".
 _DANGLING = frozenset(
     "a an the of to in on at by for with from into about over under after before as than and or but nor"
@@ -53,19 +76,51 @@ def summarize(body: str, max_words: int = 60) -> str:
 
 
 def story_sentences(body: str) -> Iterator[str]:
-    """The lead and the story sentences after it, read from the top only as far as needed; when none
-    looks like a story's, all sentences (still no quotes after the first)."""
+    """The lead and the story sentences after it, without their asides, read from the top only as far
+    as needed; when none looks like a story's, all sentences (still no quotes after the first)."""
     found, others = False, []
-    for line in body.split("\n"):
+    for line in _joined_lines(body):
         for start, end in sentence_spans(line):
             sentence = " ".join(line[start:end].split())
             if _is_story_sentence(sentence) and not (found and _QUOTE_OR_FIRST_PERSON.search(sentence)):
                 found = True
-                yield sentence
+                yield without_asides(sentence)
             elif not found:
                 others.append(sentence)
     if not found:
         yield from others[:1] + [s for s in others[1:] if not _QUOTE_OR_FIRST_PERSON.search(s)]
+
+
+def _joined_lines(body: str) -> Iterator[str]:
+    """The body's lines, a line that ends no sentence joined to the next when that one starts in
+    lower case: one sentence that markup (a <br>, a link on its own line) broke in two."""
+    held = None
+    for line in body.split("\n"):
+        if held is not None and line.lstrip()[:1].islower() and not _ENDED.search(held.rstrip()):
+            held = f"{held.rstrip()} {line.lstrip()}"
+            continue
+        if held is not None:
+            yield held
+        held = line
+    if held is not None:
+        yield held
+
+
+def without_asides(sentence: str) -> str:
+    """The sentence without the asides that brackets or paired dashes set off ("the National Security
+    Agency (NSA) was", "the guards – seven of them former soldiers – were"): it reads whole without them,
+    and the words go to the story. An aside that attributes or hedges ("– police said –",
+    "(allegedly)") stays."""
+    if not any(mark in sentence for mark in _ASIDE_MARKS):  # most sentences: no regex
+        return sentence
+    return " ".join(_ASIDE.sub(_drop_aside, sentence).split())
+
+
+def _drop_aside(aside: re.Match[str]) -> str:
+    text = aside.group()
+    if _ATTRIBUTION.search(text):
+        return text
+    return " " if text.startswith("\u2014") else ""  # an unspaced em dash sat between two words
 
 
 def _is_story_sentence(sentence: str) -> bool:
