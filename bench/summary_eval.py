@@ -25,7 +25,7 @@ from rouge_score import rouge_scorer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.results import write_section  # noqa: E402
-from bot.feeds.parse import html_to_text  # noqa: E402
+from bot.feeds.markup import html_to_text  # noqa: E402
 from bot.rules.text import sentence_spans  # noqa: E402
 from bot.summary import clean_body, summarize  # noqa: E402
 from bot.summary.lead import ELLIPSIS  # noqa: E402

@@ -7,7 +7,8 @@ from aiohttp import web
 
 from bot.errors import FetchError
 from bot.feeds.fetch import Fetcher, FetchLimits, open_session
-from bot.feeds.parse import html_to_text, only_entries, parse_feed, raw_entries
+from bot.feeds.markup import html_to_text
+from bot.feeds.parse import only_entries, parse_feed, raw_entries
 from tests.conftest import SAMPLES, SEED_TITLE
 
 

@@ -9,7 +9,6 @@ import io
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from html.parser import HTMLParser
 from typing import NamedTuple
 
 import feedparser
@@ -17,12 +16,7 @@ import feedparser
 from bot.domain import Article
 from bot.feeds.encoding import as_utf8_xml, decode_feed, reads_the_same, unreadable
 from bot.feeds.fastparse import parse_simple
-
-_BLOCK_TAGS = frozenset(
-    "p div br li ul ol h1 h2 h3 h4 h5 h6 blockquote figure figcaption section article"
-    " header footer table tr pre hr dd dt".split()
-)
-_SKIP_TAGS = frozenset({"script", "style", "noscript", "iframe", "svg"})
+from bot.feeds.markup import html_to_text
 
 
 @dataclass(frozen=True)
@@ -38,42 +32,6 @@ class ParsedFeed:
     def is_feed(self) -> bool:
         """False for a body feedparser could make nothing of (an HTML page, broken XML)."""
         return bool(self.articles or self.version)
-
-
-class _TextExtractor(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._skipping = 0
-
-    def handle_starttag(self, tag: str, attrs: list) -> None:
-        if tag in _SKIP_TAGS:
-            self._skipping += 1
-        elif tag in _BLOCK_TAGS:
-            self.parts.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in _SKIP_TAGS:
-            self._skipping = max(0, self._skipping - 1)
-        elif tag in _BLOCK_TAGS:
-            self.parts.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if not self._skipping:
-            self.parts.append(re.sub(r"\s+", " ", data))  # in HTML a newline is just a space
-
-
-def html_to_text(markup: str) -> str:
-    """Visible text, one paragraph per line, whitespace inside paragraphs collapsed."""
-    if "<" not in markup:
-        text = html.unescape(markup)
-    else:
-        extractor = _TextExtractor()
-        extractor.feed(markup)
-        extractor.close()
-        text = "".join(extractor.parts)
-    lines = (re.sub(r"\s+", " ", line).strip() for line in text.split("\n"))
-    return "\n".join(line for line in lines if line)
 
 
 def _entry_text(entry: dict) -> str:
