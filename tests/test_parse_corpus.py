@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.feeds import parse
-from bot.feeds.encoding import decode_feed
+from bot.feeds.encoding import decode_feed, is_utf8_beyond_ascii
 from bot.feeds.parse import parse_feed
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"  # ../shared beside the checkout
@@ -191,3 +191,21 @@ def test_a_body_that_is_a_file_name_is_not_read_from_disk(tmp_path):
     local.write_bytes(b"<rss version='2.0'><channel><title>local file</title></channel></rss>")
     parsed = parse_feed(str(local).encode())
     assert parsed.title == "" and not parsed.is_feed
+
+
+FEED_OF = "<rss version='2.0'><channel><title>{}</title></channel></rss>"
+
+
+@pytest.mark.parametrize(
+    ("body", "certain"),
+    [
+        (FEED_OF.format("plain").encode(), False),  # ASCII reads the same under any label
+        (("<?xml version='1.0' encoding='iso-8859-1'?>" + FEED_OF.format("é")).encode(), True),
+        (FEED_OF.format("é").encode("utf-8-sig"), False),  # a BOM: decode_feed says so itself
+        (FEED_OF.format("é").encode("utf-16-le"), False),
+        (FEED_OF.format("é").encode("latin-1"), False),
+    ],
+)
+def test_valid_utf8_beyond_ascii_is_read_as_utf8_alone(body, certain):
+    assert is_utf8_beyond_ascii(body) == certain
+    assert parse_feed(body).title in ("plain", "é")

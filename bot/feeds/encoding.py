@@ -62,6 +62,18 @@ def decode_feed(body: bytes, content_type: str | None = None) -> str:
     return body.decode("utf-8", "replace")
 
 
+def is_utf8_beyond_ascii(body: bytes) -> bool:
+    """Valid UTF-8 with characters beyond ASCII, no BOM and no UTF-16/32 NULs: decode_feed reads it as
+    UTF-8 whatever the labels say, and no label reads it better (a legacy one turns "é" into "Ã©")."""
+    if body.isascii() or _bom(body)[0] or 0 in body[:4]:
+        return False
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _bom(body: bytes) -> tuple[bytes, str]:
     """The byte order mark body starts with and its codec, or (b"", "")."""
     return next(((bom, codec) for bom, codec in _BOMS if body.startswith(bom)), (b"", ""))

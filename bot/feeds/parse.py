@@ -7,14 +7,15 @@ import hashlib
 import html
 import io
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import feedparser
 
 from bot.domain import Article
-from bot.feeds.encoding import as_utf8_xml, decode_feed, reads_the_same, unreadable
+from bot.feeds.encoding import as_utf8_xml, decode_feed, is_utf8_beyond_ascii, reads_the_same, unreadable
 from bot.feeds.fastparse import parse_simple
 from bot.feeds.markup import html_to_text
 
@@ -70,22 +71,18 @@ def parse_feed(
     body: bytes, url: str = "", content_type: str | None = None, *, fast: bool = True
 ) -> ParsedFeed:
     """Parse with feedparser; if decode_feed reads the bytes differently, parse that too, keep the better.
+    Valid UTF-8 beyond ASCII is parsed once, as UTF-8: no label can read it better.
 
     fast: try fastparse first, which reads plain well-formed feeds as feedparser does, 20 times faster,
     and leaves the rest to feedparser (False: feedparser only, as the agreement test compares).
     """
     parse = _fast_or_feedparser if fast else _feedparser
-    parsed = parse(body, url, content_type)
-    text = decode_feed(body, content_type)
-    if not reads_the_same(body, parsed.get("encoding", ""), text):
-        # feedparser trusts RFC 3023 (text/xml means us-ascii, no header means iso-8859-1) and a lying
-        # XML declaration, then falls back blindly to windows-1252; decode_feed also detects. Both can
-        # be wrong, so we parse our text too and keep whichever reads better (ties go to ours).
-        ours = parse(as_utf8_xml(text), url, "application/xml; charset=utf-8")
-        if unreadable(ours) <= unreadable(parsed):
-            if parsed.get("bozo") and not ours.get("bozo"):  # still say what was wrong with the bytes
-                ours["bozo"], ours["bozo_exception"] = True, parsed.get("bozo_exception")
-            parsed = ours
+    if is_utf8_beyond_ascii(body):
+        text = body.decode("utf-8")
+        parsed = parse(as_utf8_xml(text), url, "application/xml; charset=utf-8")
+    else:
+        text = decode_feed(body, content_type)
+        parsed = _better_reading(parse, body, text, url, content_type)
     articles = [to_article(e) for e in parsed["entries"] if e.get("title") or e.get("link")]
     bozo = str(parsed.get("bozo_exception")) if parsed.get("bozo") else None
     title = html_to_text(parsed["feed"].get("title", ""))
@@ -100,6 +97,7 @@ def parse_feed(
     )
 
 
+_Parse = Callable[[bytes, str, "str | None"], Any]  # bytes, url, content type -> feedparser's result
 _SKIP_HOURS = re.compile(r"<skipHours>(.*?)</skipHours>", re.DOTALL | re.IGNORECASE)
 _HOUR = re.compile(r"<hour>\s*(\d{1,2})\s*</hour>", re.IGNORECASE)
 
@@ -109,6 +107,22 @@ def skip_hours(text: str) -> frozenset[int]:
     block = _SKIP_HOURS.search(text)
     hours = (int(h) for h in _HOUR.findall(block.group(1))) if block else ()
     return frozenset(h % 24 for h in hours if 0 <= h <= 24)
+
+
+def _better_reading(parse: _Parse, body: bytes, text: str, url: str, content_type: str | None) -> dict:
+    """feedparser's reading of the bytes, or ours (text) if it reads better."""
+    parsed = parse(body, url, content_type)
+    if reads_the_same(body, parsed.get("encoding", ""), text):
+        return parsed
+    # feedparser trusts RFC 3023 (text/xml means us-ascii, no header means iso-8859-1) and a lying
+    # XML declaration, then falls back blindly to windows-1252; decode_feed also detects. Both can
+    # be wrong, so we parse our text too and keep whichever reads better (ties go to ours).
+    ours = parse(as_utf8_xml(text), url, "application/xml; charset=utf-8")
+    if unreadable(ours) > unreadable(parsed):
+        return parsed
+    if parsed.get("bozo") and not ours.get("bozo"):  # still say what was wrong with the bytes
+        ours["bozo"], ours["bozo_exception"] = True, parsed.get("bozo_exception")
+    return ours
 
 
 def _fast_or_feedparser(body: bytes, url: str, content_type: str | None) -> dict:
