@@ -55,8 +55,10 @@ async def test_three_replicas_share_the_work_and_survive_a_kill(telegram, feed_s
 
     replicas = [await replica() for _ in range(3)]
     try:
-        # Killed once every matching story is stored (one of its alerts went out), amid delivery.
+        # Killed amid delivery, once every matching story is stored (one of its alerts went out) and
+        # every feed fetched: a feed it had claimed but not fetched would wait out its lease (minutes).
         await asyncio.wait_for(telegram.until(lambda sent: len(stories(sent)) == MATCHING), 90)
+        await asyncio.wait_for(feed_server.until(lambda served: len({r.path for r in served}) == FEEDS), 90)
         replicas[0].send_signal(signal.SIGKILL)
         await replicas[0].wait()
         await asyncio.wait_for(telegram.until(lambda sent: len(distinct(sent)) == MATCHING * CHATS), 120)

@@ -3,6 +3,7 @@ any path can instead be answered by a handler (redirects, 410, 429 + Retry-After
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -21,12 +22,19 @@ class FeedServer:
     etags: bool = True
     base_url: str = ""
     _runner: web.AppRunner | None = None
+    _new_request: asyncio.Event = field(default_factory=asyncio.Event)
 
     def url(self, path: str) -> str:
         return f"{self.base_url}{path}"
 
     def hits(self, path: str) -> int:
         return sum(r.path == path for r in self.requests)
+
+    async def until(self, condition: Callable[[list[web.Request]], bool]) -> None:
+        """Until the requests served meet the condition: for a bot in another process."""
+        while not condition(self.requests):
+            self._new_request.clear()
+            await self._new_request.wait()
 
     async def start(self) -> FeedServer:
         app = web.Application()
@@ -41,6 +49,7 @@ class FeedServer:
 
     async def _serve(self, request: web.Request) -> web.Response:
         self.requests.append(request)
+        self._new_request.set()
         if request.path in self.handlers:
             return await self.handlers[request.path](request)
         body = self.files.get(request.path)
