@@ -20,7 +20,7 @@ from bot.domain import (
     StoryKey,
 )
 from bot.store.queues import dump_matches
-from bot.store.rows import CHUNK, Rows, hold_lock
+from bot.store.rows import Rows, hold_lock, one_of
 from bot.store.tables import articles, feeds, llm_summaries, notices, outbox, story_marks, subscriptions
 
 STORY_WINDOW = timedelta(days=2)  # an article joins a story first seen at most this long ago
@@ -260,15 +260,12 @@ class FeedRows(Rows):
 
 
 _KNOWN = select(articles.c.identity).where(
-    articles.c.feed_id == bindparam("feed"), articles.c.identity.in_(bindparam("identities", expanding=True))
+    articles.c.feed_id == bindparam("feed"), one_of(articles.c.identity, "identities")
 )  # the busiest statements are built once: building one costs more than SQLite takes to run it
 
 
 def _known_identities(conn: Connection, feed_id: int, wanted: list[str]) -> set[str]:
-    known: set[str] = set()
-    for at in range(0, len(wanted), CHUNK):  # stay under the database's parameter limit
-        known.update(conn.execute(_KNOWN, {"feed": feed_id, "identities": wanted[at : at + CHUNK]}).scalars())
-    return known
+    return set(conn.execute(_KNOWN, {"feed": feed_id, "identities": wanted}).scalars().all())
 
 
 def _save_poll(
@@ -359,23 +356,20 @@ def _recent_stories(
 ) -> list[tuple[int, int, StoryKey]]:
     """(story id, feed id, key) of recent stories' first articles that may be one of these: same
     link, same long headline, or a shared mark. dedupe.same_story decides."""
-    found: dict[int, tuple[int, int, StoryKey]] = {}
-    for at in range(0, len(keys), CHUNK // 10):
-        chunk = keys[at : at + CHUNK // 10]
-        near = {
-            "since": since,
-            "urls": sorted({k.url for k in chunk if k.url}),
-            "titles": sorted({k.title for k in chunk if len(k.title.split()) >= MIN_TITLE_WORDS}),
-            "marks": sorted({m for k in chunk for m in k.marks}),
-        }
-        for row in conn.execute(_NEAR_STORIES, near).all():
-            sketch = tuple(map(int, row.sketch.split(","))) if row.sketch else ()
-            found[row.id] = (
-                row.story_id,
-                row.feed_id,
-                StoryKey(row.story_url or "", row.title_key or "", sketch),
-            )
-    return [found[article_id] for article_id in sorted(found)]
+    near = {
+        "since": since,
+        "urls": sorted({k.url for k in keys if k.url}),
+        "titles": sorted({k.title for k in keys if len(k.title.split()) >= MIN_TITLE_WORDS}),
+        "marks": sorted({m for k in keys for m in k.marks}),
+    }
+    return [
+        (row.story_id, row.feed_id, StoryKey(row.story_url or "", row.title_key or "", _sketch(row.sketch)))
+        for row in conn.execute(_NEAR_STORIES, near).all()
+    ]
+
+
+def _sketch(stored: str | None) -> tuple[int, ...]:
+    return tuple(map(int, stored.split(","))) if stored else ()
 
 
 def _alerted(conn: Connection, story_ids: set[int]) -> set[tuple[int, int]]:
@@ -394,7 +388,7 @@ _SET_STORY = (
 _EDIT_AGAIN = (  # a story already alerted arrives from another outlet: edit those alerts ("also in")
     update(outbox)
     .where(
-        outbox.c.story_id.in_(bindparam("stories", expanding=True)),
+        one_of(outbox.c.story_id, "stories"),
         outbox.c.status == "sent",
         outbox.c.message_id.is_not(None),
     )
@@ -407,16 +401,12 @@ _NEAR_STORIES = select(
     articles.c.fetched_at >= bindparam("since"),
     articles.c.story_id == articles.c.id,
     or_(
-        articles.c.story_url.in_(bindparam("urls", expanding=True)),
-        articles.c.title_key.in_(bindparam("titles", expanding=True)),
-        articles.c.id.in_(
-            select(story_marks.c.article_id).where(story_marks.c.mark.in_(bindparam("marks", expanding=True)))
-        ),
+        one_of(articles.c.story_url, "urls"),
+        one_of(articles.c.title_key, "titles"),
+        articles.c.id.in_(select(story_marks.c.article_id).where(one_of(story_marks.c.mark, "marks"))),
     ),
-)  # fmt: skip
-_ALERTED = select(outbox.c.subscription_id, outbox.c.story_id).where(
-    outbox.c.story_id.in_(bindparam("stories", expanding=True))
-)
+).order_by(articles.c.id)  # fmt: skip
+_ALERTED = select(outbox.c.subscription_id, outbox.c.story_id).where(one_of(outbox.c.story_id, "stories"))
 _RECORD_SUCCESS = (
     update(feeds)
     .where(feeds.c.id == bindparam("p_id"))
