@@ -7,11 +7,10 @@ finds the candidates to compare through a few `marks` per article (its smallest 
 
 from __future__ import annotations
 
-import heapq
 import re
 import zlib
 from collections.abc import Sequence
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
 
 from bot.domain import StoryKey
 from bot.rules.text import DEFAULT_LANGUAGE, keys
@@ -36,29 +35,40 @@ _OUTLET_SUFFIX = re.compile(r"\s+[-|\u2013\u2014:]\s+[^-|\u2013\u2014:]{2,40}$")
 def canonical_url(url: str) -> str:
     """The link as alerts show it: without what only says how you got there (tracking parameters,
     the fragment, an AMP form). Anything that is not an http(s) URL stays as it is."""
-    try:
-        parts = urlsplit(url.strip())
-    except ValueError:
-        return url.strip()
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return url.strip()
-    path = _AMP_PATH.sub("", parts.path) or "/"
-    query = urlencode(
-        sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _TRACKING.match(k))
-    )
-    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), path, query, ""))
+    parts = _canonical_parts(url)
+    return urlunsplit(parts) if parts else url.strip()
 
 
 def url_key(url: str) -> str:
     """What two links to the same page have in common: the canonical URL without its scheme, a
     www./m./amp. host prefix, a default port or a trailing slash."""
-    parts = urlsplit(canonical_url(url))
-    if not parts.hostname:
+    parts = _canonical_parts(url) or _split(url.strip())
+    if parts is None or not parts.hostname:
         return url.strip()
     host = _MOBILE_HOST.sub("", parts.hostname)
     if parts.port and parts.port not in (80, 443):
         host += f":{parts.port}"
     return urlunsplit(("", host, parts.path.rstrip("/"), parts.query, "")).removeprefix("//")
+
+
+def _canonical_parts(url: str) -> SplitResult | None:
+    parts = _split(url.strip())
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    path = _AMP_PATH.sub("", parts.path) or "/"
+    query = parts.query and urlencode(
+        sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _TRACKING.match(k))
+    )
+    return SplitResult(parts.scheme.lower(), parts.netloc.lower(), path, query, "")
+
+
+def _split(url: str) -> SplitResult | None:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (a port that is not a number raises here)
+    except ValueError:
+        return None
+    return parts
 
 
 def title_key(title: str, language: str = DEFAULT_LANGUAGE) -> str:
@@ -73,7 +83,7 @@ def _pairs(text: str, language: str) -> set[int]:
 
 def story_key(link: str, title: str, body: str, language: str = DEFAULT_LANGUAGE) -> StoryKey:
     pairs = _pairs(f"{title}\n{body}", language)
-    return StoryKey(url_key(link), title_key(title, language), tuple(heapq.nsmallest(SKETCH, pairs)))
+    return StoryKey(url_key(link), title_key(title, language), tuple(sorted(pairs)[:SKETCH]))
 
 
 def resemblance(a: tuple[int, ...], b: tuple[int, ...]) -> float:

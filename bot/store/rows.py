@@ -1,4 +1,4 @@
-"""What every part of the Store shares: the engine, the write transaction, batch sizes, lock names."""
+"""What every part of the Store shares: the engine, the write transaction, lists as one parameter, locks."""
 
 from __future__ import annotations
 
