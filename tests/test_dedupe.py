@@ -28,6 +28,7 @@ DAY = datetime(2008, 12, 2, 12, tzinfo=UTC)
         ("https://Example.org:443/a/?b=2&a=1", "https://example.org:443/a/?a=1&b=2", "example.org/a?a=1&b=2"),
         ("file:///srv/feeds/a.xml", "file:///srv/feeds/a.xml", "file:///srv/feeds/a.xml"),
         ("not a link", "not a link", "not a link"),
+        ("https://example.org:abc/x", "https://example.org:abc/x", "https://example.org:abc/x"),  # no port
     ],
 )  # fmt: skip
 def test_links_lose_what_only_says_how_you_got_there(link, shown, key):
