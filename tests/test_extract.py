@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from bot.domain import Article
-from bot.feeds.extract import HOST_PAUSE, THIN_WORDS, main_text, wants_page
+from bot.feeds.extract import CONCURRENT_PAGES, HOST_PAUSE, THIN_WORDS, main_text, wants_page
 
 LEAD = (
     "NATO foreign ministers agreed on Tuesday to gradually resume formal contacts with Russia, "
@@ -127,13 +127,20 @@ async def test_a_site_that_cannot_be_reached_is_not_tried_for_every_item(thin_fe
     try:
         app, out = await thin_feed()
         await publish(app, feed_server, clock, [(f"{base}/a", "The NATO-Russia Council meets.")])
-        tried = len(connections)
+        tried = per_page = len(connections)  # (the client tries a dropped connection twice)
         await publish(app, feed_server, clock, [(f"{base}/b", "The NATO-Russia Council met again.")])
         assert tried >= 1 and len(connections) == tried, "the second page is not tried"
         assert "The **NATO-Russia Council** meets." in out.getvalue(), "it alerted with its own text"
         clock.advance(HOST_PAUSE)
         await publish(app, feed_server, clock, [(f"{base}/c", "The NATO-Russia Council met once more.")])
         assert len(connections) > tried, "the site is tried again after a pause"
+        clock.advance(HOST_PAUSE)
+        tried = len(connections)
+        items = [(f"{base}/many{i}", f"The NATO-Russia Council met, take {i}.") for i in range(12)]
+        await publish(app, feed_server, clock, items)
+        assert len(connections) - tried <= per_page * CONCURRENT_PAGES, (
+            "items waiting their turn are not tried"
+        )
     finally:
         site.close()
         await site.wait_closed()

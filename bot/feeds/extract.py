@@ -72,10 +72,12 @@ class PageReader:
             self._cache.move_to_end(key)
             return self._cache[key]
         host = urlsplit(url).hostname or ""
-        if self.clock and self._paused.get(host, self.clock.now()) > self.clock.now():
-            return None  # its alert goes out now with the item's own text, not after a timeout
         text = None
         async with self._limit:
+            if self._is_paused(
+                host
+            ):  # (asked once it is this page's turn: the site may have failed meanwhile)
+                return None  # its alert goes out now with the item's own text, not after a timeout
             try:
                 page = await fetcher.fetch(url)
                 text = await asyncio.to_thread(main_text, page.body or b"", page.url)
@@ -89,3 +91,6 @@ class PageReader:
         if len(self._cache) > CACHE_SIZE:
             self._cache.popitem(last=False)
         return text
+
+    def _is_paused(self, host: str) -> bool:
+        return bool(self.clock) and self._paused.get(host, self.clock.now()) > self.clock.now()  # type: ignore[union-attr]
