@@ -74,9 +74,7 @@ class PageReader:
         host = urlsplit(url).hostname or ""
         text = None
         async with self._limit:
-            if self._is_paused(
-                host
-            ):  # (asked once it is this page's turn: the site may have failed meanwhile)
+            if self._is_paused(host):  # asked when its turn comes: the site may have failed meanwhile
                 return None  # its alert goes out now with the item's own text, not after a timeout
             try:
                 page = await fetcher.fetch(url)
@@ -93,4 +91,7 @@ class PageReader:
         return text
 
     def _is_paused(self, host: str) -> bool:
-        return bool(self.clock) and self._paused.get(host, self.clock.now()) > self.clock.now()  # type: ignore[union-attr]
+        if self.clock is None:
+            return False
+        now = self.clock.now()
+        return self._paused.get(host, now) > now
