@@ -20,7 +20,7 @@ from bot.domain import (
     StoryKey,
 )
 from bot.store.queues import dump_matches
-from bot.store.rows import Rows, hold_lock, one_of
+from bot.store.rows import Direct, Rows, hold_lock, one_of
 from bot.store.tables import articles, feeds, llm_summaries, notices, outbox, story_marks, subscriptions
 
 STORY_WINDOW = timedelta(days=2)  # an article joins a story first seen at most this long ago
@@ -111,21 +111,8 @@ class FeedRows(Rows):
         self, now: datetime, limit: int, lease: timedelta, *, only: Sequence[int] | None = None
     ) -> list[Feed]:
         """Feeds due for a poll (or these, due or not), leased to this caller meanwhile."""
-        free = feeds.c.active & or_(feeds.c.claimed_until.is_(None), feeds.c.claimed_until < now)
-        due = free & (feeds.c.next_check_at <= now) if only is None else free & feeds.c.id.in_(only)
-        async with self._write() as conn:
-            rows = (
-                await conn.execute(
-                    select(feeds)
-                    .where(due)
-                    .order_by(feeds.c.next_check_at)
-                    .limit(limit)
-                    .with_for_update(skip_locked=True)  # PostgreSQL: replicas pass over each other's claims
-                )
-            ).all()
-            ids = [row.id for row in rows]
-            await conn.execute(update(feeds).where(feeds.c.id.in_(ids)).values(claimed_until=now + lease))
-        return [_feed(row) for row in rows]
+        claim = partial(_claim_feeds, now=now, limit=limit, until=now + lease, only=only)
+        return await self._run(claim, write=True)
 
     async def active_feed_ids(self) -> list[int]:
         async with self.engine.connect() as conn:
@@ -259,13 +246,42 @@ class FeedRows(Rows):
 # -- The busiest paths, as plain functions of a connection (Store._run gives it) ---------------------
 
 
-_KNOWN = select(articles.c.identity).where(
-    articles.c.feed_id == bindparam("feed"), one_of(articles.c.identity, "identities")
-)  # the busiest statements are built once: building one costs more than SQLite takes to run it
+# The busiest statements are built once, and run by SQLite's driver directly (rows.Direct): building or
+# executing one through SQLAlchemy costs more than SQLite takes to run it.
+_KNOWN = Direct(
+    select(articles.c.identity).where(
+        articles.c.feed_id == bindparam("feed"), one_of(articles.c.identity, "identities")
+    )
+)
 
 
 def _known_identities(conn: Connection, feed_id: int, wanted: list[str]) -> set[str]:
-    return set(conn.execute(_KNOWN, {"feed": feed_id, "identities": wanted}).scalars().all())
+    return {identity for (identity,) in _KNOWN.rows(conn, {"feed": feed_id, "identities": wanted})}
+
+
+def _claimable(which: Any) -> Any:
+    free = feeds.c.active & or_(feeds.c.claimed_until.is_(None), feeds.c.claimed_until < bindparam("now"))
+    return (
+        select(feeds)
+        .where(free, which)
+        .order_by(feeds.c.next_check_at)
+        .limit(bindparam("limit"))
+        .with_for_update(skip_locked=True)  # PostgreSQL: replicas pass over each other's claims
+    )
+
+
+_DUE = _claimable(feeds.c.next_check_at <= bindparam("now"))
+_THESE = _claimable(one_of(feeds.c.id, "only"))  # due or not
+_CLAIM = update(feeds).where(one_of(feeds.c.id, "ids")).values(claimed_until=bindparam("until"))
+
+
+def _claim_feeds(
+    conn: Connection, now: datetime, limit: int, until: datetime, only: Sequence[int] | None
+) -> list[Feed]:
+    query = _DUE if only is None else _THESE
+    rows = conn.execute(query, {"now": now, "limit": limit, "only": list(only or ())}).all()
+    conn.execute(_CLAIM, {"ids": [row.id for row in rows], "until": until})
+    return [_feed(row) for row in rows]
 
 
 def _save_poll(
@@ -278,7 +294,7 @@ def _save_poll(
 
 def _record_successes(conn: Connection, states: Sequence[tuple[int, FeedUpdate]], now: datetime) -> None:
     """One statement for them all (executemany); then the moves, to an address no other feed has."""
-    conn.execute(_RECORD_SUCCESS, [_success_params(feed_id, state, now) for feed_id, state in states])
+    _RECORD_SUCCESS.run_many(conn, [_success_params(feed_id, state, now) for feed_id, state in states])
     for feed_id, state in states:
         taken = (
             state.moved_to and conn.execute(select(feeds.c.id).where(feeds.c.url == state.moved_to)).first()
@@ -307,12 +323,12 @@ def _insert_stories(conn: Connection, feed_id: int, stories: Sequence[NewStory],
         }
         for story in stories
     ]  # fmt: skip
-    ids = conn.execute(_INSERT_ARTICLES, rows).scalars().all()
+    ids = _INSERT_ARTICLES.returned(conn, rows)
     story_ids = assign_stories(
         list(zip(ids, [s.key for s in stories], strict=True)), [(sid, key) for sid, _, key in known]
     )
-    conn.execute(  # only a story's first article keeps the keys that later ones are looked up by
-        _SET_STORY,
+    _SET_STORY.run_many(  # only a story's first article keeps the keys that later ones are looked up by
+        conn,
         [
             {"article": a, "story": s, "s_url": story.key.url if a == s else None,
              "s_title": story.key.title if a == s else None}
@@ -325,14 +341,13 @@ def _insert_stories(conn: Connection, feed_id: int, stories: Sequence[NewStory],
         if a == s
         for m in story.key.marks
     ]
-    if marks:
-        conn.execute(insert(story_marks), marks)
+    _INSERT_MARKS.run_many(conn, marks)
     carried: dict[int, set[int]] = {}  # story -> the feeds that had it
     for story_id, other_feed, _ in known:
         carried.setdefault(story_id, set()).add(other_feed)
     joined = {s for s in story_ids if s in carried and feed_id not in carried[s]}  # a new outlet
     if joined:
-        conn.execute(_EDIT_AGAIN, {"stories": sorted(joined), "now": now})
+        _EDIT_AGAIN.run_many(conn, [{"stories": sorted(joined), "now": now}])
     had = _alerted(conn, set(story_ids) & carried.keys())  # a story born in this poll has no alert yet
     alerts = []
     for article_id, story_id, story in zip(ids, story_ids, stories, strict=True):
@@ -347,8 +362,7 @@ def _insert_stories(conn: Connection, feed_id: int, stories: Sequence[NewStory],
                         "attempts": 0, "next_attempt_at": now, "created_at": now,
                     }
                 )  # fmt: skip
-    if alerts:
-        conn.execute(insert(outbox), alerts)
+    _INSERT_ALERTS.run_many(conn, alerts)
 
 
 def _recent_stories(
@@ -363,8 +377,8 @@ def _recent_stories(
         "marks": sorted({m for k in keys for m in k.marks}),
     }
     return [
-        (row.story_id, row.feed_id, StoryKey(row.story_url or "", row.title_key or "", _sketch(row.sketch)))
-        for row in conn.execute(_NEAR_STORIES, near).all()
+        (story_id, feed_id, StoryKey(story_url or "", title_key or "", _sketch(sketch)))
+        for story_id, feed_id, story_url, title_key, sketch in _NEAR_STORIES.rows(conn, near)
     ]
 
 
@@ -376,16 +390,18 @@ def _alerted(conn: Connection, story_ids: set[int]) -> set[tuple[int, int]]:
     """(subscription, story) pairs that already have their alert."""
     if not story_ids:
         return set()
-    return {tuple(row) for row in conn.execute(_ALERTED, {"stories": sorted(story_ids)}).all()}  # type: ignore[misc]
+    return {(sub, story) for sub, story in _ALERTED.rows(conn, {"stories": sorted(story_ids)})}
 
 
-_INSERT_ARTICLES = insert(articles).returning(articles.c.id, sort_by_parameter_order=True)
-_SET_STORY = (
+_INSERT_ARTICLES = Direct(insert(articles).returning(articles.c.id, sort_by_parameter_order=True))
+_INSERT_MARKS = Direct(insert(story_marks))
+_INSERT_ALERTS = Direct(insert(outbox))
+_SET_STORY = Direct(
     update(articles)
     .where(articles.c.id == bindparam("article"))
     .values(story_id=bindparam("story"), story_url=bindparam("s_url"), title_key=bindparam("s_title"))
 )
-_EDIT_AGAIN = (  # a story already alerted arrives from another outlet: edit those alerts ("also in")
+_EDIT_AGAIN = Direct(  # a story already alerted arrives from another outlet: edit those alerts ("also in")
     update(outbox)
     .where(
         one_of(outbox.c.story_id, "stories"),
@@ -394,20 +410,25 @@ _EDIT_AGAIN = (  # a story already alerted arrives from another outlet: edit tho
     )
     .values(status="pending", next_attempt_at=bindparam("now"), attempts=0)
 )
-_NEAR_STORIES = select(
-    articles.c.id, articles.c.story_id, articles.c.feed_id, articles.c.story_url, articles.c.title_key,
-    articles.c.sketch,
-).where(
-    articles.c.fetched_at >= bindparam("since"),
-    articles.c.story_id == articles.c.id,
-    or_(
-        one_of(articles.c.story_url, "urls"),
-        one_of(articles.c.title_key, "titles"),
-        articles.c.id.in_(select(story_marks.c.article_id).where(one_of(story_marks.c.mark, "marks"))),
-    ),
-).order_by(articles.c.id)  # fmt: skip
-_ALERTED = select(outbox.c.subscription_id, outbox.c.story_id).where(one_of(outbox.c.story_id, "stories"))
-_RECORD_SUCCESS = (
+_NEAR_STORIES = Direct(
+    select(
+        articles.c.story_id, articles.c.feed_id, articles.c.story_url, articles.c.title_key, articles.c.sketch
+    )
+    .where(
+        articles.c.fetched_at >= bindparam("since"),
+        articles.c.story_id == articles.c.id,
+        or_(
+            one_of(articles.c.story_url, "urls"),
+            one_of(articles.c.title_key, "titles"),
+            articles.c.id.in_(select(story_marks.c.article_id).where(one_of(story_marks.c.mark, "marks"))),
+        ),
+    )
+    .order_by(articles.c.id)
+)
+_ALERTED = Direct(
+    select(outbox.c.subscription_id, outbox.c.story_id).where(one_of(outbox.c.story_id, "stories"))
+)
+_RECORD_SUCCESS = Direct(
     update(feeds)
     .where(feeds.c.id == bindparam("p_id"))
     .values(

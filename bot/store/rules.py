@@ -65,19 +65,7 @@ class RuleRows(Rows):
 
     async def rules_fingerprint(self) -> tuple[int, ...]:
         """Changes whenever the set of active rules changes; cheap to ask every tick."""
-        query = (
-            select(
-                func.count(),
-                func.coalesce(func.sum(rules.c.id), 0),
-                func.coalesce(func.sum(rules.c.id * rules.c.id), 0),
-                func.coalesce(func.max(rules.c.id), 0),
-                func.coalesce(func.sum(case((rules.c.urgent, rules.c.id), else_=0)), 0),
-            )
-            .select_from(rules.join(subscriptions))
-            .where(rules.c.active, subscriptions.c.active)
-        )
-        async with self.engine.connect() as conn:
-            return tuple((await conn.execute(query)).one())
+        return await self._run(lambda conn: tuple(conn.execute(_FINGERPRINT).one()))
 
     async def active_rules(self) -> list[Rule]:
         query = (
@@ -225,3 +213,16 @@ def subscription_from_row(row: Any) -> Subscription:
         row[subscriptions.c.digest],
         row[subscriptions.c.quiet],
     )
+
+
+_FINGERPRINT = (
+    select(
+        func.count(),
+        func.coalesce(func.sum(rules.c.id), 0),
+        func.coalesce(func.sum(rules.c.id * rules.c.id), 0),
+        func.coalesce(func.max(rules.c.id), 0),
+        func.coalesce(func.sum(case((rules.c.urgent, rules.c.id), else_=0)), 0),
+    )
+    .select_from(rules.join(subscriptions))
+    .where(rules.c.active, subscriptions.c.active)
+)
