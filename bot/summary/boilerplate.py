@@ -130,9 +130,19 @@ def strip_dateline(paragraph: str) -> str:
     return _DATELINE.sub("", paragraph, count=1)
 
 
+# A word each kind of widget cannot be without: most lines have none, and are spared the search.
+_WIDGET_WORDS = ("Share", "Rhannu", "external links", "ddolenni", "Read more", "edia playback", "croll ")
+_WIDGET_WORDS_ANY_CASE = ("updated", "published")
+
+
+def _may_hold_widgets(line: str) -> bool:
+    lowered = line.lower()
+    return any(word in line for word in _WIDGET_WORDS) or any(w in lowered for w in _WIDGET_WORDS_ANY_CASE)
+
+
 def cut_widgets(line: str) -> str:
     """The line without glued widgets; a cut between two words leaves a space."""
-    if not _WIDGETS.search(line):
+    if not _may_hold_widgets(line) or not _WIDGETS.search(line):
         return line
     return " ".join(_WIDGETS.sub(" ", line).split())
 
