@@ -116,9 +116,10 @@ def assign_stories(new: Sequence[tuple[int, StoryKey]], known: Sequence[tuple[in
     earlier new article) it is the same story as, else a story of its own (its article id)."""
     pool: list[tuple[int, StoryKey]] = []
     near: dict[object, list[int]] = {}  # a link, a headline or a mark -> the pool entries that have it
+    wanted = {clue for _, key in new for clue in _clues(key)}  # only these are ever looked up
 
     def add(story_id: int, key: StoryKey) -> None:
-        for clue in _clues(key):
+        for clue in wanted.intersection(_clues(key)):
             near.setdefault(clue, []).append(len(pool))
         pool.append((story_id, key))
 
