@@ -159,26 +159,16 @@ class App:
         now = self.clock.now()
         feeds = await self.store.claim_due_feeds(now, FEEDS_PER_TICK, FEED_LEASE, only=only)
         await self._refresh_rules()
-        limit = asyncio.Semaphore(CONCURRENT_FETCHES)
+        done: dict[int, PollReport] = {}
+        queue = iter(feeds)
 
-        async def poll(feed: Feed) -> PollReport:
-            async with limit:
-                started = time.perf_counter()
-                try:
-                    return await self.poller.poll(feed)  # type: ignore[union-attr]
-                finally:
-                    self.dispatcher.metrics.observe(
-                        "newsalert_poll_duration_seconds", time.perf_counter() - started
-                    )
+        async def worker() -> None:
+            for feed in queue:  # each of CONCURRENT_FETCHES workers takes the next: no task waits its turn
+                done[feed.id] = await self._poll_one(feed)
 
-        results = await asyncio.gather(*(poll(feed) for feed in feeds), return_exceptions=True)
+        await asyncio.gather(*(worker() for _ in range(min(CONCURRENT_FETCHES, len(feeds)))))
         self.last_tick["poll"] = now
-        reports = []
-        for feed, result in zip(feeds, results, strict=True):
-            if isinstance(result, BaseException):  # the store failed: the lease frees the feed later
-                log.error("polling feed %s crashed", feed.id, exc_info=result)
-                result = PollReport(feed.id, error=f"crashed: {type(result).__name__}")
-            reports.append(result)
+        reports = [done[feed.id] for feed in feeds]
         metrics = self.dispatcher.metrics
         for report in reports:
             metrics.add("newsalert_feeds_polled_total", outcome="failed" if report.error else "ok")
@@ -187,6 +177,17 @@ class App:
         quiet = [(r.feed_id, r.unrecorded) for r in reports if r.unrecorded]
         await self.store.save_polls_without_news(quiet, self.clock.now())
         return reports
+
+    async def _poll_one(self, feed: Feed) -> PollReport:
+        assert self.poller
+        started = time.perf_counter()
+        try:
+            return await self.poller.poll(feed)
+        except Exception as error:  # the store failed: the lease frees the feed later
+            log.error("polling feed %s crashed", feed.id, exc_info=error)
+            return PollReport(feed.id, error=f"crashed: {type(error).__name__}")
+        finally:
+            self.dispatcher.metrics.observe("newsalert_poll_duration_seconds", time.perf_counter() - started)
 
     async def _refresh_rules(self) -> None:
         """Reload rules only when they changed: at 100,000 rules a reload is not free."""
