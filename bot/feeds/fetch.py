@@ -106,6 +106,10 @@ class Fetcher:
         self.session = session
         self.limits = limits or FetchLimits()
         self.check_hop = check_hop  # called on every URL before it is requested (SSRF guard)
+        limits = self.limits
+        self.timeout = aiohttp.ClientTimeout(
+            total=limits.total_timeout, sock_connect=limits.connect_timeout, sock_read=limits.read_timeout
+        )
 
     async def fetch(self, url: str, etag: str | None = None, last_modified: str | None = None) -> FetchResult:
         if self.check_hop:  # before anything else: a guarded fetcher never reads files either
@@ -129,7 +133,7 @@ class Fetcher:
             if self.check_hop and hop:  # the first URL was checked by fetch()
                 self.check_hop(url)
             async with self.session.get(
-                url, headers=headers, timeout=self._timeout(), allow_redirects=False
+                url, headers=headers, timeout=self.timeout, allow_redirects=False
             ) as response:
                 if response.status not in _REDIRECTS:
                     return await self._result(response, url, headers, moved)
@@ -141,12 +145,6 @@ class Fetcher:
                 url = urljoin(url, location)
                 moved = url if all_permanent else None
         raise FetchError("redirect", f"{_host(url)} redirected more than {self.limits.max_redirects} times")
-
-    def _timeout(self) -> aiohttp.ClientTimeout:
-        limits = self.limits
-        return aiohttp.ClientTimeout(
-            total=limits.total_timeout, sock_connect=limits.connect_timeout, sock_read=limits.read_timeout
-        )
 
     async def _result(
         self, response: aiohttp.ClientResponse, url: str, headers: dict[str, str], moved: str | None
