@@ -107,13 +107,18 @@ def same_story(a: StoryKey, b: StoryKey) -> bool:
 def _clues(key: StoryKey) -> list[object]:
     """What an article shares with another of its story, at least one of them: its link, its
     headline (when long enough to mean something), or one of its marks."""
+    return [*_exact_clues(key), *key.marks]
+
+
+def _exact_clues(key: StoryKey) -> list[object]:
     title = [("title", key.title)] if len(key.title.split()) >= MIN_TITLE_WORDS else []
-    return [*([("url", key.url)] if key.url else []), *title, *key.marks]
+    return [*([("url", key.url)] if key.url else []), *title]
 
 
 def assign_stories(new: Sequence[tuple[int, StoryKey]], known: Sequence[tuple[int, StoryKey]]) -> list[int]:
     """The story id of each new (article id, key), oldest first: that of the first known story (or
-    earlier new article) it is the same story as, else a story of its own (its article id)."""
+    earlier new article) with its link or long headline, else the first whose text it shares (see
+    same_story), else a story of its own (its article id)."""
     pool: list[tuple[int, StoryKey]] = []
     near: dict[object, list[int]] = {}  # a link, a headline or a mark -> the pool entries that have it
     wanted = {clue for _, key in new for clue in _clues(key)}  # only these are ever looked up
@@ -127,9 +132,12 @@ def assign_stories(new: Sequence[tuple[int, StoryKey]], known: Sequence[tuple[in
         add(story_id, key)
     result = []
     for article_id, key in new:
-        # only entries sharing a clue can be the same story: the others need no comparing
-        candidates = sorted({i for clue in _clues(key) for i in near.get(clue, ())})
-        story = next((pool[i][0] for i in candidates if same_story(key, pool[i][1])), article_id)
+        # only entries sharing a clue can be the same story: the others need no comparing. Those with
+        # the same link or headline first: the strongest evidence, and it needs no texts compared.
+        exact = sorted({i for clue in _exact_clues(key) for i in near.get(clue, ())})
+        similar = sorted({i for mark in key.marks for i in near.get(mark, ())} - set(exact))
+        candidates = (pool[i] for i in exact + similar)
+        story = next((story_id for story_id, other in candidates if same_story(key, other)), article_id)
         result.append(story)
         add(story, key)
     return result

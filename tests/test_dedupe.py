@@ -10,6 +10,7 @@ from xml.sax.saxutils import escape
 import pytest
 
 from bot.dedupe import assign_stories, canonical_url, same_story, story_key, title_key, url_key
+from bot.domain import StoryKey
 from tests.data.wire_story import OUTLETS, SAME_TOPIC
 from tests.fakes.telegram_api import TOKEN
 
@@ -51,6 +52,14 @@ def test_five_outlets_are_one_story_and_two_stories_on_the_topic_stay_two():
     assert not same_story(others[0], others[1])
     stories = assign_stories(list(enumerate(keys + others, 1)), [])
     assert stories == [1, 1, 1, 1, 1, 6, 7]
+
+
+def test_the_same_page_joins_its_story_before_a_story_whose_text_it_shares():
+    text = tuple(range(32))  # the sketch of one wire text
+    earlier = StoryKey("a.example/wire-copy", "", text)
+    page = StoryKey("b.example/world/x", "", tuple(range(100, 132)))  # the page, before an update
+    updated = StoryKey("b.example/world/x", "", text)  # the same page, now carrying the wire text
+    assert assign_stories([(3, updated)], [(1, earlier), (2, page)]) == [2]
 
 
 def test_a_short_generic_headline_alone_does_not_merge_stories():
