@@ -62,16 +62,16 @@ def decode_feed(body: bytes, content_type: str | None = None) -> str:
     return body.decode("utf-8", "replace")
 
 
-def is_utf8_beyond_ascii(body: bytes) -> bool:
-    """Valid UTF-8 with characters beyond ASCII, no BOM and no UTF-16/32 NULs: decode_feed reads it as
-    UTF-8 whatever the labels say, and no label reads it better (a legacy one turns "é" into "Ã©")."""
+def utf8_beyond_ascii(body: bytes) -> str | None:
+    """The text of valid UTF-8 with characters beyond ASCII, no BOM and no UTF-16/32 NULs (decode_feed
+    reads it as UTF-8 whatever the labels say, and no label reads it better: a legacy one turns "é"
+    into "Ã©"); None for any other bytes."""
     if body.isascii() or _bom(body)[0] or 0 in body[:4]:
-        return False
+        return None
     try:
-        body.decode("utf-8")
+        return body.decode("utf-8")
     except UnicodeDecodeError:
-        return False
-    return True
+        return None
 
 
 def _bom(body: bytes) -> tuple[bytes, str]:

@@ -19,18 +19,19 @@ _BLOCK_TAGS = frozenset(
 )
 _SKIP_TAGS = frozenset({"script", "style", "noscript", "iframe", "svg"})
 _SPACES = re.compile(r"\s+")  # in HTML a newline is just a space
+_SKIP_NAMES, _BLOCK_NAMES = ("|".join(sorted(tags)) for tags in (_SKIP_TAGS, _BLOCK_TAGS))
 
 # What HTMLParser reads as a tag: a name, then attributes (quoted values hold no "<" or ">" here: a
 # tag that needs them is left to HTMLParser).
 _ATTRIBUTES = r"""[^>"'<]*(?:(?:"[^"<>]*"|'[^'<>]*')[^>"'<]*)*"""  # (unrolled: re runs each part fast)
 _SKIPPED = re.compile(  # a skipped element and what is inside it, and comments
-    rf"<({'|'.join(_SKIP_TAGS)})(?=[\s/>]){_ATTRIBUTES}(?<!/)>[^<]*(?:<(?!/\s*\1\s*>)[^<]*)*</\s*\1\s*>"
+    rf"<({_SKIP_NAMES})(?=[\s/>]){_ATTRIBUTES}(?<!/)>[^<]*(?:<(?!/\s*\1\s*>)[^<]*)*</\s*\1\s*>"
     r"|<!--[^-]*(?:-(?!->)[^-]*)*-->",
     re.IGNORECASE,
 )
-_SKIP_START = re.compile(rf"<(?:{'|'.join(_SKIP_TAGS)})(?=[\s/>])|<!--", re.IGNORECASE)
-_SKIP_OPEN = re.compile(rf"<(?:{'|'.join(_SKIP_TAGS)})(?=[\s/>]){_ATTRIBUTES}(?<!/)>", re.IGNORECASE)
-_BLOCK = re.compile(rf"</?(?:{'|'.join(_BLOCK_TAGS)})(?=[\s/>]){_ATTRIBUTES}>", re.IGNORECASE)
+_SKIP_START = re.compile(rf"<(?:{_SKIP_NAMES})(?=[\s/>])|<!--", re.IGNORECASE)
+_SKIP_OPEN = re.compile(rf"<(?:{_SKIP_NAMES})(?=[\s/>]){_ATTRIBUTES}(?<!/)>", re.IGNORECASE)
+_BLOCK = re.compile(rf"</?(?:{_BLOCK_NAMES})(?=[\s/>]){_ATTRIBUTES}>", re.IGNORECASE)
 _TAG = re.compile(rf"</?[a-zA-Z]{_ATTRIBUTES}>")
 _MARKUP_LEFT = re.compile(r"<[a-zA-Z/!?]")  # what HTMLParser would read as markup, not text
 _BREAK = "\x00"  # where a block starts or ends; XML cannot carry it, and a text that has one is parsed

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 import feedparser
 
 from bot.domain import Article
-from bot.feeds.encoding import as_utf8_xml, decode_feed, is_utf8_beyond_ascii, reads_the_same, unreadable
+from bot.feeds.encoding import as_utf8_xml, decode_feed, reads_the_same, unreadable, utf8_beyond_ascii
 from bot.feeds.fastparse import parse_simple
 from bot.feeds.markup import html_to_text
 
@@ -77,8 +77,8 @@ def parse_feed(
     and leaves the rest to feedparser (False: feedparser only, as the agreement test compares).
     """
     parse = _fast_or_feedparser if fast else _feedparser
-    if is_utf8_beyond_ascii(body):
-        text = body.decode("utf-8")
+    text = utf8_beyond_ascii(body)
+    if text is not None:
         parsed = parse(as_utf8_xml(text), url, "application/xml; charset=utf-8")
     else:
         text = decode_feed(body, content_type)

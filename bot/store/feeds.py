@@ -278,8 +278,12 @@ _CLAIM = update(feeds).where(one_of(feeds.c.id, "ids")).values(claimed_until=bin
 def _claim_feeds(
     conn: Connection, now: datetime, limit: int, until: datetime, only: Sequence[int] | None
 ) -> list[Feed]:
-    query = _DUE if only is None else _THESE
-    rows = conn.execute(query, {"now": now, "limit": limit, "only": list(only or ())}).all()
+    params = {"now": now, "limit": limit}
+    rows = (
+        conn.execute(_DUE, params).all()
+        if only is None
+        else conn.execute(_THESE, params | {"only": only}).all()
+    )
     conn.execute(_CLAIM, {"ids": [row.id for row in rows], "until": until})
     return [_feed(row) for row in rows]
 

@@ -89,9 +89,11 @@ class Direct:
 
     def returned(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> list[Any]:
         """An insert with RETURNING one column: that column of each row, in order."""
+        if not rows:
+            return []
         if conn.dialect.name != "sqlite":
             return list(conn.execute(self.statement, rows).scalars().all())
-        plan = self._plan(conn.dialect, tuple(rows[0]) if rows else ())
+        plan = self._plan(conn.dialect, tuple(rows[0]))
         cursor = _driver(conn).cursor()
         return [cursor.execute(plan.sql, plan.values(row)).fetchone()[0] for row in rows]
 
