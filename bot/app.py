@@ -59,6 +59,7 @@ def config_feeds(settings: Settings) -> list[Feed]:
             f.name or "",
             f.interval or settings.poll_interval,
             None if f.backfill == "all" else f.backfill,
+            fixed_interval=f.interval is not None,
         )
         for f in settings.feeds
     ]
@@ -121,8 +122,9 @@ class App:
             else None
         )
         self.poller = Poller(
-            trusted, guarded, self.store, self.matcher, self.clock, max_words, self.bounds, pages, llm
-        )
+            trusted, guarded, self.store, self.matcher, self.clock, max_words, self.bounds, pages, llm,
+            adaptive=self.settings.polling.adaptive,
+        )  # fmt: skip
         self.commands = Commands(
             self.store,
             self.clock,

@@ -120,12 +120,16 @@ class SlackSettings(_Section):
 
 
 class PollingSettings(_Section):
-    """Bounds on server hints (max-age, Retry-After, <ttl>) and on feeds added from chats.
+    """Bounds on server hints (max-age, Retry-After, <ttl>), on adapting to a feed's pace and on feeds
+    added from chats.
 
     The config file's own intervals are honoured as written, even when shorter."""
 
     min_interval: Duration = timedelta(minutes=5)
     max_interval: Duration = timedelta(hours=24)
+    # A feed that posts rarely is polled less often: 4 looks in its average gap between entries of the
+    # last week, never more often than poll_interval. Feeds given their own interval keep it.
+    adaptive: bool = False
 
 
 class LlmSettings(_Section):

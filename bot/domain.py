@@ -28,6 +28,14 @@ class SystemClock:
 
 
 @dataclass(frozen=True)
+class Pace:
+    """When a feed's entries came: adaptive polling reads its average gap between entries from this."""
+
+    since: datetime  # every entry from this moment on is in `recent` (or older than a week)
+    recent: tuple[datetime, ...] = ()  # the dates of its entries of the last week, oldest first
+
+
+@dataclass(frozen=True)
 class Feed:
     id: int
     url: str
@@ -44,6 +52,8 @@ class Feed:
     trusted: bool = True  # from the config file; a feed added from a chat goes through the SSRF guard
     ttl: timedelta | None = None  # what the feed itself said last time it was parsed
     skip_hours: frozenset[int] = frozenset()
+    fixed_interval: bool = False  # the config file gives it an interval of its own: it never adapts
+    pace: Pace | None = None  # kept while polling adapts to it
 
 
 @dataclass(frozen=True)
@@ -173,6 +183,7 @@ class FeedUpdate:
     moved_to: str | None = None  # a permanent redirect's target: the feed's new address
     ttl: timedelta | None = None
     skip_hours: frozenset[int] = frozenset()
+    pace: Pace | None = None
 
 
 @dataclass(frozen=True)

@@ -16,12 +16,12 @@ from functools import partial
 from urllib.parse import urlsplit
 
 from bot.dedupe import story_key
-from bot.domain import Article, Clock, Feed, FeedUpdate, Match, NewStory, Rule, Span, StoryAlert
+from bot.domain import Article, Clock, Feed, FeedUpdate, Match, NewStory, Pace, Rule, Span, StoryAlert
 from bot.errors import FetchError, QueryError
 from bot.feeds.extract import PageReader
 from bot.feeds.fetch import Fetcher, FetchResult
 from bot.feeds.parse import ParsedFeed, only_entries, parse_feed, raw_entries
-from bot.feeds.schedule import Bounds, Hints, next_check_at
+from bot.feeds.schedule import Bounds, Hints, next_check_at, paced, posting_gap
 from bot.rules.index import Document, RuleIndex
 from bot.rules.query import parse_rule
 from bot.rules.text import DEFAULT_LANGUAGE, sentence_spans
@@ -157,6 +157,7 @@ class Poller:
     bounds: Bounds = Bounds()
     pages: PageReader = PageReader("never")
     llm: LlmSummarizer | None = None  # summary.llm: the alerting stories' summaries by a model
+    adaptive: bool = False  # polling.adaptive: feeds without an interval of their own follow their pace
 
     async def poll(self, feed: Feed) -> PollReport:
         try:
@@ -178,15 +179,24 @@ class Poller:
                 feed, FetchError("parse", f"could not process the feed: {type(error).__name__}")
             )
         now = self.clock.now()
-        hints = Hints(fresh_for=result.fresh_for, ttl=ttl, skip_hours=hours)
+        pace = self._pace(feed, stories, now)
+        gap = posting_gap(pace, now) if pace else None
+        hints = Hints(fresh_for=result.fresh_for, ttl=ttl, skip_hours=hours, posting_gap=gap)
         at = next_check_at(now, feed.interval, feed_id=feed.id, hints=hints, bounds=self.bounds)
         state = FeedUpdate(
-            result.etag, result.last_modified, body_hash, at, title, result.moved_to, ttl, hours
+            result.etag, result.last_modified, body_hash, at, title, result.moved_to, ttl, hours, pace
         )
         if not stories:  # the caller records these together, one transaction a tick
             return PollReport(feed.id, unrecorded=state)
         await self.store.save_poll(feed, stories, state, now)
         return PollReport(feed.id, len(stories), sum(len(s.alerts) for s in stories))
+
+    def _pace(self, feed: Feed, stories: Sequence[NewStory], now: datetime) -> Pace | None:
+        """The feed's pace with this poll's new entries (one without a date counts when it was found),
+        while polling adapts to it; None otherwise."""
+        if not self.adaptive or feed.fixed_interval:
+            return None
+        return paced(feed.pace, (story.article.published_at or now for story in stories), now)
 
     async def _parse_new(self, feed: Feed, result: FetchResult) -> tuple[ParsedFeed | None, bool]:
         """The feed parsed, or only its new entries when they can be told apart cheaply (most changed

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
+from email.utils import format_datetime
 
 import pytest
 from aiohttp import web
@@ -255,3 +256,35 @@ async def test_absurd_server_hints_are_bounded_not_fatal(bot, feed_server, clock
     feed_server.headers["Cache-Control"] = "max-age=99999999999999"
     assert await polls_after(app, clock, feed_server, 2 * 60) == 1
     assert (await app.poll_due()) == [] and (await app.store.count_outbox()) == {"pending": 1}
+
+
+def dated_rss(now: datetime, hours_apart: int, count: int) -> bytes:
+    """A feed whose entries came every so many hours, the last one now."""
+    dates = [format_datetime(now - timedelta(hours=n * hours_apart), usegmt=True) for n in range(count)]
+    return rss(
+        "".join(
+            f"<item><title>Story {n}</title><guid>tag:desk,{n}</guid><description>News.</description>"
+            f"<pubDate>{date}</pubDate></item>"
+            for n, date in enumerate(dates)
+        )
+    )
+
+
+async def test_adaptive_polling_looks_at_a_slow_feed_less_often_but_not_at_a_fixed_one(
+    feed_server, make_settings, start_app, clock
+):
+    feed_server.files["/slow.xml"] = feed_server.files["/fixed.xml"] = dated_rss(clock.now(), 6, 5)
+    app, _ = await start_app(
+        make_settings(
+            f"polling:\n  adaptive: true\nfeeds:\n  - url: {feed_server.url('/slow.xml')}\n"
+            f"  - url: {feed_server.url('/fixed.xml')}\n    interval: 5m\n"
+            "subscriptions:\n  - channel: console\n    rules: [Membership Action Plan]\n"
+        )
+    )
+    await app.poll_due()
+    assert await polls_after(app, clock, feed_server, 6, "/fixed.xml") == 1, "its own interval, as written"
+    assert feed_server.hits("/slow.xml") == 1, "an entry every 6 hours: looked at every 90 minutes"
+    assert await polls_after(app, clock, feed_server, 80, "/slow.xml") == 0
+    assert await polls_after(app, clock, feed_server, 10, "/slow.xml") == 1  # 304 Not Modified
+    assert await polls_after(app, clock, feed_server, 80, "/slow.xml") == 0, "its pace is kept across a 304"
+    assert await polls_after(app, clock, feed_server, 30, "/slow.xml") == 1

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -16,6 +16,7 @@ from bot.domain import (
     Feed,
     FeedUpdate,
     NewStory,
+    Pace,
     StoredArticle,
     StoryKey,
 )
@@ -42,6 +43,7 @@ class FeedRows(Rows):
                     **({"name": spec.name} if spec.name else {}),
                     "interval_seconds": int(spec.interval.total_seconds()),
                     "backfill": spec.backfill,
+                    "fixed_interval": spec.fixed_interval,
                     "source": "config",
                     "config_url": spec.url,
                 }
@@ -441,6 +443,7 @@ _RECORD_SUCCESS = Direct(
         error_count=0, last_error=None, last_success_at=bindparam("p_now"), failing_since=None,
         failure_noticed=False, name=func.coalesce(func.nullif(feeds.c.name, ""), bindparam("p_title")),
         ttl_seconds=bindparam("p_ttl_seconds"), skip_hours=bindparam("p_skip_hours"),
+        pace_since=bindparam("p_pace_since"), pace_recent=bindparam("p_pace_recent"),
     )
 )  # fmt: skip
 
@@ -451,6 +454,8 @@ def _success_params(feed_id: int, state: FeedUpdate, now: datetime) -> dict[str,
         "p_body_hash": state.body_hash, "p_next_check_at": state.next_check_at, "p_now": now,
         "p_title": state.title, "p_ttl_seconds": int(state.ttl.total_seconds()) if state.ttl else None,
         "p_skip_hours": ",".join(map(str, sorted(state.skip_hours))) or None,
+        "p_pace_since": state.pace and state.pace.since,
+        "p_pace_recent": state.pace and ",".join(str(int(date.timestamp())) for date in state.pace.recent),
     }  # fmt: skip
 
 
@@ -481,4 +486,11 @@ def _feed(row: Any) -> Feed:
         trusted=row.source == "config",
         ttl=timedelta(seconds=row.ttl_seconds) if row.ttl_seconds else None,
         skip_hours=frozenset(int(h) for h in (row.skip_hours or "").split(",") if h),
+        fixed_interval=row.fixed_interval,
+        pace=_pace(row.pace_since, row.pace_recent),
     )
+
+
+def _pace(since: datetime | None, recent: str | None) -> Pace | None:
+    dates = (datetime.fromtimestamp(int(seconds), UTC) for seconds in (recent or "").split(",") if seconds)
+    return Pace(since, tuple(dates)) if since else None

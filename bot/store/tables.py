@@ -68,6 +68,9 @@ feeds = Table(
     Column("failure_noticed", Boolean, nullable=False, default=False),  # told subscribers once
     Column("retired_reason", Text),  # why it stopped for good (410 Gone)
     Column("created_at", UTCDateTime, nullable=False),
+    Column("fixed_interval", Boolean, nullable=False, default=False),  # its own, from the config file
+    Column("pace_since", UTCDateTime),  # Pace, while polling adapts to it
+    Column("pace_recent", Text),  # its entry dates of the last week, comma-separated Unix seconds
 )
 Index("ix_feeds_due", feeds.c.active, feeds.c.next_check_at)
 
