@@ -16,6 +16,8 @@ import json
 import multiprocessing
 import random
 import re
+import sqlite3
+import statistics
 import sys
 import tempfile
 import time
@@ -27,6 +29,7 @@ import aiohttp
 import feedparser
 import yaml
 from aiohttp import web
+from lxml import etree
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.results import write_section  # noqa: E402
@@ -47,6 +50,8 @@ should may might but if than then so no up out over about after before into who 
 how all any some more most such only also s t mr de la le les des du et en el y""".split()
 )
 SENTENCE = re.compile(r"[.!?;:,()\[\]\"\u201c\u201d|]+")
+ISSUE_FEEDPARSER_MS = 60  # feedparser.parse on these feeds, CPU ms a feed, as the issue measured it
+ATOM = "{http://www.w3.org/2005/Atom}"
 IDS = re.compile(rb"(<(guid|link|id)\b[^>/]*>)(.*?)(</\2>)", re.S)  # RSS guid/link, Atom id
 HREF = re.compile(rb'(<link\b[^>]*\bhref=")([^"]*)(")')  # Atom links
 
@@ -180,6 +185,43 @@ async def baseline(session, base: str, n: int, rules: list[str], scale: float) -
     )
 
 
+def feedparser_ms(bodies: list[bytes]) -> float:
+    """This machine's speed in the issue's own terms: feedparser.parse's CPU ms a feed on the templates
+    (the median of three rounds), which the issue measured as 60 ms on its machine."""
+    rounds = []
+    for _ in range(3):
+        cpu0 = time.process_time()
+        for body in bodies:
+            feedparser.parse(io.BytesIO(body))
+        rounds.append((time.process_time() - cpu0) * 1000 / len(bodies))
+    return statistics.median(rounds)
+
+
+async def floor(session, base: str, n: int, db: Path) -> dict:
+    """The least a cold poll can cost in Python: the fetch, lxml's parse with one look at each entry's
+    fields, a sketch of each entry's lowercased word pairs (no HTML to text, no folding, stemming or
+    cleaning, no story lookup) and one executemany into SQLite. Nothing feedparser-faithful, no rules."""
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("CREATE TABLE a (feed, identity, link, title, body, sketch, UNIQUE (feed, identity))")
+    cpu0, wall0, items = time.process_time(), time.perf_counter(), 0
+    for i in range(n):
+        rows, root = [], etree.fromstring(await get(session, f"{base}/feed/{i}.xml"))
+        for entry in root.iter("item", ATOM + "entry"):
+            fields = {child.tag.removeprefix(ATOM): child.text or child.get("href") or "" for child in entry}
+            words = " ".join(fields.values()).lower().split()
+            sketch = sorted(set(map(hash, zip(words, words[1:], strict=False))))[:32]
+            identity = fields.get("guid") or fields.get("id") or fields.get("link", "")
+            rows.append((i, identity, fields.get("link"), fields.get("title"), " ".join(words), repr(sketch)))
+        conn.execute("BEGIN")
+        conn.executemany("INSERT OR IGNORE INTO a VALUES (?, ?, ?, ?, ?, ?)", rows)
+        conn.execute("COMMIT")
+        items += len(rows)
+    cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    conn.close()
+    return dict(name="Python floor", feeds=n, new=items, alerts=0, wall=wall, cpu=cpu, srv=None, failed=0)
+
+
 async def timed_pass(app: App, clock: FakeClock, session, base: str, name: str) -> dict:
     srv0 = float(await get(session, f"{base}/_cpu"))
     cpu0, wall0 = time.process_time(), time.perf_counter()
@@ -205,6 +247,7 @@ async def bench(base: str, n: int, rules: list[str], n_base: int, base_rules: in
     rows = []
     async with aiohttp.ClientSession() as session:
         rows.append(await baseline(session, base, n_base, rules[:base_rules], len(rules) / base_rules))
+        rows.append(await floor(session, base, n_base, tmp / "floor.db"))
         clock = FakeClock()
         app = await bot(tmp / "bench", base, n, rules, "all", clock)
         try:
@@ -239,7 +282,7 @@ async def bot(path: Path, base: str, n: int, rules: list[str], backfill: str | N
     return app
 
 
-def report(rows: list[dict], n_rules: int) -> str:
+def report(rows: list[dict], n_rules: int, reference_ms: float) -> str:
     head = (
         "pass | feeds | failed | new items | alerts | wall s | feeds/s | bot CPU ms/feed | server CPU ms/feed"
     )
@@ -260,16 +303,32 @@ def report(rows: list[dict], n_rules: int) -> str:
     ms = {k: r["cpu"] * 1000 / r["feeds"] for k, r in by.items()}
     rate = {k: r["feeds"] / r["wall"] for k, r in by.items()}
     ratio = rate["cold"] / rate["naive baseline"]
+    speed = ISSUE_FEEDPARSER_MS / reference_ms  # < 1: this machine is slower than the issue's
+    lines.append("")
+    lines.append(
+        f"This machine: feedparser.parse takes {reference_ms:.1f} ms of CPU a feed here (the issue measured"
+        f" {ISSUE_FEEDPARSER_MS} ms on its machine): each figure is also given at the issue's speed"
+        f" (x {speed:.2f})."
+    )
     lines.append("")
     for k, limit in {"cold": 6, "warm-unchanged": 0.5, "warm-changed": 8}.items():
         goal = f"{k} < {limit} ms CPU per feed" + (f" at {n_rules:,} rules" if k == "warm-changed" else "")
-        lines.append(f"- {'MET' if ms[k] < limit else 'MISSED'}: {goal}: {ms[k]:.2f} ms")
+        at_issue = ms[k] * speed
+        lines.append(
+            f"- {'MET' if ms[k] < limit else 'MISSED'}: {goal}: {ms[k]:.2f} ms"
+            f" ({'met' if at_issue < limit else 'missed'} at the issue's speed: {at_issue:.2f} ms)"
+        )
     lines.append(f"- {'MET' if ratio >= 10 else 'MISSED'}: cold >= 10x the baseline's feeds/s: {ratio:.1f}x")
     if "cold, backfill 0" in ms:
         lines.append(
             f"- (not a goal of its own) cold with the default `backfill: 0`, the backlog stored without"
-            f" matching: {ms['cold, backfill 0']:.2f} ms"
+            f" matching: {ms['cold, backfill 0']:.2f} ms ({ms['cold, backfill 0'] * speed:.2f} at the issue's"
+            " speed)"
         )
+    lines.append(
+        f"- (for scale) the Python floor, a cold poll of nothing but the bare steps:"
+        f" {ms['Python floor']:.2f} ms ({ms['Python floor'] * speed:.2f} at the issue's speed)"
+    )
     return "\n".join(lines)
 
 
@@ -282,6 +341,7 @@ def main() -> None:
     rng = random.Random(20240601)
     rules = make_rules(n_rules, rng)
     cold, changed, templates = build_bodies(n, rng)
+    reference_ms = feedparser_ms([cold[f"/feed/{i}.xml"] for i in range(len(templates))])
     size = sum(map(len, cold.values())) / n / 1000
     items = sum(t["items"] for t in templates) / len(templates)
     print(f"{len(rules):,} rules, e.g. {rules[:6]}; {n:,} feeds of {size:.0f} KB on average")
@@ -297,7 +357,7 @@ def main() -> None:
     finally:
         child.terminate()
         child.join()
-    table = report(rows, len(rules))
+    table = report(rows, len(rules), reference_ms)
     print(f"\n{table}")
     if args.quick:
         return
@@ -322,6 +382,10 @@ Baseline: one aiohttp session, {n_base} feeds fetched one after another without 
 `feedparser.parse`, title + summary of every entry searched with one `re` per rule (`\\b` + words
 joined by `\\W+` + `\\b`, re.I) for the first {base_rules:,} rules, matching time multiplied by
 {len(rules) / base_rules:.0f}; nothing deduped or stored. Its alerts: items matching one of those rules.
+Python floor: the first {n_base} feeds fetched one after another, each parsed by lxml with one look at every
+entry's fields, a sketch of each entry's lowercased word pairs, one executemany into a SQLite file (WAL): no
+HTML to text, folding, stemming, cleaning, story lookup, rules or feedparser-faithful reading. The least a
+cold poll can cost in Python; what the bot does beyond it is the price of what the issue asks for.
 """
     write_section(
         "Polling benchmark",
