@@ -17,7 +17,6 @@ import multiprocessing
 import random
 import re
 import sqlite3
-import statistics
 import sys
 import tempfile
 import time
@@ -165,13 +164,17 @@ async def get(session: aiohttp.ClientSession, url: str) -> bytes:
 
 async def baseline(session, base: str, n: int, rules: list[str], scale: float) -> dict:
     """Sequential GETs (no validators), feedparser.parse, one re per rule over every item; nothing kept.
-    Matching runs len(rules) rules and is scaled by `scale` to the full rule count."""
+    Matching runs len(rules) rules and is scaled by `scale` to the full rule count. Its feedparser CPU
+    alone, a feed, measures this machine in the issue's terms (it measured 60 ms on its own)."""
     compiled = [re.compile(r"\b" + r"\W+".join(map(re.escape, r.split())) + r"\b", re.I) for r in rules]
-    fetch, match, items, hits = [0.0, 0.0], [0.0, 0.0], 0, 0  # [cpu, wall]
+    fetch, match, items, hits, parsing = [0.0, 0.0], [0.0, 0.0], 0, 0, 0.0  # [cpu, wall]
     for i in range(n):
         c0, w0 = time.process_time(), time.perf_counter()
-        parsed = feedparser.parse(await get(session, f"{base}/feed/{i}.xml"))
+        body = await get(session, f"{base}/feed/{i}.xml")
+        parsing -= time.process_time()
+        parsed = feedparser.parse(body)
         c1, w1 = time.process_time(), time.perf_counter()
+        parsing += c1
         for entry in parsed.entries:
             text = entry.get("title", "") + "\n" + entry.get("summary", "")
             hits += bool([p for p in compiled if p.search(text)])
@@ -180,21 +183,8 @@ async def baseline(session, base: str, n: int, rules: list[str], scale: float) -
         fetch = [fetch[0] + c1 - c0, fetch[1] + w1 - w0]
         match = [match[0] + c2 - c1, match[1] + w2 - w1]
     cpu, wall = (f + m * scale for f, m in zip(fetch, match, strict=True))
-    return dict(
-        name="naive baseline", feeds=n, new=items, alerts=hits, wall=wall, cpu=cpu, srv=None, failed=0
-    )
-
-
-def feedparser_ms(bodies: list[bytes]) -> float:
-    """This machine's speed in the issue's own terms: feedparser.parse's CPU ms a feed on the templates
-    (the median of three rounds), which the issue measured as 60 ms on its machine."""
-    rounds = []
-    for _ in range(3):
-        cpu0 = time.process_time()
-        for body in bodies:
-            feedparser.parse(io.BytesIO(body))
-        rounds.append((time.process_time() - cpu0) * 1000 / len(bodies))
-    return statistics.median(rounds)
+    row = dict(name="naive baseline", feeds=n, new=items, alerts=hits, wall=wall, cpu=cpu, srv=None, failed=0)
+    return row | {"feedparser_ms": parsing * 1000 / n}
 
 
 async def floor(session, base: str, n: int, db: Path) -> dict:
@@ -282,7 +272,7 @@ async def bot(path: Path, base: str, n: int, rules: list[str], backfill: str | N
     return app
 
 
-def report(rows: list[dict], n_rules: int, reference_ms: float) -> str:
+def report(rows: list[dict], n_rules: int) -> str:
     head = (
         "pass | feeds | failed | new items | alerts | wall s | feeds/s | bot CPU ms/feed | server CPU ms/feed"
     )
@@ -303,6 +293,7 @@ def report(rows: list[dict], n_rules: int, reference_ms: float) -> str:
     ms = {k: r["cpu"] * 1000 / r["feeds"] for k, r in by.items()}
     rate = {k: r["feeds"] / r["wall"] for k, r in by.items()}
     ratio = rate["cold"] / rate["naive baseline"]
+    reference_ms = by["naive baseline"]["feedparser_ms"]
     speed = ISSUE_FEEDPARSER_MS / reference_ms  # < 1: this machine is slower than the issue's
     lines.append("")
     lines.append(
@@ -341,7 +332,6 @@ def main() -> None:
     rng = random.Random(20240601)
     rules = make_rules(n_rules, rng)
     cold, changed, templates = build_bodies(n, rng)
-    reference_ms = feedparser_ms([cold[f"/feed/{i}.xml"] for i in range(len(templates))])
     size = sum(map(len, cold.values())) / n / 1000
     items = sum(t["items"] for t in templates) / len(templates)
     print(f"{len(rules):,} rules, e.g. {rules[:6]}; {n:,} feeds of {size:.0f} KB on average")
@@ -357,7 +347,7 @@ def main() -> None:
     finally:
         child.terminate()
         child.join()
-    table = report(rows, len(rules), reference_ms)
+    table = report(rows, len(rules))
     print(f"\n{table}")
     if args.quick:
         return
@@ -382,6 +372,7 @@ Baseline: one aiohttp session, {n_base} feeds fetched one after another without 
 `feedparser.parse`, title + summary of every entry searched with one `re` per rule (`\\b` + words
 joined by `\\W+` + `\\b`, re.I) for the first {base_rules:,} rules, matching time multiplied by
 {len(rules) / base_rules:.0f}; nothing deduped or stored. Its alerts: items matching one of those rules.
+Its feedparser.parse CPU alone, a feed, is this machine's speed in the issue's terms (60 ms on the issue's).
 Python floor: the first {n_base} feeds fetched one after another, each parsed by lxml with one look at every
 entry's fields, a sketch of each entry's lowercased word pairs, one executemany into a SQLite file (WAL): no
 HTML to text, folding, stemming, cleaning, story lookup, rules or feedparser-faithful reading. The least a
