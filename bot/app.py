@@ -29,10 +29,11 @@ from bot.feeds.extract import PageReader
 from bot.feeds.fetch import Fetcher, open_session
 from bot.feeds.guard import check_url, guarded_connector
 from bot.feeds.parse import parse_feed
+from bot.feeds.parsers import Parsers
 from bot.feeds.schedule import Bounds, chat_interval
 from bot.metrics import render as render_metrics
 from bot.pacing import Bursts
-from bot.pipeline import Matcher, Poller, PollReport, prepare_story
+from bot.pipeline import Matcher, Poller, PollReport, log_dropped, prepare_story
 from bot.rules.query import parse_rule
 from bot.rules.text import is_language
 from bot.store import Store
@@ -46,6 +47,7 @@ DELIVER_TICK = timedelta(seconds=1)  # a chat's pace is a message a second at be
 FEED_LEASE = timedelta(minutes=5)
 FEEDS_PER_TICK = 100
 CONCURRENT_FETCHES = 10
+STRAGGLER_GRACE = timedelta(seconds=2)  # the tick waits this long for its last feeds, then leaves them
 HEALTH_TIMEOUT = 5.0  # seconds the database has to answer /healthz
 LISTEN_RETRY = timedelta(seconds=15)  # a replica waiting to take over Telegram's long polling
 STOP_GRACE_SECONDS = 8.0  # in-flight work gets this long after SIGTERM, then is cancelled
@@ -124,6 +126,7 @@ class App:
         self.poller = Poller(
             trusted, guarded, self.store, self.matcher, self.clock, max_words, self.bounds, pages, llm,
             adaptive=self.settings.polling.adaptive,
+            parsers=Parsers(deadline=self.settings.polling.parse_deadline.total_seconds()),
         )  # fmt: skip
         self.commands = Commands(
             self.store,
@@ -146,31 +149,63 @@ class App:
             raise
 
     async def close(self) -> None:
+        for task in self._inflight:  # polls the last tick left running
+            task.cancel()
+        await asyncio.gather(*self._inflight, return_exceptions=True)
         for channel in self.channels.values():
             await channel.close()
         if self.poller:
+            await self.poller.parsers.close()
             await self.poller.fetcher.session.close()
             await self.poller.guarded.session.close()
             if self.poller.llm:
                 await self.poller.llm.close()
         await self.store.close()
 
-    async def poll_due(self, *, only: Sequence[int] | None = None) -> list[PollReport]:
-        """Poll the feeds that are due (or just these), each end to end into the outbox."""
+    async def poll_due(
+        self, *, only: Sequence[int] | None = None, grace: timedelta | None = None
+    ) -> list[PollReport]:
+        """Poll the feeds that are due (or just these), each end to end into the outbox; the reports of
+        those done when it returns.
+
+        grace (the scheduler's tick): once every claimed feed has started, wait at most this long for the
+        last ones. A feed still in flight then (a server dripping its bytes) finishes on its own and
+        records itself: one slow feed holds its worker, never the next tick. None: wait for them all."""
         assert self.poller, "start() first"
         now = self.clock.now()
         feeds = await self.store.claim_due_feeds(now, FEEDS_PER_TICK, FEED_LEASE, only=only)
         await self._refresh_rules()
-        done: dict[int, PollReport] = {}
-        queue = iter(feeds)
+        queue, finished, late = iter(feeds), {}, False  # late: the tick has returned
 
         async def worker() -> None:
             for feed in queue:  # each of CONCURRENT_FETCHES workers takes the next: no task waits its turn
-                done[feed.id] = await self._poll_one(feed)
+                report = await self._poll_one(feed)
+                if late:
+                    await self._record_late(report)
+                else:
+                    finished[feed.id] = report
 
-        await asyncio.gather(*(worker() for _ in range(min(CONCURRENT_FETCHES, len(feeds)))))
+        workers = [asyncio.create_task(worker()) for _ in range(min(CONCURRENT_FETCHES, len(feeds)))]
+        if workers and grace is not None:
+            await asyncio.wait(workers, return_when=asyncio.FIRST_COMPLETED)  # every feed has started
+            await asyncio.wait(workers, timeout=grace.total_seconds())
+        elif workers:
+            await asyncio.gather(*workers)
+        late = True
+        for task in workers:
+            if not task.done():
+                self._inflight.add(task)
+                task.add_done_callback(self._inflight.discard)
         self.last_tick["poll"] = now
-        reports = [done[feed.id] for feed in feeds]
+        reports = [finished[feed.id] for feed in feeds if feed.id in finished]
+        await self._record(reports)
+        return reports
+
+    async def poll_tick(self) -> None:
+        """The scheduler's poll job: poll_due, not waiting for stragglers."""
+        await self.poll_due(grace=STRAGGLER_GRACE)
+
+    async def _record(self, reports: list[PollReport]) -> None:
         metrics = self.dispatcher.metrics
         for report in reports:
             metrics.add("newsalert_feeds_polled_total", outcome="failed" if report.error else "ok")
@@ -178,7 +213,12 @@ class App:
             metrics.add("newsalert_matches_total", report.alerts)
         quiet = [(r.feed_id, r.unrecorded) for r in reports if r.unrecorded]
         await self.store.save_polls_without_news(quiet, self.clock.now())
-        return reports
+
+    async def _record_late(self, report: PollReport) -> None:
+        try:
+            await self._record([report])
+        except Exception:  # the store failed: the feed's lease frees it later
+            log.exception("recording the poll of feed %s failed", report.feed_id)
 
     async def _poll_one(self, feed: Feed) -> PollReport:
         assert self.poller
@@ -267,7 +307,7 @@ class App:
         listening = [asyncio.create_task(self._listen(channel, stop)) for channel in self.channels.values()]
         scheduler = AsyncIOScheduler(timezone=UTC)
         first = datetime.now(UTC)
-        for job, tick in ((self.poll_due, POLL_TICK), (self.deliver_due, DELIVER_TICK)):
+        for job, tick in ((self.poll_tick, POLL_TICK), (self.deliver_due, DELIVER_TICK)):
             scheduler.add_job(
                 self._tracked(job),
                 "interval",
@@ -358,6 +398,7 @@ async def check(
             result = await fetcher.fetch(url)
             parsed = parse_feed(result.body or b"", url, result.content_type)
             name = parsed.title or urlsplit(url).hostname or url
+            log_dropped(name, parsed)
             items += len(parsed.articles)
             for article in parsed.articles:
                 story = prepare_story(article, name, matcher, settings.summary.max_words, may_alert=True)

@@ -18,7 +18,8 @@ class FetchError(NewsalertError):
     """A feed could not be fetched.
 
     kind: timeout, network, http, gone (410), too_large, file, redirect, refused (SSRF guard),
-    parse (not a feed). retry_after: seconds the server asked us to wait (429, 503).
+    parse (not a feed, or one that cannot be read), too_slow (its parse overran the deadline).
+    retry_after: seconds the server asked us to wait (429, 503).
     """
 
     def __init__(self, kind: str, message: str, status: int | None = None, retry_after: float | None = None):

@@ -10,7 +10,7 @@ import hashlib
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial
 from urllib.parse import urlsplit
@@ -20,7 +20,8 @@ from bot.domain import Article, Clock, Feed, FeedUpdate, Match, NewStory, Pace, 
 from bot.errors import FetchError, QueryError
 from bot.feeds.extract import PageReader
 from bot.feeds.fetch import Fetcher, FetchResult
-from bot.feeds.parse import ParsedFeed, only_entries, parse_feed, raw_entries
+from bot.feeds.parse import ParsedFeed, only_entries, raw_entries
+from bot.feeds.parsers import Parsers
 from bot.feeds.schedule import Bounds, Hints, next_check_at, paced, posting_gap
 from bot.rules.index import Document, RuleIndex
 from bot.rules.query import parse_rule
@@ -138,6 +139,11 @@ def gone_notice(feed: Feed) -> str:
     )
 
 
+def log_dropped(feed: str, parsed: ParsedFeed) -> None:
+    for reason in parsed.dropped:
+        log.warning("feed %s: an entry could not be read and was left out (%s)", feed, reason)
+
+
 def display_url(feed: Feed) -> str:
     """The feed for a message or log line: its name, or its URL without query or credentials."""
     parts = urlsplit(feed.url)
@@ -158,6 +164,7 @@ class Poller:
     pages: PageReader = PageReader("never")
     llm: LlmSummarizer | None = None  # summary.llm: the alerting stories' summaries by a model
     adaptive: bool = False  # polling.adaptive: feeds without an interval of their own follow their pace
+    parsers: Parsers = field(default_factory=Parsers)  # big bodies parsed in worker processes
 
     async def poll(self, feed: Feed) -> PollReport:
         try:
@@ -205,20 +212,22 @@ class Poller:
         body = result.body or b""
         # Relative links and permalinks resolve against where the feed was fetched: after a move,
         # the same address as before it (the redirect's target), so identities do not change.
-        parse = partial(parse_feed, url=result.url, content_type=result.content_type)
-        entries = raw_entries(body) if feed.polled else None
+        parse = partial(self.parsers.parse, url=result.url, content_type=result.content_type)
+        entries = await asyncio.to_thread(raw_entries, body) if feed.polled else None
         if entries is not None:
             known = await self.store.known_identities(feed.id, [e.identity for e in entries])
             new = [entry for entry in entries if entry.identity not in known]
             if not new:
                 return None, False
             if len(new) < len(entries):
-                part = await asyncio.to_thread(parse, only_entries(body, entries, new))
+                part = await parse(only_entries(body, entries, new))
                 if {a.identity for a in part.articles} == {entry.identity for entry in new}:
+                    log_dropped(display_url(feed), part)
                     return part, True  # else read it all, as feedparser sees it
-        parsed = await asyncio.to_thread(parse, body)
+        parsed = await parse(body)
         if not parsed.is_feed:
             raise FetchError("parse", f"not a feed: {parsed.bozo}")
+        log_dropped(display_url(feed), parsed)
         return parsed, False
 
     async def _stories(self, feed: Feed, parsed: ParsedFeed, only_new: bool) -> list[NewStory]:

@@ -20,6 +20,7 @@ import aiohttp
 from bot import PROJECT_URL, __version__
 from bot.errors import FetchError
 from bot.feeds.guard import refusal
+from bot.feeds.schedule import hint_number
 
 USER_AGENT = f"newsalert/{__version__} (+{PROJECT_URL})"
 _REDIRECTS = {301, 302, 303, 307, 308}
@@ -68,8 +69,9 @@ def fresh_for(headers: dict[str, str] | aiohttp.typedefs.LooseHeaders, now: date
     control = str(headers.get("Cache-Control", "")).lower()  # type: ignore[union-attr]
     for directive in control.split(","):
         name, _, value = directive.strip().partition("=")
-        if name == "max-age" and _is_number(value.strip('"')):
-            return timedelta(seconds=min(int(value.strip('"')), _LONGEST))
+        seconds = hint_number(value.strip('"'), _LONGEST) if name == "max-age" else None
+        if seconds is not None:
+            return timedelta(seconds=seconds)
     expires = _http_date(headers.get("Expires"))  # type: ignore[union-attr]
     return max(expires - now, timedelta(0)) if expires else None
 
@@ -78,14 +80,11 @@ def retry_after(value: str | None, now: datetime) -> float | None:
     """Retry-After as seconds: a number, or an HTTP date. Specs: RFC 9110 section 10.2.3."""
     if not value:
         return None
-    if _is_number(value.strip()):
-        return float(min(int(value.strip()), _LONGEST))
+    seconds = hint_number(value, _LONGEST)
+    if seconds is not None:
+        return float(seconds)
     when = _http_date(value)
     return max((when - now).total_seconds(), 0.0) if when else None
-
-
-def _is_number(text: str) -> bool:
-    return text.isascii() and text.isdigit()  # "²".isdigit() is true
 
 
 def _http_date(value: str | None) -> datetime | None:

@@ -8,16 +8,21 @@ import html
 import io
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 import feedparser
 
 from bot.domain import Article
+from bot.errors import FetchError
 from bot.feeds.encoding import as_utf8_xml, decode_feed, reads_the_same, unreadable, utf8_beyond_ascii
 from bot.feeds.fastparse import parse_simple
 from bot.feeds.markup import html_to_text
+from bot.feeds.schedule import hint_number
+
+MAX_ENTRY_CHARS = 256 * 1024  # of one entry's title, summary or content: the rest is not read
+MAX_TTL_MINUTES = 100_000  # a <ttl> beyond this (about 70 days) is not a hint worth taking
 
 
 @dataclass(frozen=True)
@@ -28,6 +33,7 @@ class ParsedFeed:
     version: str = ""  # "rss20", "atom10"...; empty when feedparser saw no feed at all
     ttl: timedelta | None = None  # RSS <ttl>: how long the feed may be cached
     skip_hours: frozenset[int] = frozenset()  # RSS <skipHours>: hours (UTC) not worth a poll
+    dropped: tuple[str, ...] = ()  # why each entry that could not be read was left out
 
     @property
     def is_feed(self) -> bool:
@@ -38,7 +44,7 @@ class ParsedFeed:
 def _entry_text(entry: dict) -> str:
     bodies = [c.get("value", "") for c in entry.get("content", [])]
     bodies.append(entry.get("summary", ""))
-    return html_to_text(max(bodies, key=len))
+    return html_to_text(max(bodies, key=len)[:MAX_ENTRY_CHARS])
 
 
 def _entry_time(entry: dict) -> datetime | None:
@@ -55,7 +61,7 @@ def content_hash(title: str, text: str) -> str:
 
 
 def to_article(entry: dict) -> Article:
-    title = html_to_text(entry.get("title", "")).replace("\n", " ")
+    title = html_to_text(entry.get("title", "")[:MAX_ENTRY_CHARS]).replace("\n", " ")
     text = _entry_text(entry)
     return Article(
         title=title,
@@ -70,12 +76,21 @@ def to_article(entry: dict) -> Article:
 def parse_feed(
     body: bytes, url: str = "", content_type: str | None = None, *, fast: bool = True
 ) -> ParsedFeed:
-    """Parse with feedparser; if decode_feed reads the bytes differently, parse that too, keep the better.
-    Valid UTF-8 beyond ASCII is parsed once, as UTF-8: no label can read it better.
+    """The feed's articles, each entry read on its own: one that breaks feedparser or our reading of it
+    is left out, with the reason in `dropped`, and the others are kept.
 
     fast: try fastparse first, which reads plain well-formed feeds as feedparser does, 20 times faster,
     and leaves the rest to feedparser (False: feedparser only, as the agreement test compares).
     """
+    try:
+        return _parse_whole(body, url, content_type, fast)
+    except Exception as error:  # feedparser fails on some broken entries (a lone </width>, say)
+        return _parse_each(body, url, content_type, fast, _reason(error))
+
+
+def _parse_whole(body: bytes, url: str, content_type: str | None, fast: bool) -> ParsedFeed:
+    """Parse with feedparser; if decode_feed reads the bytes differently, parse that too, keep the better.
+    Valid UTF-8 beyond ASCII is parsed once, as UTF-8: no label can read it better."""
     parse = _fast_or_feedparser if fast else _feedparser
     text = utf8_beyond_ascii(body)
     if text is not None:
@@ -83,35 +98,95 @@ def parse_feed(
     else:
         text = decode_feed(body, content_type)
         parsed = _better_reading(parse, body, text, url, content_type)
-    articles = [to_article(e) for e in parsed["entries"] if e.get("title") or e.get("link")]
+    articles, dropped = [], []
+    for entry in parsed["entries"]:
+        try:
+            if entry.get("title") or entry.get("link"):
+                articles.append(to_article(entry))
+        except Exception as error:
+            dropped.append(_reason(error))
     bozo = str(parsed.get("bozo_exception")) if parsed.get("bozo") else None
-    title = html_to_text(parsed["feed"].get("title", ""))
-    ttl = str(parsed["feed"].get("ttl", "")).strip()
+    title = html_to_text(str(parsed["feed"].get("title", ""))[:MAX_ENTRY_CHARS])
+    ttl = hint_number(str(parsed["feed"].get("ttl", "")), MAX_TTL_MINUTES)
     return ParsedFeed(
         title,
         oldest_first(articles),
         bozo,
         parsed.get("version", ""),
-        timedelta(minutes=int(ttl)) if ttl.isdigit() and 0 < int(ttl) < 100_000 else None,
+        timedelta(minutes=ttl) if ttl and ttl < MAX_TTL_MINUTES else None,
         skip_hours(text),
+        tuple(dropped),
     )
 
 
+def _parse_each(body: bytes, url: str, content_type: str | None, fast: bool, reason: str) -> ParsedFeed:
+    """The feed parsed one entry at a time (its head and tail around each), when the whole breaks the
+    parser: the entries that break it are dropped. When even the feed without entries breaks it, the
+    feed cannot be read: FetchError("parse")."""
+    unreadable = FetchError("parse", f"the feed cannot be read ({reason})")
+    pieces = entry_pieces(body)
+    if pieces is None:
+        raise unreadable
+    head, entries, tail = pieces
+    try:
+        feed = _parse_whole(head + tail, url, content_type, fast)
+    except Exception:
+        raise unreadable from None
+    articles, dropped = [], list(feed.dropped)
+    for entry in entries:
+        try:
+            one = _parse_whole(head + entry + tail, url, content_type, fast)
+        except Exception as error:
+            dropped.append(_reason(error))
+        else:
+            articles += one.articles
+            dropped += one.dropped
+    return replace(feed, articles=oldest_first(articles), dropped=tuple(dropped))
+
+
+def _reason(error: Exception) -> str:
+    return f"{type(error).__name__}: {str(error)[:200]}"
+
+
+_ENTRY_START = re.compile(rb"<(?:item|entry)[\s>]", re.IGNORECASE)
+_ENTRY_END = re.compile(rb"</(?:item|entry)\s*>", re.IGNORECASE)
+
+
+def entry_pieces(body: bytes) -> tuple[bytes, list[bytes], bytes] | None:
+    """The body cut at its entries' tags: what comes before the first, each entry (from its opening to
+    the next one's, the last to the last closing tag), what comes after; None without entries."""
+    starts = [m.start() for m in _ENTRY_START.finditer(body)]
+    ends = [m.end() for m in _ENTRY_END.finditer(body)]
+    if not starts:
+        return None
+    last = max(ends[-1] if ends else len(body), starts[-1])
+    bounds = [*starts, last]
+    return body[: starts[0]], [body[a:b] for a, b in zip(bounds, bounds[1:], strict=False)], body[last:]
+
+
 _Parse = Callable[[bytes, str, "str | None"], Any]  # bytes, url, content type -> feedparser's result
-_SKIP_HOURS = re.compile(r"<skipHours>(.*?)</skipHours>", re.DOTALL | re.IGNORECASE)
+_SKIP_HOURS_OPEN = re.compile(r"<skipHours>", re.IGNORECASE)
+_SKIP_HOURS_CLOSE = re.compile(r"</skipHours>", re.IGNORECASE)
 _HOUR = re.compile(r"<hour>\s*(\d{1,2})\s*</hour>", re.IGNORECASE)
 
 
 def skip_hours(text: str) -> frozenset[int]:
-    """RSS 2.0 <skipHours> (feedparser keeps only the last <hour>). Specs: rssboard.org/skip-hours-days"""
-    block = _SKIP_HOURS.search(text)
-    hours = (int(h) for h in _HOUR.findall(block.group(1))) if block else ()
+    """RSS 2.0 <skipHours> (feedparser keeps only the last <hour>): the first block, found by searching
+    forward once for its opening and once for its end. Specs: rssboard.org/skip-hours-days"""
+    opening = _SKIP_HOURS_OPEN.search(text)
+    closing = _SKIP_HOURS_CLOSE.search(text, opening.end()) if opening else None
+    if not (opening and closing):
+        return frozenset()
+    hours = (int(h) for h in _HOUR.findall(text, opening.end(), closing.start()))
     return frozenset(h % 24 for h in hours if 0 <= h <= 24)
 
 
 def _better_reading(parse: _Parse, body: bytes, text: str, url: str, content_type: str | None) -> dict:
     """feedparser's reading of the bytes, or ours (text) if it reads better."""
-    parsed = parse(body, url, content_type)
+    try:
+        parsed = parse(body, url, content_type)
+    except UnicodeError:  # a label no codec has: feedparser fails to decode its own name
+        return parse(as_utf8_xml(text), url, "application/xml; charset=utf-8")
     if reads_the_same(body, parsed.get("encoding", ""), text):
         return parsed
     # feedparser trusts RFC 3023 (text/xml means us-ascii, no header means iso-8859-1) and a lying
@@ -153,11 +228,13 @@ _TEXT = rb"[^<]*(?:<" + _CDATA_SECTION + rb"[^<]*)*"
 _TOKEN = re.compile(  # "<", then a branch for each character that may follow it: re scans quickly
     rb"<(?:(?P<skip>" + _CDATA_SECTION + rb"|!--[^-]*(?:-(?!->)[^-]*)*-->)|(?P<unsure>!\[CDATA\[|!--)"
     rb"|(?P<open>(?P<opening>item|entry)[\s>])|(?P<close>/(?P<closing>item|entry)\s*>)"
-    rb"|(?P<id>(?P<tag>guid|id)(?:\s[^>]*)?>(?P<text>" + _TEXT + rb")</(?P=tag)\s*>)"
+    rb"|(?P<id>(?P<tag>guid|id)(?:\s[^<>]*)?>(?P<text>" + _TEXT + rb")</(?P=tag)\s*>)"
     rb"|(?P<bad_id>(?:guid|id)[\s>]))",
 )
-_ITEM_LINK = re.compile(rb"<link(?:\s[^>]*)?(?<!/)>(" + _TEXT + rb")</link\s*>")
-_IMAGE = re.compile(rb"<image(?:\s[^>]*)?/>|<image[\s>].*?</image\s*>", re.DOTALL)
+# An attribute in XML holds no "<": each expression stops at the next tag, whatever follows.
+_ITEM_LINK = re.compile(rb"<link(?:\s[^<>]*)?(?<!/)>(" + _TEXT + rb")</link\s*>")
+_IMAGE = re.compile(rb"<image(?:\s[^<>]*)?(?P<empty>/?)>")
+_IMAGE_END = re.compile(rb"</image\s*>")
 _CDATA = re.compile(r"^<!\[CDATA\[(.*)\]\]>$", re.DOTALL)
 
 
@@ -210,10 +287,23 @@ def _identity(body: bytes, start: int, end: int, ids: list[bytes]) -> str | None
 
 def _own_links(body: bytes, start: int, end: int) -> list[bytes]:
     """An RSS item's <link> texts, less those of an <image> inside it (some feeds give items one)."""
-    images = [m.span() for m in _IMAGE.finditer(body, start, end)]
+    images = _images(body, start, end)
     return [
         m[1] for m in _ITEM_LINK.finditer(body, start, end) if not any(a <= m.start() < b for a, b in images)
     ]
+
+
+def _images(body: bytes, start: int, end: int) -> list[tuple[int, int]]:
+    """Where each <image> element is between start and end: one search forward for each opening and
+    one for its end, from where the last image ended (an image never closed ends nothing)."""
+    spans = []
+    while opening := _IMAGE.search(body, start, end):
+        closing = None if opening["empty"] else _IMAGE_END.search(body, opening.end(), end)
+        if not (opening["empty"] or closing):
+            break
+        start = closing.end() if closing else opening.end()
+        spans.append((opening.start(), start))
+    return spans
 
 
 def _xml_text(raw: bytes) -> str:

@@ -41,6 +41,17 @@ class Hints:
     posting_gap: timedelta | None = None  # the feed's average gap between entries, when polling adapts
 
 
+def hint_number(text: str, most: int) -> int | None:
+    """A number a server or feed wrote (<ttl>, max-age, Retry-After): ASCII digits only ("²" is a
+    digit to str.isdigit), and at most `most`, read without converting more digits than that needs
+    (Python refuses to convert over 4,300); None when it is not such a number."""
+    text = text.strip()
+    if not (text.isascii() and text.isdigit()):
+        return None
+    digits = text.lstrip("0") or "0"
+    return most if len(digits) > len(str(most)) else min(int(digits), most)
+
+
 def jitter(feed_id: int, delay: timedelta) -> timedelta:
     """A fixed per-feed share (0-10%) of the delay, so feeds added together do not fire together."""
     share = (feed_id * 2654435761 % 1000) / 10_000
