@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -18,7 +19,7 @@ import yaml
 from rich.console import Console
 from rich.progress import Progress
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from bot import commands
 from bot.admin import ImportReport, describe_import, export_feeds, import_feeds
@@ -279,7 +280,7 @@ def db_copy(
     """Copy every row into a new database (moving from SQLite to PostgreSQL); stop the bot first."""
 
     async def copy() -> dict[str, int]:
-        stores = Store.open(source), Store.open(target)
+        stores = Store.open(source, existing=True), Store.open(target)
         try:
             return await copy_database(*stores)
         finally:
@@ -291,8 +292,9 @@ def db_copy(
     except (NewsalertError, SQLAlchemyError, OSError) as error:
         message = str(error)
         for url in (source, target):  # a database password never goes to the terminal
-            password = make_url(url).password
-            message = message.replace(password, "**********") if password else message
+            with contextlib.suppress(ArgumentError):
+                password = make_url(url).password
+                message = message.replace(password, "**********") if password else message
         raise _fail(f"copy failed, nothing was committed to the target: {message}") from None
     for table, count in counts.items():
         typer.echo(f"{table}: {count} rows")

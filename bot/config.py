@@ -6,9 +6,11 @@ Nothing here reads os.environ by itself: the environment is an argument.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from collections.abc import Mapping
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import unquote, urlsplit
@@ -33,19 +35,36 @@ DEFAULT_CONFIG = "config/newsalert.yaml"
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-def parse_duration(value: Any) -> Any:
-    """ "90s", "5m", "2h", "1d", or a number of seconds."""
+def parse_duration(value: Any, longest: timedelta = timedelta(days=365)) -> Any:
+    """ "90s", "5m", "2h", "1d", or a number of seconds; at most `longest`."""
     if isinstance(value, str):
         match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd])\s*", value)
         if not match:
             raise ValueError(f"{value!r} is not a duration like 90s, 5m, 2h or 1d")
-        return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return timedelta(seconds=value)
-    return value
+        seconds = _seconds(match.group(1)) * _UNITS[match.group(2)]
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = _seconds(value)
+    else:
+        return value
+    if not seconds <= longest.total_seconds():  # NaN too
+        raise ValueError(f"longer than the most allowed, {format_duration(longest)}")
+    return timedelta(seconds=seconds)
+
+
+def _seconds(number: str | float) -> float:
+    """As a float; a number too big for one is infinite (longer than any bound)."""
+    if isinstance(number, str) and len(number) > 20:
+        return math.inf
+    try:
+        return float(number)
+    except OverflowError:
+        return math.inf
 
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration), Field(gt=timedelta(0))]
+Lease = Annotated[
+    timedelta, BeforeValidator(partial(parse_duration, longest=timedelta(days=1))), Field(gt=timedelta(0))
+]
 
 
 class _Section(BaseModel):
@@ -130,6 +149,8 @@ class PollingSettings(_Section):
     # A feed that posts rarely is polled less often: 4 looks in its average gap between entries of the
     # last week, never more often than poll_interval. Feeds given their own interval keep it.
     adaptive: bool = False
+    # A feed whose parse takes longer fails as too slow (its worker process is stopped), and is backed off.
+    parse_deadline: Duration = timedelta(seconds=30)
 
 
 class LlmSettings(_Section):
@@ -151,7 +172,7 @@ class SummarySettings(_Section):
 class DeliverySettings(_Section):
     # A claimed alert of a process that died is sent by another (or after a restart) this long after;
     # keep it above the chat apps' send timeouts (30 s), or a slow send may be repeated.
-    lease: Duration = timedelta(minutes=2)
+    lease: Lease = timedelta(minutes=2)
     # Breaking news: past this many alerts from one rule to one chat within burst_window, the rule's
     # next stories join one message, edited in place, until the rule is quiet for a burst_window.
     burst_stories: int = Field(5, ge=1)
@@ -331,13 +352,22 @@ def resolve_feed_url(url: str, base: Path) -> str:
     return (base / url).resolve().as_uri()
 
 
+MAX_CONFIG_BYTES = 1024 * 1024
+MAX_SECRET_BYTES = 64 * 1024
+
+
 def _read_yaml(path: Path) -> dict[str, Any]:
+    text = _read_text(path, MAX_CONFIG_BYTES, "", "configuration file")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError("", f"no configuration file at {path}") from None
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as error:
+        raise ConfigError("", f"{path} is not valid YAML: {_yaml_problem(error, text)}") from None
+    except ValueError as error:  # a number of over 4,300 digits: Python's own message names no input
+        raise ConfigError("", f"{path} is not valid YAML: {str(error).split(':')[0]}") from None
+    except RecursionError:
+        raise ConfigError("", f"{path} is not valid YAML: nested too deeply") from None
     except yaml.YAMLError as error:
-        raise ConfigError("", f"{path} is not valid YAML: {error}") from None
+        raise ConfigError("", f"{path} is not valid YAML ({type(error).__name__})") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -345,12 +375,46 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
+_QUOTED = re.compile(r"""(['"])(.*?)\1""")  # in a YAML problem: a token's name ('<scalar>'), or input
+
+
+def _token_or_blank(quoted: re.Match[str]) -> str:
+    """A token's name or one character ('\t') as it is; a longer quote of the file (an alias) blanked."""
+    return quoted[0] if len(quoted[2]) < 3 or quoted[2].startswith("<") else "..."
+
+
+def _yaml_problem(error: yaml.MarkedYAMLError, text: str) -> str:
+    """Where, and what in general: never the line itself, nor a quoted part of it (it may be a secret)."""
+    mark = error.problem_mark or error.context_mark
+    problem = _QUOTED.sub(_token_or_blank, error.problem or "")
+    if mark is None:
+        return problem
+    tab = text[mark.index : mark.index + 1] == "\t"
+    return f"line {mark.line + 1}, column {mark.column + 1}: " + (
+        "a tab; YAML indents with spaces" if tab else problem
+    )
+
+
+def _read_text(path: Path, most: int, key: str, what: str = "file") -> str:
+    """A small text file, whole; ConfigError for one that is missing, unreadable, too big or not text."""
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(most + 1)
+    except FileNotFoundError:
+        raise ConfigError(key, f"no {what} at {path}") from None
+    except OSError as error:
+        raise ConfigError(key, f"cannot read {path}: {error.strerror}") from None
+    if len(data) > most:
+        raise ConfigError(key, f"{path} is larger than {most // 1024} KB")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(key, f"{path} is not UTF-8 text") from None
+
+
 def _from_environment(name: str, environ: Mapping[str, str]) -> str | None:
     if environ.get(f"{name}_FILE"):
-        try:
-            return Path(environ[f"{name}_FILE"]).read_text(encoding="utf-8").strip() or None
-        except OSError as error:
-            raise ConfigError(f"{name}_FILE", f"cannot read {error.filename}: {error.strerror}") from None
+        return _read_text(Path(environ[f"{name}_FILE"]), MAX_SECRET_BYTES, f"{name}_FILE").strip() or None
     return environ.get(name) or None
 
 

@@ -198,3 +198,42 @@ def test_json_logs_are_one_object_a_line(tmp_path):
     events = [json.loads(line) for line in result.stderr.splitlines()]
     polled = next(e for e in events if e["event"].startswith("polled 2 feeds"))
     assert polled["level"] == "info" and polled["logger"] == "bot.app" and polled["timestamp"].endswith("Z")
+
+
+def test_check_leaves_out_an_entry_that_breaks_the_parser_and_shows_the_rest(tmp_path):
+    feed = tmp_path / "wire.xml"
+    feed.write_text(
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>Wire</title>'
+        "<item><title>Broken</title></width></item>"
+        "<item><title>Ukraine asks for a Membership Action Plan</title><link>https://x.test/1</link></item>"
+        "</channel></rss>"
+    )
+    result = newsalert("check", "--feed", str(feed), "--rule", "Membership Action Plan", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "== Ukraine asks for a Membership Action Plan" in result.stdout
+    assert "an entry could not be read and was left out (TypeError" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_yaml_error_is_one_line_without_the_secret(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text('telegram:\n\ttoken: "123456:AAF-very-secret-token"\n')
+    result = newsalert("config", "show", "--config", str(config), cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"newsalert: configuration error: {config} is not valid YAML: "
+        "line 2, column 1: a tab; YAML indents with spaces\n"
+    )
+
+
+def test_db_copy_refuses_a_source_that_does_not_exist(tmp_path):
+    missing, target = tmp_path / "missing" / "x.db", tmp_path / "copy.db"
+    result = newsalert(
+        "db", "copy", "--from", f"sqlite:///{missing}", "--to", f"sqlite:///{target}", cwd=tmp_path
+    )
+    assert result.returncode == 2
+    assert (
+        result.stderr
+        == f"newsalert: copy failed, nothing was committed to the target: no SQLite database at {missing}\n"
+    )
+    assert not missing.parent.exists() and not target.exists()

@@ -114,3 +114,65 @@ def test_a_token_written_where_a_section_belongs_is_not_echoed(tmp_path):
             load_settings(write(tmp_path, text), environ)
         assert "secret" not in str(caught.value)
         assert caught.value.key in ("telegram", "slack")
+
+
+TOKEN = "123456:AAF-very-secret-token"
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        (f'telegram:\n\ttoken: "{TOKEN}"\n', "line 2, column 1: a tab; YAML indents with spaces"),
+        (f'telegram:\n  token: "{TOKEN}\n', "line 3, column 1"),  # a quote never closed
+        (f"telegram:\n  token: {TOKEN}\n bad: 1\n", "line 3, column 2"),  # an indent out of line
+        (f'telegram:\n  token: "{TOKEN}" garbage\n', "line 2, column 41"),  # after the closing quote
+        ("telegram:\n  token: *AAF-very-secret-token\n", "line 2, column 10: found undefined alias ..."),
+    ],
+)
+def test_a_yaml_error_says_where_and_never_echoes_the_line(tmp_path, text, where):
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, text), {})
+    assert where in str(caught.value)
+    assert "secret" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "problem"),
+    [
+        ("poll_interval: 99999999999999999999d\n", "poll_interval", "longer than the most allowed, 365d"),
+        ("poll_interval: 999999999d\n", "poll_interval", "longer than the most allowed, 365d"),
+        ("poll_interval: .inf\n", "poll_interval", "longer than the most allowed, 365d"),
+        ("delivery:\n  lease: 999999999d\n", "delivery.lease", "longer than the most allowed, 1d"),
+        ("polling:\n  max_interval: 400d\n", "polling.max_interval", "longer than the most allowed, 365d"),
+    ],
+)
+def test_durations_are_bounded_where_they_are_read(tmp_path, text, key, problem):
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, text), {})
+    assert caught.value.key == key and problem in caught.value.problem
+
+
+def test_a_number_of_thousands_of_digits_is_a_clear_error(tmp_path):
+    with pytest.raises(ConfigError, match="is not valid YAML: Exceeds the limit"):
+        load_settings(write(tmp_path, "poll_interval: " + "9" * 5000 + "\n"), {})
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [(b"\xff\xfe\x00binary", "is not UTF-8 text"), (b"x" * (64 * 1024 + 1), "is larger than 64 KB")],
+)
+def test_a_secret_file_that_is_not_a_small_text_is_refused(tmp_path, content, problem):
+    secret = tmp_path / "token"
+    secret.write_bytes(content)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(None, {"TELEGRAM_BOT_TOKEN_FILE": str(secret)})
+    assert caught.value.key == "TELEGRAM_BOT_TOKEN_FILE" and problem in str(caught.value)
+
+
+def test_endless_and_directory_files_are_refused(tmp_path):
+    with pytest.raises(ConfigError, match="is larger than 64 KB"):
+        load_settings(None, {"TELEGRAM_BOT_TOKEN_FILE": "/dev/zero"})
+    with pytest.raises(ConfigError, match="Is a directory"):
+        load_settings(None, {"TELEGRAM_BOT_TOKEN_FILE": str(tmp_path)})
+    with pytest.raises(ConfigError, match="Is a directory"):
+        load_settings(tmp_path, {})

@@ -17,7 +17,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from bot.errors import StoreError
@@ -114,9 +114,16 @@ class Store(FeedRows, RuleRows, QueueRows):
             return work(conn)
 
     @classmethod
-    def open(cls, database_url: str) -> Store:
-        url = make_url(async_url(database_url))
+    def open(cls, database_url: str, *, existing: bool = False) -> Store:
+        """The store at database_url; a new SQLite file is made there unless `existing` asks for one
+        that is already there."""
+        try:
+            url = make_url(async_url(database_url))
+        except ArgumentError:
+            raise StoreError("not a database URL like sqlite:///data/newsalert.db") from None
         on_disk = url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
+        if on_disk and existing and not Path(url.database).is_file():
+            raise StoreError(f"no SQLite database at {url.database}")
         if on_disk:
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
         try:
