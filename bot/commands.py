@@ -199,8 +199,10 @@ def parse_quiet(text: str) -> str | None:
 
 
 def _refused(error: QueryError, rule: str) -> Reply:
-    """Why the rule cannot be used, with a marker where (a caret under it needs a monospace font)."""
+    """Why the rule cannot be used, with a marker where (a caret under it needs a monospace font).
+    A lone surrogate shows as U+FFFD: no chat app can be sent one."""
     at = error.position
+    rule = re.sub("[\ud800-\udfff]", "\ufffd", rule)
     return Reply(
         f"I cannot use that rule: {error.reason} at character {at + 1}: {rule[:at]}\u25b6{rule[at:]}"
     )

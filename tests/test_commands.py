@@ -99,3 +99,20 @@ def test_commands_are_split_the_same_from_every_channel():
     assert split_command("/watch@newsalert_bot  NATO  Russia ") == ("watch", "NATO  Russia")
     assert split_command("WATCH x") == ("watch", "x")
     assert split_command("/rules") == ("rules", "")
+
+
+@pytest.mark.parametrize(
+    ("rule", "why"),
+    [
+        ("nato NEAR/\u00b2 russia", "NEAR needs a number of words from 1 to 50, like NEAR/5 at character 6"),
+        ("(" * 240 + "NATO" + ")" * 240, "parentheses nest at most 32 deep at character 33"),
+        ("NATO /\ud800/", "a rule cannot hold U+D800 (a control code or broken text) at character 7"),
+    ],
+)
+async def test_a_hostile_rule_is_answered_with_its_reason_and_nothing_is_saved(commands, rule, why):
+    chat = Chat("telegram", "1001", "Ann", "1001")
+    for command in ("watch", "test"):
+        reply = await commands.run(chat, command, rule)
+        assert reply.text.startswith(f"I cannot use that rule: {why}: ")
+        reply.text.encode("utf-8")  # a chat app can be sent it: a lone surrogate shows as U+FFFD
+    assert (await commands.run(chat, "rules")).text.startswith("This chat watches nothing yet.")

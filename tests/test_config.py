@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.app import config_subscriptions
 from bot.config import load_settings
 from bot.errors import ConfigError
 from tests.conftest import ROOT
@@ -114,3 +115,18 @@ def test_a_token_written_where_a_section_belongs_is_not_echoed(tmp_path):
             load_settings(write(tmp_path, text), environ)
         assert "secret" not in str(caught.value)
         assert caught.value.key in ("telegram", "slack")
+
+
+@pytest.mark.parametrize(
+    ("rule", "problem"),
+    [
+        ("nato NEAR/\u00b2 russia", "NEAR needs a number of words from 1 to 50, like NEAR/5 at 5"),
+        ("(" * 40 + "NATO" + ")" * 40, "parentheses nest at most 32 deep at 32"),
+    ],
+)
+def test_a_hostile_config_rule_stops_start_up_naming_it(tmp_path, rule, problem):
+    text = f"subscriptions:\n  - channel: console\n    rules: [NATO, '{rule}']\n"
+    settings = load_settings(write(tmp_path, text), {})
+    with pytest.raises(ConfigError) as caught:
+        config_subscriptions(settings)
+    assert str(caught.value) == f"subscriptions[0].rules[1]: {problem}"

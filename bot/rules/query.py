@@ -7,6 +7,9 @@ The language, as people know it from Google and Gmail:
   Ukraine NEAR/5 membership                                   at most 5 words apart
   case:MAP                                                    exact case, for acronyms
   /Art(icle)? 5/                                              RE2 regex: linear time
+
+Hostile text is refused like any other mistake: whatever the text, parse_rule returns a tree or
+raises a QueryError with a position in it, and RuleIndex takes every tree it returns.
 """
 
 from __future__ import annotations
@@ -21,11 +24,16 @@ from bot.rules.text import DEFAULT_LANGUAGE, word_keys, words
 
 MAX_RULE_LENGTH = 500
 MAX_NEAR = 50
+MAX_REGEX_SIZE = 10_000  # RE2 instructions: \p{L} is 1,200 of them, \bNATO\b 10
+MAX_NESTING = 32  # parentheses; a deeper rule is a mistake or an attack on the parser's stack
 FIELDS = ("title", "feed", "link")  # a leaf without a field looks in the title and the body
 _QUOTES = '"\u201c\u201d\u201e'  # phones turn " into curly quotes
 _FIELD = re.compile(r"(title|feed|link|case):(?=\S)")
 _NEAR = re.compile(r"NEAR/(\S*)")
 _REGEX = re.compile(r"/((?:\\.|[^\\/])*)/")  # ends at the first / not escaped as \/
+# Control characters (but whitespace) and lone surrogates: not text. A surrogate cannot be encoded
+# (for RE2, the database or a chat app), PostgreSQL refuses NUL, and the others are invisible.
+_NOT_TEXT = re.compile(r"[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f\ud800-\udfff]")
 RE2_OPTIONS = re2.Options()
 RE2_OPTIONS.log_errors = False  # a bad user pattern is our QueryError, not a line on stderr
 
@@ -76,14 +84,24 @@ def phrase(text: str, language: str = DEFAULT_LANGUAGE, **options: object) -> Ph
 
 
 def compile_regex(pattern: str, position: int = 0) -> re2._Regexp:
+    if _escapes_any_byte(pattern):  # RE2 matches UTF-8 bytes: \C can end a match inside a character
+        raise QueryError("this regex cannot be used (\\C matches part of a character; use .)", position)
     try:
         compiled = re2.compile(pattern, options=RE2_OPTIONS)
     except re2.error as error:
-        detail = error.args[0].decode() if error.args and isinstance(error.args[0], bytes) else str(error)
+        message = error.args[0] if error.args else str(error)
+        detail = message.decode(errors="replace") if isinstance(message, bytes) else str(message)
         raise QueryError(f"this regex cannot be used ({detail})", position) from None
+    if compiled.programsize > MAX_REGEX_SIZE:
+        raise QueryError("this regex is too large; make it simpler (fewer or shorter repeats)", position)
     if compiled.search("") is not None:
         raise QueryError("this regex matches every story", position)
     return compiled
+
+
+def _escapes_any_byte(pattern: str) -> bool:
+    """Whether the pattern has \\C (any byte): a backslash after an even run of backslashes, then C."""
+    return any(len(m.group(1)) % 2 == 0 for m in re.finditer(r"(\\*)\\C", pattern))
 
 
 # -- lexer ---------------------------------------------------------------------------------
@@ -138,9 +156,10 @@ def _word_token(word: str, at: int) -> _Token:
     if word in ("AND", "OR", "NOT"):
         return _Token(word.lower(), word, at)
     if near := _NEAR.fullmatch(word):
-        if not near.group(1).isdigit() or not 1 <= int(near.group(1)) <= MAX_NEAR:
+        distance = near.group(1)  # ASCII digits only: "²" and "٣" are digits to str.isdigit() too
+        if not (distance.isascii() and distance.isdigit() and 1 <= int(distance) <= MAX_NEAR):
             raise QueryError(f"NEAR needs a number of words from 1 to {MAX_NEAR}, like NEAR/5", at)
-        return _Token("near", near.group(1), at)
+        return _Token("near", distance, at)
     return _Token("word", word, at)
 
 
@@ -308,7 +327,11 @@ def parse_rule(text: str, language: str = DEFAULT_LANGUAGE) -> Node:
         raise QueryError(f"a rule is at most {MAX_RULE_LENGTH} characters", MAX_RULE_LENGTH)
     if not text.strip():
         raise QueryError("a rule needs at least one word", 0)
+    if bad := _NOT_TEXT.search(text):
+        code = f"U+{ord(bad.group()):04X}"
+        raise QueryError(f"a rule cannot hold {code} (a control code or broken text)", bad.start())
     tokens = _lex(text)
+    _check_nesting(tokens)
     if all(t.kind in ("word", "end") for t in tokens):  # no operators: one phrase, as typed
         tree: Node = phrase(text, language)
         if not tree.keys:
@@ -321,6 +344,16 @@ def parse_rule(text: str, language: str = DEFAULT_LANGUAGE) -> Node:
             raise _unexpected(parser.peek(), case=False)
     _check(tree, language)
     return tree
+
+
+def _check_nesting(tokens: list[_Token]) -> None:
+    """Refuse parentheses nested deeper than MAX_NESTING, at the first opening too deep; the parser
+    finds unbalanced ones."""
+    depth = 0
+    for token in tokens:
+        depth += (token.kind == "open") - (token.kind == "close")
+        if depth > MAX_NESTING:
+            raise QueryError(f"parentheses nest at most {MAX_NESTING} deep", token.at)
 
 
 def _check(tree: Node, language: str) -> None:
