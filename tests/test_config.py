@@ -122,6 +122,7 @@ def test_a_token_written_where_a_section_belongs_is_not_echoed(tmp_path):
     [
         ("nato NEAR/\u00b2 russia", "NEAR needs a number of words from 1 to 50, like NEAR/5 at 5"),
         ("(" * 40 + "NATO" + ")" * 40, "parentheses nest at most 32 deep at 32"),
+        ("NATO OR /./", "this regex matches nearly every story; make it more specific at 8"),
     ],
 )
 def test_a_hostile_config_rule_stops_start_up_naming_it(tmp_path, rule, problem):

@@ -168,6 +168,12 @@ def test_rules_come_and_go_without_rebuilding():
         ("NATO \x00summit", "a rule cannot hold U+0000 (a control code or broken text)", 5),
         ("NATO /x\\C/", "this regex cannot be used (\\C matches part of a character; use .)", 5),
         ("NATO /\\p{L}{9}/", "this regex is too large; make it simpler (fewer or shorter repeats)", 5),
+        # a regex that nearly every story matches, like the common words
+        ("/./", "this regex matches nearly every story; make it more specific", 0),
+        ("NATO /[a-z]/", "this regex matches nearly every story; make it more specific", 5),
+        ("title:/\\w/", "this regex matches nearly every story; make it more specific", 6),
+        ("NATO OR /e/", "this regex matches nearly every story; make it more specific", 8),
+        ('"membership action plan" /e/', "this regex matches nearly every story; make it more specific", 25),
     ],
 )
 def test_unusable_rules_are_refused_with_reason_and_position(rule, reason, position):

@@ -226,7 +226,8 @@ class _Parser:
                 raise QueryError(f"{what} no letters or digits to look for", token.at)
             return found
         if token.kind == "regex" and not case:
-            compile_regex(token.value, token.at)
+            if _matches_most_stories(compile_regex(token.value, token.at)):
+                raise QueryError("this regex matches nearly every story; make it more specific", token.at)
             return Regex(token.value, scope)
         if token.kind == "open" and not case:
             inner = self.parse_or()
@@ -284,6 +285,47 @@ COMMON_WORDS = frozenset(
     "a an the and or but not of to in on at by for from with as is are was were be been it its this that"
     " these those he she they we you i his her their our us said says will would has have had do does".split()
 )
+
+
+# Ordinary news, in the many shapes a story takes: a regex that finds something in most of these
+# finds it in nearly every story, and would alert on all of them.
+NEWS_SAMPLE = (
+    "The city council voted on Tuesday to raise parking fees for the first time in a decade.",
+    "Heavy rain flooded several roads overnight, and officials urged drivers to stay home.",
+    "Shares fell sharply after the company cut its profit forecast for the year.",
+    "A spokesman for the ministry declined to comment on the report.",
+    "Firefighters brought the blaze under control shortly before midnight.",
+    "The central bank kept interest rates unchanged, citing slowing inflation.",
+    "Two people were taken to hospital with minor injuries after the crash.",
+    "Negotiators said talks would resume next week in Geneva.",
+    "Our reporter spent three days with farmers struggling through the drought.",
+    "Tickets for the final sold out within an hour of going on sale.",
+    "Scientists found traces of water ice in a crater near the moon's south pole.",
+    "Police are appealing for witnesses to come forward.",
+    "The museum will reopen in spring after a two-year renovation.",
+    "Voters head to the polls on Sunday in a closely watched election.",
+    "Hospitals warned of long waits as flu cases rose for a fourth week.",
+    "Unemployment dipped to 4.1% in March, the lowest level since 2019.",
+    "The striker scored twice as the visitors won 3-1.",
+    "Why are so many young people leaving small towns?",
+    "Residents say the new bridge has cut their commute by half.",
+    "Prosecutors dropped all charges against the former mayor on Friday.",
+    "A new study links poor sleep to a higher risk of heart disease.",
+    "Thousands marched through the capital demanding higher wages.",
+    "The airline cancelled dozens of flights because of a strike by pilots.",
+    "Lawmakers approved the budget by a narrow margin late on Thursday.",
+    "Wildfires have burned more than 10,000 hectares of forest this summer.",
+    "The singer announced a world tour starting in October.",
+    "Engineers are still trying to work out what caused the outage.",
+    "Schools will stay closed until the storm passes, the governor said.",
+    "Oil prices climbed after producers agreed to cut output.",
+    "Rescuers pulled a dog alive from the rubble on Monday.",
+)
+
+
+def _matches_most_stories(compiled: re2._Regexp) -> bool:
+    """Does the regex find something in more than half of the sample of ordinary news?"""
+    return sum(compiled.search(sentence) is not None for sentence in NEWS_SAMPLE) * 2 > len(NEWS_SAMPLE)
 
 
 def _wanted_phrases(node: Node) -> list[Phrase | Regex]:
