@@ -46,6 +46,7 @@ def test_bundled_config_loads_with_every_documented_key():
             "'console', 'telegram' or 'slack'",
         ),
         ("slack:\n  bot_token: xoxb-1\n", "slack", "signing_secret is required"),
+        ("limits:\n  rules_per_chat: 0\n", "limits.rules_per_chat", "greater than or equal to 1"),
     ],
 )
 def test_a_bad_key_or_value_is_refused_naming_the_key(tmp_path, text, key, problem):
@@ -66,6 +67,7 @@ def test_environment_overrides_the_file(tmp_path):
             "NEWSALERT_DATABASE_URL": "sqlite:////tmp/x.db",
             "TELEGRAM_BOT_TOKEN": "123:secret",
             "NEWSALERT_TELEGRAM_API_URL": "http://127.0.0.1:1/bot",
+            "NEWSALERT_LIMITS_REGEX_RULES_PER_CHAT": "0",
         },
     )
     assert settings.poll_interval == timedelta(seconds=90)
@@ -73,6 +75,7 @@ def test_environment_overrides_the_file(tmp_path):
     assert settings.database_url == "sqlite:////tmp/x.db"
     assert settings.telegram.token.get_secret_value() == "123:secret"
     assert settings.telegram.api_url == "http://127.0.0.1:1/bot"
+    assert (settings.limits.rules_per_chat, settings.limits.regex_rules_per_chat) == (200, 0)
 
 
 def test_secrets_come_from_files_and_never_show_in_dumps_or_errors(tmp_path):
