@@ -134,6 +134,7 @@ class App:
             find_feed=partial(find_feed, guarded),
             chat_feed_interval=chat_interval(self.settings.poll_interval, self.bounds),
             language=self.settings.rules_language,
+            limits=self.settings.limits,
         )
         chat_apps: list[Channel] = []
         if self.settings.telegram.token:

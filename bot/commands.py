@@ -9,18 +9,18 @@ from __future__ import annotations
 import asyncio
 import re
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.admin import describe_import, describe_status, export_feeds, import_feeds
-from bot.config import parse_duration
-from bot.domain import Clock, Subscription
+from bot.config import LimitsSettings, parse_duration
+from bot.domain import Clock, Subscription, WatchRule
 from bot.errors import FetchError, OpmlError, QueryError
 from bot.opml import parse_opml
-from bot.rules.index import Document, RuleIndex
-from bot.rules.query import format_rule, parse_rule
+from bot.rules.index import Document, RuleIndex, leaves
+from bot.rules.query import Node, Regex, format_rule, parse_rule
 from bot.rules.text import DEFAULT_LANGUAGE
 from bot.store import Store
 
@@ -199,11 +199,56 @@ def parse_quiet(text: str) -> str | None:
 
 
 def _refused(error: QueryError, rule: str) -> Reply:
-    """Why the rule cannot be used, with a marker where (a caret under it needs a monospace font)."""
+    """Why the rule cannot be used, with a marker where (a caret under it needs a monospace font).
+    A lone surrogate shows as U+FFFD: no chat app can be sent one."""
     at = error.position
+    rule = re.sub("[\ud800-\udfff]", "\ufffd", rule)
     return Reply(
         f"I cannot use that rule: {error.reason} at character {at + 1}: {rule[:at]}\u25b6{rule[at:]}"
     )
+
+
+def over_limit(
+    rules: Sequence[WatchRule], query: str, tree: Node, limits: LimitsSettings, language: str, prefix: str
+) -> str | None:
+    """Why a chat with these rules may not add this one, or None. Only the chat's own rules count (the
+    config file's are the operator's), and a rule it has already is not a new one."""
+    if any(rule.query == query for rule in rules):
+        return None
+    own = [rule.query for rule in rules if rule.source == "chat"]
+    if len(own) >= limits.rules_per_chat:
+        return _at_limit(_counted(len(own)), prefix)
+    if not _has_regex(tree):
+        return None
+    if limits.regex_rules_per_chat == 0:
+        return "I cannot add that rule: this bot takes no /regex/ rules from chats. Say it without one."
+    regexes = sum(_has_regex(_parsed(query, language)) for query in own)
+    if regexes >= limits.regex_rules_per_chat:
+        return _at_limit(_counted(regexes, "/regex/ "), prefix)
+    return None
+
+
+def _at_limit(rules: str, prefix: str) -> str:
+    return (
+        f"I cannot add that rule: this chat has {rules}, the most it may have. "
+        f"{prefix}unwatch ID deletes one to make room ({prefix}rules lists them)."
+    )
+
+
+def _counted(count: int, kind: str = "") -> str:
+    return f"{count} {kind}rule" + ("" if count == 1 else "s")
+
+
+def _has_regex(tree: Node | None) -> bool:
+    return tree is not None and any(isinstance(leaf, Regex) for leaf in leaves(tree))
+
+
+def _parsed(query: str, language: str) -> Node | None:
+    """A stored rule's tree; None when it no longer parses (then it is not matched either)."""
+    try:
+        return parse_rule(query, language)
+    except QueryError:
+        return None
 
 
 def split_command(line: str) -> tuple[str, str]:
@@ -234,12 +279,14 @@ class Commands:
         find_feed: Callable[[str], Awaitable[str]],
         chat_feed_interval: timedelta,
         language: str = DEFAULT_LANGUAGE,
+        limits: LimitsSettings | None = None,
     ):
         self.store = store
         self.clock = clock
         self.find_feed = find_feed  # what a user typed -> the feed's address, through the SSRF guard
         self.chat_feed_interval = chat_feed_interval
         self.language = language
+        self.limits = limits or LimitsSettings()  # rules per chat
 
     async def run(self, chat: Chat, name: str, argument: str = "") -> Reply:
         refusal = self._refusal(chat, name)
@@ -345,6 +392,9 @@ class Commands:
         except QueryError as error:
             return _refused(error, argument)
         before = await self.store.subscription(chat.channel, chat.address)
+        rules = await self.store.chat_rules(before.id) if before else []
+        if refusal := over_limit(rules, argument, tree, self.limits, self.language, chat.prefix):
+            return Reply(refusal)
         subscription = await self.store.subscribe(chat.channel, chat.address, chat.name, self.clock.now())
         rule_id, new = await self.store.add_rule(subscription.id, argument, self.clock.now(), urgent)
         understood = format_rule(tree)

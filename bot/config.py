@@ -179,6 +179,13 @@ class DeliverySettings(_Section):
     burst_window: Duration = timedelta(minutes=10)
 
 
+class LimitsSettings(_Section):
+    """How many rules one chat may add; the config file's rules are the operator's and not counted."""
+
+    rules_per_chat: int = Field(200, ge=1)
+    regex_rules_per_chat: int = Field(20, ge=0)  # rules with a /regex/, the costliest to match; 0: none
+
+
 class FeedSettings(_Section):
     url: str
     name: str | None = None
@@ -215,6 +222,7 @@ class Settings(_Section):
     summary: SummarySettings = SummarySettings()
     delivery: DeliverySettings = DeliverySettings()
     polling: PollingSettings = PollingSettings()
+    limits: LimitsSettings = LimitsSettings()
     feeds: list[FeedSettings] = []
     subscriptions: list[SubscriptionSettings] = []
 
@@ -318,6 +326,8 @@ ENVIRONMENT: dict[str, tuple[str, ...]] = {
     "NEWSALERT_LLM_BASE_URL": ("summary", "llm", "base_url"),
     "NEWSALERT_LLM_MODEL": ("summary", "llm", "model"),
     "NEWSALERT_LLM_API_KEY": ("summary", "llm", "api_key"),
+    "NEWSALERT_LIMITS_RULES_PER_CHAT": ("limits", "rules_per_chat"),
+    "NEWSALERT_LIMITS_REGEX_RULES_PER_CHAT": ("limits", "regex_rules_per_chat"),
 }
 
 

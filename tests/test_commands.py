@@ -9,6 +9,7 @@ from functools import partial
 import pytest
 
 from bot.commands import Chat, Commands, parse_digest, parse_quiet, split_command
+from bot.config import LimitsSettings
 from bot.feeds.discover import find_feed
 from bot.feeds.fetch import Fetcher, open_session
 from bot.store import Store
@@ -99,3 +100,74 @@ def test_commands_are_split_the_same_from_every_channel():
     assert split_command("/watch@newsalert_bot  NATO  Russia ") == ("watch", "NATO  Russia")
     assert split_command("WATCH x") == ("watch", "x")
     assert split_command("/rules") == ("rules", "")
+
+
+@pytest.mark.parametrize(
+    ("rule", "why"),
+    [
+        ("nato NEAR/\u00b2 russia", "NEAR needs a number of words from 1 to 50, like NEAR/5 at character 6"),
+        ("(" * 240 + "NATO" + ")" * 240, "parentheses nest at most 32 deep at character 33"),
+        ("NATO /\ud800/", "a rule cannot hold U+D800 (a control code or broken text) at character 7"),
+    ],
+)
+async def test_a_hostile_rule_is_answered_with_its_reason_and_nothing_is_saved(commands, rule, why):
+    chat = Chat("telegram", "1001", "Ann", "1001")
+    for command in ("watch", "test"):
+        reply = await commands.run(chat, command, rule)
+        assert reply.text.startswith(f"I cannot use that rule: {why}: ")
+        reply.text.encode("utf-8")  # a chat app can be sent it: a lone surrogate shows as U+FFFD
+    assert (await commands.run(chat, "rules")).text.startswith("This chat watches nothing yet.")
+
+
+@pytest.fixture
+def limited(commands):
+    """The same commands, with room for 4 rules a chat, 2 of them with a regex."""
+    limits = LimitsSettings(rules_per_chat=4, regex_rules_per_chat=2)
+    return Commands(commands.store, commands.clock, find_feed=commands.find_feed,
+                    chat_feed_interval=commands.chat_feed_interval, limits=limits)  # fmt: skip
+
+
+async def test_a_chat_at_its_rule_limits_is_told_the_limit_and_how_to_make_room(limited, clock):
+    chat = Chat("telegram", "1001", "Ann", "1001")
+    subscription = await limited.store.subscribe("telegram", "1001", "Ann", clock.now())
+    config_rules = ["NATO-Russia Council", "Membership Action Plan", "/Art(icle)? 5/"]
+    await limited.store.sync_config_subscriptions([(subscription, config_rules)], clock.now())
+    room = "/unwatch ID deletes one to make room (/rules lists them)."
+
+    assert (await limited.run(chat, "watch", "/Art(icle)? 6/")).text.startswith("Watching rule 4")
+    assert (await limited.run(chat, "watch", "/\\bNATO\\b/")).text.startswith("Watching rule 5")
+    reply = await limited.run(chat, "watch", "Ukraine /[A-Z]{3}/")
+    assert reply.text == (
+        f"I cannot add that rule: this chat has 2 /regex/ rules, the most it may have. {room}"
+    )
+
+    assert (await limited.run(chat, "watch", "Ukraine")).text.startswith("Watching rule 6")
+    assert (await limited.run(chat, "watch", "Georgia")).text.startswith("Watching rule 7")
+    reply = await limited.run(chat, "watch", "Moldova")
+    assert reply.text == f"I cannot add that rule: this chat has 4 rules, the most it may have. {room}"
+    assert (await limited.run(chat, "watch", "Georgia")).text.startswith("Already watching rule 7")
+
+    assert (await limited.run(chat, "unwatch", "6")).text == "Deleted rule 6."
+    assert (await limited.run(chat, "watch", "Moldova")).text.startswith("Watching rule 8")
+    assert len((await limited.run(chat, "rules")).text.splitlines()) == 3 + 4, "config rules are not capped"
+
+
+async def test_a_bot_may_take_no_regex_rules_from_chats(commands):
+    no_regex = Commands(commands.store, commands.clock, find_feed=commands.find_feed,
+                        chat_feed_interval=commands.chat_feed_interval,
+                        limits=LimitsSettings(regex_rules_per_chat=0))  # fmt: skip
+    chat = Chat("slack", "C1", "#news", "U1", prefix="/newsalert ")
+    reply = await no_regex.run(chat, "watch", "NATO OR /Art(icle)? 5/")
+    assert reply.text == (
+        "I cannot add that rule: this bot takes no /regex/ rules from chats. Say it without one."
+    )
+    assert (await no_regex.run(chat, "watch", "NATO OR Article 5")).text.startswith("Watching rule 1")
+
+
+async def test_the_limits_in_the_settings_are_the_ones_a_chat_meets(make_settings, start_app):
+    app, _ = await start_app(make_settings("limits:\n  rules_per_chat: 1\n"))
+    chat = Chat("telegram", "1001", "Ann", "1001")
+    assert (await app.commands.run(chat, "watch", "NATO")).text.startswith("Watching rule 1")
+    assert (await app.commands.run(chat, "watch", "Ukraine")).text.startswith(
+        "I cannot add that rule: this chat has 1 rule, the most it may have."
+    )

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.app import config_subscriptions
 from bot.config import load_settings
 from bot.errors import ConfigError
 from tests.conftest import ROOT
@@ -45,6 +46,7 @@ def test_bundled_config_loads_with_every_documented_key():
             "'console', 'telegram' or 'slack'",
         ),
         ("slack:\n  bot_token: xoxb-1\n", "slack", "signing_secret is required"),
+        ("limits:\n  rules_per_chat: 0\n", "limits.rules_per_chat", "greater than or equal to 1"),
     ],
 )
 def test_a_bad_key_or_value_is_refused_naming_the_key(tmp_path, text, key, problem):
@@ -65,6 +67,7 @@ def test_environment_overrides_the_file(tmp_path):
             "NEWSALERT_DATABASE_URL": "sqlite:////tmp/x.db",
             "TELEGRAM_BOT_TOKEN": "123:secret",
             "NEWSALERT_TELEGRAM_API_URL": "http://127.0.0.1:1/bot",
+            "NEWSALERT_LIMITS_REGEX_RULES_PER_CHAT": "0",
         },
     )
     assert settings.poll_interval == timedelta(seconds=90)
@@ -72,6 +75,7 @@ def test_environment_overrides_the_file(tmp_path):
     assert settings.database_url == "sqlite:////tmp/x.db"
     assert settings.telegram.token.get_secret_value() == "123:secret"
     assert settings.telegram.api_url == "http://127.0.0.1:1/bot"
+    assert (settings.limits.rules_per_chat, settings.limits.regex_rules_per_chat) == (200, 0)
 
 
 def test_secrets_come_from_files_and_never_show_in_dumps_or_errors(tmp_path):
@@ -176,3 +180,19 @@ def test_endless_and_directory_files_are_refused(tmp_path):
         load_settings(None, {"TELEGRAM_BOT_TOKEN_FILE": str(tmp_path)})
     with pytest.raises(ConfigError, match="Is a directory"):
         load_settings(tmp_path, {})
+
+
+@pytest.mark.parametrize(
+    ("rule", "problem"),
+    [
+        ("nato NEAR/\u00b2 russia", "NEAR needs a number of words from 1 to 50, like NEAR/5 at 5"),
+        ("(" * 40 + "NATO" + ")" * 40, "parentheses nest at most 32 deep at 32"),
+        ("NATO OR /./", "this regex matches nearly every story; make it more specific at 8"),
+    ],
+)
+def test_a_hostile_config_rule_stops_start_up_naming_it(tmp_path, rule, problem):
+    text = f"subscriptions:\n  - channel: console\n    rules: [NATO, '{rule}']\n"
+    settings = load_settings(write(tmp_path, text), {})
+    with pytest.raises(ConfigError) as caught:
+        config_subscriptions(settings)
+    assert str(caught.value) == f"subscriptions[0].rules[1]: {problem}"

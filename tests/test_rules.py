@@ -157,6 +157,23 @@ def test_rules_come_and_go_without_rebuilding():
         ("the OR title:to", "too common to watch for: nearly every story has 'the to'; add a rarer word", 0),
         ("NATO AND \u037a", "'\u037a' has no letters or digits to look for", 9),
         ("x" * 501, "a rule is at most 500 characters", 500),
+        # hostile input: every mistake is a QueryError with a position, nothing else
+        ("nato NEAR/\u00b2 russia", "NEAR needs a number of words from 1 to 50, like NEAR/5", 5),
+        ("nato NEAR/\u0663 russia", "NEAR needs a number of words from 1 to 50, like NEAR/5", 5),
+        ("(" * 240 + "NATO" + ")" * 240, "parentheses nest at most 32 deep", 32),
+        ("NATO " + "title:(" * 33 + "x" + ")" * 33, "parentheses nest at most 32 deep", 5 + 32 * 7 + 6),
+        ("NATO /\ud800/", "a rule cannot hold U+D800 (a control code or broken text)", 6),
+        ("NATO /\udcff/", "a rule cannot hold U+DCFF (a control code or broken text)", 6),
+        ("NATO\ud800summit", "a rule cannot hold U+D800 (a control code or broken text)", 4),
+        ("NATO \x00summit", "a rule cannot hold U+0000 (a control code or broken text)", 5),
+        ("NATO /x\\C/", "this regex cannot be used (\\C matches part of a character; use .)", 5),
+        ("NATO /\\p{L}{9}/", "this regex is too large; make it simpler (fewer or shorter repeats)", 5),
+        # a regex that nearly every story matches, like the common words
+        ("/./", "this regex matches nearly every story; make it more specific", 0),
+        ("NATO /[a-z]/", "this regex matches nearly every story; make it more specific", 5),
+        ("title:/\\w/", "this regex matches nearly every story; make it more specific", 6),
+        ("NATO OR /e/", "this regex matches nearly every story; make it more specific", 8),
+        ('"membership action plan" /e/', "this regex matches nearly every story; make it more specific", 25),
     ],
 )
 def test_unusable_rules_are_refused_with_reason_and_position(rule, reason, position):
@@ -164,6 +181,31 @@ def test_unusable_rules_are_refused_with_reason_and_position(rule, reason, posit
         parse_rule(rule)
     assert (caught.value.reason, caught.value.position) == (reason, position)
     assert str(caught.value) == f"{reason} at {position}"
+
+
+@pytest.mark.parametrize(
+    ("rule", "text"),
+    [
+        ("/Art(icle)? 5/", "under Article 5 of the treaty"),
+        ("/\\bNATO\\b/", "NATO leaders met"),
+        ("/[A-Z]{3}/", "NATO leaders met"),
+        ("/\\xff/", "a word with \xff in it"),
+        ("/a\\\\C/", "a\\C, a backslash and a C"),
+        ("NATO NEAR/50 Russia", "NATO met Russia"),
+        ("(" * 32 + "NATO" + ")" * 32, "NATO leaders met"),
+        ("NATO\tsummit\n", "the NATO summit"),
+    ],
+)
+def test_narrow_regexes_and_rules_at_the_limits_are_accepted(rule, text):
+    assert 1 in RuleIndex([(1, parse_rule(rule))]).match(Document("", text))
+
+
+def test_regexes_too_many_for_one_set_are_all_found():
+    """Each regex fits the matcher; many large ones together take more than one RE2 set."""
+    rules = [(i, parse_rule(f"/x{i}\\p{{L}}{{7}}/")) for i in range(60)]
+    index = RuleIndex(rules)
+    index.add(60, parse_rule("/y\\p{L}{7}/"))
+    assert set(index.match(Document("x7Alliance x59Alliance", "yAlliance"))) == {7, 59, 60}
 
 
 def test_curly_quotes_from_phones_are_quotes():
@@ -240,6 +282,45 @@ def test_a_rule_printed_from_its_tree_parses_to_the_same_tree(tree):
         assert error.reason.startswith(("a rule needs something", "this rule can never", "a rule is at most"))
         return
     assert parsed == tree
+
+
+_odd = list("\ud800\udcff\x00\x85\t\u00b2\u0663\u037a\u0301\ufb01\U0001f600")  # broken, control, digit-like
+_regex_pieces = [*r". * + ? ( ) [ ] {2} {1000} | ^ $ \ \/ \C \b \w \p{L} \xff (?i) a NATO".split(), *_odd]
+_rule_tokens = st.one_of(
+    _word,
+    st.sampled_from(_odd),
+    st.sampled_from('" \u201c \u201d ( ) AND OR NOT - / title: feed: link: case: the US NEAR/'.split()),
+    st.builds("NEAR/{}".format, st.one_of(st.integers(-1, 60), st.sampled_from(_odd))),
+    st.lists(st.sampled_from(_regex_pieces), max_size=8).map(lambda p: "/" + "".join(p) + "/"),
+    st.text(max_size=3),
+)
+_nested = st.builds(
+    lambda depth, open_, inner: open_ * depth + inner + ")" * depth,
+    st.integers(0, 120),
+    st.sampled_from(["(", "title:(", "-(", "NOT (", "(NOT "]),
+    st.sampled_from(["NATO", "x OR y", ""]),
+)
+_any_text = st.one_of(
+    st.text(st.characters(exclude_categories=())),  # surrogates too
+    st.lists(_rule_tokens, max_size=40).map(" ".join),
+    st.lists(_rule_tokens, max_size=40).map("".join),
+    _nested,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_any_text)
+def test_any_text_is_a_rule_the_matcher_takes_or_a_query_error_saying_where(text):
+    try:
+        tree = parse_rule(text)
+    except QueryError as error:
+        assert type(error.position) is int and 0 <= error.position <= len(text)
+        return
+    index = RuleIndex()
+    index.add(1, tree)
+    index.match(SEED_DOC)
+    index.compact()
+    index.match(Document("\u00e9 \U0001f600 NATO", "x"))
 
 
 def test_tokens_keep_offsets_into_the_original_text():

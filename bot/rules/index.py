@@ -1,11 +1,12 @@
 """Many rules -> one matcher; an article -> which rules match, with highlight spans. Pure, no I/O.
 
 Every phrase of every rule, normalized, goes into one Aho-Corasick automaton, and every regex
-into one RE2 set, so one pass over an article finds every phrase and pattern it holds. Each
-rule is filed under its anchors (phrases or patterns at least one of which any match must
-contain); only rules whose anchors turned up are evaluated, and a plain phrase (most rules) is a
-hit wherever its phrase is. Phrases and patterns added after the last build go into a small
-automaton and RE2 set of their own, built at the next match, so adding a rule stays cheap.
+into an RE2 set (one, unless they are too many for its memory), so one pass over an article finds
+every phrase and pattern it holds. Each rule is filed under its anchors (phrases or patterns at
+least one of which any match must contain); only rules whose anchors turned up are evaluated, and a
+plain phrase (most rules) is a hit wherever its phrase is. Phrases and patterns added after the
+last build go into a small automaton and RE2 set of their own, built at the next match, so adding a
+rule stays cheap.
 """
 
 from __future__ import annotations
@@ -29,7 +30,11 @@ from bot.rules.text import BREAK, DEFAULT_LANGUAGE, WORD, chunk_reader, chunk_sp
 Keys = str  # a phrase as the automaton finds it, " k1 k2 ", or "/" and a pattern: a cached hash
 Occurrence = tuple[str, int, int]  # field, haystack space before and after (see _Field); regex: -1
 Found = list[tuple[str, int, int]]  # field, start char, end char
-Scanner = tuple["ahocorasick.Automaton | None", "re2.Set | None", list[Keys]]  # see _scanner()
+RegexSet = tuple["re2.Set", list[Keys]]  # a set, and the patterns it numbers
+Scanner = tuple["ahocorasick.Automaton | None", list[RegexSet]]  # see _scanner()
+# RE2 instructions in one set: its memory (RE2_OPTIONS.max_mem, 8 MB) holds about 140,000, and a rule's
+# regex has at most MAX_REGEX_SIZE, so a set of this many always compiles.
+SET_SIZE = 50_000
 _SCOPES = {None: ("title", "body"), "title": ("title",), "feed": ("feed",), "link": ("link",)}
 
 
@@ -305,9 +310,9 @@ def _fields(looked_at: Iterable[str | None]) -> tuple[str, ...]:
 
 
 def _scanner(every: Iterable[Keys]) -> Scanner:
-    """An Aho-Corasick automaton of the phrases, one RE2 set of the patterns (None when there are none)."""
+    """An Aho-Corasick automaton of the phrases (None when there are none), RE2 sets of the patterns."""
     phrases, patterns = [k for k in every if k[0] != "/"], [k for k in every if k[0] == "/"]
-    return _automaton(phrases), _regex_set(patterns), patterns
+    return _automaton(phrases), [(_regex_set(group), group) for group in _by_size(patterns)]
 
 
 def _automaton(phrases: list[Keys]) -> ahocorasick.Automaton | None:
@@ -320,10 +325,22 @@ def _automaton(phrases: list[Keys]) -> ahocorasick.Automaton | None:
     return automaton
 
 
-def _regex_set(patterns: list[Keys]) -> re2.Set | None:
+def _by_size(patterns: list[Keys]) -> list[list[Keys]]:
+    """The patterns in groups of at most SET_SIZE instructions (one, usually)."""
+    groups: list[list[Keys]] = []
+    size = SET_SIZE
+    for keys in patterns:
+        cost = re2.compile(keys[1:], options=RE2_OPTIONS).programsize
+        if size + cost > SET_SIZE:
+            groups.append([])
+            size = 0
+        groups[-1].append(keys)
+        size += cost
+    return groups
+
+
+def _regex_set(patterns: list[Keys]) -> re2.Set:
     """One RE2 automaton that says which of many patterns occur in a text, in one pass."""
-    if not patterns:
-        return None
     regex_set = re2.Set.SearchSet(RE2_OPTIONS)
     for keys in patterns:
         regex_set.Add(keys[1:])
@@ -333,11 +350,12 @@ def _regex_set(patterns: list[Keys]) -> re2.Set | None:
 
 def _scan(scanner: Scanner, name: str, field: _Field, present: dict[Keys, list[Occurrence]]) -> None:
     """Every occurrence of the scanner's phrases and patterns in field, added to present."""
-    automaton, regex_set, patterns = scanner
+    automaton, regex_sets = scanner
     for end, keys in automaton.iter(field.haystack) if automaton else ():
         present[keys].append((name, end + 1 - len(keys), end))
-    for number in regex_set.Match(field.text) or () if regex_set else ():
-        present[patterns[number]].append((name, -1, -1))
+    for regex_set, patterns in regex_sets:
+        for number in regex_set.Match(field.text) or ():
+            present[patterns[number]].append((name, -1, -1))
 
 
 def _chars(fields: dict[str, _Field], occurrence: Occurrence) -> tuple[str, int, int]:

@@ -7,6 +7,9 @@ The language, as people know it from Google and Gmail:
   Ukraine NEAR/5 membership                                   at most 5 words apart
   case:MAP                                                    exact case, for acronyms
   /Art(icle)? 5/                                              RE2 regex: linear time
+
+Hostile text is refused like any other mistake: whatever the text, parse_rule returns a tree or
+raises a QueryError with a position in it, and RuleIndex takes every tree it returns.
 """
 
 from __future__ import annotations
@@ -21,11 +24,16 @@ from bot.rules.text import DEFAULT_LANGUAGE, word_keys, words
 
 MAX_RULE_LENGTH = 500
 MAX_NEAR = 50
+MAX_REGEX_SIZE = 10_000  # RE2 instructions: \p{L} is 1,200 of them, \bNATO\b 10
+MAX_NESTING = 32  # parentheses; a deeper rule is a mistake or an attack on the parser's stack
 FIELDS = ("title", "feed", "link")  # a leaf without a field looks in the title and the body
 _QUOTES = '"\u201c\u201d\u201e'  # phones turn " into curly quotes
 _FIELD = re.compile(r"(title|feed|link|case):(?=\S)")
 _NEAR = re.compile(r"NEAR/(\S*)")
 _REGEX = re.compile(r"/((?:\\.|[^\\/])*)/")  # ends at the first / not escaped as \/
+# Control characters (but whitespace) and lone surrogates: not text. A surrogate cannot be encoded
+# (for RE2, the database or a chat app), PostgreSQL refuses NUL, and the others are invisible.
+_NOT_TEXT = re.compile(r"[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f\ud800-\udfff]")
 RE2_OPTIONS = re2.Options()
 RE2_OPTIONS.log_errors = False  # a bad user pattern is our QueryError, not a line on stderr
 
@@ -76,14 +84,24 @@ def phrase(text: str, language: str = DEFAULT_LANGUAGE, **options: object) -> Ph
 
 
 def compile_regex(pattern: str, position: int = 0) -> re2._Regexp:
+    if _escapes_any_byte(pattern):  # RE2 matches UTF-8 bytes: \C can end a match inside a character
+        raise QueryError("this regex cannot be used (\\C matches part of a character; use .)", position)
     try:
         compiled = re2.compile(pattern, options=RE2_OPTIONS)
     except re2.error as error:
-        detail = error.args[0].decode() if error.args and isinstance(error.args[0], bytes) else str(error)
+        message = error.args[0] if error.args else str(error)
+        detail = message.decode(errors="replace") if isinstance(message, bytes) else str(message)
         raise QueryError(f"this regex cannot be used ({detail})", position) from None
+    if compiled.programsize > MAX_REGEX_SIZE:
+        raise QueryError("this regex is too large; make it simpler (fewer or shorter repeats)", position)
     if compiled.search("") is not None:
         raise QueryError("this regex matches every story", position)
     return compiled
+
+
+def _escapes_any_byte(pattern: str) -> bool:
+    """Whether the pattern has \\C (any byte): a backslash after an even run of backslashes, then C."""
+    return any(len(m.group(1)) % 2 == 0 for m in re.finditer(r"(\\*)\\C", pattern))
 
 
 # -- lexer ---------------------------------------------------------------------------------
@@ -138,9 +156,10 @@ def _word_token(word: str, at: int) -> _Token:
     if word in ("AND", "OR", "NOT"):
         return _Token(word.lower(), word, at)
     if near := _NEAR.fullmatch(word):
-        if not near.group(1).isdigit() or not 1 <= int(near.group(1)) <= MAX_NEAR:
+        distance = near.group(1)  # ASCII digits only: "²" and "٣" are digits to str.isdigit() too
+        if not (distance.isascii() and distance.isdigit() and 1 <= int(distance) <= MAX_NEAR):
             raise QueryError(f"NEAR needs a number of words from 1 to {MAX_NEAR}, like NEAR/5", at)
-        return _Token("near", near.group(1), at)
+        return _Token("near", distance, at)
     return _Token("word", word, at)
 
 
@@ -207,7 +226,8 @@ class _Parser:
                 raise QueryError(f"{what} no letters or digits to look for", token.at)
             return found
         if token.kind == "regex" and not case:
-            compile_regex(token.value, token.at)
+            if _matches_most_stories(compile_regex(token.value, token.at)):
+                raise QueryError("this regex matches nearly every story; make it more specific", token.at)
             return Regex(token.value, scope)
         if token.kind == "open" and not case:
             inner = self.parse_or()
@@ -267,6 +287,47 @@ COMMON_WORDS = frozenset(
 )
 
 
+# Ordinary news, in the many shapes a story takes: a regex that finds something in most of these
+# finds it in nearly every story, and would alert on all of them.
+NEWS_SAMPLE = (
+    "The city council voted on Tuesday to raise parking fees for the first time in a decade.",
+    "Heavy rain flooded several roads overnight, and officials urged drivers to stay home.",
+    "Shares fell sharply after the company cut its profit forecast for the year.",
+    "A spokesman for the ministry declined to comment on the report.",
+    "Firefighters brought the blaze under control shortly before midnight.",
+    "The central bank kept interest rates unchanged, citing slowing inflation.",
+    "Two people were taken to hospital with minor injuries after the crash.",
+    "Negotiators said talks would resume next week in Geneva.",
+    "Our reporter spent three days with farmers struggling through the drought.",
+    "Tickets for the final sold out within an hour of going on sale.",
+    "Scientists found traces of water ice in a crater near the moon's south pole.",
+    "Police are appealing for witnesses to come forward.",
+    "The museum will reopen in spring after a two-year renovation.",
+    "Voters head to the polls on Sunday in a closely watched election.",
+    "Hospitals warned of long waits as flu cases rose for a fourth week.",
+    "Unemployment dipped to 4.1% in March, the lowest level since 2019.",
+    "The striker scored twice as the visitors won 3-1.",
+    "Why are so many young people leaving small towns?",
+    "Residents say the new bridge has cut their commute by half.",
+    "Prosecutors dropped all charges against the former mayor on Friday.",
+    "A new study links poor sleep to a higher risk of heart disease.",
+    "Thousands marched through the capital demanding higher wages.",
+    "The airline cancelled dozens of flights because of a strike by pilots.",
+    "Lawmakers approved the budget by a narrow margin late on Thursday.",
+    "Wildfires have burned more than 10,000 hectares of forest this summer.",
+    "The singer announced a world tour starting in October.",
+    "Engineers are still trying to work out what caused the outage.",
+    "Schools will stay closed until the storm passes, the governor said.",
+    "Oil prices climbed after producers agreed to cut output.",
+    "Rescuers pulled a dog alive from the rubble on Monday.",
+)
+
+
+def _matches_most_stories(compiled: re2._Regexp) -> bool:
+    """Does the regex find something in more than half of the sample of ordinary news?"""
+    return sum(compiled.search(sentence) is not None for sentence in NEWS_SAMPLE) * 2 > len(NEWS_SAMPLE)
+
+
 def _wanted_phrases(node: Node) -> list[Phrase | Regex]:
     if isinstance(node, Phrase | Regex):
         return [node]
@@ -308,7 +369,11 @@ def parse_rule(text: str, language: str = DEFAULT_LANGUAGE) -> Node:
         raise QueryError(f"a rule is at most {MAX_RULE_LENGTH} characters", MAX_RULE_LENGTH)
     if not text.strip():
         raise QueryError("a rule needs at least one word", 0)
+    if bad := _NOT_TEXT.search(text):
+        code = f"U+{ord(bad.group()):04X}"
+        raise QueryError(f"a rule cannot hold {code} (a control code or broken text)", bad.start())
     tokens = _lex(text)
+    _check_nesting(tokens)
     if all(t.kind in ("word", "end") for t in tokens):  # no operators: one phrase, as typed
         tree: Node = phrase(text, language)
         if not tree.keys:
@@ -321,6 +386,16 @@ def parse_rule(text: str, language: str = DEFAULT_LANGUAGE) -> Node:
             raise _unexpected(parser.peek(), case=False)
     _check(tree, language)
     return tree
+
+
+def _check_nesting(tokens: list[_Token]) -> None:
+    """Refuse parentheses nested deeper than MAX_NESTING, at the first opening too deep; the parser
+    finds unbalanced ones."""
+    depth = 0
+    for token in tokens:
+        depth += (token.kind == "open") - (token.kind == "close")
+        if depth > MAX_NESTING:
+            raise QueryError(f"parentheses nest at most {MAX_NESTING} deep", token.at)
 
 
 def _check(tree: Node, language: str) -> None:
