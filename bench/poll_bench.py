@@ -381,7 +381,7 @@ same feeds (their warm-changed bodies) polled by a second App on a new database 
 `backfill: 0` (a new feed's backlog is stored, deduped and keyed for stories, not matched). A pass is
 `poll_due()` until it returns nothing (100 feeds a call, 10 fetches at a time); bot CPU is
 `time.process_time()` of the bot process (threads included) over the pass, plus the CPU of its parse
-worker processes (bodies of 64 KB and more are parsed there). The rule index is built
+worker processes (bodies of 16 KB and more are parsed there). The rule index is built
 before the first pass; alerts are delivered to a StringIO after each pass, untimed.
 failed: polls that crashed or erred; those feeds are polled again, untimed, before the next pass.
 Baseline: one aiohttp session, {n_base} feeds fetched one after another without validators,

@@ -9,6 +9,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from bot.errors import FetchError
 from bot.feeds.fetch import fresh_for, retry_after
 from bot.feeds.parse import parse_feed, raw_entries, skip_hours
 from bot.web import build_web_app, start_web
@@ -45,6 +46,31 @@ def test_an_entry_that_breaks_the_parser_is_left_out_and_the_others_are_kept(bad
     parsed = parse_feed(rss(bad + GOOD), "https://example.org/feed")
     assert [a.title for a in parsed.articles] == ["NATO-Russia Council meets"]
     assert len(parsed.dropped) == 1, "the reason goes to the log"
+
+
+def test_an_atom_entry_that_breaks_the_parser_leaves_its_neighbours_their_namespace_and_base():
+    body = (
+        b'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom" xml:base="https://example.org/news/">'
+        b"<title>Wire</title><entry><title>Broken</title></height></entry>"
+        b'<entry><title>NATO-Russia Council meets</title><link href="nrc"/><id>urn:nrc</id></entry></feed>'
+    )
+    parsed = parse_feed(body, "https://example.org/feed")
+    assert [(a.title, a.link) for a in parsed.articles] == [
+        ("NATO-Russia Council meets", "https://example.org/news/nrc")
+    ]
+    assert parsed.title == "Wire" and len(parsed.dropped) == 1
+
+
+def test_a_declaration_that_never_ends_is_read_past():
+    body = b"<?" + b'encoding="' * 500 + rss(GOOD).split(b"?>", 1)[1]
+    assert [a.title for a in parse_feed(body, "https://example.org/feed").articles] == [
+        "NATO-Russia Council meets"
+    ]
+
+
+def test_a_feed_with_kilobytes_before_its_first_element_is_refused_with_the_reason():
+    with pytest.raises(FetchError, match="the feed has over 8 KB before its first element"):
+        parse_feed(b"\n" * 10_000 + rss(GOOD), "https://example.org/feed")
 
 
 def test_an_encoding_no_codec_has_is_read_as_the_bytes_allow():

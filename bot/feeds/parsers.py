@@ -24,7 +24,7 @@ from bot.errors import FetchError
 from bot.feeds.parse import ParsedFeed, parse_feed
 
 PARSE_DEADLINE = 30.0  # seconds a worker has for one feed; a 10 MB feed takes a few here
-IN_THREAD_BELOW = 64 * 1024  # bytes: smaller bodies are parsed in a thread of this process
+IN_THREAD_BELOW = 16 * 1024  # bytes: smaller bodies are parsed in a thread of this process
 WORKERS = 2
 _LENGTH = struct.Struct("!Q")
 _READY = b"ready"
