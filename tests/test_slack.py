@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.app import App
-from bot.channels.slack import EVENTS_PATH, render_blocks, signature_problem
+from bot.channels.slack import EVENTS_PATH, MAX_AGE, render_blocks, signature_problem
 from bot.config import SlackSettings
 from bot.domain import Alert, Match, Quote
 from bot.errors import ConfigError
@@ -56,11 +56,12 @@ async def workspace(feed_server, make_settings, start_app, slack, clock):
     feed_server.files["/world.xml"] = WORLD
     runners = []
 
-    async def start(extra: str = "", user: str = "U1") -> tuple[App, SlackUser]:
+    async def start(extra: str = "", user: str = "U1", database_url: str = "") -> tuple[App, SlackUser]:
         settings = make_settings(
             f"slack:\n  bot_token: {BOT_TOKEN}\n  signing_secret: {SIGNING_SECRET}\n"
             f"  api_url: {slack.api_url}\n{extra}"
-            f"feeds:\n  - url: {feed_server.url('/world.xml')}\n    name: World Desk\n"
+            f"feeds:\n  - url: {feed_server.url('/world.xml')}\n    name: World Desk\n",
+            {"NEWSALERT_DATABASE_URL": database_url} if database_url else None,
         )
         app, _out = await start_app(settings)
         routes = [route for channel in app.channels.values() for route in channel.routes()]
@@ -139,6 +140,23 @@ async def test_forged_stale_and_replayed_requests_get_401_and_change_nothing(wor
     headers = signed(body, now)
     assert (await user.post(body, headers))[0] == 200
     assert (await user.post(body, headers))[0] == 401, "the same signed request again is a replay"
+
+
+async def test_a_request_replayed_after_a_restart_or_to_another_replica_is_refused(
+    workspace, database_url, clock
+):
+    """Two processes on one database: the bot before and after a restart, or two replicas."""
+    _app, first = await workspace(database_url=database_url)
+    _other_app, second = await workspace(database_url=database_url)
+    body = first.command_body("watch NATO-Russia Council")
+    headers = signed(body, int(clock.now().timestamp()))
+    assert (await first.post(body, headers))[0] == 200
+    assert (await second.post(body, headers))[0] == 401, "a replay, though this process never saw it"
+    clock.advance(timedelta(seconds=MAX_AGE - 1))
+    assert (await second.post(body, headers))[0] == 401, "refused while its timestamp is still fresh"
+    status, answer = await second.types("list")
+    assert status == 200, "a fresh request is answered"
+    assert answer["text"] == "1. NATO-Russia Council", "the replays changed nothing"
 
 
 def test_signatures_are_checked_by_hmac_and_time():

@@ -12,8 +12,9 @@ import hashlib
 import hmac
 import logging
 import re
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any, Protocol
 from urllib.parse import quote
 
 import aiohttp
@@ -186,17 +187,25 @@ def signature_problem(secret: str, timestamp: str, signature: str, body: bytes, 
 # --- adapter -----------------------------------------------------------------------------------
 
 
+class Signatures(Protocol):
+    """Where signed requests are kept while they could be replayed: the database, which every replica
+    shares and a restart keeps."""
+
+    async def first_sight(self, signature: str, expires_at: datetime, now: datetime) -> bool: ...
+
+
 class SlackChannel:
     name = "slack"
     exclusive_listen = False  # Socket Mode takes several connections; HTTP mode is stateless
     one_sender = True  # a message a second per channel, whichever replica sends it
     overall = None
 
-    def __init__(self, settings: SlackSettings, commands: Commands, clock: Clock):
+    def __init__(self, settings: SlackSettings, commands: Commands, clock: Clock, signatures: Signatures):
         assert settings.bot_token
         self.settings = settings
         self.commands = commands
         self.clock = clock
+        self.signatures = signatures
         self.session = aiohttp.ClientSession()
         self.client = AsyncWebClient(
             settings.bot_token.get_secret_value(), base_url=settings.api_url, session=self.session
@@ -209,7 +218,6 @@ class SlackChannel:
         )
         self.bolt.command(settings.command)(self._slash)
         self.bolt.action(re.compile(r"^newsalert-"))(self._pressed)
-        self._seen: dict[str, float] = {}  # signatures of recent requests: a replay is refused
         self._later: set[asyncio.Task[None]] = set()
         self._socket: AsyncSocketModeHandler | None = None
 
@@ -315,27 +323,29 @@ class SlackChannel:
 
     async def _events(self, request: web.Request) -> web.Response:
         body = await request.read()
-        signature = request.headers.get("X-Slack-Signature", "")
-        now = self.clock.now().timestamp()
-        assert self.settings.signing_secret
-        problem = signature_problem(
-            self.settings.signing_secret.get_secret_value(),
-            request.headers.get("X-Slack-Request-Timestamp", ""),
-            signature,
-            body,
-            now,
-        )
-        if problem is None and signature in self._seen:
-            problem = "the same request came twice"
+        problem = await self._refusal(request.headers, body)
         if problem:
             log.warning("refused a request to %s: %s", EVENTS_PATH, problem)
             return web.Response(status=401, text="refused")
-        self._seen = {s: t for s, t in self._seen.items() if t > now - 2 * MAX_AGE}
-        self._seen[signature] = now
         bolt_request = AsyncBoltRequest(
             body=body.decode(), query=request.query_string, headers=dict(request.headers)
         )
         return await to_aiohttp_response(await self.bolt.async_dispatch(bolt_request))
+
+    async def _refusal(self, headers: Mapping[str, str], body: bytes) -> str | None:
+        """Why a request is not Slack's, or is Slack's again (a replay, to this replica or another)."""
+        timestamp = headers.get("X-Slack-Request-Timestamp", "")
+        signature = headers.get("X-Slack-Signature", "")
+        assert self.settings.signing_secret
+        secret = self.settings.signing_secret.get_secret_value()
+        now = self.clock.now()
+        problem = signature_problem(secret, timestamp, signature, body, now.timestamp())
+        if problem:
+            return problem
+        expires_at = datetime.fromtimestamp(int(timestamp) + MAX_AGE, UTC)  # then the time alone refuses it
+        if not await self.signatures.first_sight(signature, expires_at, now):
+            return "the same request came twice"
+        return None
 
     async def listen(self, stop: asyncio.Event) -> None:
         """Socket Mode, when an app token is set: commands arrive over Slack's websocket."""
