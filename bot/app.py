@@ -140,7 +140,7 @@ class App:
         if self.settings.telegram.token:
             chat_apps.append(TelegramChannel(self.settings.telegram, self.commands))
         if self.settings.slack.bot_token:
-            chat_apps.append(SlackChannel(self.settings.slack, self.commands, self.clock))
+            chat_apps.append(SlackChannel(self.settings.slack, self.commands, self.clock, self.store))
         self.channels.update((channel.name, channel) for channel in chat_apps)
         try:
             for channel in chat_apps:

@@ -4,8 +4,11 @@ and Block Kit alerts in the channel, against a fake Web API on loopback."""
 from __future__ import annotations
 
 import asyncio
+import json
+import random
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
 
 import pytest
 import yaml
@@ -13,12 +16,21 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.app import App
-from bot.channels.slack import EVENTS_PATH, render_blocks, signature_problem
+from bot.channels.slack import EVENTS_PATH, MAX_AGE, render_blocks, signature_problem
 from bot.config import SlackSettings
 from bot.domain import Alert, Match, Quote
 from bot.errors import ConfigError
 from bot.web import build_web_app, start_web
 from tests.conftest import ROOT, SAMPLES
+from tests.fakes.hostile_client import (
+    DEEP,
+    damaged,
+    odd_bytes,
+    odd_json,
+    odd_text,
+    post_raw,
+    replace_somewhere,
+)
 from tests.fakes.slack_api import (
     APP_TOKEN,
     BOT_TOKEN,
@@ -56,11 +68,12 @@ async def workspace(feed_server, make_settings, start_app, slack, clock):
     feed_server.files["/world.xml"] = WORLD
     runners = []
 
-    async def start(extra: str = "", user: str = "U1") -> tuple[App, SlackUser]:
+    async def start(extra: str = "", user: str = "U1", database_url: str = "") -> tuple[App, SlackUser]:
         settings = make_settings(
             f"slack:\n  bot_token: {BOT_TOKEN}\n  signing_secret: {SIGNING_SECRET}\n"
             f"  api_url: {slack.api_url}\n{extra}"
-            f"feeds:\n  - url: {feed_server.url('/world.xml')}\n    name: World Desk\n"
+            f"feeds:\n  - url: {feed_server.url('/world.xml')}\n    name: World Desk\n",
+            {"NEWSALERT_DATABASE_URL": database_url} if database_url else None,
         )
         app, _out = await start_app(settings)
         routes = [route for channel in app.channels.values() for route in channel.routes()]
@@ -141,6 +154,23 @@ async def test_forged_stale_and_replayed_requests_get_401_and_change_nothing(wor
     assert (await user.post(body, headers))[0] == 401, "the same signed request again is a replay"
 
 
+async def test_a_request_replayed_after_a_restart_or_to_another_replica_is_refused(
+    workspace, database_url, clock
+):
+    """Two processes on one database: the bot before and after a restart, or two replicas."""
+    _app, first = await workspace(database_url=database_url)
+    _other_app, second = await workspace(database_url=database_url)
+    body = first.command_body("watch NATO-Russia Council")
+    headers = signed(body, int(clock.now().timestamp()))
+    assert (await first.post(body, headers))[0] == 200
+    assert (await second.post(body, headers))[0] == 401, "a replay, though this process never saw it"
+    clock.advance(timedelta(seconds=MAX_AGE - 1))
+    assert (await second.post(body, headers))[0] == 401, "refused while its timestamp is still fresh"
+    status, answer = await second.types("list")
+    assert status == 200, "a fresh request is answered"
+    assert answer["text"] == "1. NATO-Russia Council", "the replays changed nothing"
+
+
 def test_signatures_are_checked_by_hmac_and_time():
     body = b"token=x&text=hello"
     headers = signed(body, 1_000_000)
@@ -148,7 +178,18 @@ def test_signatures_are_checked_by_hmac_and_time():
     assert signature_problem(SIGNING_SECRET, ts, sig, body, 1_000_299) is None
     assert signature_problem(SIGNING_SECRET, ts, sig, body + b"!", 1_000_000) == "signature does not match"
     assert "five minutes" in signature_problem(SIGNING_SECRET, ts, sig, body, 1_000_301)
-    assert "five minutes" in signature_problem(SIGNING_SECRET, "soon", sig, body, 1_000_000)
+    for odd in ("soon", "\u00b2", "\u0661" * 7, "1" * 5000, " 1000000", "+1000000", "1_000_000"):
+        assert "five minutes" in signature_problem(SIGNING_SECRET, odd, sig, body, 1_000_000), odd
+    unicode = sig[:-1] + "\u00e9"
+    assert signature_problem(SIGNING_SECRET, ts, unicode, body, 1_000_000) == "signature does not match"
+    undecodable = sig[:-1] + "\udcff"  # how aiohttp hands over a byte 0xFF
+    assert signature_problem(SIGNING_SECRET, ts, undecodable, body, 1_000_000) == "signature does not match"
+
+
+async def test_a_rule_that_says_payload_is_watched_like_any_other(workspace):
+    _app, user = await workspace()
+    status, answer = await user.types("watch payload")
+    assert status == 200 and answer["text"].startswith('Watching rule 1: "payload"')
 
 
 async def test_a_backtest_is_acknowledged_at_once_and_answered_through_response_url(workspace, slack):
@@ -322,3 +363,101 @@ async def test_status_is_for_admins_and_files_are_pointed_to_the_server(workspac
     assert answer["text"].startswith("Feeds: 1 watched, 1 healthy, 0 failing.\nLast successful poll: ")
     _status, answer = await user.types("export")
     assert answer["text"] == "Export the feeds on the server: newsalert opml export FILE."
+
+
+# --- hostile requests: a 400 or 401, never a 500 -----------------------------------------------
+
+# the fields Slack's payloads have, and bolt or our handler read
+SLACK_FIELDS = [
+    "command", "text", "channel_id", "channel_name", "user_id", "response_url", "payload", "type",
+    "actions", "action_id", "value", "user", "id", "channel", "name", "team", "team_id", "enterprise",
+    "authorizations", "response_urls", "is_enterprise_install", "ssl_check", "view", "event",
+]  # fmt: skip
+
+
+def raw_headers(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    form = [(b"Content-Type", b"application/x-www-form-urlencoded")]
+    return form + [(name.encode(), value.encode()) for name, value in headers.items()]
+
+
+def a_press(user: SlackUser, value: str) -> dict:
+    return {
+        "type": "block_actions", "user": {"id": user.user}, "channel": {"id": user.channel, "name": "news"},
+        "response_url": f"{user.slack.base_url}/respond/0",
+        "actions": [{"type": "button", "action_id": "newsalert-0-0", "value": value}],
+    }  # fmt: skip
+
+
+def as_form(fields: dict) -> bytes:
+    return urlencode(fields, errors="surrogatepass").encode()
+
+
+def a_hostile_body(rng: random.Random, user: SlackUser) -> bytes:
+    """A slash command or button press with something wrong, or anything at all."""
+    good = user.command_body(rng.choice(["list", "watch NATO", "help"]))
+    press = a_press(user, rng.choice(["list", "pause 1", "rules>pause 1"]))
+    return [
+        lambda: odd_bytes(rng, 300),
+        lambda: damaged(rng, good),
+        lambda: user.command_body(odd_text(rng)),
+        lambda: as_form({rng.choice(SLACK_FIELDS): odd_text(rng) for _ in range(rng.randrange(6))}),
+        lambda: as_form({"payload": json.dumps(replace_somewhere(rng, press, SLACK_FIELDS))}),
+        lambda: as_form({"payload": json.dumps(odd_json(rng, SLACK_FIELDS))}),
+        lambda: as_form({"payload": json.dumps(press)})[: rng.randrange(400)],
+    ][rng.randrange(7)]()
+
+
+def hostile_headers(rng: random.Random, body: bytes, now: int) -> list[tuple[bytes, bytes]]:
+    """Mostly a good signature (so the body is read), sometimes odd bytes in a header instead."""
+    headers = raw_headers(signed(body, now - rng.randrange(MAX_AGE)) if rng.random() < 0.8 else {})
+    for _ in range(rng.randrange(3) if rng.random() < 0.3 else 0):
+        at = rng.randrange(len(headers))
+        odd = odd_bytes(rng) if rng.random() < 0.5 else odd_text(rng).encode("utf-8", "surrogatepass")
+        headers[at] = (headers[at][0], odd)
+    return headers
+
+
+async def test_hostile_requests_get_400_or_401_never_500_and_slack_still_works(
+    workspace, slack, clock, database_url
+):
+    app, user = await workspace(database_url=database_url)
+    now = int(clock.now().timestamp())
+    timestamp, signature = (b"X-Slack-Request-Timestamp", b"X-Slack-Signature")
+
+    def sign(body: bytes) -> list[tuple[bytes, bytes]]:
+        return raw_headers(signed(body, now))
+
+    body = user.command_body("watch NATO")
+    no_command = as_form({"command": "/newsalert", "text": "list", "user_id": "U1"})
+    bad_press = a_press(user, "list")
+    bad_press["user"] = {"id": "\ud800"}  # JSON may say it; no UTF-8 text can
+    table = [  # what Slack never sends, and what we answer, from our handler (not aiohttp's)
+        ([(timestamp, "\u00b2".encode()), (signature, b"v0=00")], body, 401, b"refused"),
+        ([(timestamp, b"1" * 5000), (signature, b"v0=00")], body, 401, b"refused"),
+        ([(timestamp, str(now).encode()), (signature, b"v0=\xff")], body, 401, b"refused"),
+        ([(timestamp, str(now).encode()), (signature, "v0=\u00e9".encode())], body, 401, b"refused"),
+        (sign(b"\xff\xfe"), b"\xff\xfe", 400, b"not a slash command or button press"),
+        *((sign(b), b, 400, b"not a slash command or button press") for b in [
+            b"", b"{}", b"payload=null", b"payload=%5B1%2C2%5D", b"payload=notjson", b"payload=" + DEEP,
+            no_command, as_form({"payload": json.dumps(bad_press)}),
+        ]),
+    ]  # fmt: skip
+    for headers, body, status, text in table:
+        assert await post_raw(user.events_url, headers, body) == (status, text), (headers, body[:80])
+
+    rng = random.Random(18)
+    failures = []
+    for _ in range(300):
+        body = a_hostile_body(rng, user)
+        headers = hostile_headers(rng, body, now)
+        status, _text = await post_raw(user.events_url, headers, body)
+        if status >= 500:
+            failures.append((status, headers, body[:200]))
+    assert failures == []
+    await app.channels["slack"].settle()
+
+    status, answer = await user.types("watch Membership Action Plan")
+    assert status == 200 and answer["text"].startswith("Watching rule")
+    body = as_form({"payload": json.dumps(a_press(user, "list"))})
+    assert (await user.post(body, signed(body, now)))[0] == 200
+    assert "Membership Action Plan" in slack.responses[-1]["text"], "the button press was answered"

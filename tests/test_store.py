@@ -6,11 +6,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select
 
 from bot.domain import Article, Feed, FeedUpdate, Match, NewStory, Quote, StoryAlert, StoryKey, Subscription
 from bot.store import Store, async_url
-from bot.store.tables import metadata
+from bot.store.tables import metadata, seen_signatures
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -164,3 +164,23 @@ async def test_two_processes_saving_one_story_at_once_make_one_story_and_one_ale
     finally:
         await other.close()
     assert await store.count_outbox() == {"pending": pairs}, "one alert per story, not one per outlet"
+
+
+async def test_a_signature_is_seen_once_by_every_process_until_it_expires(store, database_url):
+    """A signed request replayed to another replica, or after a restart, is known there; rows go
+    when they expire, so the table stays as small as a few minutes of requests."""
+    expires = NOW + timedelta(minutes=5)
+    other = Store.open(database_url)
+    try:
+        assert await store.first_sight("v0=aa", expires, NOW)
+        assert not await other.first_sight("v0=aa", expires, NOW + timedelta(minutes=4)), "a replay"
+        assert not await store.first_sight("v0=aa", expires, expires), "kept to its last second"
+        both = await asyncio.gather(*(s.first_sight("v0=bb", expires, NOW) for s in (store, other) * 3))
+        assert sorted(both) == [False] * 5 + [True], "six at once: one is the first"
+        later = expires + timedelta(seconds=1)
+        assert await other.first_sight("v0=cc", later + timedelta(minutes=5), later)
+    finally:
+        await other.close()
+    async with store.engine.connect() as conn:
+        kept = (await conn.execute(select(seen_signatures.c.signature))).scalars().all()
+    assert kept == ["v0=cc"], "the expired ones were deleted"

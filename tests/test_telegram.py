@@ -4,6 +4,8 @@ arrive, against a fake Bot API on loopback that is as strict as Telegram about H
 from __future__ import annotations
 
 import asyncio
+import json
+import random
 import signal
 from datetime import UTC, datetime, timedelta
 
@@ -20,6 +22,7 @@ from bot.errors import ConfigError
 from bot.opml import parse_opml
 from bot.web import build_web_app, start_web
 from tests.conftest import ROOT, SAMPLES, SEED_TITLE
+from tests.fakes.hostile_client import DEEP, damaged, odd_bytes, odd_json, post_raw, replace_somewhere
 from tests.fakes.telegram_api import TOKEN, FakeTelegram, parse_html
 from tests.test_cli import clean_env, started
 
@@ -324,6 +327,81 @@ async def test_webhook_mode_checks_telegrams_secret(bot, telegram):
     finally:
         await runner.cleanup()
     assert "now gets an alert" in telegram.last()["text"]
+
+
+# the fields of an update the bot reads, and the kinds of chat
+UPDATE_FIELDS = [
+    "update_id", "message", "callback_query", "message_id", "date", "chat", "id", "type", "title", "from",
+    "is_bot", "first_name", "username", "text", "caption", "document", "file_id", "file_unique_id",
+    "file_size", "migrate_to_chat_id", "sender_chat", "message_thread_id", "is_topic_message", "data",
+    "chat_instance", "entities", "offset", "length", "private", "group", "supergroup",
+]  # fmt: skip
+
+
+def an_update(rng: random.Random, update_id: int) -> dict:
+    """A command in a private chat or a group, or a button press, as Telegram sends them."""
+    user = {"id": 1001, "is_bot": False, "first_name": "A"}
+    chat = rng.choice([{"id": 1001, "type": "private"}, {"id": GROUP, "type": "group", "title": "G"}])
+    text = rng.choice(["/start", "/list", "/watch NATO", "/help@newsalert_bot"])
+    message = {"message_id": 5, "date": 1_700_000_000, "text": text, "chat": chat, "from": user}
+    if rng.random() < 0.3:
+        query = {"id": "9", "from": user, "chat_instance": "1", "data": "rules>pause 1", "message": message}
+        return {"update_id": update_id, "callback_query": query}
+    return {"update_id": update_id, "message": message}
+
+
+def a_hostile_update(rng: random.Random, update_id: int) -> bytes:
+    good = json.dumps(an_update(rng, update_id)).encode()
+    return [
+        lambda: odd_bytes(rng, 300),
+        lambda: damaged(rng, good),
+        lambda: json.dumps(replace_somewhere(rng, an_update(rng, update_id), UPDATE_FIELDS)).encode(),
+        lambda: json.dumps(odd_json(rng, UPDATE_FIELDS)).encode(),
+    ][rng.randrange(4)]()
+
+
+async def test_hostile_webhook_calls_get_400_or_401_never_500_and_updates_still_work(bot, telegram):
+    app = await bot("  webhook_url: https://bot.example.org\n")
+    secret = app.settings.telegram.webhook_secret_value().encode()
+    runner, port = await start_web(
+        build_web_app(app.health, app.channels["telegram"].routes()), "127.0.0.1", 0
+    )
+    url = f"http://127.0.0.1:{port}/telegram/webhook"
+    name = b"X-Telegram-Bot-Api-Secret-Token"
+    as_json = (b"Content-Type", b"application/json")
+    start = json.dumps(an_update(random.Random(1), 1)).encode()
+    table = [  # what Telegram never sends, and what we answer, from our handler (not aiohttp's)
+        ([(name, b"\xff")], start, 401, b"wrong secret token"),
+        ([(name, secret + b"\xff")], start, 401, b"wrong secret token"),
+        ([(name, "\u00e9".encode())], start, 401, b"wrong secret token"),
+        *(([(name, secret), as_json], body, 400, b"not an update") for body in [
+            b"[1,2]", b"null", b"{}", b'"x"', b"1", b"\xff", b"", DEEP, b'{"update_id": "1"}',
+            b'{"update_id": true}', b'{"update_id": 1, "message": 5}', b'{"update_id": 1, "message": [1]}',
+        ]),
+        ([(name, secret), (b"Content-Type", b"application/json; charset=nonesuch")], start, 200, b"ok"),
+    ]  # fmt: skip
+    rng = random.Random(18)
+    failures = []
+    try:
+        for headers, body, status, text in table:
+            assert await post_raw(url, headers, body) == (status, text), (headers, body[:80])
+        for update_id in range(2, 300):
+            headers = [(name, secret if rng.random() < 0.9 else odd_bytes(rng)), as_json]
+            body = a_hostile_update(rng, update_id)
+            status, _text = await post_raw(url, headers, body)
+            if status >= 500:
+                failures.append((status, headers, body[:200]))
+        assert failures == []
+        await app.channels["telegram"].settle()
+        telegram.sent.clear()
+        update = {"update_id": 300, "message": {
+            "message_id": 6, "date": 1_700_000_000, "text": "/watch Membership Action Plan",
+            "chat": {"id": 1001, "type": "private"}, "from": {"id": 1001, "is_bot": False, "first_name": "A"},
+        }}  # fmt: skip
+        assert await post_raw(url, [(name, secret), as_json], json.dumps(update).encode()) == (200, b"ok")
+    finally:
+        await runner.cleanup()
+    assert telegram.last()["text"].startswith("Watching rule")
 
 
 # --- the alert as Telegram will parse it: pure ------------------------------------------------

@@ -10,11 +10,13 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
+import json
 import logging
 import re
-from collections.abc import Awaitable, Callable
-from typing import Any
-from urllib.parse import quote
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any, Protocol
+from urllib.parse import parse_qsl, quote, urlsplit
 
 import aiohttp
 from aiohttp import web
@@ -40,6 +42,10 @@ MAX_RULES_SHOWN = 5
 MAX_BUTTON_ROWS = 45  # a message may have 50 blocks
 DIGEST_PER_MESSAGE = 40
 MAX_AGE = 300  # seconds: an older signed request is refused (Slack's five minutes)
+SECONDS = re.compile(r"[0-9]{1,12}")  # a timestamp: ASCII digits, few enough for int() to take them
+SURROGATE = re.compile("[\ud800-\udfff]")  # JSON's "\\ud800" makes a string that no UTF-8 can carry
+# a slash command's fields we read; Slack sends more
+COMMAND_FIELDS = ("command", "text", "channel_id", "channel_name", "user_id", "response_url")
 # errors that mean the channel is gone for us: stop sending there
 GONE = {"channel_not_found", "not_in_channel", "is_archived"}
 # errors that mean our token no longer works: every channel at once, until the operator fixes it.
@@ -172,18 +178,85 @@ def render_digest(alerts: list[Alert], heading: str | None = None) -> list[tuple
     return messages
 
 
+# --- requests in: pure ------------------------------------------------------------------------
+
+
 def signature_problem(secret: str, timestamp: str, signature: str, body: bytes, now: float) -> str | None:
-    """Why a request did not come from Slack (v0 signature, five minutes), or None when it did."""
-    if not timestamp.isdigit() or abs(now - int(timestamp)) > MAX_AGE:
+    """Why a request did not come from Slack (v0 signature, five minutes), or None when it did.
+    Specs: https://api.slack.com/authentication/verifying-requests-from-slack"""
+    if not SECONDS.fullmatch(timestamp) or abs(now - int(timestamp)) > MAX_AGE:
         return "timestamp missing or more than five minutes off"
     base = b"v0:" + timestamp.encode() + b":" + body
     expected = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected.encode(), signature.encode()):
+    if not signature.isascii() or not hmac.compare_digest(expected, signature):
         return "signature does not match"
     return None
 
 
+def slack_payload(body: bytes) -> dict[str, Any] | None:
+    """A signed body, if it is one of the two things Slack posts to us: a slash command (a form), or
+    a button press (a form whose `payload` field is JSON). Only the fields we read are kept, each
+    checked to be what Slack sends; None for anything else.
+    Specs: https://api.slack.com/interactivity/slash-commands#app_command_handling
+    and https://api.slack.com/reference/interaction-payloads/block-actions"""
+    try:
+        form = dict(parse_qsl(body.decode(), keep_blank_values=True, strict_parsing=True))
+        return _button_press(json.loads(form["payload"])) if "payload" in form else _command(form)
+    except (ValueError, RecursionError):  # not UTF-8, not a form, not JSON, or JSON nested too deep
+        return None
+
+
+def _command(form: dict[str, str]) -> dict[str, Any] | None:
+    needed = {"command", "channel_id", "user_id"}
+    if not needed <= form.keys() or not _is_web_address(form.get("response_url")):
+        return None
+    return {name: form[name] for name in COMMAND_FIELDS if name in form}
+
+
+def _button_press(payload: Any) -> dict[str, Any] | None:
+    if not isinstance(payload, dict) or payload.get("type") != "block_actions":
+        return None
+    actions = payload.get("actions")
+    first = actions[0] if isinstance(actions, list) and actions else None
+    action = _strings(first, ("action_id",), ("value",))
+    user = _strings(payload.get("user"), ("id",))
+    channel = _strings(payload.get("channel") or {}, (), ("id", "name"))
+    url = payload.get("response_url")
+    if action is None or user is None or channel is None or not _is_web_address(url):
+        return None
+    return {
+        "type": "block_actions",
+        "actions": [action],
+        "user": user,
+        "channel": channel,
+        "response_url": url,
+    }
+
+
+def _is_web_address(url: Any) -> bool:
+    """Where an answer may be posted (a response_url): Slack's are https, a test's may be http."""
+    if not isinstance(url, str):
+        return False
+    where = urlsplit(url)  # ValueError when it cannot be one
+    return where.scheme in ("http", "https") and bool(where.hostname)
+
+
+def _strings(value: Any, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> dict[str, str] | None:
+    """These fields of a JSON object, when the required ones are there and each is text."""
+    if not isinstance(value, dict) or not all(name in value for name in required):
+        return None
+    kept = {name: value[name] for name in required + optional if name in value}
+    return kept if all(isinstance(v, str) and not SURROGATE.search(v) for v in kept.values()) else None
+
+
 # --- adapter -----------------------------------------------------------------------------------
+
+
+class Signatures(Protocol):
+    """Where signed requests are kept while they could be replayed: the database, which every replica
+    shares and a restart keeps."""
+
+    async def first_sight(self, signature: str, expires_at: datetime, now: datetime) -> bool: ...
 
 
 class SlackChannel:
@@ -192,11 +265,12 @@ class SlackChannel:
     one_sender = True  # a message a second per channel, whichever replica sends it
     overall = None
 
-    def __init__(self, settings: SlackSettings, commands: Commands, clock: Clock):
+    def __init__(self, settings: SlackSettings, commands: Commands, clock: Clock, signatures: Signatures):
         assert settings.bot_token
         self.settings = settings
         self.commands = commands
         self.clock = clock
+        self.signatures = signatures
         self.session = aiohttp.ClientSession()
         self.client = AsyncWebClient(
             settings.bot_token.get_secret_value(), base_url=settings.api_url, session=self.session
@@ -209,7 +283,6 @@ class SlackChannel:
         )
         self.bolt.command(settings.command)(self._slash)
         self.bolt.action(re.compile(r"^newsalert-"))(self._pressed)
-        self._seen: dict[str, float] = {}  # signatures of recent requests: a replay is refused
         self._later: set[asyncio.Task[None]] = set()
         self._socket: AsyncSocketModeHandler | None = None
 
@@ -308,34 +381,42 @@ class SlackChannel:
         return None
 
     def routes(self) -> list[web.RouteDef]:
-        """Slack's requests in HTTP mode (none in Socket Mode): signed, fresh and new, or 401."""
+        """Slack's requests in HTTP mode (none in Socket Mode): signed, fresh and new, or 401; then a
+        slash command or a button press, or 400."""
         if self.settings.app_token:
             return []
         return [web.post(EVENTS_PATH, self._events)]
 
     async def _events(self, request: web.Request) -> web.Response:
         body = await request.read()
-        signature = request.headers.get("X-Slack-Signature", "")
-        now = self.clock.now().timestamp()
-        assert self.settings.signing_secret
-        problem = signature_problem(
-            self.settings.signing_secret.get_secret_value(),
-            request.headers.get("X-Slack-Request-Timestamp", ""),
-            signature,
-            body,
-            now,
-        )
-        if problem is None and signature in self._seen:
-            problem = "the same request came twice"
+        problem = await self._refusal(request.headers, body)
         if problem:
             log.warning("refused a request to %s: %s", EVENTS_PATH, problem)
             return web.Response(status=401, text="refused")
-        self._seen = {s: t for s, t in self._seen.items() if t > now - 2 * MAX_AGE}
-        self._seen[signature] = now
-        bolt_request = AsyncBoltRequest(
-            body=body.decode(), query=request.query_string, headers=dict(request.headers)
-        )
+        payload = slack_payload(body)
+        if payload is None:
+            log.warning("refused a signed request to %s: not a slash command or button press", EVENTS_PATH)
+            return web.Response(status=400, text="not a slash command or button press")
+        # bolt reads the checked fields as JSON: reading a form itself, it guesses from the text, and
+        # drops a command whose text says "payload"
+        as_json = {"content-type": "application/json"}
+        bolt_request = AsyncBoltRequest(body=json.dumps(payload), headers=as_json)
         return await to_aiohttp_response(await self.bolt.async_dispatch(bolt_request))
+
+    async def _refusal(self, headers: Mapping[str, str], body: bytes) -> str | None:
+        """Why a request is not Slack's, or is Slack's again (a replay, to this replica or another)."""
+        timestamp = headers.get("X-Slack-Request-Timestamp", "")
+        signature = headers.get("X-Slack-Signature", "")
+        assert self.settings.signing_secret
+        secret = self.settings.signing_secret.get_secret_value()
+        now = self.clock.now()
+        problem = signature_problem(secret, timestamp, signature, body, now.timestamp())
+        if problem:
+            return problem
+        expires_at = datetime.fromtimestamp(int(timestamp) + MAX_AGE, UTC)  # then the time alone refuses it
+        if not await self.signatures.first_sight(signature, expires_at, now):
+            return "the same request came twice"
+        return None
 
     async def listen(self, stop: asyncio.Event) -> None:
         """Socket Mode, when an app token is set: commands arrive over Slack's websocket."""
@@ -368,8 +449,15 @@ class SlackChannel:
         except Exception:
             log.exception("answering %s %s failed", self.settings.command, name)
             reply = Reply(SORRY)
+        await self._respond(
+            respond, name, text=reply.text, blocks=reply_blocks(reply), response_type="ephemeral"
+        )
+
+    async def _respond(self, respond: Any, name: str, **answer: Any) -> None:
+        """An answer posted to the request's response_url. The request was acknowledged already: an
+        answer that cannot be posted is logged."""
         try:
-            await respond(text=reply.text, blocks=reply_blocks(reply), response_type="ephemeral")
+            await respond(**answer)
         except Exception:
             log.exception("the answer to %s %s could not be sent", self.settings.command, name)
 
@@ -385,11 +473,14 @@ class SlackChannel:
         if refresh and not reply.refused:
             again = await self.commands.run(chat, refresh, "")
             both = Reply(f"{reply.text}\n\n{again.text}", again.buttons, again.refresh)
-            await respond(text=both.text, blocks=reply_blocks(both), replace_original=True)
-        else:
-            await respond(
-                text=reply.text, blocks=reply_blocks(reply), response_type="ephemeral", replace_original=False
+            await self._respond(
+                respond, name, text=both.text, blocks=reply_blocks(both), replace_original=True
             )
+        else:
+            await self._respond(
+                respond, name, text=reply.text, blocks=reply_blocks(reply), response_type="ephemeral",
+                replace_original=False,
+            )  # fmt: skip
 
     def _chat(self, channel_id: str, channel_name: str, user: str) -> Chat:
         admin = user in self.settings.admins

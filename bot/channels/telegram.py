@@ -10,12 +10,13 @@ import asyncio
 import contextlib
 import hmac
 import html
+import json
 import logging
 import os
 import re
 from collections.abc import Awaitable
 from datetime import timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from aiohttp import web
 from telegram import Bot, BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
@@ -53,6 +54,10 @@ ADMINS = {ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR}
 _GONE = ("chat not found", "thread not found", "topic_deleted", "topic_closed", "not enough rights")
 # ... and those that mean an alert can no longer be edited: it stays as it was
 _UNEDITABLE = ("message is not modified", "message to edit not found", "message can't be edited")
+
+# what python-telegram-bot raises building an Update from JSON not shaped as the Bot API's; a date
+# past what the platform's clock functions take gives OverflowError or OSError
+NOT_AN_UPDATE = (TypeError, ValueError, KeyError, AttributeError, OverflowError, OSError)
 
 Keyboard = tuple[tuple[Button, ...], ...]
 T = TypeVar("T")
@@ -163,6 +168,21 @@ def file_url(api_url: str) -> str:
     https://api.telegram.org/bot -> https://api.telegram.org/file/bot (any Bot API server alike)."""
     base = api_url.rstrip("/")
     return base.removesuffix("/bot") + "/file/bot"
+
+
+def read_update(body: bytes, bot: Bot) -> Update | None:
+    """The update a webhook call carries: a JSON object with an integer update_id, as the Bot API
+    sends; None for anything else. Specs: https://core.telegram.org/bots/api#update"""
+    try:
+        data: Any = json.loads(body)  # UTF-8 by the JSON spec, whatever the Content-Type says
+    except (ValueError, RecursionError):  # not UTF-8, not JSON, or JSON nested too deep
+        return None
+    if not isinstance(data, dict) or type(data.get("update_id")) is not int:
+        return None
+    try:
+        return Update.de_json(data, bot)
+    except NOT_AN_UPDATE:
+        return None
 
 
 def split_address(address: str) -> tuple[int | str, int | None]:
@@ -353,35 +373,36 @@ class TelegramChannel:
         """The webhook on http.port, in webhook mode; it answers only calls carrying our secret."""
         if not self.settings.webhook_url:
             return []
-        secret = self.settings.webhook_secret_value().encode()
+        secret = self.settings.webhook_secret_value()
 
         async def webhook(request: web.Request) -> web.Response:
-            given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "").encode()
-            if not hmac.compare_digest(given, secret):
+            given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
+            # the secret is ASCII (A-Z, a-z, 0-9, _ and -): other bytes cannot be it
+            if not (given.isascii() and hmac.compare_digest(given, secret)):
                 return web.Response(status=401, text="wrong secret token")
-            try:
-                update = Update.de_json(await request.json(), self.bot)
-            except ValueError:
+            update = read_update(await request.read(), self.bot)
+            if update is None:
+                log.warning("refused a call to %s: not an update", WEBHOOK_PATH)
                 return web.Response(status=400, text="not an update")
-            if update:
-                await self.handle(update)  # never raises: Telegram would resend a failing update forever
+            await self.handle(update)  # never raises: Telegram would resend a failing update forever
             return web.Response(text="ok")
 
         return [web.post(WEBHOOK_PATH, webhook)]
 
     async def handle(self, update: Update) -> None:
-        """One update; a slow command (a backtest, finding a feed) is answered by a task of its own,
-        so that one chat's backtest holds up no other chat."""
+        """One update; never raises (a failure is logged and the chat told), so that a webhook update
+        is not sent again and again. A slow command (a backtest, finding a feed) is answered by a task
+        of its own, so that one chat's backtest holds up no other chat."""
+        await self._guarded(update, self._route(update))
+
+    async def _route(self, update: Update) -> None:
         message = update.message
         if message and message.migrate_to_chat_id:  # the group became a supergroup
-            await self._guarded(
-                update,
-                self.commands.chat_moved(self.name, str(message.chat.id), str(message.migrate_to_chat_id)),
-            )
+            await self.commands.chat_moved(self.name, str(message.chat.id), str(message.migrate_to_chat_id))
         elif update.callback_query:
-            await self._guarded(update, self._pressed(update))
+            await self._pressed(update)
         elif message and message.document and split_command(message.caption or "")[0] == "import":
-            await self._guarded(update, self._import(update))
+            await self._import(update)
         elif message and message.text and message.text.startswith("/"):
             name, argument = split_command(message.text)
             head = message.text.split(maxsplit=1)[0]
@@ -390,17 +411,14 @@ class TelegramChannel:
                 return  # a command for another bot in the same group
             if not addressed and message.chat.type != ChatType.PRIVATE and not is_command(name):
                 return  # in a group, an unknown command without our name is another bot's
-            work = self._command(update, name, argument)
             if is_slow(name):
-                task = asyncio.create_task(self._guarded(update, work))
+                task = asyncio.create_task(self._guarded(update, self._command(update, name, argument)))
                 self._later.add(task)
                 task.add_done_callback(self._later.discard)
             else:
-                await self._guarded(update, work)
+                await self._command(update, name, argument)
         elif message and message.text and message.chat.type == ChatType.PRIVATE:
-            await self._guarded(
-                update, self._reply(str(message.chat.id), Reply("Send /help to see what I can do."))
-            )
+            await self._reply(str(message.chat.id), Reply("Send /help to see what I can do."))
 
     async def settle(self) -> None:
         """Wait for the answers still being worked on (slow commands)."""

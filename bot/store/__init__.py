@@ -25,6 +25,7 @@ from bot.store.feeds import FeedRows
 from bot.store.queues import QueueRows
 from bot.store.rows import T, hold_lock, lock_key
 from bot.store.rules import RuleRows
+from bot.store.signatures import SignatureRows
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
@@ -53,9 +54,9 @@ def _upgrade(connection: Connection) -> None:
     command.upgrade(config, "head")
 
 
-class Store(FeedRows, RuleRows, QueueRows):
+class Store(FeedRows, RuleRows, QueueRows, SignatureRows):
     """The one way in: opening, migrating and writing here; the queries of each kind of row in
-    feeds.py, rules.py and queues.py."""
+    feeds.py, rules.py, queues.py and signatures.py."""
 
     def __init__(self, engine: AsyncEngine, sync_engine: Engine | None = None):
         self.engine = engine

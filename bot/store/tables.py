@@ -190,3 +190,11 @@ llm_summaries = Table(  # what the LLM wrote, by the text it read: nothing is su
     Column("created_at", UTCDateTime, nullable=False),
 )
 Index("ix_llm_summaries_created", llm_summaries.c.created_at)
+
+seen_signatures = Table(  # signed Slack requests while they could be replayed: the same one again is refused
+    "seen_signatures",
+    metadata,
+    Column("signature", String(100), primary_key=True),  # X-Slack-Signature: "v0=" and 64 hex digits
+    Column("expires_at", UTCDateTime, nullable=False),  # when its timestamp leaves Slack's five minutes
+)
+Index("ix_seen_signatures_expires", seen_signatures.c.expires_at)

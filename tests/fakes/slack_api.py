@@ -207,7 +207,8 @@ class SlackUser:
                 "command": "/newsalert", "text": text, "channel_id": self.channel, "channel_name": "news",
                 "user_id": self.user, "team_id": "T1", "trigger_id": "1.2.3",
                 "response_url": f"{self.slack.base_url}/respond/{next(self._ids)}",
-            }
+            },
+            errors="surrogatepass",  # text no UTF-8 can carry goes as the bytes Python would write
         ).encode()  # fmt: skip
 
     async def post(self, body: bytes, headers: dict[str, str]) -> tuple[int, Any]:
