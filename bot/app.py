@@ -117,7 +117,8 @@ class App:
         trusted = Fetcher(open_session())
         guarded = Fetcher(open_session(guarded_connector()), check_hop=check_url)
         max_words = self.settings.summary.max_words
-        pages = PageReader(self.settings.summary.fetch_pages, self.clock)
+        parsers = Parsers(deadline=self.settings.polling.parse_deadline.total_seconds())
+        pages = PageReader(self.settings.summary.fetch_pages, self.clock, parsers)
         llm = (
             LlmSummarizer(self.settings.summary.llm, self.store)
             if self.settings.summary.llm.base_url
@@ -126,12 +127,12 @@ class App:
         self.poller = Poller(
             trusted, guarded, self.store, self.matcher, self.clock, max_words, self.bounds, pages, llm,
             adaptive=self.settings.polling.adaptive,
-            parsers=Parsers(deadline=self.settings.polling.parse_deadline.total_seconds()),
+            parsers=parsers,
         )  # fmt: skip
         self.commands = Commands(
             self.store,
             self.clock,
-            find_feed=partial(find_feed, guarded),
+            find_feed=partial(find_feed, guarded, parsers),
             chat_feed_interval=chat_interval(self.settings.poll_interval, self.bounds),
             language=self.settings.rules_language,
             limits=self.settings.limits,

@@ -12,6 +12,7 @@ from bot.commands import Chat, Commands, parse_digest, parse_quiet, split_comman
 from bot.config import LimitsSettings
 from bot.feeds.discover import find_feed
 from bot.feeds.fetch import Fetcher, open_session
+from bot.feeds.parsers import Parsers
 from bot.store import Store
 from tests.conftest import SAMPLES
 
@@ -27,7 +28,7 @@ async def commands(tmp_path, clock):
         yield Commands(
             store,
             clock,
-            find_feed=partial(find_feed, Fetcher(session)),
+            find_feed=partial(find_feed, Fetcher(session), Parsers()),
             chat_feed_interval=timedelta(minutes=30),
         )
     await store.close()

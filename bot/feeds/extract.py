@@ -17,6 +17,7 @@ from bot.dedupe import canonical_url
 from bot.domain import Article, Clock
 from bot.errors import FetchError
 from bot.feeds.fetch import Fetcher
+from bot.feeds.parsers import Parsers
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +46,10 @@ def main_text(page: bytes, url: str) -> str | None:
 class PageReader:
     """Fills thin items with their page's main text; each page is fetched once (cached by URL)."""
 
-    def __init__(self, mode: Mode, clock: Clock | None = None):
+    def __init__(self, mode: Mode, clock: Clock | None = None, parsers: Parsers | None = None):
         self.mode = mode
         self.clock = clock
+        self.parsers = parsers or Parsers()  # pages are read off the event loop, with a deadline
         self._cache: OrderedDict[str, str | None] = OrderedDict()
         self._limit = asyncio.Semaphore(CONCURRENT_PAGES)
         self._paused: dict[str, datetime] = {}  # host -> when to try it again
@@ -78,7 +80,7 @@ class PageReader:
                 return None  # its alert goes out now with the item's own text, not after a timeout
             try:
                 page = await fetcher.fetch(url)
-                text = await asyncio.to_thread(main_text, page.body or b"", page.url)
+                text = await self.parsers.page_text(page.body or b"", page.url)
             except FetchError as error:  # the item as the feed gave it is still worth an alert
                 log.info("page %s not read: %s", url, error)
                 if self.clock and error.kind in _UNREACHABLE:
