@@ -339,6 +339,11 @@ def test_summary_keeps_text_order_and_skips_quotes_and_fragments_after_the_lead(
         ('The minister (who called it "a disgrace") resigned on Friday.', None),
         ("Packages were cleared from the roof - hurled there by friends of inmates.", None),
         ("Arsenal won 2 - 1 at home and Chelsea drew 0 - 0 away on Sunday.", None),
+        pytest.param(
+            "The guards" + _RUN + "\u2013 seven of whom are former soldiers - were found to be in breach.",
+            "The guards were found to be in breach.",
+            id="an aside after a long run of spaces",
+        ),
     ],
 )
 def test_asides_are_dropped_unless_they_attribute(sentence, kept):
@@ -367,6 +372,11 @@ def test_a_sentence_broken_across_lines_is_read_as_one():
     summary = summarize(body, max_words=60)
     assert "on Thursday but there were concerns the heavily indebted nation would default" in summary
     assert "Caption" not in summary
+
+
+def test_a_sentence_broken_over_thousands_of_lines_is_read_as_one():
+    line = "lower case words here and there"
+    assert summarize("\n".join([line] * 6000), max_words=60) == " ".join([line] * 10) + "\u2026"
 
 
 @pytest.mark.parametrize("max_words", [5, 10, 30, 60])
