@@ -150,6 +150,14 @@ def test_near_over_thousands_of_close_pairs_highlights_every_one():
     assert found[1].spans == tuple((m.start(), m.end()) for m in words(text))
 
 
+def test_a_second_copy_of_a_long_entry_without_spaces_is_highlighted_like_the_first():
+    index = RuleIndex([(1, parse_rule("vote"))])
+    first, second = "vote," * 20_000, "".join(["vote,"] * 20_000)  # equal texts, two strings
+    expected = tuple((at, at + 4) for at in range(0, len(first), 5))
+    assert index.match(Document("", first))[1].spans == expected
+    assert index.match(Document("", second))[1].spans == expected
+
+
 def test_rules_come_and_go_without_rebuilding():
     index = RuleIndex([(1, parse_rule("Belarus"))])
     index.add(2, parse_rule("Georgia"))

@@ -16,7 +16,7 @@ from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 from itertools import accumulate, repeat
 from sys import intern
 from typing import NamedTuple
@@ -74,14 +74,19 @@ class _Field:
         self.has_words = len(self.haystack) > 2 * self.haystack.count(BREAK) + 1
 
     @cached_property
-    def _layout(self) -> tuple[list[int], list[int], Callable[[str], tuple[Span, ...]]]:
+    def _layout(self) -> tuple[list[int], list[int], Callable[[int], tuple[Span, ...]]]:
         """Where each chunk's parts start in the haystack (at the space before them); the length of the
-        chunks before each (it starts that far and one space a chunk into the text); and where the part
-        with each character of a chunk's keys is in the chunk."""
+        chunks before each (it starts that far and one space a chunk into the text); and, by chunk
+        number, where the part with each character of a chunk's keys is in the chunk.
+
+        The last is looked up in the shared cache once per chunk of this field, not once per match:
+        there a key equal to the chunk but left by another text is compared with it in full at every
+        lookup, and one long chunk (text without spaces) may hold thousands of matches."""
+        spans_of, chunks = chunk_spans(self.language), self.chunks
         return (
             list(accumulate(map(len, self.chunk_keys), initial=0)),
             list(accumulate(map(len, self.chunks), initial=0)),
-            chunk_spans(self.language),
+            cache(lambda i: spans_of(chunks[i])),
         )
 
     def span(self, start: int, end: int) -> Span:
@@ -90,10 +95,9 @@ class _Field:
         last = first = bisect_right(parts, end - 1) - 1  # the chunk of the last part
         while parts[first] > start:  # back to the chunk of the first part, a word or two before
             first -= 1
-        chunks = self.chunks
         return (
-            texts[first] + first + spans_of(chunks[first])[start - parts[first]][0],
-            texts[last] + last + spans_of(chunks[last])[end - 1 - parts[last]][1],
+            texts[first] + first + spans_of(first)[start - parts[first]][0],
+            texts[last] + last + spans_of(last)[end - 1 - parts[last]][1],
         )
 
     def placed(self, occurrences: list[Occurrence], origin: int, length: int) -> list[_Placed]:
