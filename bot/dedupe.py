@@ -28,8 +28,9 @@ _TRACKING = re.compile(
 )
 _MOBILE_HOST = re.compile(r"^(www|m|mobile|amp)\.", re.IGNORECASE)
 _AMP_PATH = re.compile(r"(^/amp(?=/))|(/amp/?$)|(\.amp(?=\.html?$|$))", re.IGNORECASE)
-# " - Reuters", " | BBC News": the outlet's name after the headline
-_OUTLET_SUFFIX = re.compile(r"\s+[-|\u2013\u2014:]\s+[^-|\u2013\u2014:]{2,40}$")
+# " - Reuters", " | BBC News": the outlet's name after the headline. It starts where a run of spaces
+# does: a bare \s+ would be tried from every space of a long run, reading the rest of it each time.
+_OUTLET_SUFFIX = re.compile(r"(?<!\s)\s+[-|\u2013\u2014:]\s+[^-|\u2013\u2014:]{2,40}$")
 
 
 def canonical_url(url: str) -> str:

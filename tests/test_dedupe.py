@@ -44,6 +44,16 @@ def test_a_headline_is_compared_without_the_outlets_name():
     assert title_key("Russia warns NATO: missile defence") != title_key("Russia warns NATO")
 
 
+def test_a_headline_with_a_long_run_of_spaces_is_compared_like_an_ordinary_one():
+    run = " " * 50_000
+    assert title_key("NATO agrees to resume contacts with Russia" + run + "- Reuters") == title_key(
+        "NATO agrees to resume contacts with Russia - Reuters"
+    )
+    assert story_key("https://example.org/x", "Talks" + run + "resume", "Talks resume.").title == title_key(
+        "Talks resume"
+    )
+
+
 def test_five_outlets_are_one_story_and_two_stories_on_the_topic_stay_two():
     keys = [story_key(link, title, body) for _, link, title, body in OUTLETS]
     others = [story_key(link, title, body) for _, link, title, body in SAME_TOPIC]

@@ -33,6 +33,7 @@ from bot.rules.text import (
     normalize,
     sentence_spans,
     tokenize,
+    words,
 )
 
 SEED_DOC = Document(
@@ -114,6 +115,47 @@ def test_highlights_are_the_matched_words_in_the_original_text():
     found = index.match(SEED_DOC)
     assert [SEED_DOC.body[s:e] for s, e in found[1].spans] == ["Membership Action Plans", "Ukraine"]
     assert found[2].field == "title" and [SEED_DOC.title[s:e] for s, e in found[2].spans] == ["Russia"]
+
+
+def test_near_highlights_each_side_only_where_the_other_is_close_enough():
+    text = (
+        "The prime minister said the vote was close. Later the prime minister left, and many hours passed"
+        " before anyone asked about a vote."
+    )
+    found = RuleIndex(
+        [
+            (1, parse_rule('"prime minister" NEAR/3 vote')),
+            (2, parse_rule('"prime minister" NEAR/1 "minister said"')),
+        ]
+    ).match(Document("", text))
+    first, vote = text.index("prime minister"), text.index("vote")
+    assert found[1].spans == ((first, first + 14), (vote, vote + 4))
+    # overlapping phrases are 0 words apart
+    assert [text[s:e] for s, e in found[2].spans] == ["prime minister", "minister said"]
+
+
+def test_near_over_thousands_of_each_word_finds_the_one_close_pair():
+    text = "minister " * 3000 + "and then some more words came along " + "vote " * 3000
+    found = RuleIndex(
+        [(1, parse_rule("minister NEAR/8 vote")), (2, parse_rule("minister NEAR/7 vote"))]
+    ).match(Document("", text))
+    assert set(found) == {1}
+    last, first = text.rindex("minister"), text.index("vote")
+    assert found[1].spans == ((last, last + 8), (first, first + 4))
+
+
+def test_near_over_thousands_of_close_pairs_highlights_every_one():
+    text = "minister vote " * 3000
+    found = RuleIndex([(1, parse_rule("minister NEAR/5 vote"))]).match(Document("", text))
+    assert found[1].spans == tuple((m.start(), m.end()) for m in words(text))
+
+
+def test_a_second_copy_of_a_long_entry_without_spaces_is_highlighted_like_the_first():
+    index = RuleIndex([(1, parse_rule("vote"))])
+    first, second = "vote," * 20_000, "".join(["vote,"] * 20_000)  # equal texts, two strings
+    expected = tuple((at, at + 4) for at in range(0, len(first), 5))
+    assert index.match(Document("", first))[1].spans == expected
+    assert index.match(Document("", second))[1].spans == expected
 
 
 def test_rules_come_and_go_without_rebuilding():
@@ -321,6 +363,26 @@ def test_any_text_is_a_rule_the_matcher_takes_or_a_query_error_saying_where(text
     index.match(SEED_DOC)
     index.compact()
     index.match(Document("\u00e9 \U0001f600 NATO", "x"))
+
+
+_near_text = st.lists(
+    st.sampled_from(["minister", "Ministers", "vote", "the", "said.", "Then", "\n"]), max_size=60
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_near_text, st.integers(1, 12))
+def test_near_highlights_each_word_within_n_words_of_the_other_side(text_words, distance):
+    text = " ".join(text_words)
+    tokens = tokenize(text)
+    minister, vote = (
+        [i for i, token in enumerate(tokens) if token.key == keys(word)[0]] for word in ("minister", "vote")
+    )
+    close = {i for i in minister for j in vote if abs(i - j) <= distance}
+    close |= {j for j in vote for i in minister if abs(i - j) <= distance}
+    found = RuleIndex([(1, parse_rule(f"minister NEAR/{distance} vote"))]).match(Document("", text))
+    expected = tuple((tokens[i].start, tokens[i].end) for i in sorted(close))
+    assert (found[1].spans if found else ()) == expected
 
 
 def test_tokens_keep_offsets_into_the_original_text():

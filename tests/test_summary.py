@@ -85,6 +85,64 @@ def test_trailers_and_datelines_are_cut_from_real_paragraphs(paragraph, kept):
     assert clean_body("", paragraph) == kept
 
 
+_RUN = " " * 50_000  # page text from a <pre> keeps its runs of spaces
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        pytest.param("By " + "Xyand" * 30 + "Xy", "", id="a byline whose name hides 30 ands"),
+        pytest.param("By " + "Xyand" * 30 + "Xy!", "By " + "Xyand" * 30 + "Xy!", id="not quite a byline"),
+        pytest.param("By " + "Ab, " * 20_000 + "Reuters", "", id="a byline of 20,000 names"),
+        pytest.param(
+            "By " + "Ab, " * 20_000 + "x.", "By " + "Ab, " * 20_000 + "x.", id="names, then a period"
+        ),
+        pytest.param(
+            "It was already" + _RUN + "done.", "It was already" + _RUN + "done.", id="nothing to cut"
+        ),
+        pytest.param(
+            "Highlights from around the world" + _RUN + "Continue reading...",
+            "Highlights from around the world",
+            id="continue reading",
+        ),
+        pytest.param(
+            "Angela Wrightson, 39," + _RUN + "(pictured) was attacked.",
+            "Angela Wrightson, 39, was attacked.",
+            id="pictured",
+        ),
+        pytest.param(
+            "Protesters gathered in Nairobi." + _RUN + "(Photo by SIMON MAINA / AFP)",
+            "Protesters gathered in Nairobi.",
+            id="photo credit",
+        ),
+        pytest.param(
+            "Alien buzz shut down." + _RUN + "The post Alien buzz appeared first on Boston.com.",
+            "Alien buzz shut down.",
+            id="appeared first on",
+        ),
+        pytest.param(
+            "Dehydration is common among the old." + _RUN + "Reuters contributed to this report.",
+            "Dehydration is common among the old.",
+            id="contributed",
+        ),
+        pytest.param(
+            "WASHINGTON" + _RUN + "(AP) \u2014 The Senate voted on Friday to pass it.",
+            "The Senate voted on Friday to pass it.",
+            id="dateline and dash",
+        ),
+        pytest.param(
+            "New Delhi, India" + _RUN + "(CNN)As the earth warms, more heat.",
+            "As the earth warms, more heat.",
+            id="dateline in brackets",
+        ),
+    ],
+)
+def test_hostile_paragraphs_are_cleaned_like_ordinary_ones(text, kept):
+    """Bylines of many names, and long runs of spaces before what is cut: the same cuts as on
+    ordinary text."""
+    assert clean_body("", text) == kept
+
+
 def test_sentences_do_not_end_at_initials_or_titles():
     text = "The U.S. Secretary of State met Mr. Lavrov. They talked."
     assert [text[s:e] for s, e in sentence_spans(text)] == [
@@ -281,6 +339,11 @@ def test_summary_keeps_text_order_and_skips_quotes_and_fragments_after_the_lead(
         ('The minister (who called it "a disgrace") resigned on Friday.', None),
         ("Packages were cleared from the roof - hurled there by friends of inmates.", None),
         ("Arsenal won 2 - 1 at home and Chelsea drew 0 - 0 away on Sunday.", None),
+        pytest.param(
+            "The guards" + _RUN + "\u2013 seven of whom are former soldiers - were found to be in breach.",
+            "The guards were found to be in breach.",
+            id="an aside after a long run of spaces",
+        ),
     ],
 )
 def test_asides_are_dropped_unless_they_attribute(sentence, kept):
@@ -309,6 +372,11 @@ def test_a_sentence_broken_across_lines_is_read_as_one():
     summary = summarize(body, max_words=60)
     assert "on Thursday but there were concerns the heavily indebted nation would default" in summary
     assert "Caption" not in summary
+
+
+def test_a_sentence_broken_over_thousands_of_lines_is_read_as_one():
+    line = "lower case words here and there"
+    assert summarize("\n".join([line] * 6000), max_words=60) == " ".join([line] * 10) + "\u2026"
 
 
 @pytest.mark.parametrize("max_words", [5, 10, 30, 60])

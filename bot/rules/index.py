@@ -11,11 +11,12 @@ rule stays cheap.
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 from itertools import accumulate, repeat
 from sys import intern
 from typing import NamedTuple
@@ -29,7 +30,9 @@ from bot.rules.text import BREAK, DEFAULT_LANGUAGE, WORD, chunk_reader, chunk_sp
 
 Keys = str  # a phrase as the automaton finds it, " k1 k2 ", or "/" and a pattern: a cached hash
 Occurrence = tuple[str, int, int]  # field, haystack space before and after (see _Field); regex: -1
+# A phrase's occurrences in a field are listed in text order: the automaton reports them so.
 Found = list[tuple[str, int, int]]  # field, start char, end char
+_Placed = tuple[int, int, Occurrence]  # an occurrence's start and end in words from a point before it
 RegexSet = tuple["re2.Set", list[Keys]]  # a set, and the patterns it numbers
 Scanner = tuple["ahocorasick.Automaton | None", list[RegexSet]]  # see _scanner()
 # RE2 instructions in one set: its memory (RE2_OPTIONS.max_mem, 8 MB) holds about 140,000, and a rule's
@@ -71,14 +74,19 @@ class _Field:
         self.has_words = len(self.haystack) > 2 * self.haystack.count(BREAK) + 1
 
     @cached_property
-    def _layout(self) -> tuple[list[int], list[int], Callable[[str], tuple[Span, ...]]]:
+    def _layout(self) -> tuple[list[int], list[int], Callable[[int], tuple[Span, ...]]]:
         """Where each chunk's parts start in the haystack (at the space before them); the length of the
-        chunks before each (it starts that far and one space a chunk into the text); and where the part
-        with each character of a chunk's keys is in the chunk."""
+        chunks before each (it starts that far and one space a chunk into the text); and, by chunk
+        number, where the part with each character of a chunk's keys is in the chunk.
+
+        The last is looked up in the shared cache once per chunk of this field, not once per match:
+        there a key equal to the chunk but left by another text is compared with it in full at every
+        lookup, and one long chunk (text without spaces) may hold thousands of matches."""
+        spans_of, chunks = chunk_spans(self.language), self.chunks
         return (
             list(accumulate(map(len, self.chunk_keys), initial=0)),
             list(accumulate(map(len, self.chunks), initial=0)),
-            chunk_spans(self.language),
+            cache(lambda i: spans_of(chunks[i])),
         )
 
     def span(self, start: int, end: int) -> Span:
@@ -87,16 +95,21 @@ class _Field:
         last = first = bisect_right(parts, end - 1) - 1  # the chunk of the last part
         while parts[first] > start:  # back to the chunk of the first part, a word or two before
             first -= 1
-        chunks = self.chunks
         return (
-            texts[first] + first + spans_of(chunks[first])[start - parts[first]][0],
-            texts[last] + last + spans_of(chunks[last])[end - 1 - parts[last]][1],
+            texts[first] + first + spans_of(first)[start - parts[first]][0],
+            texts[last] + last + spans_of(last)[end - 1 - parts[last]][1],
         )
 
-    def words_apart(self, left_end: int, right_start: int) -> int:
-        """1 for neighbours: the words after the one ending at left_end, up to the one after right_start."""
-        spaces = self.haystack.count(" ", left_end + 1, right_start + 1)
-        return spaces - self.haystack.count(BREAK, left_end, right_start) + 1
+    def placed(self, occurrences: list[Occurrence], origin: int, length: int) -> list[_Placed]:
+        """A phrase's occurrences (of length words, in text order) with the words between the space at
+        origin (before them) and their start: counted in one walk along the haystack, not once each."""
+        placed, words, before, haystack = [], 0, origin, self.haystack
+        for occurrence in occurrences:
+            start = occurrence[1]
+            words += haystack.count(" ", before, start) - haystack.count(BREAK, before, start)
+            placed.append((words, words + length, occurrence))
+            before = start
+        return placed
 
 
 def regex_key(pattern: str) -> Keys:
@@ -371,20 +384,36 @@ def _surface(fields: dict[str, _Field], occurrence: Occurrence) -> tuple[str, ..
 def _near(
     node: Near, left: list[Occurrence], right: list[Occurrence], fields: dict[str, _Field]
 ) -> Found | None:
-    """Pairs of occurrences in the same field at most node.distance words apart."""
+    """The occurrences of each side with one of the other side at most node.distance words apart (1
+    for neighbours, 0 when they overlap), in the same field."""
     found = []
-    for a in left:
-        for b in right:
-            if a[0] != b[0]:
-                continue
-            field = fields[a[0]]
-            if a[2] <= b[1]:
-                apart = field.words_apart(a[2], b[1])
-            else:  # b first, or they overlap
-                apart = field.words_apart(b[2], a[1]) if b[2] <= a[1] else 0
-            if apart <= node.distance:
-                found += [_chars(fields, a), _chars(fields, b)]
+    for name in fields:
+        lefts, rights = [o for o in left if o[0] == name], [o for o in right if o[0] == name]
+        if not (lefts and rights):
+            continue
+        origin = min(lefts[0][1], rights[0][1])
+        lefts_at = fields[name].placed(lefts, origin, len(node.left.keys))
+        rights_at = fields[name].placed(rights, origin, len(node.right.keys))
+        near = _close(lefts_at, rights_at, node.distance) + _close(rights_at, lefts_at, node.distance)
+        found += [_chars(fields, o) for o in near]
     return found or None
+
+
+def _close(these: list[_Placed], others: list[_Placed], distance: int) -> list[Occurrence]:
+    """Those of these with one of the others at most distance words apart: one that starts before this
+    one's end + distance and ends after its start - distance (a gap is the later one's start minus the
+    earlier one's end, plus 1). Both in text order, as placed() gives them: the occurrences of a phrase
+    all have its length, so they end in that order too. One walk through both, keeping the furthest
+    end among the others that start in time."""
+    near, reach, i = [], -math.inf, 0
+    for start, end, occurrence in these:
+        while i < len(others) and others[i][0] < end + distance:
+            if others[i][1] > reach:
+                reach = others[i][1]
+            i += 1
+        if reach > start - distance:
+            near.append(occurrence)
+    return near
 
 
 def _is_plain(tree: Node) -> bool:

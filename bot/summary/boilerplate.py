@@ -30,30 +30,40 @@ _CAPTION_POSE = re.compile(r",\s*(left|right|centre|center|second left|second ri
 # A caption under a label: "Flying high: Half of the kite took to the sky" (no sentence end; a
 # speaker's "He said: 'I think..." is not a label).
 # What only a caption says about a picture: "Wright (centre)", "Twizzlers (below)", "(file photo)".
+# (?<!\s): a match starts where a run of spaces does. A bare leading \s* is tried from every space of
+# the run and reads the rest of it each time: quadratic on a long run (preformatted page text keeps them).
 _PICTURE_REF = re.compile(
-    r"\s*\((?:pictured|left|right|centre|center|above|below|inset|circled|top|bottom"
+    r"(?<!\s)\s*\((?:pictured|left|right|centre|center|above|below|inset|circled|top|bottom"
     r"|(?:file|stock) (?:photo|image|picture))\)"
 )
 _CAPTION_LABEL = re.compile(r"^[A-Z][\w'\u2019-]*(?:\s+[\w'\u2019-]+){0,4}:\s")
 _SPEECH = re.compile(r"\b(said|says|added|told|explained|wrote|asked|adding|saying|tweeted|posted)\s*:", _I)
-# Bylines: "By Jane Doe", "By Jane Doe and John Roe, Reuters".
-_NAME = r"[A-Z][\w.'-]+(?:\s+[A-Z][\w.'-]+){0,3}"
-_BYLINE = re.compile(rf"^\W*[Bb]y\s+{_NAME}(?:\s*(?:,|and|&)\s*{_NAME})*\s*(?:,[^.]*)?$")
+# Bylines: "By Jane Doe", "By Jane Doe and John Roe, Reuters" (see _is_byline). A name's words are
+# possessive (++), never giving letters back: else a word ending in "and" ("Grand Smith") could also be
+# read as a separator ("Gr and Smith"), two readings for each such word and 2^n for a line of them.
+_NAME = r"[A-Z][\w.'-]++(?:\s+[A-Z][\w.'-]++){0,3}"
+_BY = re.compile(r"\W*[Bb]y\s+")
+_NAMES = re.compile(rf"{_NAME}(?:\s*(?:,|and|&)\s*{_NAME})*\s*")
 # A dateline before the first sentence: "BRUSSELS — ", "WASHINGTON (AP) -- ", "(CNN)",
-# "New Delhi, India (CNN)", "(The Hollywood Reporter)".
+# "New Delhi, India (CNN)", "(The Hollywood Reporter)". No two unbounded quantifiers in a row take
+# spaces, or a long run of them would be split between the two in every way: the \s* after "(AP)" is
+# inside its optional group, and the words before "(CNN)" keep their spaces (++: a space given back
+# could only be read by the \s* after them, which ends at the same bracket).
 _DATELINE = re.compile(
-    r"^(?:[A-Z][A-Z.'\u2019 -]{1,40}(?:,\s*[A-Z][\w.]+)*\s*(?:\([^)]{1,30}\))?\s*[\u2014\u2013-]{1,2}\s+"
-    r"|(?:[A-Z][\w.'\u2019 -]{1,40}(?:,\s*[A-Z][\w. ]+)*\s*)?\((?:CNN|AP|AFP|Reuters|[A-Z][\w .&']{1,30})\)"
+    r"^(?:[A-Z][A-Z.'\u2019 -]{1,40}(?:,\s*[A-Z][\w.]+)*\s*(?:\([^)]{1,30}\)\s*)?[\u2014\u2013-]{1,2}\s+"
+    r"|(?:[A-Z][\w.'\u2019 -]{1,40}+(?:,\s*[A-Z][\w. ]++)*\s*)?\((?:CNN|AP|AFP|Reuters|[A-Z][\w .&']{1,30})\)"
     r"\s*(?:[\u2014\u2013-]{1,2}\s*)?)"
 )
 # Trailers glued to the end of a paragraph, each with a word it cannot be without (a cheap test first).
+# Each starts where a run of spaces does, as _PICTURE_REF; after a sentence end, \s*+ takes the whole
+# run at once, since the words after it may start with spaces too and would try every split of it.
 _TRAILERS = [
-    ("read", re.compile(r"\s*\b(continue reading|read more|read the full (story|article))\W*$", _I)),
-    ("appeared first on", re.compile(r"\s*\bThe post .{1,300}? appeared first on .{1,100}$")),
-    ("(", re.compile(r"\s*\((photo|image|picture)s?\b[^)]{0,150}\)\s*$", _I)),
+    ("read", re.compile(r"(?<!\s)\s*\b(continue reading|read more|read the full (story|article))\W*$", _I)),
+    ("appeared first on", re.compile(r"(?<!\s)\s*\bThe post .{1,300}? appeared first on .{1,100}$")),
+    ("(", re.compile(r"(?<!\s)\s*\((photo|image|picture)s?\b[^)]{0,150}\)\s*$", _I)),
     (
         "contributed",
-        re.compile(r"(^|(?<=[.!?\"\u201d]))\s*[^.!?]{0,150}\bcontributed (reporting )?to this report\.?$"),
+        re.compile(r"(^|(?<=[.!?\"\u201d]))\s*+[^.!?]{0,150}\bcontributed (reporting )?to this report\.?$"),
     ),
 ]
 # Page widgets that arrive glued into the text, mid-line and even mid-word ("...Tour.Media playback
@@ -84,7 +94,7 @@ def is_boilerplate(line: str, title: str = "") -> bool:
     ends_sentence = bool(_SENTENCE_END.search(text))
     if len(words) < _MIN_WORDS and len(text) < _MIN_CHARS and not ends_sentence:
         return True
-    if _PROMO.search(line) or _BYLINE.search(line) or _is_stamp(line, len(words)):
+    if _PROMO.search(line) or _is_byline(line) or _is_stamp(line, len(words)):
         return True
     if _GLUED_CREDIT.search(line) or _CREDIT_LABEL.search(line):
         return True
@@ -110,6 +120,19 @@ def _is_caption(line: str) -> bool:
 def _same_text(text: str, title: str) -> bool:
     """The title repeated as a paragraph (folding never changes length much: compare only then)."""
     return abs(len(text) - len(title)) <= 8 and fold(text) == fold(title)
+
+
+def _is_byline(line: str) -> bool:
+    """ "By" and names, then perhaps a comma and words without a period ("By Jane Doe, Reuters").
+
+    Those words start at the first comma with no period after it: no name holds a comma, so if the
+    names end at a later one they can end at this one too. Two searches find it, where one regex would
+    read on to a period from every comma in turn (quadratic on "By Ab, Ab, ..., Ab.")."""
+    by = _BY.match(line)
+    if by is None:
+        return False
+    comma = line.find(",", max(by.end(), line.rfind(".") + 1))
+    return _NAMES.fullmatch(line, by.end(), comma if comma >= 0 else len(line)) is not None
 
 
 def _is_stamp(line: str, word_count: int) -> bool:
@@ -162,7 +185,7 @@ def _is_furniture(sentence: str) -> bool:
         _PROMO.search(sentence)
         or _CREDIT_LABEL.search(sentence)
         or _is_stamp(sentence, len(sentence.split()))
-        or _BYLINE.search(sentence)
+        or _is_byline(sentence)
     )
 
 

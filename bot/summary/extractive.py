@@ -34,9 +34,10 @@ _CLAUSE_END = re.compile(r"[,;:]$")
 _DASH = frozenset(("-", "--", "\u2013", "\u2014"))
 # Asides (see without_asides): brackets after a word, a pair of spaced dashes (-, --, –, —) around
 # words that start with a letter, or a pair of em dashes glued to the words around them. None holds a
-# quote mark: dropping it could leave a quote unclosed.
+# quote mark: dropping it could leave a quote unclosed. A spaced dash is read from where its spaces
+# start: a bare \s+ would be tried from every space of a long run, reading the rest of it each time.
 _QUOTES = '"\u201c\u201d\u2018'
-_SPACED_DASH = r"\s+(?:--?|\u2013|\u2014)"
+_SPACED_DASH = r"(?<!\s)\s+(?:--?|\u2013|\u2014)"
 _ASIDE = re.compile(
     rf"(?<=[^\s(])\s+\([^(){_QUOTES}]{{1,80}}\)(?=[\s,.;:!?])"
     rf"|{_SPACED_DASH}\s+(?=[^\W\d])(?:(?!{_SPACED_DASH}\s)[^{_QUOTES}]){{3,120}}?{_SPACED_DASH}(?=\s)"
@@ -93,17 +94,21 @@ def story_sentences(body: str) -> Iterator[str]:
 
 def _joined_lines(body: str) -> Iterator[str]:
     """The body's lines, a line that ends no sentence joined to the next when that one starts in
-    lower case: one sentence that markup (a <br>, a link on its own line) broke in two."""
-    held = None
+    lower case: one sentence that markup (a <br>, a link on its own line) broke in two.
+
+    The lines of one sentence are held apart and joined once, and only the last is read for its end:
+    rebuilding and rereading the joined text at every line is quadratic in a long run of such lines."""
+    held: list[str] = []
     for line in body.split("\n"):
-        if held is not None and line.lstrip()[:1].islower() and not _ENDED.search(held.rstrip()):
-            held = f"{held.rstrip()} {line.lstrip()}"
+        if held and line.lstrip()[:1].islower() and not _ENDED.search(held[-1].rstrip()):
+            held[-1] = held[-1].rstrip()
+            held.append(line.lstrip())
             continue
-        if held is not None:
-            yield held
-        held = line
-    if held is not None:
-        yield held
+        if held:
+            yield " ".join(held)
+        held = [line]
+    if held:
+        yield " ".join(held)
 
 
 def without_asides(sentence: str) -> str:
