@@ -2,9 +2,9 @@
 
 For each kind of input that once took quadratic time (tests/fakes/hostile.py), and for plain prose of the
 same size in the same run, it times what a poll does with a changed body in one process: raw_entries,
-parse_feed, then cleaning, matching and summarizing every entry (prepare_story, with a rule that
-matches the hostile item, so its summary is made too). CPU seconds, the best of three. The goal: at most
-2.2x per doubling of the size, and within 5x of plain prose at 400 KB.
+parse_feed, then cleaning, matching and summarizing every entry (prepare_story, with rules that
+match the hostile item, so its summary is made too, and a NEAR rule). CPU seconds, the best of three.
+The goal: at most 2.2x per doubling of the size, and within 5x of plain prose at 400 KB.
 
 It also measures the worker hop: what parsing a warm-changed body (a corpus feed's head, two entries and
 its tail, as a poll that found two new entries parses) costs in a worker process against a thread.
@@ -67,7 +67,9 @@ def ordinary_feed(size: int) -> bytes:
 
 def growth_table(quick: bool) -> tuple[str, bool]:
     matcher = Matcher()
-    matcher.sync([Rule(1, 1, "NATO-Russia Council"), Rule(2, 1, "Brussels")])
+    matcher.sync(
+        [Rule(1, 1, "NATO-Russia Council"), Rule(2, 1, "Brussels"), Rule(3, 1, "minister NEAR/5 vote")]
+    )
     sizes = SIZES[:3] if quick else SIZES
     plain = {kb: changed_body_cpu(plain_feed(kb * 1024), matcher) for kb in sizes}
     ordinary = {kb: changed_body_cpu(ordinary_feed(kb * 1024), matcher) for kb in sizes}

@@ -15,15 +15,17 @@ KINDS: dict[str, tuple[str, str]] = {
     "attribute quote": ("html", '<a href="https://example.org/never-closed '),
     "skipHours": ("channel", "<skipHours><hour>3</hour> "),
     "image": ("item", "<image><url>https://example.org/never-closed.png</url> "),
+    "byline": ("html", "By Xyand"),  # an "and" inside a word: a name, or a name and a separator?
+    "NEAR": ("html", "minister vote "),  # for the rule minister NEAR/5 vote: every pair is near
 }
 
 
 def hostile_feed(kind: str, size: int, guid: str = "hostile-1") -> bytes:
-    """A feed of about `size` bytes whose one item (or channel) repeats the kind's text, never closed,
-    beside a good item about the NATO-Russia Council."""
+    """A feed of about `size` bytes whose one item (or channel) repeats the kind's text (never closed,
+    and at the start of the item's text), beside a good item about the NATO-Russia Council."""
     where, text = KINDS[kind]
     repeated = text * max(1, size // len(text))
-    html = PROSE + (repeated if where == "html" else "")
+    html = (repeated if where == "html" else "") + PROSE
     return _feed(
         channel=repeated if where == "channel" else "",
         item=f"<title>Hostile {escape(guid)}</title><link>https://example.org/{escape(guid)}</link>"
