@@ -52,9 +52,8 @@ def parse_duration(value: Any, longest: timedelta = timedelta(days=365)) -> Any:
 
 
 def _seconds(number: str | float) -> float:
-    """As a float; a number too big for one is infinite (longer than any bound)."""
-    if isinstance(number, str) and len(number) > 20:
-        return math.inf
+    """As a float; an integer too big for one is infinite (longer than any bound), as float() reads a
+    string of too many digits."""
     try:
         return float(number)
     except OverflowError:
