@@ -1,7 +1,8 @@
 """A fast path for feedparser: well-formed RSS 2.0, RSS 1.0 and Atom 1.0 read with lxml. Pure, no I/O.
 
 It answers with the few fields parse.py reads (the feed's title and ttl; each entry's title, link, id,
-summary, content and dates), as feedparser's strict parser sets them, or None when it is not sure:
+summary, content, caption and dates), as feedparser's strict parser sets them (with media:description
+read as a caption, as bot/feeds/captions.py has it read), or None when it is not sure:
 then the caller asks feedparser. It walks the tree in document order and keeps feedparser's state
 (depths, "in entry", "in image", "has content") for the elements that set those fields, and gives up
 on any other element feedparser has a handler for, on markup inside a text field, on xml:base, on a
@@ -26,13 +27,14 @@ from lxml import etree
 _HANDLED = {n.split("_", 2)[2] for n in dir(StrictFeedParser) if n.startswith(("_start_", "_end_"))}
 _PREFIXES = StrictFeedParser("", None, "utf-8")._matchnamespaces  # namespace (lowercase) -> prefix
 _TITLES = {"title", "dc_title", "media_title"}
-_DESCRIPTIONS = {"description", "dc_description", "media_description"}
+_DESCRIPTIONS = {"description", "dc_description"}
+_CAPTION = "media_description"  # kept apart, as bot/feeds/captions.py has feedparser read it
 _SUMMARIES = {"summary", "itunes_summary"}
 _CONTENTS = {"content": "text/plain", "content_encoded": "text/html", "fullitem": "text/html"}
 _PUBLISHED = {"published", "issued", "pubdate", "dcterms_issued"}
 _UPDATED = {"updated", "modified", "lastbuilddate", "dc_date", "dcterms_modified"}
 _TEXT_FIELDS = _TITLES | _DESCRIPTIONS | _SUMMARIES | _CONTENTS.keys() | _PUBLISHED | _UPDATED | {
-    "guid", "id", "abstract", "link",
+    "guid", "id", "abstract", "link", _CAPTION,
 }  # fmt: skip
 # Handlers that touch none of the fields read here, nor the state that decides them.
 _HARMLESS = {
@@ -230,6 +232,8 @@ class _Walk:
             self.link(value)
         elif name in ("guid", "id"):
             self.guid(attrs.get("ispermalink", "true") == "true", value, depth)
+        elif name == _CAPTION:
+            self.store(_CAPTION, value, depth)
         elif name in _PUBLISHED or name in _UPDATED:
             context = self.context()
             self.store("published" if name in _PUBLISHED else "updated", value, depth)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import calendar
 import hashlib
 import html
-import io
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -16,6 +15,7 @@ import feedparser
 
 from bot.domain import Article
 from bot.errors import FetchError
+from bot.feeds.captions import is_gallery, opens_with_player, parse_with_captions_apart
 from bot.feeds.encoding import as_utf8_xml, decode_feed, reads_the_same, unreadable, utf8_beyond_ascii
 from bot.feeds.fastparse import parse_simple
 from bot.feeds.markup import html_to_text
@@ -42,9 +42,21 @@ class ParsedFeed:
 
 
 def _entry_text(entry: dict) -> str:
-    bodies = [c.get("value", "") for c in entry.get("content", [])]
-    bodies.append(entry.get("summary", ""))
-    return html_to_text(max(bodies, key=len)[:MAX_ENTRY_CHARS])
+    """The item's text: the longest of its description and its contents (the full text, when the feed
+    gives it). A content that is a gallery of captions or a player's notes stands back for the
+    description, when there is one. A caption (media:description) is the text only of an item that has
+    no other: there the item is its media (a video, a photo)."""
+    contents = [c.get("value", "") for c in entry.get("content", [])]
+    reports = [c for c in contents if not _stands_back(c[:MAX_ENTRY_CHARS])]
+    for bodies in ([*reports, entry.get("summary", "")], contents, [entry.get("media_description", "")]):
+        text = html_to_text(max(bodies, key=len, default="")[:MAX_ENTRY_CHARS])
+        if text:
+            return text
+    return ""
+
+
+def _stands_back(content: str) -> bool:
+    return is_gallery(content) or opens_with_player(content)
 
 
 def _entry_time(entry: dict) -> datetime | None:
@@ -250,16 +262,9 @@ def _fast_or_feedparser(body: bytes, url: str, content_type: str | None) -> dict
 
 
 def _feedparser(body: bytes, url: str, content_type: str | None) -> feedparser.FeedParserDict:
-    headers = {"content-location": url}
-    if content_type:
-        headers["content-type"] = content_type
-    # A stream, not bytes: given bytes or str, feedparser first tries open() on them as a file name
-    # (and fetches a str that looks like a URL), so a body like b"/etc/passwd" would be read from disk.
-    # No sanitizing and no resolving of links inside the HTML: we keep only its text (html_to_text drops
-    # script and style), so that work (half of feedparser's time) would be thrown away.
-    return feedparser.parse(
-        io.BytesIO(body), response_headers=headers, sanitize_html=False, resolve_relative_uris=False
-    )
+    # Not feedparser.parse: given bytes it first tries open() on them as a file name (a body like
+    # b"/etc/passwd" would be read from disk), and it reads a photo's caption as the item's description.
+    return parse_with_captions_apart(body, url, content_type)
 
 
 # -- Changed feeds, few new entries: find which entries are new without parsing them all ----------
