@@ -176,6 +176,23 @@ def test_the_words_inside_a_quotation_are_kept_when_its_opening_mark_is_cut():
     assert "Greenland" in bold(quote) and balanced(quote.text)
 
 
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        # straight marks: one after a space opens, one after a word closes
+        ('He said "NATO will pay" and left.', 'He said "NATO will pay" and left.'),
+        ('NATO will pay," he said, "and soon.', "NATO will pay,\u2026"),
+        # guillemets pair like curly marks
+        ("Il a dit \u00able NATO paiera\u00bb hier.", "Il a dit \u00able NATO paiera\u00bb hier."),
+        ("Selon lui, le NATO paiera\u00bb hier.", "Selon lui, le NATO paiera\u2026"),
+    ],
+)
+def test_straight_and_angle_quotation_marks_pair_too(body, expected):
+    quote = why("NATO", body)
+    assert quote.text == expected
+    assert balanced(quote.text)
+
+
 # -- properties ---------------------------------------------------------------------------------
 
 _pieces = st.sampled_from(
