@@ -16,7 +16,7 @@ from functools import partial
 from urllib.parse import urlsplit
 
 from bot.dedupe import story_key
-from bot.domain import Article, Clock, Feed, FeedUpdate, Match, NewStory, Pace, Rule, Span, StoryAlert
+from bot.domain import Article, Clock, Feed, FeedUpdate, Match, NewStory, Pace, Rule, StoryAlert
 from bot.errors import FetchError, QueryError
 from bot.feeds.extract import PageReader
 from bot.feeds.fetch import Fetcher, FetchResult
@@ -25,9 +25,10 @@ from bot.feeds.parsers import Parsers
 from bot.feeds.schedule import Bounds, Hints, next_check_at, paced, posting_gap
 from bot.rules.index import Document, RuleIndex
 from bot.rules.query import parse_rule
-from bot.rules.text import DEFAULT_LANGUAGE, sentence_spans
+from bot.rules.text import DEFAULT_LANGUAGE
 from bot.store import Store
-from bot.summary import clean_body, quote_match, summarize
+from bot.summary import clean_body, summarize
+from bot.summary.lead import Quotable, quote_terms
 from bot.summary.llm import LlmSummarizer
 
 log = logging.getLogger(__name__)
@@ -62,13 +63,12 @@ class Matcher:
 
     def alerts(self, doc: Document) -> tuple[StoryAlert, ...]:
         by_subscription: dict[int, list[Match]] = defaultdict(list)
-        sentences: dict[str, list[Span]] = {}  # split each field once, however many rules quote it
+        body, title = Quotable(doc.body), Quotable(doc.title)  # each split once, however many rules quote it
         for rule_id, hit in self.index.match(doc).items():
             rule = self.rules[rule_id]
-            text = doc.body if hit.field == "body" else doc.title
-            if hit.field not in sentences:
-                sentences[hit.field] = sentence_spans(text)
-            quote = quote_match(text, hit.spans, sentences[hit.field])
+            # the body before the title (which the alert shows anyway), unless the body has none of the words
+            texts = {"body": body, "title": title} if hit.field == "body" else {"title": title, "body": body}
+            quote = quote_terms(texts, hit.required, ((hit.field, start, end) for start, end in hit.spans))
             by_subscription[rule.subscription_id].append(Match(rule_id, rule.query, quote))
         return tuple(
             StoryAlert(sub, tuple(matches), any(self.rules[m.rule_id].urgent for m in matches))

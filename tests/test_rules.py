@@ -117,6 +117,28 @@ def test_highlights_are_the_matched_words_in_the_original_text():
     assert found[2].field == "title" and [SEED_DOC.title[s:e] for s, e in found[2].spans] == ["Russia"]
 
 
+@pytest.mark.parametrize(
+    ("rule", "required"),
+    [
+        ("NATO", [["NATO", "NATO"]]),  # a phrase: one term, any occurrence will do
+        (
+            '"Prime Minister" (Japan OR India)',
+            [["Prime Minister"], ["India", "Japan's"]],
+        ),  # an OR of words: one
+        ("NATO NEAR/5 India", [["NATO"], ["India"]]),  # each side where it is near the other
+        ("(NATO India) OR Japan", [["Japan's"]]),  # the alternative that holds with the fewest terms
+        ("(NATO India) OR (Japan Minister)", [["NATO", "NATO"], ["India"]]),  # the first of those on a tie
+        ("NATO -Belarus", [["NATO", "NATO"]]),  # an absent word is no term
+        ('title:Summit "Prime Minister"', [["Summit"], ["Prime Minister"]]),  # in whichever field it is
+    ],
+)
+def test_a_hit_lists_the_terms_its_rule_needs(rule, required):
+    doc = Document("Summit news", "NATO met. Prime Minister Modi of India met Japan's envoy at NATO.")
+    hit = RuleIndex([(1, parse_rule(rule))]).match(doc)[1]
+    text = {"title": doc.title, "body": doc.body}
+    assert [[text[field][s:e] for field, s, e in term] for term in hit.required] == required
+
+
 def test_near_highlights_each_side_only_where_the_other_is_close_enough():
     text = (
         "The prime minister said the vote was close. Later the prime minister left, and many hours passed"

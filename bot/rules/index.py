@@ -31,7 +31,8 @@ from bot.rules.text import BREAK, DEFAULT_LANGUAGE, WORD, chunk_reader, chunk_sp
 Keys = str  # a phrase as the automaton finds it, " k1 k2 ", or "/" and a pattern: a cached hash
 Occurrence = tuple[str, int, int]  # field, haystack space before and after (see _Field); regex: -1
 # A phrase's occurrences in a field are listed in text order: the automaton reports them so.
-Found = list[tuple[str, int, int]]  # field, start char, end char
+Located = tuple[str, int, int]  # field, start char, end char
+Found = list[Located]
 _Placed = tuple[int, int, Occurrence]  # an occurrence's start and end in words from a point before it
 RegexSet = tuple["re2.Set", list[Keys]]  # a set, and the patterns it numbers
 Scanner = tuple["ahocorasick.Automaton | None", list[RegexSet]]  # see _scanner()
@@ -53,6 +54,13 @@ class Hit(NamedTuple):  # a tuple, not a dataclass: a busy article makes hundred
     rule_id: int
     field: str  # "body" when the body matched (preferred for quoting), else "title"
     spans: tuple[Span, ...]  # matched words in that field, in order; may be empty (feed:, link:)
+    terms: tuple[tuple[Located, ...], ...] = ()  # see required; () for a plain phrase
+
+    @property
+    def required(self) -> tuple[tuple[Located, ...], ...]:
+        """What the rule needs, as the quote must show it: each term with its occurrences in any field,
+        one of which will do (RuleIndex._evaluate says which); a plain phrase is one term, its spans."""
+        return self.terms or (tuple((self.field, start, end) for start, end in self.spans),)
 
 
 _new_hit = tuple.__new__  # Hit(...) without the Python-level __new__ of a NamedTuple: _new_hit(Hit, (...))
@@ -237,14 +245,14 @@ class RuleIndex:
             if hit := _phrase_hit(present[keys], fields):  # spans found once for all its rules
                 field, spans = hit
                 for rule_id in self._plain[keys]:
-                    hits[rule_id] = _new_hit(Hit, (rule_id, field, spans))
+                    hits[rule_id] = _new_hit(Hit, (rule_id, field, spans, ()))
         missing = present.keys().isdisjoint  # of a set of phrases or patterns one of which a rule needs
         for rule_id in self._unanchored.union(*map(self._anchored.get, present, repeat(()))):
             if any(map(missing, self._needs[rule_id])):  # a cheap first test: most candidates stop here
                 continue
             tree = self._trees[rule_id]
             if self._holds(tree, fields, present):  # decided first; spans only for the hits
-                hits[rule_id] = _hit(rule_id, self._evaluate(tree, fields, present) or [])
+                hits[rule_id] = _hit(rule_id, *(self._evaluate(tree, fields, present) or ([], [])))
         return {rule_id: hits[rule_id] for rule_id in sorted(hits)}
 
     def _holds(self, node: Node, fields: dict[str, _Field], present: dict[Keys, list[Occurrence]]) -> bool:
@@ -278,24 +286,35 @@ class RuleIndex:
 
     def _evaluate(
         self, node: Node, fields: dict[str, _Field], present: dict[Keys, list[Occurrence]]
-    ) -> Found | None:
-        """The spans that make node true, or None when it is false (a true Not gives [])."""
+    ) -> tuple[Found, list[Found]] | None:
+        """None when node is false; else the spans that make it true (a true Not gives none), and the
+        terms any match of it needs, each with its occurrences (one of which will do): a phrase or
+        pattern is one term; a NEAR two, each side where it is near the other; an AND every term of
+        its children; a NOT none. An OR is one term when each alternative that holds is one (any of
+        their occurrences will do: "Japan OR India"), else the terms of the alternative that holds
+        with the fewest, the first on a tie."""
         if isinstance(node, Phrase):
-            occurrences = self._occurrences(node, fields, present)
-            return [_chars(fields, o) for o in occurrences] or None
+            found = [_chars(fields, o) for o in self._occurrences(node, fields, present)]
+            return (found, [found]) if found else None
         if isinstance(node, Regex):
-            return self._regex(node, fields) if self._holds(node, fields, present) else None
+            found = self._regex(node, fields) if self._holds(node, fields, present) else None
+            return None if found is None else (found, [found])
         if isinstance(node, Near):
-            return _near(node, self._occurrences(node.left, fields, present),
-                         self._occurrences(node.right, fields, present), fields)  # fmt: skip
+            sides = _near(node, self._occurrences(node.left, fields, present),
+                          self._occurrences(node.right, fields, present), fields)  # fmt: skip
+            return (sides[0] + sides[1], list(sides)) if sides else None
         if isinstance(node, Not):
-            return None if self._holds(node.child, fields, present) else []
+            return None if self._holds(node.child, fields, present) else ([], [])
         results = [self._evaluate(child, fields, present) for child in node.children]
-        if isinstance(node, And) and any(r is None for r in results):
+        held = [r for r in results if r is not None]
+        if not held or (isinstance(node, And) and len(held) < len(results)):
             return None
-        if isinstance(node, Or) and all(r is None for r in results):
-            return None
-        return [span for r in results if r for span in r]
+        spans = [span for r in held for span in r[0]]
+        if isinstance(node, And):
+            return spans, [term for r in held for term in r[1]]
+        if all(len(r[1]) == 1 for r in held):
+            return spans, [[occurrence for r in held for occurrence in r[1][0]]]
+        return spans, min((r[1] for r in held), key=len)
 
     def _occurrences(
         self, node: Phrase, fields: dict[str, _Field], present: dict[Keys, list[Occurrence]]
@@ -383,10 +402,11 @@ def _surface(fields: dict[str, _Field], occurrence: Occurrence) -> tuple[str, ..
 
 def _near(
     node: Near, left: list[Occurrence], right: list[Occurrence], fields: dict[str, _Field]
-) -> Found | None:
+) -> tuple[Found, Found] | None:
     """The occurrences of each side with one of the other side at most node.distance words apart (1
-    for neighbours, 0 when they overlap), in the same field."""
-    found = []
+    for neighbours, 0 when they overlap), in the same field: the left side's, then the right side's."""
+    lefts_near: Found = []
+    rights_near: Found = []
     for name in fields:
         lefts, rights = [o for o in left if o[0] == name], [o for o in right if o[0] == name]
         if not (lefts and rights):
@@ -394,9 +414,9 @@ def _near(
         origin = min(lefts[0][1], rights[0][1])
         lefts_at = fields[name].placed(lefts, origin, len(node.left.keys))
         rights_at = fields[name].placed(rights, origin, len(node.right.keys))
-        near = _close(lefts_at, rights_at, node.distance) + _close(rights_at, lefts_at, node.distance)
-        found += [_chars(fields, o) for o in near]
-    return found or None
+        lefts_near += [_chars(fields, o) for o in _close(lefts_at, rights_at, node.distance)]
+        rights_near += [_chars(fields, o) for o in _close(rights_at, lefts_at, node.distance)]
+    return (lefts_near, rights_near) if lefts_near else None
 
 
 def _close(these: list[_Placed], others: list[_Placed], distance: int) -> list[Occurrence]:
@@ -432,9 +452,10 @@ def _phrase_hit(found: list[Occurrence], fields: dict[str, _Field]) -> tuple[str
     return None
 
 
-def _hit(rule_id: int, found: Found) -> Hit:
+def _hit(rule_id: int, found: Found, terms: list[Found]) -> Hit:
+    required = tuple(tuple(sorted(set(term))) for term in terms)
     for field in ("body", "title"):
         spans = sorted({(s, e) for name, s, e in found if name == field})
         if spans:
-            return Hit(rule_id, field, tuple(spans))
-    return Hit(rule_id, "title", ())
+            return Hit(rule_id, field, tuple(spans), required)
+    return Hit(rule_id, "title", (), required)
