@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import re
 import zlib
-from collections.abc import Sequence
-from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
+from collections.abc import Collection, Sequence
+from urllib.parse import SplitResult, unquote_plus, urlsplit, urlunsplit
+
+from courlan.clean import TRACKERS_RE
+from courlan.settings import ALLOWED_PARAMS, LANG_PARAMS
 
 from bot.domain import StoryKey
 from bot.rules.text import DEFAULT_LANGUAGE, keys
@@ -18,14 +21,18 @@ from bot.rules.text import DEFAULT_LANGUAGE, keys
 SKETCH = 32  # pair hashes kept per article: the Jaccard estimate's resolution is 1/32
 SAME_TEXT = 0.3  # estimated Jaccard of word pairs from which two texts tell the same story
 MIN_TITLE_WORDS = 5  # a shorter title ("Live updates") says too little to merge on its own
+FEED_ITEMS = 3  # links it takes to tell that a parameter is the feed's own (feed_parameters)
 
-# query parameters that say where a click came from, not what the page is
+# Query parameters that say where a click came from, not what the page is: courlan's list (kept from
+# AdGuard's and ClearURLs' tracker lists; its strict mode, which keeps only parameters it knows to
+# name a page, is not used: it drops ?article=9), and these, which it lacks.
 _TRACKING = re.compile(
-    r"^(utm_.*|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|ocid|cmpid|cmp|icid|ito|xtor|ref|ref_src|"
-    r"refsrc|src|source|smid|smtyp|igshid|at_.*|_ga|_gl|share|sh|s_cid|wt\.mc_id|cid|rss|feedtype|"
-    r"outputtype|amp|partner|taid|ns_.*|yptr|guccounter|spm)$",
+    r"^(ocid|cmpid|cmp|icid|ito|src|smid|smtyp|at_.*|share|sh|wt\.mc_id|rss|feedtype|outputtype|amp|"
+    r"partner|taid|ns_.*|yptr|guccounter|spm)$",
     re.IGNORECASE,
 )
+# what names the page or its language, even when every link of a feed has the same (courlan's list)
+_NAMES_THE_PAGE = ALLOWED_PARAMS | LANG_PARAMS
 _MOBILE_HOST = re.compile(r"^(www|m|mobile|amp)\.", re.IGNORECASE)
 _AMP_PATH = re.compile(r"(^/amp(?=/))|(/amp/?$)|(\.amp(?=\.html?$|$))", re.IGNORECASE)
 # " - Reuters", " | BBC News": the outlet's name after the headline. It starts where a run of spaces
@@ -33,10 +40,11 @@ _AMP_PATH = re.compile(r"(^/amp(?=/))|(/amp/?$)|(\.amp(?=\.html?$|$))", re.IGNOR
 _OUTLET_SUFFIX = re.compile(r"(?<!\s)\s+[-|\u2013\u2014:]\s+[^-|\u2013\u2014:]{2,40}$")
 
 
-def canonical_url(url: str) -> str:
+def canonical_url(url: str, feed_params: Collection[str] = ()) -> str:
     """The link as alerts show it: without what only says how you got there (tracking parameters,
-    the fragment, an AMP form). Anything that is not an http(s) URL stays as it is."""
-    parts = _canonical_parts(url)
+    the parameters its feed puts on every link (`feed_parameters`), the fragment, an AMP form).
+    Anything that is not an http(s) URL stays as it is."""
+    parts = _canonical_parts(url, feed_params)
     return urlunsplit(parts) if parts else url.strip()
 
 
@@ -52,15 +60,48 @@ def url_key(url: str) -> str:
     return urlunsplit(("", host, parts.path.rstrip("/"), parts.query, "")).removeprefix("//")
 
 
-def _canonical_parts(url: str) -> SplitResult | None:
+def feed_parameters(links: Sequence[str]) -> frozenset[str]:
+    """The query parameters ("name=value", as the links spell them) that every one of a feed's links
+    carries with the same value, when at least FEED_ITEMS of them differ: they name the feed, not the
+    article (?maca=en-rss, ?traffic_source=rss), so canonical_url leaves them out."""
+    return shared_parameters(links) if len(set(links)) >= FEED_ITEMS else frozenset()
+
+
+def shared_parameters(links: Sequence[str]) -> frozenset[str]:
+    """The query parameters every one of these links has, less those that name a page or its
+    language (id, p, page, lang...), whatever else they share."""
+    shared = set(query_parameters(links[0])) if links else set()
+    for link in links[1:]:
+        shared.intersection_update(query_parameters(link))
+    return frozenset(p for p in shared if _name(p) not in _NAMES_THE_PAGE)
+
+
+def query_parameters(url: str) -> list[str]:
+    """The link's query as its "name=value" parts, as it spells them; none when it is not a URL."""
+    parts = _split(url.strip())
+    return _pieces(parts.query) if parts else []
+
+
+def _pieces(query: str) -> list[str]:
+    return [p for p in query.split("&") if p]
+
+
+def _name(parameter: str) -> str:
+    return unquote_plus(parameter.partition("=")[0]).lower()
+
+
+def _is_tracking(parameter: str) -> bool:
+    name = _name(parameter)
+    return bool(TRACKERS_RE.search(name) or _TRACKING.match(name))
+
+
+def _canonical_parts(url: str, feed_params: Collection[str] = ()) -> SplitResult | None:
     parts = _split(url.strip())
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         return None
     path = _AMP_PATH.sub("", parts.path) or "/"
-    query = parts.query and urlencode(
-        sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _TRACKING.match(k))
-    )
-    return SplitResult(parts.scheme.lower(), parts.netloc.lower(), path, query, "")
+    kept = (p for p in _pieces(parts.query) if p not in feed_params and not _is_tracking(p))
+    return SplitResult(parts.scheme.lower(), parts.netloc.lower(), path, "&".join(sorted(kept)), "")
 
 
 def _split(url: str) -> SplitResult | None:

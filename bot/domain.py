@@ -169,6 +169,9 @@ class NewStory:
     summary: str
     alerts: tuple[StoryAlert, ...]
     key: StoryKey = StoryKey("", "")
+    # The link its alert shows and its story is keyed by (dedupe.canonical_url); "": the article's own.
+    # The article's identity keeps its link as the feed gave it, so an upgrade alerts nothing again.
+    link: str = ""
 
 
 @dataclass(frozen=True)

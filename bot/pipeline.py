@@ -9,18 +9,18 @@ import asyncio
 import hashlib
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial
 from urllib.parse import urlsplit
 
-from bot.dedupe import story_key
+from bot.dedupe import FEED_ITEMS, canonical_url, feed_parameters, shared_parameters, story_key
 from bot.domain import Article, Clock, Feed, FeedUpdate, Match, NewStory, Pace, Rule, StoryAlert
 from bot.errors import FetchError, QueryError
 from bot.feeds.extract import PageReader
 from bot.feeds.fetch import Fetcher, FetchResult
-from bot.feeds.parse import ParsedFeed, only_entries, raw_entries
+from bot.feeds.parse import ParsedFeed, RawEntry, only_entries, raw_entries
 from bot.feeds.parsers import Parsers
 from bot.feeds.schedule import Bounds, Hints, next_check_at, paced, posting_gap
 from bot.rules.index import Document, RuleIndex
@@ -99,14 +99,50 @@ def first_alerting(count: int, feed: Feed) -> int:
 
 
 def prepare_story(
-    article: Article, feed_name: str, matcher: Matcher, max_words: int, may_alert: bool
+    article: Article,
+    feed_name: str,
+    matcher: Matcher,
+    max_words: int,
+    may_alert: bool,
+    feed_params: Collection[str] = (),
 ) -> NewStory:
+    """The article cleaned, matched and summarized. Its link loses what does not name the page
+    (dedupe.canonical_url, less feed_params: those its feed puts on every link), for its alert, its
+    story and `link:` rules alike."""
     body = clean_body(article.title, article.text)
-    doc = Document(article.title, body, feed_name, article.link)
+    link = canonical_url(article.link, feed_params)
+    doc = Document(article.title, body, feed_name, link)
     alerts = matcher.alerts(doc) if may_alert else ()
-    key = story_key(article.link, article.title, body, matcher.language)
+    key = story_key(link, article.title, body, matcher.language)
     summary = summarize(body, max_words) if alerts else ""  # only an alert shows one
-    return NewStory(article, body, summary, alerts, key)
+    return NewStory(article, body, summary, alerts, key, link)
+
+
+def parameters_in_entries(body: bytes, entries: Sequence[RawEntry], links: Sequence[str]) -> frozenset[str]:
+    """dedupe.feed_parameters when only some entries were parsed (these links): those parameters of
+    theirs that every entry of the feed (at least FEED_ITEMS) has in its XML, spelled as the links
+    spell them and standing alone there (after ?, & or &amp;, before the link ends). A shadow of the
+    whole parse's answer: tests/test_dedupe.py holds the links shown either way equal."""
+    if len(entries) < FEED_ITEMS:
+        return frozenset()
+    return frozenset(
+        p
+        for p in shared_parameters(links)
+        if all(_stands_in(body, *entry.span, p.encode()) for entry in entries)
+    )
+
+
+_ENDS_A_LINK = frozenset(b"&#<\"' \t\r\n]")
+
+
+def _stands_in(body: bytes, start: int, end: int, parameter: bytes) -> bool:
+    at = body.find(parameter, start, end)
+    while at >= 0:
+        after = at + len(parameter)
+        if at > start and body[at - 1] in b"?&;" and (after == end or body[after] in _ENDS_A_LINK):
+            return True
+        at = body.find(parameter, at + 1, end)
+    return False
 
 
 @dataclass(frozen=True)
@@ -174,9 +210,9 @@ class Poller:
             stories, title = [], ""
             ttl, hours = feed.ttl, feed.skip_hours  # what the feed said last time, unless it says anew
             if result.body is not None and body_hash != feed.body_hash:  # unchanged bodies are not parsed
-                parsed, only_new = await self._parse_new(feed, result)
+                parsed, only_new, feed_params = await self._parse_new(feed, result)
                 if parsed is not None:
-                    title, stories = parsed.title, await self._stories(feed, parsed, only_new)
+                    title, stories = parsed.title, await self._stories(feed, parsed, only_new, feed_params)
                     ttl, hours = parsed.ttl, parsed.skip_hours
         except FetchError as error:
             return await self._failed(feed, error)
@@ -205,10 +241,13 @@ class Poller:
             return None
         return paced(feed.pace, (story.article.published_at or now for story in stories), now)
 
-    async def _parse_new(self, feed: Feed, result: FetchResult) -> tuple[ParsedFeed | None, bool]:
+    async def _parse_new(
+        self, feed: Feed, result: FetchResult
+    ) -> tuple[ParsedFeed | None, bool, frozenset[str]]:
         """The feed parsed, or only its new entries when they can be told apart cheaply (most changed
         bodies bring a few new entries, or none: just a new lastBuildDate); None: none new. True when
-        only the new entries were parsed (already checked against the store)."""
+        only the new entries were parsed (already checked against the store). Then the parameters
+        every link of the feed has (dedupe.feed_parameters), found in all its entries."""
         body = result.body or b""
         # Relative links and permalinks resolve against where the feed was fetched: after a move,
         # the same address as before it (the redirect's target), so identities do not change.
@@ -218,19 +257,22 @@ class Poller:
             known = await self.store.known_identities(feed.id, [e.identity for e in entries])
             new = [entry for entry in entries if entry.identity not in known]
             if not new:
-                return None, False
+                return None, False, frozenset()
             if len(new) < len(entries):
                 part = await parse(only_entries(body, entries, new))
                 if {a.identity for a in part.articles} == {entry.identity for entry in new}:
                     log_dropped(display_url(feed), part)
-                    return part, True  # else read it all, as feedparser sees it
+                    links = [a.link for a in part.articles]
+                    return part, True, parameters_in_entries(body, entries, links)  # else read it all
         parsed = await parse(body)
         if not parsed.is_feed:
             raise FetchError("parse", f"not a feed: {parsed.bozo}")
         log_dropped(display_url(feed), parsed)
-        return parsed, False
+        return parsed, False, feed_parameters([a.link for a in parsed.articles])
 
-    async def _stories(self, feed: Feed, parsed: ParsedFeed, only_new: bool) -> list[NewStory]:
+    async def _stories(
+        self, feed: Feed, parsed: ParsedFeed, only_new: bool, feed_params: frozenset[str]
+    ) -> list[NewStory]:
         known = set() if only_new else await self.store.known_articles(feed.id, parsed.articles)
         fresh = fresh_articles(parsed.articles, known)
         start = first_alerting(len(fresh), feed)  # the backlog before it is stored, not read further
@@ -238,7 +280,8 @@ class Poller:
         if not feed.url.startswith("file:"):  # a feed read from a file (the samples) stays offline
             fresh[start:] = await self.pages.fill(fetcher, fresh[start:])
         # Cleaning, summarizing and matching take CPU: off the event loop, like parsing.
-        stories = await asyncio.to_thread(self._prepare, feed.name or parsed.title, fresh, start)
+        name = feed.name or parsed.title
+        stories = await asyncio.to_thread(self._prepare, name, fresh, start, feed_params)
         if self.llm:  # only for stories someone will read: the budget is for alerts
             alerting = [i for i, story in enumerate(stories) if story.alerts]
             summarized = await asyncio.gather(*(self._llm_summary(stories[i]) for i in alerting))
@@ -251,8 +294,13 @@ class Poller:
         summary = await self.llm.summarize(story.article.title, story.body, self.max_words, self.clock.now())
         return replace(story, summary=summary) if summary else story
 
-    def _prepare(self, name: str, fresh: list[Article], start: int) -> list[NewStory]:
-        return [prepare_story(a, name, self.matcher, self.max_words, i >= start) for i, a in enumerate(fresh)]
+    def _prepare(
+        self, name: str, fresh: list[Article], start: int, feed_params: frozenset[str]
+    ) -> list[NewStory]:
+        return [
+            prepare_story(a, name, self.matcher, self.max_words, i >= start, feed_params)
+            for i, a in enumerate(fresh)
+        ]
 
     async def _failed(self, feed: Feed, error: FetchError) -> PollReport:
         now = self.clock.now()

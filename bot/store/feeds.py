@@ -321,7 +321,7 @@ def _insert_stories(conn: Connection, feed_id: int, stories: Sequence[NewStory],
     rows = [
         {
             "feed_id": feed_id, "identity": story.article.identity, "guid": story.article.guid,
-            "link": story.article.link, "content_hash": story.article.content_hash,
+            "link": story.link or story.article.link, "content_hash": story.article.content_hash,
             "title": story.article.title, "body": story.body, "summary": story.summary,
             "published_at": story.article.published_at, "fetched_at": now,
             "story_url": story.key.url, "title_key": story.key.title,
