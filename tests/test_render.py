@@ -1,8 +1,13 @@
-"""The console rendering of an alert: pure."""
+"""Rendering an alert, pure: the console's lines, and the clip every chat shortens feed text with."""
 
 from datetime import UTC, datetime
 
+import pytest
+import regex
+
+from bot.channels.base import clip
 from bot.channels.console import render_console
+from bot.channels.telegram import units
 from bot.domain import Alert, Match, Quote
 
 ALERT = Alert(
@@ -36,3 +41,36 @@ def test_matched_words_are_also_bold_on_a_terminal():
     text = render_console(ALERT)
     bold = [text.plain[span.start : span.end] for span in text.spans if "bold yellow" in str(span.style)]
     assert bold == ["**NATO-Russia Council**", "**MAPs**", "**MAP**"]
+
+
+UKRAINE, POLAND = "\U0001f1fa\U0001f1e6", "\U0001f1f5\U0001f1f1"  # a flag is two code points
+E_ACUTE = "e\u0301"  # e and a combining acute: one letter on screen
+FAMILY = "\U0001f468\u200d\U0001f469\u200d\U0001f467"  # three emoji joined: one on screen
+
+
+@pytest.mark.parametrize(
+    ("text", "limit", "size", "clipped"),
+    [
+        ("Short enough", 12, len, "Short enough"),
+        ("Talks resume in Geneva today", 20, len, "Talks resume in\u2026"),  # at the last space
+        ("Talks resume in Geneva today", 6, len, "Talks\u2026"),
+        ("Unbreakablewordwithoutspaces", 10, len, "Unbreakab\u2026"),
+        ((UKRAINE + POLAND) * 5, 6, len, UKRAINE + POLAND + "\u2026"),  # not a half flag: 🇦🇵 is Austria...
+        ((UKRAINE + POLAND) * 5, 8, len, UKRAINE + POLAND + UKRAINE + "\u2026"),
+        (E_ACUTE * 10, 6, len, E_ACUTE * 2 + "\u2026"),  # never an e without its accent
+        (FAMILY * 3, 9, len, FAMILY + "\u2026"),
+        ("\U0001f4f0" * 10, 9, units, "\U0001f4f0" * 4 + "\u2026"),  # Telegram counts UTF-16 units
+        (UKRAINE * 5, 11, units, UKRAINE * 2 + "\u2026"),
+    ],
+)  # fmt: skip
+def test_feed_text_is_clipped_between_the_characters_a_reader_sees(text, limit, size, clipped):
+    assert clip(text, limit, size) == clipped
+    assert size(clipped) <= limit
+
+
+@pytest.mark.parametrize("limit", range(1, 40))
+def test_a_clip_never_splits_a_flag_or_an_accented_letter(limit):
+    text = f"{UKRAINE}{E_ACUTE} {POLAND}{FAMILY}x" * 4
+    kept = clip(text, limit).removesuffix("\u2026")
+    assert text.startswith(kept)
+    assert len(kept) in {0} | {cluster.end() for cluster in regex.finditer(r"\X", text)}

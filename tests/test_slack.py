@@ -38,6 +38,7 @@ from tests.fakes.slack_api import (
     FakeSlack,
     SlackUser,
     block_problem,
+    seen,
     signed,
 )
 
@@ -95,7 +96,7 @@ async def publish_new_story(app: App, feed_server, clock) -> None:
 
 
 def shown(blocks: list[dict]) -> str:
-    return "\n".join(b.get("text", {}).get("text", "") for b in blocks if b["type"] == "section")
+    return "\n".join(seen(b) for b in blocks if b["type"] in ("section", "rich_text"))
 
 
 async def test_a_watch_from_c1_alerts_c1_once_with_blocks_and_fallback_text(
@@ -113,13 +114,14 @@ async def test_a_watch_from_c1_alerts_c1_once_with_blocks_and_fallback_text(
     assert len(slack.posted) == 1
     alert = slack.to("C1")[0]
     assert alert["text"] == "NATO-Russia Council meets &lt;again&gt; as talks resume (World Desk)", "escaped"
+    assert not alert["marks"], "the notification's text shows a feed's * and _ as they are"
     text = shown(alert["blocks"])
     assert text.startswith(
-        "*<https://world.example.org/news/nrc?a=1&amp;b=2|"
-        "NATO-Russia Council meets &lt;again&gt; as talks resume>*"
+        '<b><a href="https://world.example.org/news/nrc?a=1&b=2">'
+        "NATO-Russia Council meets <again> as talks resume</a></b>"
     )
-    assert "_Rule 1: NATO-Russia Council_\n>The *NATO-Russia Council* met in Brussels" in text
-    context = next(b for b in alert["blocks"] if b["type"] == "context")["elements"][0]["text"]
+    assert "<i>Rule 1: NATO-Russia Council</i>\n> The <b>NATO-Russia Council</b> met in Brussels" in text
+    context = seen(next(b for b in alert["blocks"] if b["type"] == "context"))
     assert context.startswith("World Desk \u00b7 <!date^1228298400^")
 
     clock.advance(NEXT_POLL)
@@ -136,7 +138,7 @@ async def test_an_alert_is_updated_in_place_when_another_outlet_carries_the_stor
     await channel.edit("C1", receipt.message_id, replace(alert, also_in=("AP", "Globe")))
     [update] = slack.updates
     assert update["ts"] == receipt.message_id
-    assert "also in AP, Globe" in update["blocks"][1]["elements"][0]["text"]
+    assert "also in AP, Globe" in seen(update["blocks"][1])
     gone = await channel.edit("C1", "1.000", alert)
     assert gone.message_id == "1.000", "a message that cannot be found stays as it was, no error"
 
@@ -279,6 +281,7 @@ async def test_refused_blocks_still_reach_the_channel_as_text(workspace, slack, 
     slack.refuse_blocks = True
     await publish_new_story(app, feed_server, clock)
     assert slack.posted[0]["blocks"] is None
+    assert not slack.posted[0]["marks"]
     assert slack.posted[0]["text"].startswith(
         "NATO-Russia Council meets &lt;again&gt; as talks resume (World Desk)\n"
     )
@@ -326,7 +329,7 @@ async def test_a_refused_bot_token_stops_start_up(make_settings, slack, start_ap
 
 
 feed_text = st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=4000) | st.sampled_from(
-    ["&" * 3000, "<" * 2000 + "<!channel>", "a & b " * 600]
+    ["&" * 3000, "<" * 2000 + "<!channel>", "a & b " * 600, "*_~`" * 1000, "a *b* c " * 500]
 )
 
 
@@ -338,10 +341,48 @@ def test_any_alert_fits_block_kit(title, summary, quote, rules):
     )  # fmt: skip
     text, blocks = render_blocks(alert)
     assert block_problem(blocks) is None and text
-    heading = blocks[0]["text"]["text"]
-    assert heading.startswith("*<https://example.org/a%20b%7Cc%3E|")
+    assert seen(blocks[0]).startswith('<b><a href="https://example.org/a%20b%7Cc%3E">')
     mrkdwn = [b["text"]["text"] for b in blocks if b.get("text", {}).get("type") == "mrkdwn"]
     assert "<!channel>" not in text + "".join(mrkdwn), "nothing from a feed can ping a channel"
+
+
+def test_marks_in_feed_text_stay_marks_and_only_the_matched_words_turn_bold():
+    quote = "Leaders said *today* that NATO_2030 and ~the~ `plan` hold"
+    nato = quote.index("NATO")
+    match = Match(1, "NATO*", Quote(quote, ((nato, nato + 4),)))
+    alert = Alert(
+        "*Breaking*: _live_ ~updates~ on `NATO`", "https://example.org/a_b*c", "The *Daily* _Planet_",
+        datetime(2026, 11, 28, tzinfo=UTC), "A *summary*.", (match,), also_in=("~Herald~",),
+    )  # fmt: skip
+    text, blocks = render_blocks(alert)
+    assert block_problem(blocks) is None
+    heading, context, summary, why, _buttons = map(seen, blocks)
+    assert heading == '<b><a href="https://example.org/a_b*c">*Breaking*: _live_ ~updates~ on `NATO`</a></b>'
+    assert context.startswith("The *Daily* _Planet_ \u00b7 <!date^") and context.endswith(
+        " \u00b7 also in ~Herald~"
+    )
+    assert summary == "A *summary*."
+    assert why == "<i>Rule 1: NATO*</i>\n> Leaders said *today* that <b>NATO</b>_2030 and ~the~ `plan` hold"
+    mrkdwn = [
+        e["text"]
+        for b in blocks
+        for e in [b.get("text", {}), *b.get("elements", [])]
+        if e.get("type") == "mrkdwn"
+    ]
+    assert mrkdwn == ["\u00b7 <!date^1795824000^{date_short_pretty} {time}|28 Nov 2026 00:00 UTC>"], (
+        "no feed text where Slack reads * _ ~ ` as marks"
+    )
+    assert text == "*Breaking*: _live_ ~updates~ on `NATO` (The *Daily* _Planet_)"
+
+
+def test_a_long_title_of_flags_is_clipped_between_flags():
+    flags = "\U0001f1fa\U0001f1e6\U0001f1f5\U0001f1f1"  # Ukraine, Poland: two code points a flag
+    when = datetime(2026, 11, 28, tzinfo=UTC)
+    _text, blocks = render_blocks(Alert("AB" + flags * 100, "https://example.org/a", "Feed", when, "", ()))
+    title = blocks[0]["elements"][0]["elements"][0]["text"]
+    assert title.endswith("\u2026") and len(title) <= 300
+    kept = title.removesuffix("\u2026")
+    assert ("AB" + flags * 100).startswith(kept) and len(kept) % 2 == 0, "whole flags, never half of one"
 
 
 def test_the_app_manifest_matches_what_the_bot_serves():

@@ -439,6 +439,15 @@ def test_a_huge_story_is_shortened_in_its_summary_never_mid_tag():
     assert [b.label for b in buttons[0]] == ["Mute rule 1", "Unwatch 1"] and len(buttons) == 3
 
 
+def test_a_long_title_of_flags_is_clipped_between_flags():
+    flags = "\U0001f1fa\U0001f1e6\U0001f1f5\U0001f1f1"  # Ukraine, Poland: two code points a flag
+    text, _ = render_alert(an_alert("AB" + flags * 100, "s", "q", "r"))
+    title = parse_html(text).split("\n")[0]
+    assert title.endswith("\u2026") and units(title) <= 251
+    kept = title.removesuffix("\u2026")
+    assert ("AB" + flags * 100).startswith(kept) and len(kept) % 2 == 0, "whole flags, never half of one"
+
+
 def test_emoji_count_twice_against_the_limit():
     text, _ = render_alert(an_alert("News", "\U0001f4f0" * 3000, "q", "r"))
     assert units(parse_html(text)) <= 4096 < len(parse_html(text)) * 2

@@ -1,14 +1,38 @@
-"""The Channel protocol: what every chat app adapter provides, and nothing more."""
+"""The Channel protocol: what every chat app adapter provides, and nothing more; and `clip`, the one
+way every chat shortens feed text."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Protocol
 
+import regex
 from aiohttp import web
 
 from bot.domain import Alert, Receipt
 from bot.pacing import Rate
+
+ELLIPSIS = "\u2026"
+_GRAPHEME = regex.compile(r"\X")  # one user-perceived character: a flag, an emoji sequence, e + accent
+
+
+def clip(text: str, limit: int, size: Callable[[str], int] = len) -> str:
+    """At most `limit` long as `size` counts it (characters; Telegram counts UTF-16 units), with an
+    ellipsis when cut. The cut falls between grapheme clusters, so a flag, an emoji sequence or a
+    letter with its accents is kept whole or left out whole; and at the last space, when that is in
+    the second half of what is kept."""
+    if size(text) <= limit:
+        return text
+    room, end = limit - size(ELLIPSIS), 0
+    for cluster in _GRAPHEME.finditer(text):
+        room -= size(cluster[0])
+        if room < 0:
+            break
+        end = cluster.end()
+    cut = text[:end]
+    space = cut.rfind(" ")
+    return (cut[:space] if space >= len(cut) // 2 else cut).rstrip() + ELLIPSIS
 
 
 class Channel(Protocol):

@@ -27,6 +27,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.channels.base import clip
 from bot.commands import Button, Chat, Commands, Reply, is_slow, split_command
 from bot.config import SlackSettings
 from bot.domain import Alert, Clock, Quote, Receipt
@@ -64,38 +65,55 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "\u2026"
+# Text from a feed (or a chat) never goes into mrkdwn, where Slack offers no escape for *, _, ~ and `
+# (only for &, < and >: api.slack.com/reference/surfaces/formatting#escaping): a title would turn
+# bold or struck through. It goes into plain_text, or into rich_text elements, whose text is shown as
+# it is and whose bold is a style (api.slack.com/reference/block-kit/blocks#rich_text).
 
 
-def _quote_mrkdwn(quote: Quote, room: int) -> str:
-    """The quote with its matched words in bold, escaped, in at most `room` characters."""
-    size = room
-    while True:
-        text = clip(quote.text, size)
-        kept = len(text) if text == quote.text else len(text) - 1
-        out, at = [], 0
-        for start, end in quote.spans:
-            if end > kept:
-                break
-            out += [escape(text[at:start]), f"*{escape(text[start:end])}*"]
-            at = end
-        out.append(escape(text[at:]))
-        marked = "".join(out).replace("\n", " ")
-        if len(marked) <= room:  # escaping can make it longer than the text was: then cut more
-            return marked
-        size = size * room // len(marked) - 1
+def _text(text: str, **style: bool) -> dict[str, Any]:
+    element: dict[str, Any] = {"type": "text", "text": text}
+    return {**element, "style": style} if style else element
+
+
+def _plain(text: str) -> dict[str, Any]:
+    return {"type": "plain_text", "text": text, "emoji": False}  # ":fire:" in a feed stays as it is
+
+
+def _rich(*parts: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "rich_text", "elements": list(parts)}
+
+
+def _section(*elements: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "rich_text_section", "elements": [e for e in elements if e.get("text") != ""]}
+
+
+def _quote_elements(quote: Quote, room: int) -> list[dict[str, Any]]:
+    """The quote as rich text, its matched words in bold, in at most `room` characters."""
+    whole = quote.text.replace("\n", " ")
+    text = clip(whole, room)
+    kept = len(text) if text == whole else len(text) - 1  # the ellipsis is not the quote's
+    out, at = [], 0
+    for start, end in quote.spans:
+        if end > kept:
+            break
+        out += [_text(text[at:start]), _text(text[start:end], bold=True)]
+        at = end
+    out.append(_text(text[at:]))
+    return [e for e in out if e["text"]]
 
 
 def _link(url: str) -> str:
-    """A URL inside Slack's <url|text>: <, >, | and spaces would end it; & is an entity there too."""
-    return quote(url, safe=":/?#[]@!$&'()*+,;=%~").replace("&", "&amp;")
+    """A URL as Slack takes it: spaces, |, < and > percent-encoded."""
+    return quote(url, safe=":/?#[]@!$&'()*+,;=%~")
 
 
-def _heading(alert: Alert, title: str) -> str:
-    """The title in bold, escaped, linked to the story unless the link is too long for a block."""
+def _title(alert: Alert, title: str) -> dict[str, Any]:
+    """The title in bold, linked to the story when its link is a web address of a sane length."""
     link = _link(alert.link)
-    return f"*<{link}|{escape(title)}>*" if alert.link and len(link) < 1500 else f"*{escape(title)}*"
+    if alert.link.startswith(("http://", "https://")) and len(link) < 1500:
+        return {"type": "link", "url": link, "text": title or link, "style": {"bold": True}}
+    return _text(title or "(untitled)", bold=True)
 
 
 def render_blocks(alert: Alert) -> tuple[str, list[dict[str, Any]]]:
@@ -103,24 +121,21 @@ def render_blocks(alert: Alert) -> tuple[str, list[dict[str, Any]]]:
     title = clip(alert.title or alert.link, 300)
     stamp = int(alert.published_at.timestamp())
     when = alert.published_at.strftime("%d %b %Y %H:%M UTC")
-    heading = _heading(alert, title)
-    date = f"<!date^{stamp}^{{date_short_pretty}} {{time}}|{when}>"  # in each reader's own time zone
-    source = f"{escape(clip(alert.feed_name, 200))} \u00b7 {date}"
+    date = f"\u00b7 <!date^{stamp}^{{date_short_pretty}} {{time}}|{when}>"  # in each reader's time zone
+    source = [_plain(clip(alert.feed_name, 200) or "?"), {"type": "mrkdwn", "text": date}]
     if alert.also_in:
-        source += f" \u00b7 also in {escape(clip(', '.join(alert.also_in), 300))}"
+        source.append(_plain(f"\u00b7 also in {clip(', '.join(alert.also_in), 300)}"))
     blocks: list[dict[str, Any]] = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": heading}},
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": source}]},
+        _rich(_section(_title(alert, title))),
+        {"type": "context", "elements": source},
     ]
     if alert.summary:
-        blocks.append(
-            {"type": "section", "text": {"type": "plain_text", "text": clip(alert.summary, MAX_SECTION)}}
-        )
+        blocks.append({"type": "section", "text": _plain(clip(alert.summary, MAX_SECTION))})
     shown = alert.matches[:MAX_RULES_SHOWN]
     for match in shown:
-        rule = f"_Rule {match.rule_id}: {escape(clip(match.rule, 200))}_\n>"
-        why = rule + _quote_mrkdwn(match.quote, MAX_SECTION - len(rule))
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": why}})
+        rule = _section(_text(f"Rule {match.rule_id}: {clip(match.rule, 200)}", italic=True))
+        quoted = _quote_elements(match.quote, MAX_SECTION)
+        blocks.append(_rich(rule, {"type": "rich_text_quote", "elements": quoted}) if quoted else _rich(rule))
     if len(alert.matches) > len(shown):
         more = f"and {len(alert.matches) - len(shown)} more of your rules"
         blocks.append({"type": "context", "elements": [{"type": "plain_text", "text": more}]})
@@ -170,10 +185,10 @@ def render_digest(alerts: list[Alert], heading: str | None = None) -> list[tuple
         text = clip(heading or f"{len(alerts)} new stories", 300) + (" (continued)" if at else "")
         blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "plain_text", "text": text}}]
         for alert in part:
-            title = _heading(alert, clip(alert.title or alert.link, 300))
-            rules = escape(clip(", ".join(m.rule for m in alert.matches[:MAX_RULES_SHOWN]), 300))
-            line = f"{title}\n{escape(clip(alert.feed_name, 200))} \u00b7 _{rules}_"
-            blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": line}})
+            title = _title(alert, clip(alert.title or alert.link, 300))
+            rules = clip(", ".join(m.rule for m in alert.matches[:MAX_RULES_SHOWN]), 300)
+            source = _text(f"\n{clip(alert.feed_name, 200)} \u00b7 ")
+            blocks.append(_rich(_section(title, source, _text(rules, italic=True))))
         messages.append((text, blocks))
     return messages
 
@@ -310,11 +325,11 @@ class SlackChannel:
     async def send(self, address: str, alert: Alert) -> Receipt:
         text, blocks = render_blocks(alert)
         try:
-            return await self._post(address, text=text, blocks=blocks, unfurl_links=False)
+            return await self._post(address, text=text, blocks=blocks, unfurl_links=False, mrkdwn=False)
         except _BadMessage as error:  # better plain than not at all
             log.warning("Slack refused an alert's blocks (%s); sending it as plain text", error)
             plain = f"{text}\n{escape(alert.link)}\n\n{escape(alert.summary)}".strip()
-            return await self._post(address, text=plain)
+            return await self._post(address, text=plain, mrkdwn=False)  # its * and _ shown as they are
 
     async def edit(self, address: str, message_id: str, alert: Alert) -> Receipt:
         text, blocks = render_blocks(alert)
@@ -326,7 +341,7 @@ class SlackChannel:
 
     async def send_digest(self, address: str, alerts: list[Alert], heading: str | None = None) -> Receipt:
         receipts = [
-            await self._post(address, text=escape(text), blocks=blocks, unfurl_links=False)
+            await self._post(address, text=escape(text), blocks=blocks, unfurl_links=False, mrkdwn=False)
             for text, blocks in render_digest(alerts, heading)
         ]
         return receipts[0]
@@ -343,7 +358,7 @@ class SlackChannel:
         return Rate(1.0)  # a message a second per channel
 
     async def send_notice(self, address: str, text: str) -> Receipt:
-        return await self._post(address, text=f"newsalert: {text}")
+        return await self._post(address, text=escape(f"newsalert: {text}"))  # a feed's name: no <!channel>
 
     async def _post(self, channel: str, **message: Any) -> Receipt:
         response = await self._translated(self.client.chat_postMessage(channel=channel, **message))

@@ -24,6 +24,7 @@ from telegram.constants import ChatMemberStatus, ChatType, ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, NetworkError, RetryAfter
 from telegram.request import HTTPXRequest
 
+from bot.channels import base
 from bot.commands import COMMANDS, Button, Chat, Commands, Reply, is_command, is_slow, split_command
 from bot.config import TelegramSettings
 from bot.domain import Alert, Match, Quote, Receipt
@@ -81,14 +82,8 @@ def visible_length(markup: str) -> int:
 
 
 def clip(text: str, limit: int) -> str:
-    """At most `limit` units, cut at a word where possible, with an ellipsis when cut."""
-    if units(text) <= limit:
-        return text
-    cut = text[: max(limit - 1, 0)]
-    while units(cut) > limit - 1:
-        cut = cut[:-1]
-    word = cut.rsplit(" ", 1)[0] if " " in cut[len(cut) // 2 :] else cut
-    return word.rstrip() + "\u2026"
+    """At most `limit` UTF-16 units, as Telegram counts them (see base.clip)."""
+    return base.clip(text, limit, units)
 
 
 def _quote_html(quote: Quote, limit: int) -> str:

@@ -119,7 +119,11 @@ class FakeSlack:
         if problem or not params.get("text"):
             return web.json_response({"ok": False, "error": "invalid_blocks", "detail": problem or "no text"})
         ts = f"1700000000.{next(self._ids):06d}"
-        self.posted.append({"channel": channel, "text": params["text"], "blocks": blocks, "ts": ts})
+        # mrkdwn: False, the text's * _ ~ ` are shown as they are (chat.postMessage's "mrkdwn" argument)
+        marks = params.get("mrkdwn") not in (False, "false", "0")
+        self.posted.append(
+            {"channel": channel, "text": params["text"], "blocks": blocks, "ts": ts, "marks": marks}
+        )
         return web.json_response({"ok": True, "channel": channel, "ts": ts})
 
     # Socket Mode: Slack pushes envelopes over a websocket the bot opened; the bot acks each
@@ -166,6 +170,11 @@ class FakeSlack:
         return web.Response(text="ok")
 
 
+RICH_PARTS = {"rich_text_section", "rich_text_quote", "rich_text_list", "rich_text_preformatted"}
+RICH_ELEMENTS = {"text", "link", "emoji", "date", "user", "channel", "usergroup", "broadcast"}
+STYLES = {"bold", "italic", "strike", "code"}
+
+
 def block_problem(blocks: list[dict[str, Any]]) -> str | None:
     """What Slack would refuse in these blocks, or None."""
     if len(blocks) > 50:
@@ -174,6 +183,12 @@ def block_problem(blocks: list[dict[str, Any]]) -> str | None:
         text = block.get("text", {}).get("text", "")
         if len(text) > 3000:
             return "section text over 3000 characters"
+        if block.get("text", {}).get("type") == "plain_text" and not text:
+            return "empty plain_text"
+        if block["type"] == "context" and not 0 < len(block["elements"]) <= 10:
+            return "a context has 1 to 10 elements"
+        if block["type"] == "rich_text" and (problem := rich_text_problem(block)):
+            return problem
         if block["type"] == "actions":
             ids = [e["action_id"] for e in block["elements"]]
             if len(ids) != len(set(ids)) or len(ids) > 25:
@@ -181,6 +196,52 @@ def block_problem(blocks: list[dict[str, Any]]) -> str | None:
             if any(len(e["text"]["text"]) > 75 or len(e["value"]) > 2000 for e in block["elements"]):
                 return "button text over 75 or value over 2000"
     return None
+
+
+def rich_text_problem(block: dict[str, Any]) -> str | None:
+    """A rich_text block's parts and their elements, as Slack checks them."""
+    if not block.get("elements"):
+        return "rich_text without elements"
+    for part in block["elements"]:
+        if part.get("type") not in RICH_PARTS or not part.get("elements"):
+            return f"rich_text part {part.get('type')!r} unknown or empty"
+        for element in part["elements"]:
+            if element.get("type") not in RICH_ELEMENTS:
+                return f"rich_text element {element.get('type')!r} unknown"
+            if element["type"] == "text" and not element.get("text"):
+                return "empty rich_text text"
+            if element["type"] == "link" and not str(element.get("url", "")).startswith(
+                ("http://", "https://")
+            ):
+                return "rich_text link without a web address"
+            if not set(element.get("style", {})) <= STYLES:
+                return "unknown rich_text style"
+    return None
+
+
+def seen(block: dict[str, Any]) -> str:
+    """A block's text as a reader sees it, its styles written as HTML tags: rich text's bold as <b>,
+    a link as <a href=...>; plain_text and mrkdwn as they were sent (mrkdwn's marks left to read)."""
+    if block["type"] == "rich_text":
+        return "\n".join(_seen_part(part) for part in block["elements"])
+    if block["type"] == "context":
+        return " ".join(element.get("text", "") for element in block["elements"])
+    return block.get("text", {}).get("text", "")
+
+
+def _seen_part(part: dict[str, Any]) -> str:
+    text = "".join(_seen_element(element) for element in part["elements"])
+    return f"> {text}" if part["type"] == "rich_text_quote" else text
+
+
+def _seen_element(element: dict[str, Any]) -> str:
+    text = element.get("text", "")
+    if element["type"] == "link":
+        text = f'<a href="{element["url"]}">{text or element["url"]}</a>'
+    for style, tag in (("code", "code"), ("strike", "s"), ("italic", "i"), ("bold", "b")):
+        if element.get("style", {}).get(style):
+            text = f"<{tag}>{text}</{tag}>"
+    return text
 
 
 def signed(body: bytes, timestamp: int, secret: str = SIGNING_SECRET) -> dict[str, str]:
