@@ -7,11 +7,9 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, TextIO
-from urllib.parse import urlsplit
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -22,18 +20,17 @@ from bot.channels.telegram import TelegramChannel
 from bot.commands import Commands
 from bot.config import Settings
 from bot.delivery import DeliveryReport, Dispatcher
-from bot.domain import Alert, Clock, Feed, Rule, Subscription, SystemClock
+from bot.domain import Clock, Feed, Subscription, SystemClock
 from bot.errors import ConfigError, QueryError
 from bot.feeds.discover import find_feed
 from bot.feeds.extract import PageReader
 from bot.feeds.fetch import Fetcher, open_session
 from bot.feeds.guard import check_url, guarded_connector
-from bot.feeds.parse import parse_feed
 from bot.feeds.parsers import Parsers
 from bot.feeds.schedule import Bounds, chat_interval
 from bot.metrics import render as render_metrics
 from bot.pacing import Bursts
-from bot.pipeline import Matcher, Poller, PollReport, log_dropped, prepare_story
+from bot.pipeline import Matcher, Poller, PollReport
 from bot.rules.query import parse_rule
 from bot.rules.text import is_language
 from bot.store import Store
@@ -374,47 +371,3 @@ class App:
             for task in late:  # a cancelled transaction rolls back; its rows are retried next start
                 task.cancel()
             await asyncio.gather(*late, return_exceptions=True)
-
-
-@dataclass(frozen=True)
-class CheckReport:
-    feeds: int
-    items: int
-    alerts: int
-
-
-async def check(
-    settings: Settings, feed_urls: Sequence[str], queries: Sequence[str], console: ConsoleChannel
-) -> CheckReport:
-    """Every item of the feeds treated as new, matched against the queries, shown, never stored."""
-    rules = []
-    for i, query in enumerate(queries, 1):
-        parse_rule(query, settings.rules_language)  # raises QueryError for the caller to show
-        rules.append(Rule(i, 0, query))
-    matcher = Matcher(settings.rules_language)
-    matcher.sync(rules)
-    items = alerts = 0
-    async with open_session() as session:
-        fetcher = Fetcher(session)
-        for url in feed_urls:
-            result = await fetcher.fetch(url)
-            parsed = parse_feed(result.body or b"", url, result.content_type)
-            name = parsed.title or urlsplit(url).hostname or url
-            log_dropped(name, parsed)
-            items += len(parsed.articles)
-            for article in parsed.articles:
-                story = prepare_story(article, name, matcher, settings.summary.max_words, may_alert=True)
-                for story_alert in story.alerts:
-                    alerts += 1
-                    await console.send(
-                        "stdout",
-                        Alert(
-                            article.title,
-                            article.link,
-                            name,
-                            article.published_at or datetime.now(UTC),
-                            story.summary,
-                            story_alert.matches,
-                        ),
-                    )
-    return CheckReport(len(feed_urls), items, alerts)

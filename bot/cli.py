@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import signal
@@ -23,8 +24,9 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from bot import commands
 from bot.admin import ImportReport, describe_import, export_feeds, import_feeds
-from bot.app import App, check
-from bot.channels.console import ConsoleChannel
+from bot.app import App
+from bot.channels.console import ConsoleChannel, render_console
+from bot.check import check
 from bot.config import Settings, config_path, load_settings, resolve_feed_url
 from bot.errors import ConfigError, FetchError, NewsalertError, OpmlError, QueryError, StoreError
 from bot.feeds.schedule import Bounds, chat_interval
@@ -132,22 +134,36 @@ def check_command(
     config: ConfigOption = None,
     feed: Annotated[list[str] | None, typer.Option("--feed", help="Feed URL or file (repeatable).")] = None,
     rule: Annotated[list[str] | None, typer.Option("--rule", help="Watch rule (repeatable).")] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object a line per alert, for scripts.")
+    ] = False,
 ) -> None:
     """Dry run: show the alerts these feeds and rules would give now. Stores and sends nothing."""
     settings = _settings(config, required=not (feed and rule))
-    feeds = [resolve_feed_url(f, Path.cwd()) for f in feed] if feed else [f.url for f in settings.feeds]
+    feeds = (
+        [(resolve_feed_url(f, Path.cwd()), "") for f in feed]
+        if feed
+        else [(f.url, f.name or "") for f in settings.feeds]
+    )
     rules = list(rule) if rule else [q for s in settings.subscriptions for q in s.rules]
     if not feeds or not rules:
         raise _fail("nothing to check: give --feed and --rule, or a config with feeds and subscriptions")
     try:
-        report = asyncio.run(check(settings, feeds, rules, ConsoleChannel()))
+        report = asyncio.run(check(settings, feeds, rules))
     except QueryError as error:
         raise _fail(f"cannot use that rule: {error}") from None
     except FetchError as error:
         raise _fail(f"cannot fetch the feed: {error}", 1) from None
-    typer.echo(
+    now, console = datetime.now(UTC), ConsoleChannel()
+    for checked in report.alerts:
+        if as_json:
+            typer.echo(json.dumps(checked.record(), ensure_ascii=False))
+        else:
+            console.console.print(render_console(checked.alert(now)))
+    typer.echo(  # after JSON lines, on stderr: stdout stays one object a line
         f"checked {report.items} items from {report.feeds} feed(s) against {len(rules)} rule(s): "
-        f"{report.alerts} alert(s) would be sent; nothing was stored or sent"
+        f"{len(report.alerts)} alert(s) would be sent; nothing was stored or sent",
+        err=as_json,
     )
 
 

@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 import aiohttp
 
@@ -76,6 +77,106 @@ def test_check_uses_the_config_feeds_and_rules_by_default(tmp_path):
         "checked 13 items from 2 feed(s) against 2 rule(s): 1 alert(s)"
     )
     assert not (tmp_path / "db").exists()
+
+
+def test_check_json_is_one_object_a_line_per_alert_for_scripts(tmp_path):
+    result = newsalert("check", "--json", "--feed", WORLD, "--rule", "Membership Action Plan", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    [alert] = [json.loads(line) for line in result.stdout.splitlines()]
+    assert alert["title"] == SEED_TITLE
+    assert alert["link"].startswith("https://") and alert["feed"] == "World Desk (sample)"
+    assert alert["published"].startswith("2008-12-02T") and alert["summary"]
+    [match] = alert["matches"]
+    assert match["rule"] == "Membership Action Plan"
+    assert [match["quote"][a:b] for a, b in match["spans"]] == ["Membership Action Plans"]
+    assert isinstance(alert["story"], int) and alert["also_in"] == []
+    assert "1 alert(s) would be sent" in result.stderr, "the count goes beside the JSON, not into it"
+
+
+def wire(name: str, items: list[tuple[str, str, str, str]]) -> str:
+    """An RSS feed: (guid, title, link, hour of 2 Dec 2008) each, one sentence of text."""
+    entries = "".join(
+        f"<item><guid>{guid}</guid><title>{title}</title><link>{escape(link)}</link>"
+        f"<pubDate>Tue, 02 Dec 2008 {hour}:00:00 GMT</pubDate>"
+        f"<description>{title}, officials said on Tuesday in a statement.</description></item>"
+        for guid, title, link, hour in items
+    )
+    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>{name}</title>{entries}</channel></rss>'
+
+
+def console_alerts(stdout: str) -> list[tuple[str, str, set[str]]]:
+    """(title, link, its outlets) of each alert the console printed."""
+    alerts = []
+    for block in ("\n" + stdout).split("\n== ")[1:]:
+        lines = block.splitlines()
+        feed = lines[1].split(" \u00b7 ")[0]
+        also = next((line.removeprefix("Also in: ") for line in lines if line.startswith("Also in: ")), "")
+        link = next(line for line in lines if line.startswith("https://"))
+        alerts.append((lines[0], link, {feed, *filter(None, also.split(", "))}))
+    return sorted(alerts)
+
+
+def test_check_shows_the_alerts_run_sends_for_the_same_feeds(tmp_path):
+    talks = "NATO ministers agree to resume formal talks with Russia"
+    (tmp_path / "a.xml").write_text(
+        wire(
+            "Wire A",
+            [
+                ("a1", talks, "https://a.test/world/1?maca=a-rss&utm_source=rss", "10"),
+                ("a2", "Markets rally as inflation cools", "https://a.test/biz/2?maca=a-rss", "11"),
+                (
+                    "a3",
+                    "NATO summit opens with Ukraine on the agenda",
+                    "https://a.test/world/3?maca=a-rss",
+                    "12",
+                ),
+                (
+                    "a1",
+                    talks,
+                    "https://a.test/world/1?maca=a-rss&utm_source=rss",
+                    "10",
+                ),  # the feed repeats it
+            ],
+        )  # fmt: skip
+    )
+    (tmp_path / "b.xml").write_text(
+        wire(
+            "Wire B",
+            [
+                (
+                    "b1",
+                    talks,
+                    "https://a.test/world/1?utm_medium=feed",
+                    "13",
+                ),  # the same story, another outlet
+                ("b2", "Rain expected across the weekend", "https://b.test/2", "14"),
+            ],
+        )  # fmt: skip
+    )
+    config = tmp_path / "newsalert.yaml"
+    config.write_text(
+        f"database_url: sqlite:///{tmp_path}/db/newsalert.db\nhttp:\n  host: 127.0.0.1\n  port: 0\n"
+        f"feeds:\n  - url: {tmp_path / 'a.xml'}\n    backfill: all\n"
+        f"  - url: {tmp_path / 'b.xml'}\n    backfill: all\n"
+        "subscriptions:\n  - channel: console\n    rules: [NATO]\n"
+    )
+    checked = newsalert("check", "--json", "--config", str(config), cwd=tmp_path)
+    assert checked.returncode == 0, checked.stderr
+    ran = newsalert("run", "--once", "--config", str(config), cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr
+
+    records = [json.loads(line) for line in checked.stdout.splitlines()]
+    from_check = sorted((r["title"], r["link"], {r["feed"], *r["also_in"]}) for r in records)
+    assert from_check == console_alerts(ran.stdout)
+    assert from_check == [
+        (
+            "NATO ministers agree to resume formal talks with Russia",
+            "https://a.test/world/1",
+            {"Wire A", "Wire B"},
+        ),
+        ("NATO summit opens with Ukraine on the agenda", "https://a.test/world/3", {"Wire A"}),
+    ]
+    assert len({r["story"] for r in records}) == 2
 
 
 def test_check_refuses_an_unusable_rule_with_the_reason_not_a_traceback(tmp_path):
