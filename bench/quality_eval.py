@@ -1,7 +1,7 @@
 """Measures what a user gets from real feeds: the alerts' defects, and how articles are grouped into stories.
 
 Alerts: the 51 saved real feeds (../shared/corpus/real-feeds) with the seven rules of issue #19, through
-`newsalert check` itself (bot.app.check, with a console channel that also keeps each alert), every alert
+`newsalert check` itself (bot.check.check, each alert as the console shows it), every alert
 looked at by the detectors below: plain rules written here, independent of the bot's own cleaning.
 Stories: the hand-labelled events (tests/data/events.json) through the story decision as the store calls
 it (bot.dedupe.story_key, then assign_stories against each story's first article), in feed order and in
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import io
 import itertools
 import logging
 import random
@@ -34,11 +33,10 @@ from lxml import etree
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.results import write_section  # noqa: E402
-from bot.app import check  # noqa: E402
-from bot.channels.console import ConsoleChannel  # noqa: E402
+from bot.check import check  # noqa: E402
 from bot.config import load_settings  # noqa: E402
 from bot.dedupe import MIN_TITLE_WORDS, assign_stories, story_key  # noqa: E402
-from bot.domain import Alert, Article, Match, Quote, Receipt, StoryKey  # noqa: E402
+from bot.domain import Alert, Article, Match, Quote, StoryKey  # noqa: E402
 from bot.feeds.parse import parse_feed  # noqa: E402
 from bot.summary import clean_body  # noqa: E402
 from tests.data.events import CORPUS, Labels, feed_order, load_labels  # noqa: E402
@@ -406,26 +404,14 @@ def self_check() -> None:
 # ---- the alerts, as `newsalert check` makes them ---------------------------------------------------------
 
 
-class Recorder(ConsoleChannel):
-    """The console channel `check` prints to, keeping each alert it is given."""
-
-    def __init__(self) -> None:
-        super().__init__(io.StringIO())
-        self.alerts: list[Alert] = []
-
-    async def send(self, address: str, alert: Alert) -> Receipt:
-        self.alerts.append(alert)
-        return await super().send(address, alert)
-
-
 def feed_url(name: str) -> str:
     return (CORPUS / "real-feeds" / name).resolve().as_uri()
 
 
 async def run_check() -> list[Alert]:
-    recorder = Recorder()
-    await check(load_settings(None, {}), [feed_url(name) for name in feed_order()], RULES, recorder)
-    return recorder.alerts
+    report = await check(load_settings(None, {}), [(feed_url(name), "") for name in feed_order()], RULES)
+    now = datetime.now(UTC)
+    return [checked.alert(now) for checked in report.alerts]
 
 
 def raw_items(body: bytes) -> dict[str, tuple[tuple[str, ...], str]]:
@@ -678,9 +664,9 @@ def cpu_line(cpu: tuple[int, float, float]) -> str:
 
 NOTES = f"""## How it is measured
 
-Alerts: `bot.app.check` (what `newsalert check` runs) over the 51 files in MANIFEST.jsonl order as
-file:// URLs, default settings, the rules {", ".join(f"`{r}`" for r in RULES)}; its console channel keeps
-each alert it is sent. An alert counts once however many defects it has. The detectors, each a plain rule
+Alerts: `bot.check.check` (what `newsalert check` runs) over the 51 files in MANIFEST.jsonl order as
+file:// URLs, default settings, the rules {", ".join(f"`{r}`" for r in RULES)}; each alert as
+the console shows it. An alert counts once however many defects it has. The detectors, each a plain rule
 tried on written sentences (`--self-check`) before every run: a summary whose first letter is lowercase,
 that starts with a dateline or source tag, or that leaves out the article's first sentence; a summary
 that is the item's media:description or media:text (read from the raw XML) and not its description, or
