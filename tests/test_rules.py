@@ -430,6 +430,64 @@ def test_a_phrase_does_not_run_across_sentences_or_paragraphs():
         assert set(index.match(doc)) == {12}
 
 
+@pytest.mark.parametrize(
+    ("text", "sentences"),
+    [
+        pytest.param(
+            "Longtime civil rights leader Rev. Jesse Jackson dies at age 84. And the talks go on.",
+            ["Longtime civil rights leader Rev. Jesse Jackson dies at age 84.", "And the talks go on."],
+            id="a title before a name",
+        ),
+        pytest.param(
+            "Gen. Smith met Sen. Jones and Dr. Brown in St. Louis. They talked.",
+            ["Gen. Smith met Sen. Jones and Dr. Brown in St. Louis.", "They talked."],
+            id="ranks, titles and a saint",
+        ),
+        pytest.param(
+            "The U.S. and the U.K. asked the U.N. Security Council to meet. It did.",
+            ["The U.S. and the U.K. asked the U.N. Security Council to meet.", "It did."],
+            id="dotted initialisms",
+        ),
+        pytest.param(
+            "The vote is on Feb. 17 at No. 10. Sept. 3 was the last one.",
+            ["The vote is on Feb. 17 at No. 10.", "Sept. 3 was the last one."],
+            id="months and numbers",
+        ),
+        pytest.param(
+            "It invoked Art. 5 of the treaty and Vol. 2 of the report. Allies agreed.",
+            ["It invoked Art. 5 of the treaty and Vol. 2 of the report.", "Allies agreed."],
+            id="a short capitalised word before a number",
+        ),
+        pytest.param(
+            "It joined NATO. Russia objected. He met Robert F. Kennedy Jr. The talks failed.",
+            ["It joined NATO.", "Russia objected.", "He met Robert F. Kennedy Jr.", "The talks failed."],
+            id="an acronym or a suffix still ends one",
+        ),
+        pytest.param(
+            "GEN. SMITH SAID SO. THEN HE LEFT.",
+            ["GEN. SMITH SAID SO.", "THEN HE LEFT."],
+            id="in capitals",
+        ),
+    ],
+)
+def test_abbreviations_end_no_sentence(text, sentences):
+    """A period after a title, a rank, a month, an initial or a short capitalised word before a number
+    belongs to the abbreviation; the matcher breaks where the summarizer does."""
+    assert [text[s:e] for s, e in sentence_spans(text)] == sentences
+    scanned = [
+        list(group) for is_break, group in groupby(keys_by_sentence(text), BREAK.__eq__) if not is_break
+    ]
+    assert scanned == [list(keys(sentence)) for sentence in sentences]
+
+
+def test_a_phrase_matches_across_an_abbreviation_but_not_across_a_sentence_end():
+    doc = Document("", "Longtime civil rights leader Rev. Jesse Jackson dies at age 84. Jackson said so.")
+    index = RuleIndex()
+    for rule_id, rule in enumerate(['"Rev. Jesse Jackson"', '"84 Jackson"'], start=1):
+        index.add(rule_id, parse_rule(rule))
+    assert set(index.match(doc)) == {1}
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.text(st.characters(codec="utf-8")))
 def test_the_scanning_keys_are_the_highlighting_keys(text):
@@ -437,7 +495,10 @@ def test_the_scanning_keys_are_the_highlighting_keys(text):
     assert [k for k in keys_by_sentence(text) if k != BREAK] == list(keys(text))
 
 
-_pieces = ["It", "joined", "NATO", "Mr", "U", "S", "5", ".", "!", "?", '"', "'", ")", " ", "  ", "\n", "\xa0"]
+_pieces = [
+    *["It", "joined", "NATO", "Mr", "Rev", "Feb", "Art", "U", "S", "5", "17"],
+    *[".", "!", "?", '"', "'", ")", " ", "  ", "\n", "\xa0"],
+]
 _sentences = st.lists(st.sampled_from(_pieces)).map("".join)
 
 

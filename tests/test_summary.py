@@ -1,11 +1,16 @@
 """Boilerplate stripping, the summary and the matched quote: pure, on the seed article."""
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from bot.rules.index import Document, RuleIndex
+from bot.rules.query import parse_rule
 from bot.rules.text import sentence_spans
 from bot.summary import clean_body, quote_match, summarize
 from bot.summary.boilerplate import is_boilerplate
 from bot.summary.extractive import shorten, without_asides
+from bot.summary.quotation import is_balanced
 from tests.conftest import ROOT, SEED_TITLE
 
 # The seed as the sample feed carries it: one paragraph per line, boilerplate included.
@@ -134,6 +139,22 @@ _RUN = " " * 50_000  # page text from a <pre> keeps its runs of spaces
             "New Delhi, India" + _RUN + "(CNN)As the earth warms, more heat.",
             "As the earth warms, more heat.",
             id="dateline in brackets",
+        ),
+        pytest.param("[Reuters]" + _RUN + "The Senate voted.", "The Senate voted.", id="outlet's tag"),
+        pytest.param(
+            "A" * 100_000 + ": The Senate voted.", "A" * 100_000 + ": The Senate voted.", id="a dateline word"
+        ),
+        pytest.param(
+            "WASHINGTON " * 20_000 + "(AP) \u2014 The Senate voted.",
+            "WASHINGTON " * 20_000 + "(AP) \u2014 The Senate voted.",
+            id="a dateline of 20,000 places",
+        ),
+        pytest.param("[/a]" * 50_000 + "The Senate voted.", "The Senate voted.", id="closing tags"),
+        pytest.param("The Senate voted." + " [a b=c]" * 30_000, "The Senate voted.", id="shortcodes"),
+        pytest.param(
+            "[a " + "=" * 100_000 + "] The Senate voted.",
+            "[a " + "=" * 100_000 + "] The Senate voted.",
+            id="a shortcode that never ends",
         ),
     ],
 )
@@ -390,3 +411,284 @@ def test_summary_never_exceeds_the_word_limit(max_words):
 def test_summary_of_nothing_is_empty_and_a_long_lead_is_cut():
     assert summarize("") == ""
     assert summarize(" ".join(["word"] * 80) + ".", max_words=10) == " ".join(["word"] * 10) + "\u2026"
+
+
+# -- the lead ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "start"),
+    [
+        pytest.param(
+            "Remembering was his curse.\n"
+            "In a story by Borges, a gaucho who falls from a horse remembers every detail of every day.",
+            "Remembering was his curse. In a story by Borges",
+            id="four words",
+        ),
+        pytest.param(
+            "Longtime civil rights leader Rev. Jesse Jackson dies at age 84.\n"
+            "And the United States and Iran are set for high-stakes negotiations today in Geneva.",
+            "Longtime civil rights leader Rev. Jesse Jackson dies at age 84. And the United States",
+            id="a title inside it",
+        ),
+        pytest.param(
+            "What is Russia doing?\nSince invading Ukraine, Russia has waged a hybrid war on the West.",
+            "What is Russia doing? Since invading Ukraine",
+            id="a question",
+        ),
+        pytest.param(
+            "Sandisfield, Mass.\nFree Quarter Farm is on almost 1,500 wooded acres in the Berkshires.",
+            "Free Quarter Farm is on",
+            id="two words are a place, not a lead",
+        ),
+        pytest.param(
+            "Directed by Emerald Fennell (R)\nThe film is the director's dumbest and her best, critics say.",
+            "The film is the director's",
+            id="a credit line ends on no full stop",
+        ),
+    ],
+)
+def test_the_lead_is_the_first_real_sentence_whatever_its_length(body, start):
+    assert summarize(body).startswith(start)
+
+
+def test_short_sentences_after_a_short_lead_are_shown_when_no_longer_one_comes():
+    body = "The devoted lover. The toxic narcissist. The sex symbol. The victim of the powerful."
+    assert summarize(body) == body
+
+
+# -- datelines and source tags -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("paragraph", "start"),
+    [
+        ("JERUSALEM: The Israeli government has approved the proposal.", "The Israeli"),
+        ("JERUSALEM / ISLAMABAD: As Pakistan denounced the move, the UN chief spoke.", "As Pakistan"),
+        ("WASHINGTON/GENEVA/DUBAI, Feb 17 (Reuters) - Even for a president, it was a lot.", "Even for"),
+        ("WASHINGTON/GENEVA/DUBAI, Feb 17 - Even for a president, it was a lot.", "Even for"),
+        ("LONDON, Feb. 17 (Reuters) - Britain will raise its defence spending.", "Britain will"),
+        ("ST. LOUIS, Mo. (AP) \u2014 A jury found the officer not guilty.", "A jury"),
+        ("BRUSSELS \u2014 NATO on Tuesday agreed to resume contacts with Russia.", "NATO on Tuesday"),
+        ("WASHINGTON (AP) -- The Senate voted on Friday to pass the bill.", "The Senate"),
+        ("Quito, 24 Set 2018 (AFP) - O fundador do WikiLeaks renunciou ao asilo.", "O fundador"),
+        ("Nova York, 24 set (EFE).- O \u00edndice Dow Jones fechou em baixa.", "O \u00edndice"),
+        (
+            "R\u00dcSSELSHEIM - (red). Ein geparktes Auto wurde am Donnerstag besch\u00e4digt.",
+            "Ein geparktes",
+        ),
+        ("[Daily Trust] Police have detained a journalist over a story.", "Police have"),
+        ("[Capital FM] Nairobi -- Pilots have warned of possible fatigue.", "Pilots have"),
+        ("[Africa Check] IN SHORT: There has been a spike in false claims.", "There has"),
+        ('[allAfrica] "In a decade, Ebola became a disease we can stop," he said.', '"In a decade'),
+        ("(CNN)A new study finds that sleep matters a great deal.", "A new study"),
+        ("New Delhi, India (CNN)As the earth warms, the heat rises.", "As the earth"),
+    ],
+)
+def test_every_dateline_and_source_tag_form_is_removed(paragraph, start):
+    assert clean_body("", paragraph).startswith(start)
+
+
+@pytest.mark.parametrize(
+    "paragraph",
+    [
+        "Bangladesh Nationalist Party (BNP) leader Tarique Rahman was sworn in on Tuesday.",
+        "The Justice Department's (DOJ) release of the files revealed more ties.",
+        "The European Union (EU) said on Monday that it would respond to the tariffs.",
+        "NATO \u2014 the alliance of 32 countries \u2014 met in Brussels on Tuesday.",
+        "TOP European officials have failed to apologise for their claims.",
+        "[The minister] said he would resign before the vote on Friday.",
+        "Nairobi -- The stage is set for the open, the organisers said.",
+    ],
+)
+def test_a_name_with_its_acronym_or_a_capitalised_start_is_not_a_dateline(paragraph):
+    assert clean_body("", paragraph) == paragraph
+
+
+def test_the_dateline_of_the_first_paragraph_of_prose_goes_after_the_standfirst_bullets():
+    text = (
+        "\u2022 Hamas condemns the attempt to take the land\n"
+        "\u2022 Israel deploys police around Al-Aqsa\n"
+        "JERUSALEM: The Israeli government has approved a proposal to register the land."
+    )
+    body = clean_body("", text)
+    assert "JERUSALEM" not in body
+    assert summarize(body) == "The Israeli government has approved a proposal to register the land."
+
+
+# -- shortcodes ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        (
+            "The talks ended on Monday.\n"
+            '[video id=oL9X8h53 autostart="viewable" vertical video_text=Trump speaks on Greenland]',
+            "The talks ended on Monday.",
+        ),
+        (
+            "The talks ended on Monday.\n[time-brightcove not-tgx=\u201dtrue\u201d]\nThey resume in May.",
+            "The talks ended on Monday.\nThey resume in May.",
+        ),
+        (
+            '[caption id="attachment_1" width="300"]A crowd in Tehran.[/caption] The talks ended on Monday.',
+            "The talks ended on Monday.",
+        ),
+        ("The talks ended on Monday. [embed]https://example.org/v/1[/embed]", "The talks ended on Monday."),
+        ("Il est vendu 200 euros.\n[PDN]814058[/PDN]", "Il est vendu 200 euros."),
+        (  # an editor's brackets are not shortcodes
+            "He said NATO should lead for [the U.S.] to get it, and that he \u201cfeel[s]\u201d no duty.",
+            "He said NATO should lead for [the U.S.] to get it, and that he \u201cfeel[s]\u201d no duty.",
+        ),
+    ],
+)
+def test_shortcodes_and_embeds_are_removed_before_anything_reads_the_text(text, kept):
+    assert clean_body("", text) == kept
+
+
+def test_a_word_inside_a_shortcode_neither_matches_nor_is_quoted():
+    text = 'The talks ended on Monday.\n[video id=x1 video_text="Trump speaks as Greenland dominates Davos"]'
+    index = RuleIndex()
+    index.add(1, parse_rule("Greenland"))
+    assert list(index.match(Document("Talks end", clean_body("Talks end", text)))) == []
+
+
+# -- quotation marks -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "summary"),
+    [
+        pytest.param(
+            '"Get the files out. They are slow-walking it," the former secretary of state says.\n'
+            "The White House says it has done more for the victims than anyone else ever did.",
+            '"Get the files out. They are slow-walking it," the former secretary of state says.'
+            " The White House says it has done more for the victims than anyone else ever did.",
+            id="a lead that one quotation runs across",
+        ),
+        pytest.param(
+            "The president said on Monday he would be involved in the talks in Geneva next week.\n"
+            "\u201cThey want to make a deal. And they will be very important,\u201d he told reporters.\n"
+            "Tensions are soaring ahead of the talks, with a second carrier sent to the region.",
+            "The president said on Monday he would be involved in the talks in Geneva next week."
+            " Tensions are soaring ahead of the talks, with a second carrier sent to the region.",
+            id="the end of a quote is no sentence of its own",
+        ),
+        pytest.param(
+            'At the launch, Mike Nesbitt said: "Domination does not work, partnership does.\n'
+            '"We want the election to be a referendum on the scandal," he added.',
+            'At the launch, Mike Nesbitt said: "Domination does not work, partnership does."',
+            id="a quotation that runs on into the next paragraph is closed where its paragraph ends",
+        ),
+        pytest.param(
+            'The telescope was key to the discoveries, the agency said in a news release. "\n'
+            'Scientists found an ocean under the ice of Ganymede," the release said.',
+            "The telescope was key to the discoveries, the agency said in a news release.",
+            id="a mark a sentence splitter left on the wrong side of a break",
+        ),
+        pytest.param(
+            "\u201c\u201cMaybe we should have put NATO to the test,\u201d he wrote on Sunday in a long post.",
+            "\u201cMaybe we should have put NATO to the test,\u201d he wrote on Sunday in a long post.",
+            id="a mark typed twice",
+        ),
+        pytest.param(
+            'Sheinbaum said she had turned down an invitation to join the \u201cBoard of Peace."',
+            'Sheinbaum said she had turned down an invitation to join the \u201cBoard of Peace."',
+            id="a curly mark closed by a straight one",
+        ),
+        pytest.param(
+            "Google Kalender soll mit der neuen Funktion \u201eZiele\u201c helfen, Vors\u00e4tze umzusetzen.",
+            "Google Kalender soll mit der neuen Funktion \u201eZiele\u201c helfen, Vors\u00e4tze umzusetzen.",
+            id="German marks",
+        ),
+    ],
+)
+def test_no_summary_shows_a_quotation_unclosed_or_a_mark_that_closes_nothing(body, summary):
+    assert summarize(body) == summary
+
+
+@pytest.mark.parametrize(
+    ("max_words", "shortened"),
+    [
+        (11, "The minister said on Friday that the plan\u2026"),  # cut before the opening mark
+        (22, 'The minister said on Friday that the plan was "a disgrace to the country and to all who voted'
+         ' for it"\u2026'),  # extended to the closing mark
+    ],
+)  # fmt: skip
+def test_a_shortened_sentence_is_cut_where_no_quotation_is_open(max_words, shortened):
+    sentence = (
+        'The minister said on Friday that the plan was "a disgrace to the country and to all who voted'
+        ' for it" and then left the chamber in a hurry.'
+    )
+    assert shorten(sentence, max_words) == shortened
+
+
+def test_a_lead_that_is_one_long_quotation_is_cut_inside_it_and_closed():
+    lead = "\u201cWe will " + "keep on fighting " * 30 + "until the end,\u201d the leader told the crowd."
+    summary = summarize(lead, max_words=20)
+    assert summary.startswith("\u201cWe will keep on fighting") and summary.endswith("\u2026\u201d")
+    assert len(summary.split()) <= 20
+
+
+_WORDS = ["The", "minister", "said", "we", "It", "joined", "NATO", "Mr.", "U.S.", "on", "Monday"]
+_PUNCTUATION = [".", ",", ":", "!", "?", " ", " ", " ", "  ", "\n", " - ", "(", ")"]
+
+
+def _texts(marks: list[str]) -> st.SearchStrategy[str]:
+    return st.lists(st.sampled_from(_WORDS + _PUNCTUATION + marks), max_size=120).map("".join)
+
+
+def _curly_pairs(text: str) -> bool:
+    """Every closing mark closes an opening one before it, and none is left open."""
+    depth = 0
+    for c in text:
+        depth += {"\u201c": 1, "\u201d": -1}.get(c, 0)
+        if depth not in (0, 1):
+            return False
+    return depth == 0
+
+
+@settings(max_examples=400, deadline=None)
+@given(_texts(['"']), st.sampled_from([8, 20, 60]))
+def test_property_no_summary_has_an_odd_number_of_straight_marks(text, max_words):
+    for body in (text, clean_body("", text)):
+        assert summarize(body, max_words).count('"') % 2 == 0
+
+
+@settings(max_examples=400, deadline=None)
+@given(_texts(["\u201c", "\u201d"]), st.sampled_from([8, 20, 60]))
+def test_property_no_summary_has_a_curly_mark_unpaired(text, max_words):
+    for body in (text, clean_body("", text)):
+        assert _curly_pairs(summarize(body, max_words))
+
+
+@settings(max_examples=400, deadline=None)
+@given(_texts(['"', "\u201c", "\u201d", "\u201e", "\u00ab", "\u00bb"]), st.sampled_from([8, 20, 60]))
+def test_property_no_summary_breaks_the_pairing_of_mixed_marks(text, max_words):
+    """Mixed marks pair by the rule in bot/summary/quotation.py; no mark is doubled."""
+    summary = summarize(clean_body("", text), max_words)
+    assert is_balanced(summary) and "\u201c\u201c" not in summary and '""' not in summary
+    assert len(summary.split()) <= max_words
+
+
+_STORY = "The talks ended on Monday in Geneva after three days."
+
+
+@pytest.mark.parametrize(
+    ("text", "summary"),
+    [
+        pytest.param('"\n' * 50_000 + _STORY, _STORY, id="marks alone on 50,000 lines"),
+        pytest.param("\u201c " * 50_000 + _STORY, _STORY, id="opening marks apart from every word"),
+        pytest.param(
+            "\u201c" * 50_000 + _STORY, "\u201c" + _STORY + "\u201d", id="a mark typed 50,000 times"
+        ),
+        pytest.param(
+            "He said: \u201c" + "We go on. " * 20_000,
+            "He said: \u201c" + "We go on. " * 19 + "We\u2026\u201d",
+            id="a quotation of 20,000 sentences",
+        ),
+    ],
+)
+def test_hostile_quotation_marks_leave_the_story(text, summary):
+    assert summarize(clean_body("", text)) == summary

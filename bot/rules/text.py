@@ -152,11 +152,15 @@ def is_language(language: str) -> bool:
     return language in Stemmer.algorithms()
 
 
-# -- sentences: "U.S." and "Mr." do not end one --------------------------------------------
+# -- sentences: "U.S.", "Rev." and "Feb. 17" do not end one ----------------------------------
 
+# English abbreviations that stand before a name or a number: titles and ranks ("Rev. Jesse Jackson",
+# "Gen. Smith"), the months ("Feb. 17") and "No.", "St.", "Mt.", "Ft.", "vs.". They are a small closed
+# class of the language, not of any site, and the period after one belongs to it, so it ends no sentence.
+# Abbreviations that follow a name ("Jr.", "Inc.") are not here: their period often ends the sentence too.
 _ABBREVIATIONS = frozenset(
-    "mr mrs ms dr prof gen sen rep gov lt col capt sgt st jr sr no vs mt ft"
-    " jan feb mar apr jun jul aug sep sept oct nov dec".split()
+    "mr mrs ms messrs dr prof rev fr sen rep gov pres amb hon gen adm brig col lt maj capt cmdr sgt cpl"
+    " pvt det insp supt st no vs mt ft jan feb mar apr jun jul aug sep sept oct nov dec".split()
 )
 
 
@@ -168,11 +172,20 @@ def _not_after_abbreviation() -> str:
     return "".join(rf"(?<!\b(?:{'|'.join(group)})\.)" for group in by_length.values())
 
 
+# A period after a short capitalised word ends no sentence when a number follows ("Art. 5", "Vol. 2"):
+# the word is an abbreviation of a kind that stands before a number, and a sentence seldom starts with
+# a numeral (style guides spell it out).
+_NOT_BEFORE_A_NUMBER = (
+    r"(?:(?![^\S\n]+[0-9])|(?<!\b[A-Z][a-z]\.)(?<!\b[A-Z][a-z]{2}\.)(?<!\b[A-Z][a-z]{3}\.))"
+)
+
 # A sentence ends at the first of a run of . ! ? (and any closing quotes after it) followed, on the
-# same line, by spaces and a capital or a digit; a period ends none after an initial ("U.S.") or an
-# abbreviation ("Mr.", "Sept."). The character class comes first so that re scans for it quickly.
+# same line, by spaces and a capital or a digit; a period ends none after an initial ("U.S.", "J. K.
+# Rowling"), after an abbreviation ("Mr.", "Sept.") or after a short capitalised word before a number.
+# The character class comes first so that re scans for it quickly.
 _SENTENCE_END = (
-    r"[.!?](?<![.!?][.!?])(?:(?<=[!?])|(?<!\b[A-Z]\.)" + _not_after_abbreviation() + ")"
+    r"[.!?](?<![.!?][.!?])"
+    rf"(?:(?<=[!?])|(?<!\b[A-Z]\.){_not_after_abbreviation()}{_NOT_BEFORE_A_NUMBER})"
     r"[.!?]*[\"'\u201d\u2019)\]]*"
 )
 _END = re.compile(_SENTENCE_END + r"(?=[^\S\n]+[\"'\u201c\u2018(\[]?[A-Z0-9])")

@@ -1,4 +1,4 @@
-"""Strip what is not the story: promos, timestamps, captions, bylines, datelines. Pure, no I/O.
+"""Strip what is not the story: shortcodes, promos, timestamps, captions, bylines, datelines. Pure, no I/O.
 
 Each pattern names a kind of boilerplate, not one site's wording, so that the next outlet's
 variant of "Get the latest updates" or "Scroll down for video" is caught too. Whole lines of a
@@ -8,6 +8,8 @@ kind are dropped; trailers glued to a real paragraph ("Continue reading...") are
 from __future__ import annotations
 
 import re
+
+import regex
 
 from bot.rules.text import fold, sentence_spans
 
@@ -44,16 +46,6 @@ _SPEECH = re.compile(r"\b(said|says|added|told|explained|wrote|asked|adding|sayi
 _NAME = r"[A-Z][\w.'-]++(?:\s+[A-Z][\w.'-]++){0,3}"
 _BY = re.compile(r"\W*[Bb]y\s+")
 _NAMES = re.compile(rf"{_NAME}(?:\s*(?:,|and|&)\s*{_NAME})*\s*")
-# A dateline before the first sentence: "BRUSSELS — ", "WASHINGTON (AP) -- ", "(CNN)",
-# "New Delhi, India (CNN)", "(The Hollywood Reporter)". No two unbounded quantifiers in a row take
-# spaces, or a long run of them would be split between the two in every way: the \s* after "(AP)" is
-# inside its optional group, and the words before "(CNN)" keep their spaces (++: a space given back
-# could only be read by the \s* after them, which ends at the same bracket).
-_DATELINE = re.compile(
-    r"^(?:[A-Z][A-Z.'\u2019 -]{1,40}(?:,\s*[A-Z][\w.]+)*\s*(?:\([^)]{1,30}\)\s*)?[\u2014\u2013-]{1,2}\s+"
-    r"|(?:[A-Z][\w.'\u2019 -]{1,40}+(?:,\s*[A-Z][\w. ]++)*\s*)?\((?:CNN|AP|AFP|Reuters|[A-Z][\w .&']{1,30})\)"
-    r"\s*(?:[\u2014\u2013-]{1,2}\s*)?)"
-)
 # Trailers glued to the end of a paragraph, each with a word it cannot be without (a cheap test first).
 # Each starts where a run of spaces does, as _PICTURE_REF; after a sentence end, \s*+ takes the whole
 # run at once, since the words after it may start with spaces too and would try every split of it.
@@ -149,8 +141,96 @@ def strip_trailers(paragraph: str) -> str:
     return paragraph.strip()
 
 
+# A dateline or source tag before the first sentence, read on the paragraph's first words joined by
+# single spaces (see strip_dateline): "BRUSSELS \u2014 ", "WASHINGTON (AP) -- ", "JERUSALEM / ISLAMABAD: ",
+# "WASHINGTON/GENEVA/DUBAI, Feb 17 (Reuters) - ", "(CNN)", "New Delhi, India (CNN)", "Quito, 24 Set 2018
+# (AFP) - ", "MAINZ - (red). ", and an outlet's tag, alone or before a place: "[Daily Trust] ",
+# "[Capital FM] Nairobi -- ". A place is capitals ("LONDON", "ST. LOUIS", "A/B/C"), or capitalised
+# words before a source in brackets or after an outlet's tag; after a comma come a region or a date
+# ("Calif.", "Feb 17", "24 SET"). The source may stand before the dash or after it.
+_CAPS = r"\p{Lu}[\p{Lu}.'\u2019-]+"
+_WORDS = r"\p{Lu}[\w.'\u2019-]*(?: [\w.'\u2019][\w.'\u2019-]*){0,3}"
+_PART = r", [\w.'\u2019][\w.'\u2019-]*(?: [\w.'\u2019][\w.'\u2019-]*){0,3}"
+_SOURCE = r"\(\w[\w .&'\u2019/-]{0,40}\)"
+_SEPARATOR = r"(?:\.?[\u2014\u2013-]{1,2}|:)"
+_DATELINE = regex.compile(
+    r"(?P<outlet>\[[^\[\]]{1,60}\] )?"
+    rf"(?:{_CAPS}(?:(?: / | |/){_CAPS})*(?:{_PART})*(?: {_SOURCE})? ?{_SEPARATOR} (?:{_SOURCE}\.? )?"
+    rf"|(?:{_WORDS}(?:{_PART})* ?)?{_SOURCE}(?: ?{_SEPARATOR})? ?"
+    rf"|(?P<place>{_WORDS})(?:{_PART})* {_SEPARATOR} "
+    r")?"
+)
+_DATELINE_CHARS = 200  # a dateline is a few words: longer heads are not read
+_OPENING = "\"'\u201c\u2018([\u00ab\u201e"
+
+
 def strip_dateline(paragraph: str) -> str:
-    return _DATELINE.sub("", paragraph, count=1)
+    """The paragraph without the dateline or source tag it opens with (_DATELINE).
+
+    A dateline is followed by the sentence's start, a capital or a digit: what a lowercase word follows
+    is part of the sentence ("The European Union (EU) said", "The party's (BNP) leader"). It is read
+    on the paragraph's first words joined by single spaces, at most _DATELINE_CHARS of them, so that a
+    run of spaces or a long paragraph costs nothing; the cut is mapped back to the paragraph."""
+    head, starts = _first_words(paragraph)
+    found = _DATELINE.match(head)
+    if not found or not found.end() or (found.group("place") and not found.group("outlet")):
+        return paragraph
+    rest = head[found.end() :].lstrip(_OPENING)
+    if not (rest[:1].isupper() or rest[:1].isdigit()):
+        return paragraph
+    at, start = next((at, start) for at, start in reversed(starts) if at <= found.end())
+    return paragraph[start + found.end() - at :]
+
+
+def _first_words(paragraph: str) -> tuple[str, list[tuple[int, int]]]:
+    """The paragraph's first words joined by single spaces, at most _DATELINE_CHARS of them, and for
+    each word where it starts there and in the paragraph."""
+    words, starts, length = [], [], 0
+    for word in re.finditer(r"\S+", paragraph):
+        if length + len(word.group()) > _DATELINE_CHARS:
+            break
+        starts.append((length, word.start()))
+        words.append(word.group())
+        length += len(word.group()) + 1
+    return " ".join(words), starts
+
+
+# Shortcodes: a word in square brackets with attributes ("[video id=oL9X8h53 autostart=true]",
+# "[time-brightcove not-tgx="true"]"), or a pair around what it holds ("[caption id=1]A crowd in
+# Tehran.[/caption]", "[PDN]814058[/PDN]"): the markup of a player, a picture or an embedded post that a
+# feed left as text. What a pair holds is a caption, a link or an id, never the story. An editor's
+# brackets hold no "=" and close no pair, and stay: "[the U.S.]", "[sic]", "feel[s]".
+_SHORTCODE = re.compile(r"[^\S\n]?\[[A-Za-z][\w-]{0,40}[^\S\n][^\[\]\n=]{0,200}=[^\[\]\n]{0,300}\]")
+_CLOSING_SHORTCODE = re.compile(r"\[/([A-Za-z][\w-]{0,40})\]")
+
+
+def drop_shortcodes(text: str) -> str:
+    """The text without shortcodes (_SHORTCODE): a pair is dropped with what it holds when both ends
+    are in one paragraph; a closing tag without its opening one is dropped alone."""
+    if "[" not in text:
+        return text
+    kept, start = [], 0
+    for closing in _CLOSING_SHORTCODE.finditer(text):
+        # The opening tag is looked for between the last cut and here, in this paragraph only: each
+        # stretch of the text is read once, however many tags there are.
+        since = max(start, text.rfind("\n", start, closing.start()) + 1)
+        opening = _opening_tag(text, closing.group(1), since, closing.start())
+        cut = closing.start() if opening is None else opening
+        kept.append(text[start : cut - 1 if cut > start and text[cut - 1] in " \t" else cut])
+        start = closing.end()
+    kept.append(text[start:])
+    return _SHORTCODE.sub("", "".join(kept))
+
+
+def _opening_tag(text: str, name: str, since: int, before: int) -> int | None:
+    """Where the last "[name]" or "[name ...]" between since and before starts, if there is one."""
+    at = text.rfind("[" + name, since, before)
+    while at >= 0:
+        after = text[at + len(name) + 1 : at + len(name) + 2]
+        if after == "]" or after.isspace():
+            return at
+        at = text.rfind("[" + name, since, at)
+    return None
 
 
 # A word each kind of widget cannot be without: most lines have none, and are spared the search.
@@ -190,15 +270,23 @@ def _is_furniture(sentence: str) -> bool:
 
 
 def clean_body(title: str, text: str) -> str:
-    """The story's paragraphs, one per line, without boilerplate; the first without dateline."""
+    """The story's paragraphs, one per line, without shortcodes and boilerplate; the first paragraph of
+    prose without its dateline."""
     kept = []
-    for line in map(cut_widgets, text.splitlines()):
+    for line in map(cut_widgets, drop_shortcodes(text).splitlines()):
         if not is_boilerplate(line, title):
             kept.append(_PICTURE_REF.sub("", strip_trailers(drop_furniture_sentences(line))))
     kept = _from_first_sentence([line for line in kept if line])
-    if kept:
-        kept[0] = strip_dateline(kept[0])
+    lead = next((i for i, line in enumerate(kept) if _opens_prose(line)), None)
+    if lead is not None:
+        kept[lead] = strip_dateline(kept[lead])
     return "\n".join(kept)
+
+
+def _opens_prose(line: str) -> bool:
+    """A paragraph of prose opens with a letter, a digit, a bracket or a quote: not with a list's bullet,
+    as the standfirst's points above a story do ("• Hamas condemns the move")."""
+    return line[:1].isalnum() or line[:1] in _OPENING
 
 
 def _from_first_sentence(lines: list[str]) -> list[str]:

@@ -3,9 +3,19 @@ Pure, no I/O.
 
 News puts what matters first, so the summary is the lead and the story sentences after it, whole
 while they fit in max_words; the words left over (when there are at least MIN_WORDS) go to the next
-story sentence, cut at a clause boundary and closed with an ellipsis. Only story sentences count:
-ended, capitalised, long enough; after the lead, no quotes and no first person, because the alert says
-what happened, not what someone felt.
+story sentence, cut at a clause boundary and closed with an ellipsis. The lead is the first real
+sentence, whatever its length ("Remembering was his curse."): it starts with a capital or a digit,
+ends on a full stop, a question or an exclamation mark, and has MIN_LEAD_WORDS words. After it, only
+story sentences count: ended, capitalised, MIN_WORDS long, no quotes and no first person, because the
+alert says what happened, not what someone felt.
+
+Quotation marks never show unpaired (quotation.py says how they pair). Marks apart from every word
+or typed twice are tidied first; the sentences that one quotation runs across are read as one
+("“We are practicing kindness. You can, too.”"); a quotation still open where its paragraph ends
+on a full stop is closed there, as a quote that runs over several paragraphs leaves it; a sentence that
+closes a quotation it did not open is the end of a quote whose start is elsewhere, and is not shown.
+A shortened sentence is cut where no quotation is open, or, when one is open over all of its second
+half, inside it, and the quotation is closed after the ellipsis ("…”").
 
 Asides are dropped from the sentences first: what brackets or a pair of dashes set off ("the National
 Security Agency (NSA)", "the guards – seven of them former soldiers –"), since the sentence reads
@@ -25,18 +35,34 @@ from collections.abc import Iterator
 
 from bot.rules.text import sentence_spans
 from bot.summary.lead import ELLIPSIS
+from bot.summary.quotation import (
+    BROKEN,
+    closing_mark,
+    is_balanced,
+    open_after,
+    open_after_each,
+    paired_words,
+    without_stray_marks,
+)
 
 MIN_WORDS = 8  # a story sentence, and a shortened one, has at least this many words
-_ENDED = re.compile(r"[.!?\"'\u201d\u2019)\u2026]$")
-_STARTED = re.compile(r"^[\"'\u201c\u2018(\[]?[A-Z0-9]")
-_QUOTE_OR_FIRST_PERSON = re.compile(r"^[\"'\u201c\u2018]|\b(I|I'm|I've|I'd|we|We|my|My|our|Our|you|You)\b")
+# A lead has a subject, a verb and what they act on or say of it: two words that end on a period are
+# far more often a place or a label ("Sandisfield, Mass.") than a sentence.
+MIN_LEAD_WORDS = 3
+_ENDED = re.compile(r"[.!?\"'\u201d\u2019\u00bb)\u2026]$")
+_TERMINAL = re.compile(r"[.!?\u2026][\"'\u201d\u2019\u00bb)\]]*$")  # a full stop, ? or !, then closers
+_DOUBLE_MARKS = frozenset('"\u201c\u201d\u201e')  # see _marks_rejoined
+_OPENERS = "\"'\u201c\u2018\u201e\u00ab(["
+_QUOTE_OR_FIRST_PERSON = re.compile(
+    r"^[\"'\u201c\u2018\u201e\u00ab]|\b(I|I'm|I've|I'd|we|We|my|My|our|Our|you|You)\b"
+)
 _CLAUSE_END = re.compile(r"[,;:]$")
 _DASH = frozenset(("-", "--", "\u2013", "\u2014"))
 # Asides (see without_asides): brackets after a word, a pair of spaced dashes (-, --, –, —) around
 # words that start with a letter, or a pair of em dashes glued to the words around them. None holds a
 # quote mark: dropping it could leave a quote unclosed. A spaced dash is read from where its spaces
 # start: a bare \s+ would be tried from every space of a long run, reading the rest of it each time.
-_QUOTES = '"\u201c\u201d\u2018'
+_QUOTES = '"\u201c\u201d\u2018\u201e\u00ab\u00bb'
 _SPACED_DASH = r"(?<!\s)\s+(?:--?|\u2013|\u2014)"
 _ASIDE = re.compile(
     rf"(?<=[^\s(])\s+\([^(){_QUOTES}]{{1,80}}\)(?=[\s,.;:!?])"
@@ -60,36 +86,58 @@ _DANGLING = frozenset(
 
 def summarize(body: str, max_words: int = 60) -> str:
     """At most max_words words from the top: whole story sentences while they fit, then the next one
-    shortened with an ellipsis if at least MIN_WORDS words are left (a lead longer than max_words is
-    always shortened)."""
+    shortened with an ellipsis if at least MIN_WORDS words are left (a lead longer than max_words, or
+    whose quotation runs past its paragraph, is always shortened)."""
     summary: list[str] = []
     count = 0
     for sentence in story_sentences(body):
         words = len(sentence.split())
-        if count + words <= max_words:
+        if count + words <= max_words and is_balanced(sentence):
             summary.append(sentence)
             count += words
             continue
         if not summary or max_words - count >= MIN_WORDS:
             summary.append(shorten(sentence, max_words - count))
         break
-    return " ".join(summary)
+    return " ".join(piece for piece in summary if piece)
 
 
 def story_sentences(body: str) -> Iterator[str]:
     """The lead and the story sentences after it, without their asides, read from the top only as far
-    as needed; when none looks like a story's, all sentences (still no quotes after the first)."""
-    found, others = False, []
+    as needed. When no sentence is a story sentence (a short lead at most), all sentences from the
+    lead on, or from the top without one; no quotes after the first. A sentence here is what one
+    quotation runs across (see _quoted_sentences)."""
+    lead = story = False
+    others: list[str] = []  # sentences that are neither, while no story sentence has come
+    for sentence, opened in _sentences(body):
+        if lead and opened is None and _is_more_story(sentence):
+            story = True
+            yield without_asides(sentence)
+        elif not lead and _pairs_enough(sentence, opened) and _is_lead(sentence):
+            lead, story, others = True, _is_story_sentence(sentence), []
+            yield without_asides(sentence)
+        elif not story:
+            others.append(sentence)
+    if not story:  # the others after the lead (from the top when there is none), no quotes after the first
+        first = [] if lead else others[:1]
+        yield from first + [s for s in others[len(first) :] if not _QUOTE_OR_FIRST_PERSON.search(s)]
+
+
+def _sentences(body: str) -> Iterator[tuple[str, str | None]]:
     for line in _joined_lines(body):
-        for start, end in sentence_spans(line):
-            sentence = " ".join(line[start:end].split())
-            if _is_story_sentence(sentence) and not (found and _QUOTE_OR_FIRST_PERSON.search(sentence)):
-                found = True
-                yield without_asides(sentence)
-            elif not found:
-                others.append(sentence)
-    if not found:
-        yield from others[:1] + [s for s in others[1:] if not _QUOTE_OR_FIRST_PERSON.search(s)]
+        yield from _quoted_sentences(without_stray_marks(line))
+
+
+def _pairs_enough(sentence: str, opened: str | None) -> bool:
+    """Its quotation marks pair, or pair for MIN_WORDS words before they stop: the summary shows it
+    cut there (see shorten). One that stops sooner is not the lead: one that closes a quotation it did
+    not open is the end of a quote whose start is elsewhere."""
+    return opened is None or paired_words(sentence) >= MIN_WORDS
+
+
+def _is_more_story(sentence: str) -> bool:
+    """A story sentence after the lead: no quote, no first person."""
+    return _is_story_sentence(sentence) and not _QUOTE_OR_FIRST_PERSON.search(sentence)
 
 
 def _joined_lines(body: str) -> Iterator[str]:
@@ -99,7 +147,7 @@ def _joined_lines(body: str) -> Iterator[str]:
     The lines of one sentence are held apart and joined once, and only the last is read for its end:
     rebuilding and rereading the joined text at every line is quadratic in a long run of such lines."""
     held: list[str] = []
-    for line in body.split("\n"):
+    for line in _marks_rejoined(body.split("\n")):
         if held and line.lstrip()[:1].islower() and not _ENDED.search(held[-1].rstrip()):
             held[-1] = held[-1].rstrip()
             held.append(line.lstrip())
@@ -109,6 +157,52 @@ def _joined_lines(body: str) -> Iterator[str]:
         held = [line]
     if held:
         yield " ".join(held)
+
+
+def _marks_rejoined(lines: list[str]) -> list[str]:
+    """The lines, each without surrounding spaces, a double quotation mark that stands alone at a
+    line's edge moved to the line next to it: a line that starts with one ('" I was taken aback') lost
+    it from the end of the line before, and one that ends with one ('a news release. "') took it from
+    the start of the next, where a sentence splitter broke the text on the wrong side of the mark."""
+    rejoined: list[str] = []
+    carried = ""
+    for line in lines:
+        text, carried = carried + line.strip(), ""
+        if rejoined and _stray_mark(text[:2]):
+            rejoined[-1], text = rejoined[-1] + text[0], text[1:].lstrip()
+        if _stray_mark(text[-2:][::-1]):
+            carried, text = text[-1], text[:-1].rstrip()
+        rejoined.append(text)
+    if carried:
+        rejoined[-1] += " " + carried
+    return rejoined
+
+
+def _stray_mark(edge: str) -> bool:
+    """edge: a line's first two characters (or last two, reversed): a double mark, then a space or
+    nothing."""
+    return edge[:1] in _DOUBLE_MARKS and edge[1:2] in ("", " ", "\t")
+
+
+def _quoted_sentences(line: str) -> Iterator[tuple[str, str | None]]:
+    """The line's sentences, those that one quotation runs across joined into one, each with the mark
+    still open at its end: "\u201cThey are slow. We will act,\u201d she said." is one sentence.
+
+    A quotation still open where its paragraph ends on a full stop is closed there: a quote that runs
+    over several paragraphs leaves each but the last unclosed, and the words up to the paragraph's end
+    are the speaker's, whole, as an editor quoting them would close them."""
+    start, opened = None, None
+    for s, e in sentence_spans(line):
+        start = s if start is None else start
+        opened = open_after(line[s:e], opened)
+        if opened is None or opened == BROKEN:
+            yield " ".join(line[start:e].split()), opened
+            start, opened = None, None
+    if start is not None:
+        sentence = " ".join(line[start:].split())
+        if opened != BROKEN and _TERMINAL.search(sentence):
+            sentence, opened = sentence + closing_mark(opened), None
+        yield sentence, opened
 
 
 def without_asides(sentence: str) -> str:
@@ -129,25 +223,65 @@ def _drop_aside(aside: re.Match[str]) -> str:
 
 
 def _is_story_sentence(sentence: str) -> bool:
-    return bool(_ENDED.search(sentence) and _STARTED.search(sentence)) and len(sentence.split()) >= MIN_WORDS
+    return bool(_ENDED.search(sentence)) and _is_started(sentence) and len(sentence.split()) >= MIN_WORDS
+
+
+def _is_lead(sentence: str) -> bool:
+    """The first real sentence, whatever its length: a story sentence, or a shorter one that ends on a
+    full stop, a question or an exclamation mark (not only on a quote or a bracket, as titles do)."""
+    if not _is_started(sentence):
+        return False
+    words = len(sentence.split())
+    return (
+        words >= MIN_WORDS
+        and bool(_ENDED.search(sentence))
+        or (words >= MIN_LEAD_WORDS and bool(_TERMINAL.search(sentence)))
+    )
+
+
+def _is_started(sentence: str) -> bool:
+    """It starts with a capital or a digit, perhaps after an opening quote or bracket (and the space
+    French sets inside guillemets)."""
+    first = sentence.lstrip(_OPENERS + " \u00a0\u202f")[:1]
+    return first.isupper() or first.isdigit()
 
 
 def shorten(sentence: str, max_words: int) -> str:
-    """The sentence in at most max_words words: whole if it fits, else cut after the last comma, colon,
-    semicolon or before a dash in its second half (else after the last word that leaves nothing
-    dangling), with an ellipsis."""
+    """The sentence in at most max_words words: whole if it fits and its quotations close, else cut,
+    where no quotation is open, after the last comma, colon, semicolon or before a dash in its second
+    half, or else after the last word there that leaves nothing dangling, with an ellipsis. When a
+    quotation is open over all of the second half, the cut is made inside it and the quotation is
+    closed after the ellipsis; "" when no cut leaves its quotations paired."""
     words = sentence.split()
-    if len(words) <= max_words:
+    if len(words) <= max_words and is_balanced(sentence):
         return sentence
     kept = words[:max_words]
-    clause = next(
-        (i for i in range(len(kept) - 1, len(kept) // 2 - 1, -1)
-         if _CLAUSE_END.search(kept[i]) or (i + 1 < len(words) and words[i + 1] in _DASH)),
-        None,
-    )  # fmt: skip
+    opened = open_after_each(kept)
+    second_half = range(len(kept) - 1, len(kept) // 2 - 1, -1)  # the last word first
+    clause = next((i for i in second_half if opened[i] is None and _ends_clause(i, words)), None)
     if clause is not None:
-        kept = kept[: clause + 1]
-    else:
-        while len(kept) > 1 and kept[-1].lower() in _DANGLING:
-            kept.pop()
-    return " ".join(kept).rstrip(",;:") + ELLIPSIS
+        return " ".join(kept[: clause + 1]).rstrip(",;:") + ELLIPSIS
+    cut = _last_whole_word(kept, opened)
+    if cut is None:
+        return ""
+    closing = closing_mark(opened[cut]) if opened[cut] else ""
+    return " ".join(kept[: cut + 1]).rstrip(",;:") + ELLIPSIS + closing
+
+
+def _last_whole_word(kept: list[str], opened: list[str | None]) -> int | None:
+    """Where to cut when no clause ends: after the last word that leaves nothing dangling, in the
+    second half where no quotation is open, else in the second half inside an open one, else anywhere
+    before the pairing broke."""
+    half = len(kept) // 2
+    whole = [i for i in range(len(kept) - 1, -1, -1) if kept[i].lower() not in _DANGLING]
+    choices = (
+        [i for i in whole if i >= half and opened[i] is None],
+        [i for i in whole if i >= half and opened[i] != BROKEN],
+        [i for i in whole if opened[i] is None],
+    )
+    return next((found[0] for found in choices if found), None)
+
+
+def _ends_clause(i: int, words: list[str]) -> bool:
+    """Word i ends a clause: a comma, colon or semicolon after it, or a dash next."""
+    return bool(_CLAUSE_END.search(words[i])) or (i + 1 < len(words) and words[i + 1] in _DASH)
