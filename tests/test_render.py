@@ -7,7 +7,7 @@ import regex
 
 from bot.channels.base import clip
 from bot.channels.console import render_console
-from bot.channels.telegram import units
+from bot.channels.telegram import render_alert, units
 from bot.domain import Alert, Match, Quote
 
 ALERT = Alert(
@@ -74,3 +74,14 @@ def test_a_clip_never_splits_a_flag_or_an_accented_letter(limit):
     kept = clip(text, limit).removesuffix("\u2026")
     assert text.startswith(kept)
     assert len(kept) in {0} | {cluster.end() for cluster in regex.finditer(r"\X", text)}
+
+
+def test_a_quote_that_quotes_someone_reads_with_single_marks_inside_ours():
+    quote = Quote("Trump said that \u201cthere can be no going back.\u201d", ((17, 22),))
+    alert = Alert(
+        "Title", "https://x.test/1", "Wire", datetime(2026, 3, 1, tzinfo=UTC), "", (Match(1, "NATO", quote),)
+    )
+    console = render_console(alert).plain
+    assert "\u201cTrump said that \u2018**there** can be no going back.\u2019\u201d" in console
+    html, _ = render_alert(alert)
+    assert "\u201cTrump said that \u2018<b>there</b> can be no going back.\u2019\u201d" in html

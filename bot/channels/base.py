@@ -1,5 +1,5 @@
-"""The Channel protocol: what every chat app adapter provides, and nothing more; and `clip`, the one
-way every chat shortens feed text."""
+"""The Channel protocol: what every chat app adapter provides, and nothing more; `clip`, the one
+way every chat shortens feed text; and `nested`, how a quote reads inside our quotation marks."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Protocol
 import regex
 from aiohttp import web
 
-from bot.domain import Alert, Receipt
+from bot.domain import Alert, Quote, Receipt
 from bot.pacing import Rate
 
 ELLIPSIS = "\u2026"
@@ -33,6 +33,16 @@ def clip(text: str, limit: int, size: Callable[[str], int] = len) -> str:
     cut = text[:end]
     space = cut.rfind(" ")
     return (cut[:space] if space >= len(cut) // 2 else cut).rstrip() + ELLIPSIS
+
+
+_INNER_MARKS = str.maketrans({"\u201c": "\u2018", "\u201d": "\u2019", '"': "'"})
+
+
+def nested(quote: Quote) -> Quote:
+    """The quote as it reads inside our own quotation marks: its double marks made single, as a
+    quotation within a quotation is printed ("...told him that \u2018there can be no going back.\u2019").
+    One character for one, so its highlights stay where they are."""
+    return Quote(quote.text.translate(_INNER_MARKS), quote.spans)
 
 
 class Channel(Protocol):

@@ -10,6 +10,7 @@ from aiohttp import web
 from rich.console import Console
 from rich.text import Text
 
+from bot.channels.base import nested
 from bot.domain import Alert, Quote, Receipt
 from bot.pacing import Rate
 
@@ -42,7 +43,7 @@ def render_console(alert: Alert) -> Text:
     for match in alert.matches:
         text.append(f"  - {match.rule}: ", style="cyan")
         text.append("\u201c")
-        text.append_text(render_quote(match.quote))
+        text.append_text(render_quote(nested(match.quote)))
         text.append("\u201d\n")
     return text
 

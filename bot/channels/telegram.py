@@ -101,7 +101,8 @@ def _quote_html(quote: Quote, limit: int) -> str:
 
 def _why(match: Match) -> str:
     rule = html.escape(clip(match.rule, MAX_RULE))
-    return f"\n\n<i>Rule {match.rule_id}: {rule}</i>\n\u201c{_quote_html(match.quote, MAX_QUOTE)}\u201d"
+    quote = _quote_html(base.nested(match.quote), MAX_QUOTE)
+    return f"\n\n<i>Rule {match.rule_id}: {rule}</i>\n\u201c{quote}\u201d"
 
 
 def _linked_title(alert: Alert) -> str:
