@@ -3,10 +3,10 @@
 Alerts: the 51 saved real feeds (../shared/corpus/real-feeds) with the seven rules of issue #19, through
 `newsalert check` itself (bot.app.check, with a console channel that also keeps each alert), every alert
 looked at by the detectors below: plain rules written here, independent of the bot's own cleaning.
-Stories: the hand-labelled events (tests/data/events.json) through the story decision as the store calls
-it (bot.dedupe.story_key, then assign_stories against each story's first article), in feed order and in
-three seeded shuffled arrival orders: pairwise precision and recall, hard negatives merged, and the CPU
-the story step takes per article. Run from the repo root:
+Stories: every corpus article through the story decider as the store calls it (bot.dedupe.story_key, then
+bot.stories.Stories: index terms, candidates through them, decide), in feed order and in three seeded
+shuffled arrival orders, scored on the hand-labelled events (tests/data/events.json): pairwise precision
+and recall, hard negatives merged, and the CPU the story step takes per article. Run from the repo root:
     .venv/bin/python bench/quality_eval.py [--quick] [--self-check]
 The full run replaces the "# Quality" section of bench/RESULTS.md; --quick (one timing pass) only prints;
 --self-check only tries the detectors on the sentences written in self_check().
@@ -547,10 +547,13 @@ class SimulatedStore:
 
     def save(self, poll: Sequence[Piece]) -> list[int]:
         first = len(self.articles) + 1
-        new = [StoryArticle(first + i, first + i, p.feed, p.at, p.chars, p.key) for i, p in enumerate(poll)]
         started = time.process_time()
-        terms = [self.decider.index_terms(a.key, self.counts) for a in new]
+        terms = [self.decider.index_terms(p.key, self.counts) for p in poll]
         self.cpu += time.process_time() - started
+        new = [
+            StoryArticle(first + i, first + i, p.feed, p.at, p.chars, p.key, mine)
+            for i, (p, mine) in enumerate(zip(poll, terms, strict=True))
+        ]
         found = {i for a, mine in zip(new, terms, strict=True) for clue in _looked_up(a.key, mine)
                  for i in self.clues.get(clue, ())}  # fmt: skip
         stories = {self.articles[i - 1].story for i in found}
@@ -761,14 +764,16 @@ reading", "appeared first on", "[…]" and their kind; an alert repeating an ear
 (5+ words) or summary (8+ words). Not detected: promo blurbs, a quote whose matched words were cut, titles
 clipped mid-character, Slack mrkdwn.
 
-Stories: the labelled articles as `parse_feed` reads them; `story_key(link, title, clean_body(title,
-text))`, then `assign_stories` as the store calls it: a poll's new articles with the stories the store's
-query finds for them (first articles sharing a link, a long headline or a mark: the store keeps only a
-story's first article's keys). Feed order: a poll per feed, in MANIFEST order; shuffled: seeded orders, an
-article a poll. All arrive in one session, so the 48 h window never separates them. Pairs: every pair of
-labelled articles; "same event" from the labels (an article in no cluster is its own event), "same
-story" from the decision. CPU: every corpus article's key, then assign_stories, a poll per feed; cleaning
-the bodies and the store's lookup are not counted.
+Stories: every corpus article as `parse_feed` reads it, keyed by `story_key(link, title, clean_body(title,
+text), feed title)`, arrives at a simulation of the store's story step (SimulatedStore: the decider's
+index terms, the articles sharing a link, headline or index term, every article of their stories given to
+`Stories.decide`, its plan written down). Term counts: every corpus article's, as the store's counts of
+its window after a day of these feeds. Feed order: a poll per feed, in MANIFEST order; shuffled: seeded
+orders of all 1796 articles, an article a poll. An article's time is its publication date (the window
+compares those); all arrive in one session. Pairs: every pair of labelled articles; "same event" from
+the labels (an article in no cluster is its own event), "same story" from the decision. CPU: every corpus
+article's key, then the decider (index terms and decide), a poll per feed; cleaning the bodies and the
+store's lookups are not counted.
 """
 
 

@@ -168,6 +168,7 @@ class StoryArticle:
     at: datetime  # when it was published (never after it was fetched), else when it was fetched
     chars: int  # the length of its text: a full text is the better face for a story than a thin item
     key: StoryKey
+    index: tuple[str, ...] = ()  # its index terms, as picked when it was stored; (): to be picked now
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,9 @@ SAME_EVENT = 0.44  # cosine from which two texts report one event: measured on t
 TITLE_WEIGHT = 2.0  # a headline word counts twice a lead word: the headline says what happened
 MIN_TITLE_WORDS = 5  # a shorter headline ("Live updates") says too little to merge on its own
 INDEX_TERMS = 12  # an article's rarest terms, through which the stories it may join are found
+# a term in more of the counted articles than this is never an index term: it would find too many
+# candidates, and two texts alike enough to be one event share rarer terms than that
+INDEX_SHARE = 0.02
 PRIOR = 100  # articles assumed counted besides those that were (see the module's docstring)
 FULL_TEXT = 600  # characters from which an article's text is a full text, not a thin item
 WINDOW = timedelta(hours=48)
@@ -46,24 +49,29 @@ class Stories:
 
     def index_terms(self, key: StoryKey, counts: TermCounts) -> tuple[str, ...]:
         """The INDEX_TERMS terms of the headline and lead that the fewest articles have (ties by the
-        term): two articles alike enough to be one event almost always share one of them."""
-        rarest = sorted((counts.counts.get(term, 0), term) for term in (*key.title_terms, *key.lead_terms))
-        return tuple(term for _, term in rarest[:INDEX_TERMS])
+        term), of those in at most INDEX_SHARE of the counted articles (or 5): two articles alike enough
+        to be one event almost always share one of them."""
+        most = max(5, INDEX_SHARE * counts.articles)
+        found = counts.counts
+        terms = (*key.title_terms, *key.lead_terms)
+        rare = [(n, term) for term in terms if (n := found.get(term, 0)) <= most]
+        return tuple(term for _, term in sorted(rare)[:INDEX_TERMS])
 
     def decide(
         self, new: Sequence[StoryArticle], known: Sequence[StoryArticle], counts: TermCounts
     ) -> StoryPlan:
-        """Each new article's story, the stories merged, and the faces and edits that follow."""
+        """Each new article's story, the stories merged, and the faces and edits that follow. Two articles
+        are compared when they share a clue: a link, a long headline, or an index term of both (each
+        article's own, as picked when it was stored): the same clues the store finds candidates by."""
         stories = _Stories(a.story for a in (*known, *new))
         vectors = _Vectors(counts)
-        pool: dict[object, list[StoryArticle]] = {}  # a clue -> the articles that have it
+        pool: dict[object, list[StoryArticle]] = {}  # a clue -> the articles before that have it
         for article in known:
-            for clue in self.clues(article.key, counts):
+            for clue in self.clues(article, counts):
                 pool.setdefault(clue, []).append(article)
         for article in sorted(new, key=lambda a: a.id):
-            clues = list(self.clues(article.key, counts))
-            others = {other.id: other for clue in clues for other in pool.get(clue, ())}
-            for other in others.values():
+            clues = self.clues(article, counts)
+            for other in {other.id: other for clue in clues for other in pool.get(clue, ())}.values():
                 if stories.find(other.story) != stories.find(article.story) and self.same_event(
                     article, other, vectors
                 ):
@@ -72,13 +80,13 @@ class Stories:
                 pool.setdefault(clue, []).append(article)
         return _plan(new, known, stories)
 
-    def clues(self, key: StoryKey, counts: TermCounts) -> Iterable[object]:
-        """What two articles of one event share, at least one: a link, a headline or a rare term."""
-        if key.url:
-            yield ("url", key.url)
+    def clues(self, article: StoryArticle, counts: TermCounts) -> list[object]:
+        """Its link, its headline when long enough, and its index terms."""
+        key = article.key
+        found: list[object] = [("url", key.url)] if key.url else []
         if len(key.title.split()) >= MIN_TITLE_WORDS:
-            yield ("title", key.title)
-        yield from self.index_terms(key, counts)
+            found.append(("title", key.title))
+        return found + list(article.index or self.index_terms(key, counts))
 
     def same_event(self, a: StoryArticle, b: StoryArticle, vectors: _Vectors) -> bool:
         """Whether two articles report one event (see the module's docstring)."""

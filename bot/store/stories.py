@@ -11,8 +11,7 @@ from __future__ import annotations
 import zlib
 from collections import Counter
 from collections.abc import Sequence
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
@@ -34,10 +33,13 @@ def plan_stories(
     terms = {term for _, story in new for term in (*story.key.title_terms, *story.key.lead_terms)}
     counts = _term_counts(conn, max(i for i, _ in new), since, now, terms)
     fresh = [
-        StoryArticle(i, i, feed_id, _at(story.article.published_at, now), len(story.body), story.key)
+        StoryArticle(
+            i, i, feed_id, _at(story.article.published_at, now), len(story.body), story.key,
+            decider.index_terms(story.key, counts),
+        )
         for i, story in new
-    ]
-    index = {a.id: decider.index_terms(a.key, counts) for a in fresh}
+    ]  # fmt: skip
+    index = {a.id: a.index for a in fresh}
     known = _known(conn, fresh, index, since)
     plan = decider.decide(fresh, known, counts)
     _write(conn, plan, index, first=min(index), now=now)
@@ -51,16 +53,17 @@ def _at(published: datetime | None, fetched: datetime) -> datetime:
 def _term_counts(
     conn: Connection, newest: int, since: datetime, now: datetime, terms: set[str]
 ) -> TermCounts:
-    census = conn.execute(select(term_census)).first()
-    if (
-        census is None
-        or newest - census.last_article_id > census.articles
-        or now - census.counted_at >= COUNTED_FOR
-    ):
+    [census] = _CENSUS.rows(conn, {}) or [None]
+    if census is None or newest - census[1] > census[0] or now - _utc(census[2]) >= COUNTED_FOR:
         counted = _count_terms(conn, newest, since, now)
     else:
-        counted = census.articles
+        counted = census[0]
     return TermCounts(counted, dict(_COUNTS.rows(conn, {"terms": sorted(terms)})))
+
+
+def _utc(value: datetime | str) -> datetime:
+    """A date as Direct returns it: SQLite's text unconverted, PostgreSQL's already a datetime."""
+    return datetime.fromisoformat(value).replace(tzinfo=UTC) if isinstance(value, str) else value
 
 
 def _count_terms(conn: Connection, newest: int, since: datetime, now: datetime) -> int:
@@ -94,17 +97,21 @@ def _known(
     }
     return [
         StoryArticle(
-            row.id, row.story_id, row.feed_id, _at(row.published_at, row.fetched_at), row.chars, _key(row)
+            i,
+            story,
+            feed,
+            _at(published and _utc(published), _utc(fetched)),
+            chars,
+            _key(url, title, terms),
+            tuple((index or "").split()),
         )
-        for row in conn.execute(_MEMBERS, params)
+        for i, story, feed, published, fetched, chars, url, title, terms, index in _MEMBERS.rows(conn, params)
     ]
 
 
-def _key(row: Any) -> StoryKey:
-    title_terms, _, lead_terms = (row.story_terms or "").partition(" | ")
-    return StoryKey(
-        row.story_url or "", row.title_key or "", tuple(title_terms.split()), tuple(lead_terms.split())
-    )
+def _key(url: str | None, title: str | None, terms: str | None) -> StoryKey:
+    title_terms, _, lead_terms = (terms or "").partition(" | ")
+    return StoryKey(url or "", title or "", tuple(title_terms.split()), tuple(lead_terms.split()))
 
 
 def _mark(term: str) -> int:
@@ -114,7 +121,9 @@ def _mark(term: str) -> int:
 def _write(
     conn: Connection, plan: StoryPlan, index: dict[int, tuple[str, ...]], first: int, now: datetime
 ) -> None:
-    _SET_STORY.run_many(conn, [{"article": a, "story": s} for a, s in plan.stories.items()])
+    _SET_STORY.run_many(
+        conn, [{"article": a, "story": s, "index": " ".join(index[a])} for a, s in plan.stories.items()]
+    )
     _INSERT_MARKS.run_many(
         conn, [{"mark": _mark(term), "article_id": a} for a, terms in index.items() for term in terms]
     )
@@ -135,11 +144,12 @@ _COUNTS = Direct(
 _INSERT_COUNT = Direct(insert(term_counts))
 _near = articles.alias("near")
 _MARKED = select(story_marks.c.article_id).where(one_of(story_marks.c.mark, "marks"))
-_MEMBERS = (
+_CENSUS = Direct(select(term_census.c.articles, term_census.c.last_article_id, term_census.c.counted_at))
+_MEMBERS = Direct(
     select(
         articles.c.id, articles.c.story_id, articles.c.feed_id, articles.c.published_at,
-        articles.c.fetched_at, articles.c.story_url, articles.c.title_key, articles.c.story_terms,
-        func.length(articles.c.body).label("chars"),
+        articles.c.fetched_at, func.length(articles.c.body).label("chars"), articles.c.story_url,
+        articles.c.title_key, articles.c.story_terms, articles.c.index_terms,
     )
     .where(
         articles.c.id < bindparam("first"),
@@ -158,7 +168,9 @@ _MEMBERS = (
     .order_by(articles.c.id)
 )  # fmt: skip
 _SET_STORY = Direct(
-    update(articles).where(articles.c.id == bindparam("article")).values(story_id=bindparam("story"))
+    update(articles)
+    .where(articles.c.id == bindparam("article"))
+    .values(story_id=bindparam("story"), index_terms=bindparam("index"))
 )
 _INSERT_MARKS = Direct(insert(story_marks))
 _MERGE_ARTICLES = (

@@ -96,6 +96,7 @@ articles = Table(
     Column("sketch", Text),  # unused since 0008 (emptied; dropping it would copy the table on SQLite)
     # StoryKey.title_terms, " | ", StoryKey.lead_terms, each space-separated; NULL on articles before 0008
     Column("story_terms", Text),
+    Column("index_terms", Text),  # its index terms (StoryDecider.index_terms), space-separated
 )
 Index("ix_articles_feed_identity", articles.c.feed_id, articles.c.identity, unique=True)
 Index("ix_articles_fetched", articles.c.fetched_at)
@@ -103,7 +104,7 @@ Index("ix_articles_story", articles.c.story_id)
 Index("ix_articles_story_url", articles.c.story_url)
 Index("ix_articles_title_key", articles.c.title_key)
 
-story_marks = Table(  # an article's index terms (StoryDecider.index_terms), as the CRC-32 of each
+story_marks = Table(  # an article's index terms (articles.index_terms), as the CRC-32 of each
     "story_marks",
     metadata,
     Column("mark", BigInteger, nullable=False),

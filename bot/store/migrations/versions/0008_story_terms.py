@@ -20,6 +20,7 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("articles") as batch:
         batch.add_column(sa.Column("story_terms", sa.Text(), nullable=True))
+        batch.add_column(sa.Column("index_terms", sa.Text(), nullable=True))
     op.execute("UPDATE articles SET sketch = NULL WHERE sketch IS NOT NULL")
     op.execute("DELETE FROM story_marks")
     op.create_index("ix_outbox_story", "outbox", ["story_id"])
@@ -44,4 +45,5 @@ def downgrade() -> None:
     op.drop_table("term_census")
     op.drop_table("term_counts")
     with op.batch_alter_table("articles") as batch:
+        batch.drop_column("index_terms")
         batch.drop_column("story_terms")
