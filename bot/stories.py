@@ -105,6 +105,7 @@ class _Vectors:
     def __init__(self, counts: TermCounts):
         self.counts = counts
         self.made: dict[int, dict[str, float]] = {}
+        self.rarity: dict[str, float] = {}
 
     def cosine(self, a: StoryArticle, b: StoryArticle) -> float:
         mine, theirs = self.of(a), self.of(b)
@@ -121,7 +122,10 @@ class _Vectors:
         return self.made[article.id]
 
     def _rarity(self, term: str) -> float:
-        return math.log((self.counts.articles + PRIOR) / (self.counts.counts.get(term, 0) + 1))
+        if term not in self.rarity:
+            counted = self.counts.counts.get(term, 0)
+            self.rarity[term] = math.log((self.counts.articles + PRIOR) / (counted + 1))
+        return self.rarity[term]
 
 
 def _normalized(vector: dict[str, float]) -> dict[str, float]:
