@@ -145,7 +145,9 @@ async def queue_alerts(app: App, chats: int, stories: int) -> None:
         article = Article(title, f"https://news.example/{n}", f"g{n}", "Membership plan.", now, f"h{n}")
         alerts = tuple(StoryAlert(sub, (Match(sub, "Membership", quote),)) for sub in range(1, chats + 1))
         new.append(NewStory(article, "Membership plan.", "A summary.", alerts, StoryKey(f"n/{n}", f"s {n}")))
-    await app.store.save_poll(feed, new, FeedUpdate(None, None, None, now, "Bench feed"), now)
+    await app.store.save_poll(
+        feed, new, FeedUpdate(None, None, None, now, "Bench feed"), now, app.poller.stories
+    )
 
 
 async def queued(app: App, chats: int, stories: int) -> list[Delivery]:

@@ -3,10 +3,10 @@
 Alerts: the 51 saved real feeds (../shared/corpus/real-feeds) with the seven rules of issue #19, through
 `newsalert check` itself (bot.check.check, each alert as the console shows it), every alert
 looked at by the detectors below: plain rules written here, independent of the bot's own cleaning.
-Stories: the hand-labelled events (tests/data/events.json) through the story decision as the store calls
-it (bot.dedupe.story_key, then assign_stories against each story's first article), in feed order and in
-three seeded shuffled arrival orders: pairwise precision and recall, hard negatives merged, and the CPU
-the story step takes per article. Run from the repo root:
+Stories: every corpus article through the story decider as the store calls it (bot.dedupe.story_key, then
+bot.stories.Stories: index terms, candidates through them, decide), in feed order and in three seeded
+shuffled arrival orders, scored on the hand-labelled events (tests/data/events.json): pairwise precision
+and recall, hard negatives merged, and the CPU the story step takes per article. Run from the repo root:
     .venv/bin/python bench/quality_eval.py [--quick] [--self-check]
 The full run replaces the "# Quality" section of bench/RESULTS.md; --quick (one timing pass) only prints;
 --self-check only tries the detectors on the sentences written in self_check().
@@ -35,9 +35,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.results import write_section  # noqa: E402
 from bot.check import check  # noqa: E402
 from bot.config import load_settings  # noqa: E402
-from bot.dedupe import MIN_TITLE_WORDS, assign_stories, story_key  # noqa: E402
-from bot.domain import Alert, Article, Match, Quote, StoryKey  # noqa: E402
+from bot.dedupe import story_key  # noqa: E402
+from bot.domain import Alert, Article, Match, Quote, StoryArticle, StoryKey, TermCounts  # noqa: E402
 from bot.feeds.parse import parse_feed  # noqa: E402
+from bot.stories import InMemory, Stories, term_counts  # noqa: E402
 from bot.summary import clean_body  # noqa: E402
 from tests.data.events import CORPUS, Labels, feed_order, load_labels  # noqa: E402
 
@@ -482,36 +483,68 @@ def look_at(alerts: Sequence[Alert]) -> DefectReport:
 # ---- stories: the labelled events through the story decision --------------------------------------------
 
 
-def arrive(keys: Sequence[StoryKey], polls: Sequence[Sequence[int]]) -> tuple[list[int], float]:
-    """The story of each article when they arrive in these polls, as the store decides it, and the CPU
-    seconds assign_stories took. Each poll's articles (row ids in arrival order) go to assign_stories
-    with what the store's query would find for them (near_stories)."""
-    story = [0] * len(keys)
-    firsts: list[tuple[int, StoryKey]] = []  # the store keeps only a story's first article's keys
-    rows = itertools.count(1)
-    spent = 0.0
-    for poll in polls:
-        new = [(next(rows), i) for i in poll]
-        known = near_stories(firsts, [keys[i] for i in poll])
+@dataclass(frozen=True)
+class Piece:
+    """A corpus article as a poll brings it to the story step."""
+
+    feed: int  # its feed's place in MANIFEST.jsonl
+    at: datetime  # published (never after NOW), else NOW
+    chars: int
+    key: StoryKey
+    labelled: tuple[str, str]  # its feed file and identity, as tests/data/events.py names it
+
+
+NOW = datetime(2026, 2, 18, 12, tzinfo=UTC)  # when the corpus is "fetched": after every article in it
+
+
+def corpus_pieces() -> list[Piece]:
+    """Every corpus article, feed by feed in MANIFEST order, keyed as the pipeline keys it (the feed's name
+    as `newsalert check` gives it)."""
+    pieces = []
+    for f, name in enumerate(feed_order()):
+        parsed = parse_feed((CORPUS / "real-feeds" / name).read_bytes(), feed_url(name))
+        feed_name = parsed.title or urlsplit(feed_url(name)).hostname or name
+        for a in parsed.articles:
+            body = clean_body(a.title, a.text)
+            at = min(a.published_at, NOW) if a.published_at else NOW
+            pieces.append(
+                Piece(f, at, len(body), story_key(a.link, a.title, body, feed_name), (name, a.identity))
+            )
+    return pieces
+
+
+class TimedStories(Stories):
+    """The story decider, counting the CPU seconds it takes."""
+
+    cpu = 0.0
+
+    def index_terms(self, key: StoryKey, counts: TermCounts) -> tuple[str, ...]:
         started = time.process_time()
-        decided = assign_stories([(row, keys[i]) for row, i in new], known)
-        spent += time.process_time() - started
-        for (row, i), s in zip(new, decided, strict=True):
-            story[i] = s
-            if s == row:
-                firsts.append((row, keys[i]))
-    return story, spent
+        try:
+            return super().index_terms(key, counts)
+        finally:
+            TimedStories.cpu += time.process_time() - started
+
+    def decide(self, new: Sequence[StoryArticle], known: Sequence[StoryArticle], counts: TermCounts):
+        started = time.process_time()
+        try:
+            return super().decide(new, known, counts)
+        finally:
+            TimedStories.cpu += time.process_time() - started
 
 
-def near_stories(
-    firsts: Sequence[tuple[int, StoryKey]], new: Sequence[StoryKey]
-) -> list[tuple[int, StoryKey]]:
-    """The stories the store's query returns for these keys (bot/store/feeds.py, _recent_stories): those
-    whose first article shares a link, a long headline or a mark with one of them."""
-    urls = {k.url for k in new if k.url}
-    titles = {k.title for k in new if len(k.title.split()) >= MIN_TITLE_WORDS}
-    marks = {m for k in new for m in k.marks}
-    return [(s, k) for s, k in firsts if k.url in urls or k.title in titles or marks.intersection(k.marks)]
+def arrive(
+    pieces: Sequence[Piece], polls: Sequence[Sequence[int]], counts: TermCounts
+) -> tuple[list[int], float]:
+    """The story of each piece when they arrive in these polls (indices into pieces), as the store decides
+    it (bot.stories.InMemory: the store's story step on lists), and the CPU seconds the decider took."""
+    TimedStories.cpu = 0.0
+    store = InMemory(TimedStories(), counts)
+    row: dict[int, int] = {}
+    for poll in polls:
+        ids = store.save([(pieces[i].feed, pieces[i].at, pieces[i].chars, pieces[i].key) for i in poll])
+        row.update(zip(poll, ids, strict=True))
+    return [store.story_of(row[i]) for i in range(len(pieces))], TimedStories.cpu
 
 
 @dataclass(frozen=True)
@@ -542,37 +575,46 @@ def partition(story: Sequence[int]) -> frozenset[frozenset[int]]:
     return frozenset(map(frozenset, groups.values()))
 
 
+def feed_polls(pieces: Sequence[Piece]) -> list[list[int]]:
+    """A poll per feed, in MANIFEST order: `newsalert run --once` on new feeds."""
+    return [list(poll) for _, poll in itertools.groupby(range(len(pieces)), lambda i: pieces[i].feed)]
+
+
 def story_runs(labels: Labels) -> dict[str, list[int]]:
-    """The labelled articles' stories in feed order (a poll per feed, MANIFEST order) and in each seeded
-    shuffled order (an article a poll)."""
-    articles = [lab.article for lab in labels.articles]
-    keys = [story_key(a.link, a.title, clean_body(a.title, a.text)) for a in articles]
-    feeds = [list(poll) for _, poll in itertools.groupby(range(len(keys)), lambda i: labels.articles[i].feed)]
-    runs = {"feed order": arrive(keys, feeds)[0]}
+    """The labelled articles' stories when every corpus article arrives, in feed order (a poll per feed,
+    MANIFEST order) and in each seeded shuffled order (an article a poll)."""
+    pieces = corpus_pieces()
+    counts = term_counts(p.key for p in pieces)
+    place = {p.labelled: i for i, p in enumerate(pieces)}
+    wanted = [place[(lab.feed, lab.article.identity)] for lab in labels.articles]
+    runs = {"feed order": arrive(pieces, feed_polls(pieces), counts)[0]}
     for seed in SEEDS:
-        order = random.Random(seed).sample(range(len(keys)), len(keys))
-        runs[f"shuffled (seed {seed}), one by one"] = arrive(keys, [[i] for i in order])[0]
-    return runs
+        order = random.Random(seed).sample(range(len(pieces)), len(pieces))
+        runs[f"shuffled (seed {seed}), one by one"] = arrive(pieces, [[i] for i in order], counts)[0]
+    return {name: [story[i] for i in wanted] for name, story in runs.items()}
 
 
 def story_cpu(passes: int) -> tuple[int, float, float]:
-    """(articles, story_key µs, assign_stories µs) per article over every corpus article, a poll per feed
-    in MANIFEST order (as `newsalert run --once` on new feeds), the best of `passes`. Untimed: cleaning
-    the bodies (the summary's work) and the store's lookup of candidates."""
+    """(articles, story_key µs, decider µs) per article over every corpus article, a poll per feed in MANIFEST
+    order (as `newsalert run --once` on new feeds), the best of `passes`. Untimed: cleaning the bodies (the
+    summary's work) and the store's lookups."""
     feeds = []
     for name in feed_order():
-        articles = parse_feed((CORPUS / "real-feeds" / name).read_bytes(), feed_url(name)).articles
-        feeds.append([(a.link, a.title, clean_body(a.title, a.text)) for a in articles])
-    starts = itertools.accumulate(map(len, feeds), initial=0)
-    polls = [range(start, start + len(feed)) for start, feed in zip(starts, feeds, strict=False)]
-    n = sum(map(len, feeds))
-    best_key = best_assign = float("inf")
+        parsed = parse_feed((CORPUS / "real-feeds" / name).read_bytes(), feed_url(name))
+        feed_name = parsed.title or urlsplit(feed_url(name)).hostname or name
+        feeds.append([(a.link, a.title, clean_body(a.title, a.text), feed_name) for a in parsed.articles])
+    pieces = corpus_pieces()
+    counts = term_counts(p.key for p in pieces)
+    n = len(pieces)
+    best_key = best_decide = float("inf")
     for _ in range(passes):
         started = time.process_time()
-        keys = [story_key(*fields) for feed in feeds for fields in feed]
+        for feed in feeds:
+            for fields in feed:
+                story_key(*fields)
         best_key = min(best_key, time.process_time() - started)
-        best_assign = min(best_assign, arrive(keys, polls)[1])
-    return n, best_key / n * 1e6, best_assign / n * 1e6
+        best_decide = min(best_decide, arrive(pieces, feed_polls(pieces), counts)[1])
+    return n, best_key / n * 1e6, best_decide / n * 1e6
 
 
 # ---- the report ------------------------------------------------------------------------------------------
@@ -657,7 +699,7 @@ def cpu_line(cpu: tuple[int, float, float]) -> str:
     n, key_us, assign_us = cpu
     return (
         f"Story step CPU over every corpus article ({n}), a poll per feed: story_key {key_us:.0f} µs + "
-        f"assign_stories {assign_us:.0f} µs = **{key_us + assign_us:.0f} µs an article** (best pass, "
+        f"the decider {assign_us:.0f} µs = **{key_us + assign_us:.0f} µs an article** (best pass, "
         "`time.process_time()`)."
     )
 
@@ -678,14 +720,16 @@ reading", "appeared first on", "[…]" and their kind; an alert repeating an ear
 (5+ words) or summary (8+ words). Not detected: promo blurbs, a quote whose matched words were cut, titles
 clipped mid-character, Slack mrkdwn.
 
-Stories: the labelled articles as `parse_feed` reads them; `story_key(link, title, clean_body(title,
-text))`, then `assign_stories` as the store calls it: a poll's new articles with the stories the store's
-query finds for them (first articles sharing a link, a long headline or a mark: the store keeps only a
-story's first article's keys). Feed order: a poll per feed, in MANIFEST order; shuffled: seeded orders, an
-article a poll. All arrive in one session, so the 48 h window never separates them. Pairs: every pair of
-labelled articles; "same event" from the labels (an article in no cluster is its own event), "same
-story" from the decision. CPU: every corpus article's key, then assign_stories, a poll per feed; cleaning
-the bodies and the store's lookup are not counted.
+Stories: every corpus article as `parse_feed` reads it, keyed by `story_key(link, title, clean_body(title,
+text), feed title)`, arrives at the store's story step on lists (bot.stories.InMemory: the decider's
+index terms, the articles sharing a link, headline or index term, every article of their stories given to
+`Stories.decide`, its plan written down). Term counts: every corpus article's, as the store's counts of
+its window after a day of these feeds. Feed order: a poll per feed, in MANIFEST order; shuffled: seeded
+orders of all 1796 articles, an article a poll. An article's time is its publication date (the window
+compares those); all arrive in one session. Pairs: every pair of labelled articles; "same event" from
+the labels (an article in no cluster is its own event), "same story" from the decision. CPU: every corpus
+article's key, then the decider (index terms and decide), a poll per feed; cleaning the bodies and the
+store's lookups are not counted.
 """
 
 

@@ -34,6 +34,7 @@ from bot.pipeline import Matcher, Poller, PollReport
 from bot.rules.query import parse_rule
 from bot.rules.text import is_language
 from bot.store import Store
+from bot.stories import Stories
 from bot.summary.llm import LlmSummarizer
 from bot.web import build_web_app, start_web
 
@@ -125,6 +126,7 @@ class App:
             trusted, guarded, self.store, self.matcher, self.clock, max_words, self.bounds, pages, llm,
             adaptive=self.settings.polling.adaptive,
             parsers=parsers,
+            stories=Stories(self.settings.stories.window),
         )  # fmt: skip
         self.commands = Commands(
             self.store,

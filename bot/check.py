@@ -1,24 +1,26 @@
 """`newsalert check`: the alerts `run` would send for these feeds' items, all taken as new; nothing stored.
 
 The same steps as a poll (pipeline.prepare_story, the feed's own link parameters, repeats within a feed
-dropped) and the same story decision as the store's (dedupe.assign_stories), on the batch in memory.
+dropped) and the same story decision as the store's (stories.Stories, through stories.InMemory: the
+store's story step on lists), on the batch: the terms of its own articles tell which words are rare.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from bot.config import Settings
-from bot.dedupe import assign_stories, feed_parameters
-from bot.domain import Alert, Match, NewStory, Rule, StoryKey
+from bot.dedupe import feed_parameters
+from bot.domain import Alert, Match, NewStory, Rule
 from bot.feeds.fetch import Fetcher, open_session
 from bot.feeds.parse import parse_feed
 from bot.pipeline import Matcher, fresh_articles, log_dropped, prepare_story
 from bot.rules.query import parse_rule
+from bot.stories import InMemory, Stories, face, term_counts
 
 
 @dataclass(frozen=True)
@@ -63,33 +65,36 @@ class CheckReport:
     alerts: list[CheckedAlert]
 
 
-def batch_alerts(polls: Sequence[tuple[str, Sequence[NewStory]]]) -> list[CheckedAlert]:
+def batch_alerts(polls: Sequence[tuple[str, Sequence[NewStory]]], now: datetime) -> list[CheckedAlert]:
     """The alerts of these polls (a feed's name, its new stories oldest first), as run gives them when
-    it saves them in this order and then delivers: each story (dedupe.assign_stories, called as the
-    store calls it: against the first article of each story before) alerts each subscription once,
-    through its first article that matched, naming the other outlets that carried the story."""
-    known: list[tuple[int, StoryKey]] = []  # each story's first article, as the store keeps them
-    outlets: dict[int, list[str]] = {}
-    had: set[tuple[int, int]] = set()  # (subscription, story) pairs that have their alert
-    found: list[tuple[int, str, NewStory, tuple[Match, ...]]] = []
-    ids = 0
-    for name, stories in polls:
-        new = [(ids + i + 1, story.key) for i, story in enumerate(stories)]
-        ids += len(stories)
-        story_ids = assign_stories(new, known)
-        for (article_id, key), story_id, story in zip(new, story_ids, stories, strict=True):
-            if article_id == story_id:
-                known.append((story_id, key))
-            if name not in outlets.setdefault(story_id, []):
-                outlets[story_id].append(name)
-            for alert in story.alerts:
-                if (alert.subscription_id, story_id) not in had:
-                    had.add((alert.subscription_id, story_id))
-                    found.append((story_id, name, story, alert.matches))
-    return [
-        CheckedAlert(story_id, name, story, matches, tuple(n for n in outlets[story_id] if n != name))
-        for story_id, name, story, matches in found
-    ]
+    it saves them in this order and then delivers: each story alerts each subscription once, showing
+    the story's face (stories.face: a full text over a thin item, then the earliest) with the rules that
+    matched, and naming the other outlets that carried the story."""
+    memory = InMemory(Stories(), term_counts(s.key for _, stories in polls for s in stories))
+    saved: dict[int, tuple[str, NewStory]] = {}  # article id -> its feed's name and itself
+    for feed, (name, stories) in enumerate(polls):
+        ids = memory.save([(feed, _at(s, now), len(s.body), s.key) for s in stories])
+        saved.update(zip(ids, ((name, s) for s in stories), strict=True))
+    members: dict[int, list[int]] = {}  # story -> its articles, in the order they came
+    for article_id in saved:
+        members.setdefault(memory.story_of(article_id), []).append(article_id)
+    found: list[CheckedAlert] = []
+    for story_id, ids in members.items():
+        face_id = face(memory.articles[i - 1] for i in ids).id
+        name, shown = saved[face_id]
+        outlets = [n for n in dict.fromkeys(saved[i][0] for i in ids) if n != name]
+        matches: dict[int, tuple[Match, ...]] = {}  # subscription -> the first article's matches
+        for i in ids:
+            for alert in saved[i][1].alerts:
+                matches.setdefault(alert.subscription_id, alert.matches)
+        found += [CheckedAlert(story_id, name, shown, m, tuple(outlets)) for m in matches.values()]
+    return found
+
+
+def _at(story: NewStory, now: datetime) -> datetime:
+    """When the article came, as the store has it: its date, never later than now."""
+    published = story.article.published_at
+    return min(published, now) if published else now
 
 
 async def check(settings: Settings, feeds: Sequence[tuple[str, str]], queries: Sequence[str]) -> CheckReport:
@@ -116,4 +121,4 @@ async def check(settings: Settings, feeds: Sequence[tuple[str, str]], queries: S
                 for article in fresh_articles(parsed.articles, set())  # an item repeated in its feed: once
             ]
             polls.append((name, stories))
-    return CheckReport(len(feeds), items, batch_alerts(polls))
+    return CheckReport(len(feeds), items, batch_alerts(polls, datetime.now(UTC)))

@@ -168,6 +168,13 @@ class SummarySettings(_Section):
     llm: LlmSettings = LlmSettings()
 
 
+class StoriesSettings(_Section):
+    """How articles from many outlets become one story (one alert): see bot/stories.py."""
+
+    # Two articles are one story only when published within this of each other; longer ago is not looked at.
+    window: Duration = timedelta(hours=48)
+
+
 class DeliverySettings(_Section):
     # A claimed alert of a process that died is sent by another (or after a restart) this long after;
     # keep it above the chat apps' send timeouts (30 s), or a slow send may be repeated.
@@ -219,6 +226,7 @@ class Settings(_Section):
     telegram: TelegramSettings = TelegramSettings()
     slack: SlackSettings = SlackSettings()
     summary: SummarySettings = SummarySettings()
+    stories: StoriesSettings = StoriesSettings()
     delivery: DeliverySettings = DeliverySettings()
     polling: PollingSettings = PollingSettings()
     limits: LimitsSettings = LimitsSettings()
@@ -325,6 +333,7 @@ ENVIRONMENT: dict[str, tuple[str, ...]] = {
     "NEWSALERT_LLM_BASE_URL": ("summary", "llm", "base_url"),
     "NEWSALERT_LLM_MODEL": ("summary", "llm", "model"),
     "NEWSALERT_LLM_API_KEY": ("summary", "llm", "api_key"),
+    "NEWSALERT_STORIES_WINDOW": ("stories", "window"),
     "NEWSALERT_LIMITS_RULES_PER_CHAT": ("limits", "rules_per_chat"),
     "NEWSALERT_LIMITS_REGEX_RULES_PER_CHAT": ("limits", "regex_rules_per_chat"),
 }

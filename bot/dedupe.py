@@ -1,14 +1,13 @@
-"""One story, however many outlets carry it: canonical links, and a sketch of the text to compare.
+"""One story, however many outlets carry it: canonical links, and what an article's story is told by.
 
-Pure functions. An article gets a StoryKey (its canonical link, its normalized title, a bottom-k
-sketch of its word pairs); two articles are the same story when same_story() says so. The store
-finds the candidates to compare through a few `marks` per article (its smallest pair hashes).
+Pure functions. An article gets a StoryKey: its canonical link, its headline's words (without its own
+feed's name after them), and the word keys of its headline and lead; the story decider (stories.py)
+compares keys.
 """
 
 from __future__ import annotations
 
 import re
-import zlib
 from collections.abc import Collection, Sequence
 from urllib.parse import SplitResult, unquote_plus, urlsplit, urlunsplit
 
@@ -18,9 +17,10 @@ from courlan.settings import ALLOWED_PARAMS, LANG_PARAMS
 from bot.domain import StoryKey
 from bot.rules.text import DEFAULT_LANGUAGE, keys
 
-SKETCH = 32  # pair hashes kept per article: the Jaccard estimate's resolution is 1/32
-SAME_TEXT = 0.3  # estimated Jaccard of word pairs from which two texts tell the same story
-MIN_TITLE_WORDS = 5  # a shorter title ("Live updates") says too little to merge on its own
+LEAD_WORDS = 60  # the lead compared: the first words of the text, where news says what happened
+_LEAD_CHARS = 1_000  # read no further than this for them: a lead's words are rarely longer on average
+# between a headline and the outlet's name after it: "Talks resume - Reuters", "Talks resume | BBC News"
+_SEPARATORS = (" - ", " | ", " \u2013 ", " \u2014 ", " \u00b7 ", " :: ")
 FEED_ITEMS = 3  # links it takes to tell that a parameter is the feed's own (feed_parameters)
 
 # Query parameters that say where a click came from, not what the page is: courlan's list (kept from
@@ -35,9 +35,6 @@ _TRACKING = re.compile(
 _NAMES_THE_PAGE = ALLOWED_PARAMS | LANG_PARAMS
 _MOBILE_HOST = re.compile(r"^(www|m|mobile|amp)\.", re.IGNORECASE)
 _AMP_PATH = re.compile(r"(^/amp(?=/))|(/amp/?$)|(\.amp(?=\.html?$|$))", re.IGNORECASE)
-# " - Reuters", " | BBC News": the outlet's name after the headline. It starts where a run of spaces
-# does: a bare \s+ would be tried from every space of a long run, reading the rest of it each time.
-_OUTLET_SUFFIX = re.compile(r"(?<!\s)\s+[-|\u2013\u2014:]\s+[^-|\u2013\u2014:]{2,40}$")
 
 
 def canonical_url(url: str, feed_params: Collection[str] = ()) -> str:
@@ -113,73 +110,36 @@ def _split(url: str) -> SplitResult | None:
     return parts
 
 
-def title_key(title: str, language: str = DEFAULT_LANGUAGE) -> str:
-    """The headline as words to compare, without the outlet's name after it."""
-    return " ".join(keys(_OUTLET_SUFFIX.sub("", title.strip()), language))
+def title_key(title: str, feed_name: str = "", language: str = DEFAULT_LANGUAGE) -> str:
+    """The headline as words to compare, without the feed's own name after it."""
+    return " ".join(keys(without_own_name(title, feed_name, language), language))
 
 
-def _pairs(text: str, language: str) -> set[int]:
-    words = keys(text, language)
-    return set(map(zlib.crc32, map(str.encode, map(" ".join, zip(words, words[1:], strict=False)))))
+def without_own_name(title: str, feed_name: str, language: str = DEFAULT_LANGUAGE) -> str:
+    """The headline without what follows its last separator (" - ", " | ", a dash) when those words are
+    the feed's own name or part of it ("Talks resume - Reuters" from the feed "Reuters World"). Any other
+    suffix is the headline's own subtitle ("NATO ministers meet - Baltic air policing"), and stays."""
+    name = keys(feed_name, language)
+    while name:
+        at, sep = max((title.rfind(sep), sep) for sep in _SEPARATORS)
+        if at <= 0 or not _within(keys(title[at + len(sep) :], language), name):
+            break
+        title = title[:at]
+    return title
 
 
-def story_key(link: str, title: str, body: str, language: str = DEFAULT_LANGUAGE) -> StoryKey:
-    pairs = _pairs(f"{title}\n{body}", language)
-    return StoryKey(url_key(link), title_key(title, language), tuple(sorted(pairs)[:SKETCH]))
+def _within(words: tuple[str, ...], name: tuple[str, ...]) -> bool:
+    """Whether these words are in the name, together and in order."""
+    return bool(words) and any(name[i : i + len(words)] == words for i in range(len(name) - len(words) + 1))
 
 
-def resemblance(a: tuple[int, ...], b: tuple[int, ...]) -> float:
-    """Estimated Jaccard similarity of two texts' word pairs, from their bottom-k sketches."""
-    if not a or not b:
-        return 0.0
-    mine = set(a)
-    union = sorted(mine.union(b))[:SKETCH]  # the union's sketch
-    return len(mine.intersection(b).intersection(union)) / len(union)
-
-
-def same_story(a: StoryKey, b: StoryKey) -> bool:
-    """The same page, the same headline (long enough to mean something), or the same text."""
-    if a.url and a.url == b.url:
-        return True
-    if a.title and a.title == b.title and len(a.title.split()) >= MIN_TITLE_WORDS:
-        return True
-    return resemblance(a.sketch, b.sketch) >= SAME_TEXT
-
-
-def _clues(key: StoryKey) -> list[object]:
-    """What an article shares with another of its story, at least one of them: its link, its
-    headline (when long enough to mean something), or one of its marks."""
-    return [*_exact_clues(key), *key.marks]
-
-
-def _exact_clues(key: StoryKey) -> list[object]:
-    title = [("title", key.title)] if len(key.title.split()) >= MIN_TITLE_WORDS else []
-    return [*([("url", key.url)] if key.url else []), *title]
-
-
-def assign_stories(new: Sequence[tuple[int, StoryKey]], known: Sequence[tuple[int, StoryKey]]) -> list[int]:
-    """The story id of each new (article id, key), oldest first: that of the first known story (or
-    earlier new article) with its link or long headline, else the first whose text it shares (see
-    same_story), else a story of its own (its article id)."""
-    pool: list[tuple[int, StoryKey]] = []
-    near: dict[object, list[int]] = {}  # a link, a headline or a mark -> the pool entries that have it
-    wanted = {clue for _, key in new for clue in _clues(key)}  # only these are ever looked up
-
-    def add(story_id: int, key: StoryKey) -> None:
-        for clue in wanted.intersection(_clues(key)):
-            near.setdefault(clue, []).append(len(pool))
-        pool.append((story_id, key))
-
-    for story_id, key in known:
-        add(story_id, key)
-    result = []
-    for article_id, key in new:
-        # only entries sharing a clue can be the same story: the others need no comparing. Those with
-        # the same link or headline first: the strongest evidence, and it needs no texts compared.
-        exact = sorted({i for clue in _exact_clues(key) for i in near.get(clue, ())})
-        similar = sorted({i for mark in key.marks for i in near.get(mark, ())} - set(exact))
-        candidates = (pool[i] for i in exact + similar)
-        story = next((story_id for story_id, other in candidates if same_story(key, other)), article_id)
-        result.append(story)
-        add(story, key)
-    return result
+def story_key(
+    link: str, title: str, body: str, feed_name: str = "", language: str = DEFAULT_LANGUAGE
+) -> StoryKey:
+    """What the story decider compares: the link, the headline, and the words of headline and lead."""
+    headline = without_own_name(title, feed_name, language)
+    title_terms = tuple(dict.fromkeys(keys(headline, language)))
+    in_title = set(title_terms)
+    lead = keys(body[:_LEAD_CHARS], language)[:LEAD_WORDS]
+    lead_terms = tuple(term for term in dict.fromkeys(lead) if term not in in_title)
+    return StoryKey(url_key(link), " ".join(keys(headline, language)), title_terms, lead_terms)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -148,16 +149,62 @@ class StoryAlert:
 
 @dataclass(frozen=True)
 class StoryKey:
-    """What tells whether two articles are one story (dedupe.py compares them)."""
+    """What tells whether two articles report one event (dedupe.story_key makes it, the story decider in
+    stories.py compares it)."""
 
     url: str  # the link, as dedupe.url_key
-    title: str  # the headline's normalized words, without the outlet's name
-    sketch: tuple[int, ...] = ()  # the smallest hashes of the text's word pairs, ascending
+    title: str  # the headline's normalized words, without the feed's own name after it
+    title_terms: tuple[str, ...] = ()  # the headline's word keys, each once, in order
+    lead_terms: tuple[str, ...] = ()  # the lead's word keys that are not in the headline, each once
 
-    @property
-    def marks(self) -> tuple[int, ...]:
-        """The few smallest: a near-duplicate shares at least one, almost always."""
-        return self.sketch[:8]
+
+@dataclass(frozen=True)
+class StoryArticle:
+    """An article as the story decider sees it: a poll's new one, or a stored one of a story it may join."""
+
+    id: int
+    story: int  # its story now: its own id when new
+    feed: int
+    at: datetime  # when it was published (never after it was fetched), else when it was fetched
+    chars: int  # the length of its text: a full text is the better face for a story than a thin item
+    key: StoryKey
+    index: tuple[str, ...] = ()  # its index terms, as picked when it was stored; (): to be picked now
+
+
+@dataclass(frozen=True)
+class TermCounts:
+    """In how many recent articles each word key appears: what makes a word rare, and so telling."""
+
+    articles: int  # how many articles were counted
+    counts: Mapping[str, int]  # key -> articles that have it; a key not here is in none of them
+
+
+@dataclass(frozen=True)
+class StoryPlan:
+    """What the story decider decided for a poll's new articles; the store only writes it down."""
+
+    stories: Mapping[int, int]  # each new article -> its story
+    merged: Mapping[int, int]  # a story that another one absorbed (a new article links them) -> that one
+    faces: Mapping[int, int]  # each story that changed -> the article its alerts show
+    edited: frozenset[int] = frozenset()  # stories whose alerts already sent must be edited
+
+
+class StoryDecider(Protocol):
+    """Decides which story each new article joins. The store calls it inside its transaction (so two
+    replicas never make two stories of one event), with what it loaded; stories.Stories is the one."""
+
+    window: timedelta  # articles fetched longer ago than this are not looked at
+
+    def index_terms(self, key: StoryKey, counts: TermCounts) -> tuple[str, ...]:
+        """The article's rarest terms: the store finds candidates through them, and keeps them."""
+        ...
+
+    def decide(
+        self, new: Sequence[StoryArticle], known: Sequence[StoryArticle], counts: TermCounts
+    ) -> StoryPlan:
+        """`known`: every article of every story that shares a link, a headline or an index term with
+        one of `new`."""
+        ...
 
 
 @dataclass(frozen=True)

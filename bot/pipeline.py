@@ -16,7 +16,7 @@ from functools import partial
 from urllib.parse import urlsplit
 
 from bot.dedupe import FEED_ITEMS, canonical_url, feed_parameters, shared_parameters, story_key
-from bot.domain import Article, Clock, Feed, FeedUpdate, Match, NewStory, Pace, Rule, StoryAlert
+from bot.domain import Article, Clock, Feed, FeedUpdate, Match, NewStory, Pace, Rule, StoryAlert, StoryDecider
 from bot.errors import FetchError, QueryError
 from bot.feeds.extract import PageReader
 from bot.feeds.fetch import Fetcher, FetchResult
@@ -27,6 +27,7 @@ from bot.rules.index import Document, RuleIndex
 from bot.rules.query import parse_rule
 from bot.rules.text import DEFAULT_LANGUAGE
 from bot.store import Store
+from bot.stories import Stories
 from bot.summary import clean_body, summarize
 from bot.summary.lead import Quotable, quote_terms
 from bot.summary.llm import LlmSummarizer
@@ -113,8 +114,9 @@ def prepare_story(
     link = canonical_url(article.link, feed_params)
     doc = Document(article.title, body, feed_name, link)
     alerts = matcher.alerts(doc) if may_alert else ()
-    key = story_key(link, article.title, body, matcher.language)
-    summary = summarize(body, max_words) if alerts else ""  # only an alert shows one
+    key = story_key(link, article.title, body, feed_name, matcher.language)
+    # every article gets one: it may become the face of a story that another article's rule matched
+    summary = summarize(body, max_words)
     return NewStory(article, body, summary, alerts, key, link)
 
 
@@ -201,6 +203,7 @@ class Poller:
     llm: LlmSummarizer | None = None  # summary.llm: the alerting stories' summaries by a model
     adaptive: bool = False  # polling.adaptive: feeds without an interval of their own follow their pace
     parsers: Parsers = field(default_factory=Parsers)  # big bodies parsed in worker processes
+    stories: StoryDecider = Stories()  # which story each new article joins (stories.window)
 
     async def poll(self, feed: Feed) -> PollReport:
         try:
@@ -231,7 +234,7 @@ class Poller:
         )
         if not stories:  # the caller records these together, one transaction a tick
             return PollReport(feed.id, unrecorded=state)
-        await self.store.save_poll(feed, stories, state, now)
+        await self.store.save_poll(feed, stories, state, now, self.stories)
         return PollReport(feed.id, len(stories), sum(len(s.alerts) for s in stories))
 
     def _pace(self, feed: Feed, stories: Sequence[NewStory], now: datetime) -> Pace | None:

@@ -57,7 +57,8 @@ async def queue(app, clock, subscriptions: list[int], count: int = 1, urgent: bo
         stories.append(
             NewStory(article, "Membership plan.", "A summary.", alerts, StoryKey(f"n/{n}", f"s {n}"))
         )
-    await app.store.save_poll(feed, stories, FeedUpdate(None, None, None, clock.now(), "F"), clock.now())
+    state = FeedUpdate(None, None, None, clock.now(), "F")
+    await app.store.save_poll(feed, stories, state, clock.now(), app.poller.stories)
     return titles
 
 

@@ -8,11 +8,15 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, select
 
+from bot.dedupe import story_key
 from bot.domain import Article, Feed, FeedUpdate, Match, NewStory, Quote, StoryAlert, StoryKey, Subscription
 from bot.store import Store, async_url
 from bot.store.tables import metadata, seen_signatures
+from bot.stories import Stories
+from tests.data.wire_story import OUTLETS
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+STORIES = Stories()
 
 
 @pytest.fixture
@@ -53,7 +57,7 @@ async def test_the_outbox_holds_one_row_per_subscription_and_story(store):
     match = Match(1, "x", Quote("x", ((0, 1),)))
     twice = StoryAlert(1, (match,))
     state = FeedUpdate(None, None, None, NOW, "F")
-    await store.save_poll(feed, [NewStory(article, "text", "sum", (twice, twice))], state, NOW)
+    await store.save_poll(feed, [NewStory(article, "text", "sum", (twice, twice))], state, NOW, STORIES)
     assert await store.count_outbox() == {"pending": 1}
     assert await store.known_articles(feed.id, [article]) == {"guid:g1"}
     same_link = Article("T2", "https://x.test/1", "g2", "other", None, "h2")
@@ -76,7 +80,7 @@ async def test_many_entries_are_checked_in_chunks(store):
     [feed] = await store.claim_due_feeds(NOW, 10, NOW - NOW)
     items = [Article(f"T{i}", f"https://x.test/{i}", None, "", None, f"h{i}") for i in range(40_000)]
     stories = [NewStory(item, "", "", ()) for item in items[:3]]
-    await store.save_poll(feed, stories, FeedUpdate(None, None, None, NOW, "F"), NOW)
+    await store.save_poll(feed, stories, FeedUpdate(None, None, None, NOW, "F"), NOW, STORIES)
     assert await store.known_articles(feed.id, items) == {f"link:https://x.test/{i}" for i in range(3)}
 
 
@@ -106,7 +110,7 @@ async def test_two_processes_claiming_at_once_never_get_the_same_feed_or_alert(s
         )
         for i in range(3)
     ]  # fmt: skip
-    await store.save_poll(feed, stories, FeedUpdate(None, None, None, NOW, "F"), NOW)
+    await store.save_poll(feed, stories, FeedUpdate(None, None, None, NOW, "F"), NOW, STORIES)
     other = Store.open(database_url)
     try:
         lease = timedelta(minutes=1)
@@ -158,8 +162,8 @@ async def test_two_processes_saving_one_story_at_once_make_one_story_and_one_ale
         for n in range(pairs):
             first, second = feeds[2 * n], feeds[2 * n + 1]
             await asyncio.gather(
-                store.save_poll(first, [story(first, n)], state, NOW),
-                other.save_poll(second, [story(second, n)], state, NOW),
+                store.save_poll(first, [story(first, n)], state, NOW, STORIES),
+                other.save_poll(second, [story(second, n)], state, NOW, STORIES),
             )
     finally:
         await other.close()
@@ -184,3 +188,64 @@ async def test_a_signature_is_seen_once_by_every_process_until_it_expires(store,
     async with store.engine.connect() as conn:
         kept = (await conn.execute(select(seen_signatures.c.signature))).scalars().all()
     assert kept == ["v0=cc"], "the expired ones were deleted"
+
+
+async def _two_feeds_and_two_chats(store: Store) -> list[Feed]:
+    specs = [
+        Feed(0, f"https://{name.lower()}.example/f.xml", name, NOW - NOW, None) for name in ("Wire", "Globe")
+    ]
+    await store.sync_config_feeds(specs, NOW)
+    chats = [(Subscription(0, "console", address, address), ["NATO"]) for address in ("one", "two")]
+    await store.sync_config_subscriptions(chats, NOW)
+    return sorted(await store.claim_due_feeds(NOW, 10, NOW - NOW), key=lambda f: f.name, reverse=True)
+
+
+def _story(feed: Feed, n: int, title: str, body: str, link: str, subscriptions: tuple[int, ...]) -> NewStory:
+    match = Match(subscriptions[0] if subscriptions else 1, "NATO", Quote("NATO", ((0, 4),)))
+    article = Article(title, link, f"{feed.name}-{n}", body, NOW, f"{feed.name}-{n}")
+    alerts = tuple(StoryAlert(sub, (match,)) for sub in subscriptions)
+    return NewStory(article, body, body[:80], alerts, story_key(link, title, body, feed.name), link)
+
+
+async def test_a_full_text_joining_a_thin_items_story_becomes_its_face_and_the_alert_is_edited(store):
+    wire, globe = await _two_feeds_and_two_chats(store)
+    _, link, title, body = OUTLETS[0]
+    thin = _story(wire, 1, title, body[:300], "https://wire.example/1", (1,))
+    await store.save_poll(wire, [thin], FeedUpdate(None, None, None, NOW, "Wire"), NOW, STORIES)
+    [sent] = await store.claim_due_deliveries(NOW, ["console"], 10, timedelta(minutes=1))
+    assert sent.alert.link == "https://wire.example/1"
+    await store.mark_sent("outbox", [sent.id], "m-1", NOW)
+
+    full = _story(globe, 1, "Alliance to resume talks with Moscow", body, "https://globe.example/1", ())
+    later = NOW + timedelta(minutes=5)
+    await store.save_poll(globe, [full], FeedUpdate(None, None, None, later, "Globe"), later, STORIES)
+    [edit] = await store.claim_due_deliveries(later, ["console"], 10, timedelta(minutes=1))
+    assert edit.message_id == "m-1", "the message already sent is edited, not sent again"
+    assert (edit.alert.title, edit.alert.link) == (
+        "Alliance to resume talks with Moscow",
+        "https://globe.example/1",
+    )
+    assert edit.alert.also_in == ("Wire",)
+    assert edit.alert.matches == sent.alert.matches, "why it matched stays what matched"
+
+
+async def test_an_article_linking_two_stories_merges_them_and_no_chat_gets_the_event_twice(store):
+    wire, globe = await _two_feeds_and_two_chats(store)
+    _, _, title, body = OUTLETS[0]
+    page = _story(wire, 1, "NATO to talk with Russia again", "A short item.", "https://wire.example/1", (1,))
+    await store.save_poll(wire, [page], FeedUpdate(None, None, None, NOW, "Wire"), NOW, STORIES)
+    [sent] = await store.claim_due_deliveries(NOW, ["console"], 10, timedelta(minutes=1))
+    await store.mark_sent("outbox", [sent.id], "m-1", NOW)
+    copy = _story(globe, 1, "Alliance to resume talks with Moscow", body, "https://globe.example/1", (1, 2))
+    await store.save_poll(globe, [copy], FeedUpdate(None, None, None, NOW, "Globe"), NOW, STORIES)
+    assert await store.count_outbox() == {"sent": 1, "pending": 2}, "two stories so far"
+
+    later = NOW + timedelta(minutes=5)
+    updated = _story(wire, 2, title, body, "https://wire.example/1", (1,))  # the page, now with the wire text
+    await store.save_poll(wire, [updated], FeedUpdate(None, None, None, later, "Wire"), later, STORIES)
+    assert await store.count_outbox() == {"pending": 2, "merged": 1}
+    deliveries = await store.claim_due_deliveries(later, ["console"], 10, timedelta(minutes=1))
+    by_chat = {d.subscription.address: d for d in deliveries}
+    assert by_chat["one"].message_id == "m-1", "chat one's alert is edited to take the other outlet in"
+    assert by_chat["one"].alert.also_in == ("Wire",) and by_chat["one"].alert.feed_name == "Globe"
+    assert by_chat["two"].message_id is None and by_chat["two"].alert.feed_name == "Globe"

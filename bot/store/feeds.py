@@ -10,7 +10,6 @@ from typing import Any
 from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
-from bot.dedupe import MIN_TITLE_WORDS, assign_stories
 from bot.domain import (
     Article,
     Feed,
@@ -18,13 +17,12 @@ from bot.domain import (
     NewStory,
     Pace,
     StoredArticle,
-    StoryKey,
+    StoryDecider,
 )
 from bot.store.queues import dump_matches
 from bot.store.rows import Direct, Rows, hold_lock, one_of
-from bot.store.tables import articles, feeds, llm_summaries, notices, outbox, story_marks, subscriptions
-
-STORY_WINDOW = timedelta(days=2)  # an article joins a story first seen at most this long ago
+from bot.store.stories import plan_stories
+from bot.store.tables import articles, feeds, llm_summaries, notices, outbox, subscriptions
 
 
 class FeedRows(Rows):
@@ -132,12 +130,17 @@ class FeedRows(Rows):
         )
 
     async def save_poll(
-        self, feed: Feed, stories: Sequence[NewStory], state: FeedUpdate, now: datetime
+        self,
+        feed: Feed,
+        stories: Sequence[NewStory],
+        state: FeedUpdate,
+        now: datetime,
+        decider: StoryDecider,
     ) -> None:
-        """New stories, their alerts and the feed's new state, in one transaction."""
-        await self._run(
-            partial(_save_poll, feed_id=feed.id, stories=stories, state=state, now=now), write=True
-        )
+        """New articles joined to their stories as the decider plans it, their alerts and the feed's new
+        state, in one transaction."""
+        save = partial(_save_poll, feed_id=feed.id, stories=stories, state=state, now=now, decider=decider)
+        await self._run(save, write=True)
 
     async def save_polls_without_news(self, states: Sequence[tuple[int, FeedUpdate]], now: datetime) -> None:
         """The new state of every feed a tick found with nothing new (304s, mostly), together."""
@@ -291,10 +294,15 @@ def _claim_feeds(
 
 
 def _save_poll(
-    conn: Connection, feed_id: int, stories: Sequence[NewStory], state: FeedUpdate, now: datetime
+    conn: Connection,
+    feed_id: int,
+    stories: Sequence[NewStory],
+    state: FeedUpdate,
+    now: datetime,
+    decider: StoryDecider,
 ) -> None:
     if stories:
-        _insert_stories(conn, feed_id, stories, now)
+        _insert_stories(conn, feed_id, stories, now, decider)
     _record_successes(conn, [(feed_id, state)], now)
 
 
@@ -309,15 +317,11 @@ def _record_successes(conn: Connection, states: Sequence[tuple[int, FeedUpdate]]
             conn.execute(update(feeds).where(feeds.c.id == feed_id).values(url=state.moved_to))
 
 
-def _insert_stories(conn: Connection, feed_id: int, stories: Sequence[NewStory], now: datetime) -> None:
-    """A poll's articles, each joined to its story (dedupe.py), and one alert per subscription and
-    story. When a story that already alerted arrives from another outlet, those alerts are queued
-    again, to be edited in place ("also in ...").
-
-    On PostgreSQL one save at a time looks for and joins stories (a lock held to the commit), so two
-    replicas saving two outlets of one story at once make one story, not two."""
-    hold_lock(conn, "stories")
-    known = _recent_stories(conn, [story.key for story in stories], now - STORY_WINDOW)
+def _insert_stories(
+    conn: Connection, feed_id: int, stories: Sequence[NewStory], now: datetime, decider: StoryDecider
+) -> None:
+    """A poll's articles, each joined to its story as the decider plans it (store/stories.py writes the
+    plan), and one alert per subscription and story, showing the story's face."""
     rows = [
         {
             "feed_id": feed_id, "identity": story.article.identity, "guid": story.article.guid,
@@ -325,44 +329,23 @@ def _insert_stories(conn: Connection, feed_id: int, stories: Sequence[NewStory],
             "title": story.article.title, "body": story.body, "summary": story.summary,
             "published_at": story.article.published_at, "fetched_at": now,
             "story_url": story.key.url, "title_key": story.key.title,
-            "sketch": ",".join(map(str, story.key.sketch)),
+            "story_terms": f"{' '.join(story.key.title_terms)} | {' '.join(story.key.lead_terms)}",
         }
         for story in stories
     ]  # fmt: skip
+    hold_lock(conn, "stories")  # PostgreSQL: one save at a time joins stories, so replicas make one story
     ids = _INSERT_ARTICLES.returned(conn, rows)
-    story_ids = assign_stories(
-        list(zip(ids, [s.key for s in stories], strict=True)), [(sid, key) for sid, _, key in known]
-    )
-    _SET_STORY.run_many(  # only a story's first article keeps the keys that later ones are looked up by
-        conn,
-        [
-            {"article": a, "story": s, "s_url": story.key.url if a == s else None,
-             "s_title": story.key.title if a == s else None}
-            for a, s, story in zip(ids, story_ids, stories, strict=True)
-        ],
-    )  # fmt: skip
-    marks = [  # a story's first article is what later ones are compared with: only its marks
-        {"mark": m, "article_id": a}
-        for a, s, story in zip(ids, story_ids, stories, strict=True)
-        if a == s
-        for m in story.key.marks
-    ]
-    _INSERT_MARKS.run_many(conn, marks)
-    carried: dict[int, set[int]] = {}  # story -> the feeds that had it
-    for story_id, other_feed, _ in known:
-        carried.setdefault(story_id, set()).add(other_feed)
-    joined = {s for s in story_ids if s in carried and feed_id not in carried[s]}  # a new outlet
-    if joined:
-        _EDIT_AGAIN.run_many(conn, [{"stories": sorted(joined), "now": now}])
-    had = _alerted(conn, set(story_ids) & carried.keys())  # a story born in this poll has no alert yet
+    plan = plan_stories(conn, feed_id, list(zip(ids, stories, strict=True)), now, decider)
+    had = _alerted(conn, set(plan.stories.values()))
     alerts = []
-    for article_id, story_id, story in zip(ids, story_ids, stories, strict=True):
+    for article_id, story in zip(ids, stories, strict=True):
+        story_id = plan.stories[article_id]
         for alert in story.alerts:
             if (alert.subscription_id, story_id) not in had:
                 had.add((alert.subscription_id, story_id))
                 alerts.append(
                     {
-                        "subscription_id": alert.subscription_id, "article_id": article_id,
+                        "subscription_id": alert.subscription_id, "article_id": plan.faces[story_id],
                         "story_id": story_id, "matches": dump_matches(alert.matches), "status": "pending",
                         "urgent": alert.urgent,
                         "attempts": 0, "next_attempt_at": now, "created_at": now,
@@ -371,66 +354,13 @@ def _insert_stories(conn: Connection, feed_id: int, stories: Sequence[NewStory],
     _INSERT_ALERTS.run_many(conn, alerts)
 
 
-def _recent_stories(
-    conn: Connection, keys: Sequence[StoryKey], since: datetime
-) -> list[tuple[int, int, StoryKey]]:
-    """(story id, feed id, key) of recent stories' first articles that may be one of these: same
-    link, same long headline, or a shared mark. dedupe.same_story decides."""
-    near = {
-        "since": since,
-        "urls": sorted({k.url for k in keys if k.url}),
-        "titles": sorted({k.title for k in keys if len(k.title.split()) >= MIN_TITLE_WORDS}),
-        "marks": sorted({m for k in keys for m in k.marks}),
-    }
-    return [
-        (story_id, feed_id, StoryKey(story_url or "", title_key or "", _sketch(sketch)))
-        for story_id, feed_id, story_url, title_key, sketch in _NEAR_STORIES.rows(conn, near)
-    ]
-
-
-def _sketch(stored: str | None) -> tuple[int, ...]:
-    return tuple(map(int, stored.split(","))) if stored else ()
-
-
 def _alerted(conn: Connection, story_ids: set[int]) -> set[tuple[int, int]]:
     """(subscription, story) pairs that already have their alert."""
-    if not story_ids:
-        return set()
     return {(sub, story) for sub, story in _ALERTED.rows(conn, {"stories": sorted(story_ids)})}
 
 
 _INSERT_ARTICLES = Direct(insert(articles).returning(articles.c.id, sort_by_parameter_order=True))
-_INSERT_MARKS = Direct(insert(story_marks))
 _INSERT_ALERTS = Direct(insert(outbox))
-_SET_STORY = Direct(
-    update(articles)
-    .where(articles.c.id == bindparam("article"))
-    .values(story_id=bindparam("story"), story_url=bindparam("s_url"), title_key=bindparam("s_title"))
-)
-_EDIT_AGAIN = Direct(  # a story already alerted arrives from another outlet: edit those alerts ("also in")
-    update(outbox)
-    .where(
-        one_of(outbox.c.story_id, "stories"),
-        outbox.c.status == "sent",
-        outbox.c.message_id.is_not(None),
-    )
-    .values(status="pending", next_attempt_at=bindparam("now"), attempts=0)
-)
-_NEAR_STORIES = Direct(
-    select(
-        articles.c.story_id, articles.c.feed_id, articles.c.story_url, articles.c.title_key, articles.c.sketch
-    )
-    .where(
-        articles.c.fetched_at >= bindparam("since"),
-        articles.c.story_id == articles.c.id,
-        or_(
-            one_of(articles.c.story_url, "urls"),
-            one_of(articles.c.title_key, "titles"),
-            articles.c.id.in_(select(story_marks.c.article_id).where(one_of(story_marks.c.mark, "marks"))),
-        ),
-    )
-    .order_by(articles.c.id)
-)
 _ALERTED = Direct(
     select(outbox.c.subscription_id, outbox.c.story_id).where(one_of(outbox.c.story_id, "stories"))
 )

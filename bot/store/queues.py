@@ -9,7 +9,6 @@ from typing import Any
 
 from sqlalchemy import func, or_, select, update
 
-from bot.dedupe import canonical_url
 from bot.domain import (
     Alert,
     Delivery,
@@ -92,7 +91,8 @@ class QueueRows(Rows):
         return [_delivery(row, outlets.get(row[outbox.c.story_id], [])) for row in rows]
 
     async def _outlets(self, story_ids: set[int]) -> dict[int, list[str]]:
-        """Each story's outlets (feed names), in the order they carried it."""
+        """Each story's outlets (feed names), in the order they carried it: "Also in" lists them but the
+        one of the article the alert shows (the story's face)."""
         query = (
             select(articles.c.story_id, feeds.c.name)
             .join(feeds)
@@ -192,7 +192,7 @@ def _delivery(row: Any, outlets: list[str]) -> Delivery:
     subscription = subscription_from_row(row)
     alert = Alert(
         title=row[articles.c.title],
-        link=canonical_url(row[articles.c.link]),
+        link=row[articles.c.link],  # as the pipeline cleaned it (dedupe.canonical_url)
         feed_name=row["feed_name"],
         published_at=row[articles.c.published_at] or row[articles.c.fetched_at],
         summary=row[articles.c.summary],

@@ -88,13 +88,15 @@ articles = Table(
     Column("summary", Text, nullable=False),
     Column("published_at", UTCDateTime),
     Column("fetched_at", UTCDateTime, nullable=False),
-    # one story, however many outlets carry it (dedupe.py): the id of its first article
+    # one event, however many outlets report it (stories.py): the id of its oldest article's story
     Column("story_id", Integer),
-    # dedupe.url_key(link) and dedupe.title_key(title): on a story's first article only (the others'
-    # are never looked up), so a lookup finds one row per story, not one per outlet
+    # StoryKey.url and StoryKey.title, looked up as they are (before 0008, on a story's first article only)
     Column("story_url", Text),
     Column("title_key", Text),
-    Column("sketch", Text),  # StoryKey.sketch, comma-separated
+    Column("sketch", Text),  # unused since 0008 (emptied; dropping it would copy the table on SQLite)
+    # StoryKey.title_terms, " | ", StoryKey.lead_terms, each space-separated; NULL on articles before 0008
+    Column("story_terms", Text),
+    Column("index_terms", Text),  # its index terms (StoryDecider.index_terms), space-separated
 )
 Index("ix_articles_feed_identity", articles.c.feed_id, articles.c.identity, unique=True)
 Index("ix_articles_fetched", articles.c.fetched_at)
@@ -102,13 +104,29 @@ Index("ix_articles_story", articles.c.story_id)
 Index("ix_articles_story_url", articles.c.story_url)
 Index("ix_articles_title_key", articles.c.title_key)
 
-story_marks = Table(  # StoryKey.marks: how an article finds the stories it may belong to
+story_marks = Table(  # an article's index terms (articles.index_terms), as the CRC-32 of each
     "story_marks",
     metadata,
     Column("mark", BigInteger, nullable=False),
     Column("article_id", Integer, ForeignKey("articles.id", ondelete="CASCADE"), nullable=False),
 )
 Index("ix_story_marks_mark", story_marks.c.mark)
+
+term_counts = Table(  # in how many recent articles each story term is: what makes a term rare (TermCounts)
+    "term_counts",
+    metadata,
+    Column("term", Text, primary_key=True),
+    Column("articles", Integer, nullable=False),
+)
+
+term_census = Table(  # when term_counts were counted, over how many articles: one row, id 1
+    "term_census",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("articles", Integer, nullable=False),
+    Column("last_article_id", Integer, nullable=False),  # the newest article counted
+    Column("counted_at", UTCDateTime, nullable=False),
+)
 
 subscriptions = Table(
     "subscriptions",
@@ -160,10 +178,13 @@ def _delivery_columns() -> list[Column]:
     ]
 
 
-outbox = Table(  # alerts: one row per (subscription, story); sent again as an edit when an outlet joins
+# alerts: one row per (subscription, story); sent again as an edit when an outlet or a better face joins.
+# status "merged": dropped before it was sent, its story merged into one this chat has an alert for.
+outbox = Table(
     "outbox",
     metadata,
     *_delivery_columns(),
+    # the story's face (stories.face): the article the alert shows; it changes when a better one joins
     Column("article_id", Integer, ForeignKey("articles.id", ondelete="CASCADE"), nullable=False),
     Column("story_id", Integer, nullable=False),
     Column("urgent", Boolean, nullable=False, default=False),  # an urgent rule matched: no waiting
@@ -171,6 +192,7 @@ outbox = Table(  # alerts: one row per (subscription, story); sent again as an e
     UniqueConstraint("subscription_id", "story_id"),
 )
 Index("ix_outbox_due", outbox.c.status, outbox.c.next_attempt_at)
+Index("ix_outbox_story", outbox.c.story_id)  # a story's alerts: to edit, to show a new face, to merge
 
 notices = Table(  # sentences about the service: a feed failing for a day, a feed gone
     "notices",

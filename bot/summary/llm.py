@@ -10,11 +10,11 @@ from __future__ import annotations
 import hashlib
 import logging
 from datetime import datetime
+from typing import Protocol
 
 import aiohttp
 
 from bot.config import LlmSettings
-from bot.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -56,11 +56,23 @@ def usable(text: str, max_words: int) -> str | None:
     return cut[: end + 1] if end > 0 else cut + "\u2026"
 
 
+class SummaryCache(Protocol):
+    """Where the model's summaries are kept, by the hash of what it read, and what they cost (the Store)."""
+
+    async def cached_summary(self, content_hash: str) -> str | None: ...
+
+    async def summary_tokens_since(self, since: datetime) -> int:
+        """Tokens spent on the summaries kept since then."""
+        ...
+
+    async def save_summary(self, content_hash: str, summary: str, tokens: int, now: datetime) -> None: ...
+
+
 class LlmSummarizer:
-    def __init__(self, settings: LlmSettings, store: Store):
+    def __init__(self, settings: LlmSettings, cache: SummaryCache):
         assert settings.base_url
         self.settings = settings
-        self.store = store
+        self.cache = cache
         self.url = settings.base_url.rstrip("/") + "/chat/completions"
         headers = (
             {"Authorization": f"Bearer {settings.api_key.get_secret_value()}"} if settings.api_key else {}
@@ -75,10 +87,10 @@ class LlmSummarizer:
     async def summarize(self, title: str, body: str, max_words: int, now: datetime) -> str | None:
         """The model's summary of this article, or None: the caller keeps the extractive one."""
         key = content_hash(self.settings.model, max_words, title, body)
-        cached = await self.store.cached_summary(key)
+        cached = await self.cache.cached_summary(key)
         if cached is not None:
             return cached
-        if await self.store.summary_tokens_since(month_start(now)) >= self.settings.monthly_tokens:
+        if await self.cache.summary_tokens_since(month_start(now)) >= self.settings.monthly_tokens:
             log.info("summary.llm.monthly_tokens reached: extractive summaries until next month")
             return None
         request = {
@@ -99,5 +111,5 @@ class LlmSummarizer:
             return None
         if text is None:
             return None
-        await self.store.save_summary(key, text, tokens, now)
+        await self.cache.save_summary(key, text, tokens, now)
         return text
