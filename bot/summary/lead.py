@@ -9,9 +9,10 @@ trimmed to QUOTE_MAX_WORDS around those terms. When no passage of at most two se
 all, or their words alone are more than that, the quote is one short excerpt per term (the first
 occurrence, in the body before the title), joined by an ellipsis.
 
-A quote never shows half a quotation: a double quotation mark (" “ ” « ») whose partner is not
-in the quote takes the quote on to its partner when that fits in the limit; else the quote is cut
-at it, and keeps the side that holds the matched words.
+A quote never shows half a quotation, by the rule summaries follow (quotation.py): when a double
+quotation mark in it pairs with none, the quote is taken on to the next mark after it or back to the
+last one before it, when that fits in the limit and leaves fewer marks unpaired; else the quote is
+cut at each such mark, and keeps the parts that hold the matched words.
 
 The quote reads the very text the rule matched (the body as clean_body left it, markup gone) and
 drops no words from it: the words that matched are always in it.
@@ -27,6 +28,7 @@ from itertools import islice
 
 from bot.domain import Quote, Span
 from bot.rules.text import sentence_spans
+from bot.summary.quotation import DOUBLE_MARKS, unpaired_marks
 
 QUOTE_MAX_WORDS = 25  # a longer passage is trimmed around its terms
 QUOTE_WORDS_BEFORE = 8  # at most this many words before the first term
@@ -34,9 +36,6 @@ ELLIPSIS = "\u2026"
 Located = tuple[str, int, int]  # a text's name ("body", "title") and a span in it
 _Piece = tuple[str, int, int]  # a stretch of one text that the quote shows
 _WORD = re.compile(r"\S+")
-_MARK = re.compile('["\u201c\u201d\u00ab\u00bb]')
-_PAIRS = {"\u201c": (0, 1), "\u201d": (0, -1), "\u00ab": (1, 1), "\u00bb": (1, -1)}  # kind, opens?
-_BEFORE_OPENING = "([{/-\u2013\u2014"  # a straight " after these (or a space) opens a quotation
 
 
 class Quotable:
@@ -232,28 +231,28 @@ def _last_words(text: str, start: int, end: int, count: int) -> list[Span]:
 
 
 def _balanced(text: Quotable, piece: _Piece, highlights: _Highlights, room: int) -> list[_Piece]:
-    """The piece with every quotation mark's partner: taken on to a missing closing mark, or back to
-    a missing opening one, within its paragraph and room words; else cut at the mark."""
+    """The piece with every quotation mark's partner: taken on to the next mark after it, then back
+    to the last one before it, within its paragraph and room words, each time that leaves fewer marks
+    unpaired (quotation.unpaired_marks); then cut at each mark still unpaired."""
     name, start, end = piece
-    opened, closed = _unpaired(text.text, start, end)
-    if opened and (later := _reach_forward(text.text, start, end, opened, room)):
-        end = later
-    if closed and (earlier := _reach_back(text.text, start, end, closed, room)):
-        start = earlier
+    unpaired = len(_unpaired(text.text, start, end))
+    for reach in (_reach_forward, _reach_back):
+        wider = reach(text.text, start, end, room) if unpaired else None
+        if wider and len(_unpaired(text.text, *wider)) < unpaired:
+            start, end = wider
+            unpaired = len(_unpaired(text.text, start, end))
     return _cut(text, (name, start, end), highlights)
 
 
 def _cut(text: Quotable, piece: _Piece, highlights: _Highlights) -> list[_Piece]:
-    """The piece cut at each quotation mark without a partner in it, until none is left (a cut can
-    part a pair of another kind around it), keeping the parts that hold a highlight (all, when none
-    does)."""
+    """The piece cut at each quotation mark without a partner in it, until none is left (a part read
+    alone can show a new one), keeping the parts that hold a highlight (all, when none does)."""
     name = piece[0]
     parts, done = [_stripped(text.text, piece)], []
     while parts:
         _, start, end = parts.pop()
-        opened, closed = _unpaired(text.text, start, end)
         at = start
-        for cut in sorted(opened + closed):
+        for cut in _unpaired(text.text, start, end):
             parts.append(_stripped(text.text, (name, at, cut)))
             at = cut + 1
         if at == start:
@@ -265,67 +264,30 @@ def _cut(text: Quotable, piece: _Piece, highlights: _Highlights) -> list[_Piece]
     return sorted(marked or done)
 
 
-def _kind(text: str, at: int) -> tuple[int, int]:
-    """What the quotation mark at `at` is: its kind (curly, angle, straight), and 1 if it opens, -1
-    if it closes. A straight " opens at the start, after a space, a bracket or a dash."""
-    mark = text[at]
-    if mark != '"':
-        return _PAIRS[mark]
-    before = text[at - 1] if at else " "
-    return 2, 1 if before.isspace() or before in _BEFORE_OPENING else -1
+def _unpaired(text: str, start: int, end: int) -> list[int]:
+    """The quotation marks of text[start:end] that pair with none there, read as the quote shows that
+    stretch: alone."""
+    return [start + at for at in unpaired_marks(text[start:end])]
 
 
-def _unpaired(text: str, start: int, end: int) -> tuple[list[int], list[int]]:
-    """The quotation marks in text[start:end] without a partner there: opening ones, closing ones."""
-    opened: list[list[int]] = [[], [], []]
-    closed = []
-    for mark in _MARK.finditer(text, start, end):
-        kind, opens = _kind(text, mark.start())
-        if opens == 1:
-            opened[kind].append(mark.start())
-        elif opened[kind]:
-            opened[kind].pop()
-        else:
-            closed.append(mark.start())
-    return sorted(at for kind in opened for at in kind), closed
-
-
-def _reach_forward(text: str, start: int, end: int, opened: list[int], room: int) -> int | None:
-    """Where the piece would end to close the quotations it opens and does not close, within its
-    paragraph and room words from its start; None when it cannot."""
-    depth = [0, 0, 0]
-    for at in opened:
-        depth[_kind(text, at)[0]] += 1
+def _reach_forward(text: str, start: int, end: int, room: int) -> Span | None:
+    """The piece taken on to the end of the word that holds the next quotation mark after it, within
+    its paragraph and room words from its start; None when there is none."""
     paragraph_end = text.find("\n", end)
     stop = len(text) if paragraph_end < 0 else paragraph_end
     words = [m.span() for m in islice(_WORD.finditer(text, start, stop), room)]
-    limit = words[-1][1] if words else end
-    for mark in _MARK.finditer(text, end, max(end, limit)):
-        kind, opens = _kind(text, mark.start())
-        if opens == -1 and depth[kind] == 0:
-            return None  # a quotation closed that the piece never opened
-        depth[kind] += opens
-        if not any(depth):
-            return next(e for s, e in words if e > mark.start())
-    return None
+    limit = max(end, words[-1][1]) if words else end
+    found = [at for at in (text.find(mark, end, limit) for mark in DOUBLE_MARKS) if at >= 0]
+    return (start, next(e for _, e in words if e > min(found))) if found else None
 
 
-def _reach_back(text: str, start: int, end: int, closed: list[int], room: int) -> int | None:
-    """Where the piece would start to open the quotations it closes and does not open, within its
-    paragraph and room words back from its end; None when it cannot."""
-    wanted = [0, 0, 0]
-    for at in closed:
-        wanted[_kind(text, at)[0]] += 1
+def _reach_back(text: str, start: int, end: int, room: int) -> Span | None:
+    """The piece taken back to the start of the word that holds the last quotation mark before it,
+    within its paragraph and room words back from its end; None when there is none."""
     words = _last_words(text, text.rfind("\n", 0, start) + 1, end, room)
-    limit = words[0][0] if words else start
-    for mark in reversed(list(_MARK.finditer(text, min(limit, start), start))):
-        kind, opens = _kind(text, mark.start())
-        if opens == 1 and wanted[kind] == 0:
-            return None  # a quotation opened before the piece that it never closes
-        wanted[kind] -= opens
-        if not any(wanted):
-            return next(s for s, e in reversed(words) if s <= mark.start())
-    return None
+    limit = min(words[0][0], start) if words else start
+    at = max(text.rfind(mark, limit, start) for mark in DOUBLE_MARKS)
+    return (next(s for s, _ in reversed(words) if s <= at), end) if at >= 0 else None
 
 
 def _stripped(text: str, piece: _Piece) -> _Piece:

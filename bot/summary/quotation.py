@@ -1,5 +1,5 @@
-"""Which double quotation mark is open: the rule by which no summary shows a quotation unclosed or a
-mark that closes nothing. Pure, no I/O.
+"""Which double quotation mark opens, closes or pairs with none: the one rule by which no summary and
+no quote shows a quotation unclosed or a mark that closes nothing. Pure, no I/O.
 
 Double marks pair one level deep (a quotation inside a quotation takes single marks). "\u201c", "\u201e"
 and "\u00ab" open; "\u201d" and "\u00bb" close, and "\u201c" also closes a "\u201e", as German sets them. A
@@ -8,7 +8,11 @@ space or punctuation); glued inside a word, it closes an open quotation and othe
 closing mark closes whatever is open, since typists mix them ("\u201cBoard of Peace."). A closing mark
 with nothing open, or an opening mark while one is open ("\u201c\u201cMaybe"), breaks the pairing for the
 rest of the text. A straight or curly mark with a space on both sides is attached to no word (a
-sentence splitter left it on the wrong side of a break): it pairs with nothing. See without_stray_marks.
+sentence splitter left it on the wrong side of a break): it pairs with nothing, and a text that shows
+it is not balanced. A summary drops such marks first (without_stray_marks).
+
+A summary reads a text from its start and stops where the pairing breaks (open_after); a quote, which
+is cut out of the body, needs every mark that pairs with none, to cut there (unpaired_marks).
 
 Single marks are left out: the closing one is the apostrophe's character ("the players\u2019 union",
 "rock \u2019n\u2019 roll"), so no rule on characters tells a quotation from a word.
@@ -21,7 +25,8 @@ from collections.abc import Iterable
 
 BROKEN = "!"  # the state once a mark closed nothing or opened inside an open quotation
 _CLOSER = {'"': '"', "\u201c": "\u201d", "\u201e": "\u201c", "\u00ab": "\u00bb"}
-_MARK = re.compile('["\u201c\u201d\u201e\u00ab\u00bb]')
+DOUBLE_MARKS = '"\u201c\u201d\u201e\u00ab\u00bb'  # the marks this rule pairs
+_MARK = re.compile(f"[{DOUBLE_MARKS}]")
 _ORPHAN = re.compile('(?<!\\S)["\u201c\u201d\u201e](?!\\S)')  # guillemets stand apart in French: not here
 _DOUBLED = re.compile('(["\u201c\u201d\u201e])\\1+')
 _BEFORE_AN_OPENING = "([{\u2014\u2013-/"
@@ -83,8 +88,31 @@ def paired_words(text: str) -> int:
     return paired
 
 
+def unpaired_marks(text: str) -> list[int]:
+    """Where the double marks of text are that pair with none, in order: one that closes with nothing
+    open, one left open where another opens or the text ends, and one apart from every word. Read as
+    open_after reads, from nothing open, but on past each of them as if it were not there: so that a
+    text cut at each of them leaves parts whose marks pair (or, read alone, show new ones to cut)."""
+    unpaired: list[int] = []
+    opened_at: int | None = None  # where the quotation now open starts
+    for mark in _MARK.finditer(text):
+        at, role = mark.start(), _role(text, mark.start())
+        state = _next(None if opened_at is None else text[opened_at], mark.group(), role)
+        if role == "none" or (state == BROKEN and opened_at is None):  # apart, or closes nothing
+            unpaired.append(at)
+        elif state == BROKEN:  # opens while one is open: that one is left open
+            unpaired.append(opened_at)
+            opened_at = at
+        else:
+            opened_at = None if state is None else at
+    if opened_at is not None:
+        unpaired.append(opened_at)
+    return sorted(unpaired)
+
+
 def is_balanced(text: str) -> bool:
-    return open_after(text) is None
+    """Every double mark of text pairs: none is left open, closes nothing or stands apart."""
+    return not unpaired_marks(text)
 
 
 def closing_mark(opened: str) -> str:
