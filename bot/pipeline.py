@@ -16,7 +16,19 @@ from functools import partial
 from urllib.parse import urlsplit
 
 from bot.dedupe import FEED_ITEMS, canonical_url, feed_parameters, shared_parameters, story_key
-from bot.domain import Article, Clock, Feed, FeedUpdate, Match, NewStory, Pace, Rule, StoryAlert, StoryDecider
+from bot.domain import (
+    Article,
+    Clock,
+    Feed,
+    FeedUpdate,
+    Match,
+    NewStory,
+    Pace,
+    Rule,
+    Span,
+    StoryAlert,
+    StoryDecider,
+)
 from bot.errors import FetchError, QueryError
 from bot.feeds.extract import PageReader
 from bot.feeds.fetch import Fetcher, FetchResult
@@ -63,18 +75,26 @@ class Matcher:
             log.warning("rule %s skipped: %s", rule.id, error)
 
     def alerts(self, doc: Document) -> tuple[StoryAlert, ...]:
+        return self.match(doc)[0]
+
+    def match(self, doc: Document) -> tuple[tuple[StoryAlert, ...], set[Span]]:
+        """The document's alerts, and the spans of its body that any rule matched: what its summary keeps."""
         by_subscription: dict[int, list[Match]] = defaultdict(list)
         body, title = Quotable(doc.body), Quotable(doc.title)  # each split once, however many rules quote it
+        matched: set[Span] = set()
         for rule_id, hit in self.index.match(doc).items():
             rule = self.rules[rule_id]
             # the body before the title (which the alert shows anyway), unless the body has none of the words
             texts = {"body": body, "title": title} if hit.field == "body" else {"title": title, "body": body}
             quote = quote_terms(texts, hit.required, ((hit.field, start, end) for start, end in hit.spans))
             by_subscription[rule.subscription_id].append(Match(rule_id, rule.query, quote))
-        return tuple(
+            matched.update(hit.spans if hit.field == "body" else ())
+            matched.update((s, e) for term in hit.required for field, s, e in term if field == "body")
+        alerts = tuple(
             StoryAlert(sub, tuple(matches), any(self.rules[m.rule_id].urgent for m in matches))
             for sub, matches in sorted(by_subscription.items())
         )
+        return alerts, matched
 
 
 def fresh_articles(items: Sequence[Article], known: set[str]) -> list[Article]:
@@ -113,10 +133,10 @@ def prepare_story(
     body = clean_body(article.title, article.text)
     link = canonical_url(article.link, feed_params)
     doc = Document(article.title, body, feed_name, link)
-    alerts = matcher.alerts(doc) if may_alert else ()
+    alerts, matched = matcher.match(doc) if may_alert else ((), set())
     key = story_key(link, article.title, body, feed_name, matcher.language)
     # every article gets one: it may become the face of a story that another article's rule matched
-    summary = summarize(body, max_words)
+    summary = summarize(body, max_words, keep=matched)
     return NewStory(article, body, summary, alerts, key, link)
 
 

@@ -126,6 +126,21 @@ def test_the_quote_reads_the_cleaned_body_and_keeps_the_words_that_matched():
         == "Science in the Arctic \u2014 and Greenland \u2014 is on the frontline of climate change."
     )
     assert bold(quote) == ["Greenland"]
+    assert story.summary == quote.text  # the aside that holds the matched word stays in the summary too
+
+
+def test_the_summary_keeps_every_word_a_near_rule_needed():
+    text = (
+        "The envoys will juggle two sets of talks \u2013 the nuclear standoff and Russia\u2019s war in"
+        " Ukraine - in a single day in Geneva.\nOther diplomats (two of them former envoys) doubt that both"
+        " talks can succeed at once."
+    )
+    article = Article("Two crises, one day", "https://example.org/b", None, text, None, "h")
+    matcher = Matcher()
+    matcher.sync([Rule(1, 1, "Ukraine NEAR/10 Russia")])
+    story = prepare_story(article, "Example", matcher, 60, may_alert=True)
+    assert "Russia\u2019s war in Ukraine" in story.summary
+    assert "Other diplomats doubt that both talks" in story.summary  # an aside without one still goes
 
 
 # -- quotation marks ----------------------------------------------------------------------------

@@ -371,6 +371,43 @@ def test_asides_are_dropped_unless_they_attribute(sentence, kept):
     assert without_asides(sentence) == (kept or sentence)
 
 
+@pytest.mark.parametrize(
+    ("sentence", "keep", "kept"),
+    [
+        ("Science in the Arctic \u2014 and Greenland \u2014 is at risk from cuts.", ["Greenland"], None),
+        ("The envoys juggle two talks \u2013 on Iran and Russia\u2019s war - in one day.", ["Russia"], None),
+        ("The North Atlantic Treaty Organization (NATO) met in Brussels today.", ["NATO"], None),
+        ("The prime minister (Prime Minister Modi) flew to Paris on Monday.", ["Prime Minister"], None),
+        # only whole words keep an aside, and only the aside that holds them
+        (
+            "Oil talks (on Iranian crude) ended in Vienna on Monday.",
+            ["Iran"],
+            "Oil talks ended in Vienna on Monday.",
+        ),
+        (
+            "Science in the Arctic \u2014 and Greenland \u2014 is, like biology (a young field), at risk.",
+            ["Greenland"],
+            "Science in the Arctic \u2014 and Greenland \u2014 is, like biology, at risk.",
+        ),
+    ],
+)
+def test_an_aside_that_holds_a_matched_word_stays(sentence, keep, kept):
+    assert without_asides(sentence, keep) == (kept or sentence)
+
+
+def test_the_summary_of_an_alert_keeps_the_aside_that_says_why_it_alerted():
+    body = (
+        "Science in the Arctic \u2014 and Greenland \u2014 is on the frontline of climate change.\n"
+        "Some researchers (about a dozen) worry that collaboration across borders is at risk."
+    )
+    at = body.index("Greenland")
+    assert summarize(body, keep=[(at, at + len("Greenland"))]) == (
+        "Science in the Arctic \u2014 and Greenland \u2014 is on the frontline of climate change."
+        " Some researchers worry that collaboration across borders is at risk."
+    )
+    assert "Greenland" not in summarize(body)  # no rule matched: the aside goes as any other
+
+
 def test_the_summary_drops_asides_and_uses_the_words_for_the_story():
     body = (
         "Rescuers in Nepal (a country of 30 million) pulled a man from the wreckage on Tuesday.\n"

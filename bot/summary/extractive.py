@@ -20,8 +20,10 @@ half, inside it, and the quotation is closed after the ellipsis ("…”").
 Asides are dropped from the sentences first: what brackets or a pair of dashes set off ("the National
 Security Agency (NSA)", "the guards – seven of them former soldiers –"), since the sentence reads
 whole without it and the words go to the story instead; an aside that attributes or hedges ("– police
-said –", "(allegedly)") or holds a quote mark stays. A line that ends no sentence and a next line
-that starts in lower case are read as one sentence that markup broke.
+said –", "(allegedly)"), holds a quote mark, or holds words a rule matched stays: an alert's summary
+never loses the words that say why it alerted ("Science in the Arctic – and Greenland – is…"). A line
+that ends no sentence and a next line that starts in lower case are read as one sentence that markup
+broke.
 
 Why lead order and not the most central sentences: on news whose feed gives the lede, centrality
 chose no better (bench/RESULTS.md, "# Summary evaluation", how the summarizer was chosen), and lead
@@ -31,8 +33,10 @@ order reads as one piece, has nothing to tune and costs less.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterable, Iterator
+from functools import partial
 
+from bot.domain import Span
 from bot.rules.text import sentence_spans
 from bot.summary.lead import ELLIPSIS
 from bot.summary.quotation import (
@@ -84,13 +88,14 @@ _DANGLING = frozenset(
 )
 
 
-def summarize(body: str, max_words: int = 60) -> str:
+def summarize(body: str, max_words: int = 60, keep: Iterable[Span] = ()) -> str:
     """At most max_words words from the top: whole story sentences while they fit, then the next one
     shortened with an ellipsis if at least MIN_WORDS words are left (a lead longer than max_words, or
-    whose quotation runs past its paragraph, is always shortened)."""
+    whose quotation runs past its paragraph, is always shortened). keep: spans of body, the words that
+    rules matched; an aside that holds the same words stays (see without_asides)."""
     summary: list[str] = []
     count = 0
-    for sentence in story_sentences(body):
+    for sentence in story_sentences(body, {" ".join(body[start:end].split()) for start, end in keep}):
         words = len(sentence.split())
         if count + words <= max_words and is_balanced(sentence):
             summary.append(sentence)
@@ -102,20 +107,20 @@ def summarize(body: str, max_words: int = 60) -> str:
     return " ".join(piece for piece in summary if piece)
 
 
-def story_sentences(body: str) -> Iterator[str]:
-    """The lead and the story sentences after it, without their asides, read from the top only as far
-    as needed. When no sentence is a story sentence (a short lead at most), all sentences from the
-    lead on, or from the top without one; no quotes after the first. A sentence here is what one
-    quotation runs across (see _quoted_sentences)."""
+def story_sentences(body: str, keep: Collection[str] = ()) -> Iterator[str]:
+    """The lead and the story sentences after it, without their asides (but those that hold one of the
+    words to keep), read from the top only as far as needed. When no sentence is a story sentence (a
+    short lead at most), all sentences from the lead on, or from the top without one; no quotes after
+    the first. A sentence here is what one quotation runs across (see _quoted_sentences)."""
     lead = story = False
     others: list[str] = []  # sentences that are neither, while no story sentence has come
     for sentence, opened in _sentences(body):
         if lead and opened is None and _is_more_story(sentence):
             story = True
-            yield without_asides(sentence)
+            yield without_asides(sentence, keep)
         elif not lead and _pairs_enough(sentence, opened) and _is_lead(sentence):
             lead, story, others = True, _is_story_sentence(sentence), []
-            yield without_asides(sentence)
+            yield without_asides(sentence, keep)
         elif not story:
             others.append(sentence)
     if not story:  # the others after the lead (from the top when there is none), no quotes after the first
@@ -205,21 +210,33 @@ def _quoted_sentences(line: str) -> Iterator[tuple[str, str | None]]:
         yield sentence, opened
 
 
-def without_asides(sentence: str) -> str:
+def without_asides(sentence: str, keep: Collection[str] = ()) -> str:
     """The sentence without the asides that brackets or paired dashes set off ("the National Security
     Agency (NSA) was", "the guards – seven of them former soldiers – were"): it reads whole without them,
     and the words go to the story. An aside that attributes or hedges ("– police said –",
-    "(allegedly)") stays."""
+    "(allegedly)") stays, and so does one that holds one of the words to keep ("Science in the Arctic
+    – and Greenland – is", keeping "Greenland"), as whole words, whatever else it holds."""
     if not any(mark in sentence for mark in _ASIDE_MARKS):  # most sentences: no regex
         return sentence
-    return " ".join(_ASIDE.sub(_drop_aside, sentence).split())
+    return " ".join(_ASIDE.sub(partial(_drop_aside, keep=keep), sentence).split())
 
 
-def _drop_aside(aside: re.Match[str]) -> str:
+def _drop_aside(aside: re.Match[str], keep: Collection[str]) -> str:
     text = aside.group()
-    if _ATTRIBUTION.search(text):
+    if _ATTRIBUTION.search(text) or any(_holds(text, words) for words in keep):
         return text
     return " " if text.startswith("\u2014") else ""  # an unspaced em dash sat between two words
+
+
+def _holds(text: str, words: str) -> bool:
+    """The words are in text, not as part of a longer word ("Iran" is not in "Iranian")."""
+    at = text.find(words) if words else -1
+    while at >= 0:
+        end = at + len(words)
+        if not (at and text[at - 1].isalnum()) and not (end < len(text) and text[end].isalnum()):
+            return True
+        at = text.find(words, at + 1)
+    return False
 
 
 def _is_story_sentence(sentence: str) -> bool:
