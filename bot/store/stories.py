@@ -93,6 +93,12 @@ def _count_terms(conn: Connection, newest: int, since: datetime, now: datetime) 
     return counted
 
 
+# An article as story_clues compares them, (at in microseconds, -id, feed): the greatest is the latest,
+# the one published last, and of those published together the first stored (copies of a wire text,
+# published together, keep their first, often the story's face).
+_Seen = tuple[int, int, int]
+
+
 class _Clue(NamedTuple):
     """A story_clues row: for a clue, story and text, its latest article and its latest from another
     outlet, and when an article having it was last fetched (in microseconds)."""
@@ -103,12 +109,6 @@ class _Clue(NamedTuple):
     latest: _Seen
     other: _Seen | None
     fetched_at: int
-
-
-# An article as story_clues compares them, (at in microseconds, -id, feed): the greatest is the latest,
-# the one published last, and of those published together the first stored (copies of a wire text,
-# published together, keep their first, often the story's face).
-_Seen = tuple[int, int, int]
 
 
 def _known(
@@ -133,30 +133,32 @@ def _known(
     a text is compared with that copy, not with older ones. A story stored before story_clues kept faces
     (0009) is given whole until its face is chosen again."""
     clues = sorted({clue for a in new for clue in _clues(a.key, a.index) if clue})
-    rows = _clue_rows_of(_CLUE_ROWS.rows(conn, {"clues": clues}))
+    found = _CLUE_ROWS.rows(conn, {"clues": clues})
     floor, feed = _micros(since), new[0].feed
-    stories = {row.story for row in rows if row.fetched_at >= floor}
-    if stories:
-        rows += _clue_rows_of(_NO_TERMS.rows(conn, {"stories": sorted(stories)}))
+    stories = {row[1] for row in found if row[9] >= floor}
+    if not stories:
+        return [], [], {}
+    rows = _clue_rows_of([row for row in found if row[1] in stories])
+    rows += _clue_rows_of(_NO_TERMS.rows(conn, {"stories": sorted(stories)}))
     texts: dict[tuple[str, int], list[_Clue]] = {}
     for row in rows:
         texts.setdefault((row.clue, row.story), []).append(row)
     wanted: set[int] = set()
-    for (_, story), found in texts.items():
-        if story in stories:
-            for row in sorted(found, key=lambda r: r.latest, reverse=True)[:TEXTS]:
-                wanted.add(-row.latest[1])
-                if row.latest[2] == feed and row.other:
-                    wanted.add(-row.other[1])
+    for group in texts.values():
+        if len(group) > TEXTS:
+            group = sorted(group, key=lambda r: r.latest, reverse=True)[:TEXTS]
+        for row in group:
+            wanted.add(-row.latest[1])
+            if row.latest[2] == feed and row.other:
+                wanted.add(-row.other[1])
     faces = {}
-    for story, face, mine in _FACES.rows(conn, {"stories": sorted(stories), "feed": feed}) if stories else ():
+    for story, face, mine in _FACES.rows(conn, {"stories": sorted(stories), "feed": feed}):
         if face is not None:
             faces[story] = face
             wanted.update(i for i in (face, mine) if i is not None)
     whole = sorted(stories - faces.keys())
     params = {"first": min(a.id for a in new), "ids": sorted(wanted), "whole": whole}
-    known = [_article(row) for row in _ARTICLES.rows(conn, params)] if stories else []
-    return known, rows, faces
+    return [_article(row) for row in _ARTICLES.rows(conn, params)], rows, faces
 
 
 def _clue_rows_of(rows: Sequence[Sequence]) -> list[_Clue]:
@@ -235,33 +237,53 @@ def _write(
     _SHOW_FACE.run_many(conn, [row for row in shown if row["story"] < first])
     if plan.edited:
         _EDIT_AGAIN.run_many(conn, [{"stories": sorted(plan.edited), "now": now}])
-    updated, inserted = _clue_rows(plan, new, clues, now)
+    updated, inserted, refresh = _clue_rows(plan, new, clues, now)
     _UPDATE_CLUE.run_many(conn, updated)
     _INSERT_CLUE.run_many(conn, inserted)
+    _REFRESH_CLUES.run_many(conn, refresh)
 
 
 def _clue_rows(
     plan: StoryPlan, new: Sequence[StoryArticle], clues: Sequence[_Clue], now: datetime
-) -> tuple[list[dict], list[dict]]:
+) -> tuple[list[dict], list[dict], list[dict]]:
     """story_clues after the plan: for each clue, story and text of a new article, the latest article and
     the latest from another outlet, of those kept (of the stories now merged into it) and the new ones.
-    Rows there were are updated (the merges moved them to their story), others inserted."""
+    Rows there were are updated (the merges moved them to their story), others inserted; a row whose
+    articles stay (a copy published with the first) only gets the fetch time, with the others of its
+    story and text at once."""
     found: dict[tuple[str, int, int], list[_Seen]] = {}
     for a in new:
         text, seen = _text(a.key), (_micros(a.at), -a.id, a.feed)
         for clue in _clues(a.key, a.index):
             found.setdefault((clue, plan.stories[a.id], text), []).append(seen)
-    fetched: dict[tuple[str, int, int], int] = {}
+    had: dict[tuple[str, int, int], list[_Clue]] = {}
     for row in clues:
         key = (row.clue, plan.merged.get(row.story, row.story), row.text)
         if key in found:
-            found[key] += [row.latest, row.other] if row.other else [row.latest]
-            fetched[key] = max(fetched.get(key, 0), row.fetched_at)
-    updated, inserted = [], []
+            had.setdefault(key, []).append(row)
+    updated, inserted, fetched = [], [], _micros(now)
+    refreshed: dict[tuple[int, int], list[str]] = {}
     for key, kept in found.items():
-        row = _clue_row(key, kept, max(fetched.get(key, 0), _micros(now)))
-        (updated if key in fetched else inserted).append(row)
-    return updated, inserted
+        rows = had.get(key, [])
+        for row in rows:
+            kept += [row.latest, row.other] if row.other else [row.latest]
+        latest = max(kept)
+        other = max((a for a in kept if a[2] != latest[2]), default=None)
+        if len(rows) == 1 and (rows[0].latest, rows[0].other) == (latest, other):
+            refreshed.setdefault(key[1:], []).append(key[0])
+        else:
+            row = {
+                "p_clue": key[0], "p_story": key[1], "p_text": key[2], "p_article": -latest[1],
+                "p_at": latest[0], "p_feed": latest[2], "p_other": other and -other[1],
+                "p_other_at": other and other[0], "p_other_feed": other and other[2],
+                "p_fetched": max([fetched] + [r.fetched_at for r in rows]),
+            }  # fmt: skip
+            (updated if rows else inserted).append(row)
+    refresh = [
+        {"p_story": story, "p_text": text, "p_clues": sorted(clues), "p_fetched": fetched}
+        for (story, text), clues in refreshed.items()
+    ]
+    return updated, inserted, refresh
 
 
 def fill_clues(conn: Connection) -> None:
@@ -274,20 +296,17 @@ def fill_clues(conn: Connection) -> None:
             k = (clue, story, _text(key))
             found.setdefault(k, []).append((at, -i, feed))
             fetched[k] = max(fetched.get(k, when), when)
-    if found:
-        conn.execute(_INSERT_CLUE.statement, [_clue_row(k, kept, fetched[k]) for k, kept in found.items()])
-
-
-def _clue_row(key: tuple[str, int, int], kept: list[_Seen], fetched: int) -> dict:
-    """The row of a clue, story and text: of these articles, the latest and the latest from another
-    outlet than its."""
-    latest = max(kept)
-    other = max((a for a in kept if a[2] != latest[2]), default=None)
-    return {
-        "p_clue": key[0], "p_story": key[1], "p_text": key[2], "p_article": -latest[1], "p_at": latest[0],
-        "p_feed": latest[2], "p_other": other and -other[1], "p_other_at": other and other[0],
-        "p_other_feed": other and other[2], "p_fetched": fetched,
-    }  # fmt: skip
+    rows = []
+    for (clue, story, text), kept in found.items():
+        latest = max(kept)
+        other = max((a for a in kept if a[2] != latest[2]), default=None)
+        rows.append({
+            "p_clue": clue, "p_story": story, "p_text": text, "p_article": -latest[1], "p_at": latest[0],
+            "p_feed": latest[2], "p_other": other and -other[1], "p_other_at": other and other[0],
+            "p_other_feed": other and other[2], "p_fetched": fetched[clue, story, text],
+        })  # fmt: skip
+    if rows:
+        conn.execute(_INSERT_CLUE.statement, rows)
 
 
 def _micros(when: datetime) -> int:
@@ -375,6 +394,16 @@ _INSERT_CLUE = Direct(
         other_feed_id=bindparam("p_other_feed"), fetched_at=bindparam("p_fetched"),
     )
 )  # fmt: skip
+_REFRESH_CLUES = Direct(  # the latest fetch of an article having them, for rows whose articles stay
+    update(story_clues)
+    .where(
+        story_clues.c.story_id == bindparam("p_story"),
+        story_clues.c.text == bindparam("p_text"),
+        one_of(story_clues.c.clue, "p_clues"),
+        story_clues.c.fetched_at < bindparam("p_fetched"),
+    )
+    .values(fetched_at=bindparam("p_fetched"))
+)
 _MERGE_ARTICLES = (
     update(articles).where(articles.c.story_id == bindparam("absorbed")).values(story_id=bindparam("into"))
 )
