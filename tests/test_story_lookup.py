@@ -8,13 +8,16 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import pytest
-from sqlalchemy import insert
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import insert, update
 
 from bot.dedupe import story_key
 from bot.domain import Article, Feed, NewStory, StoryPlan
-from bot.store import Store
+from bot.store import MIGRATIONS, Store
 from bot.store import stories as store_stories
 from bot.store.tables import articles
 from bot.stories import Stories
@@ -128,6 +131,52 @@ async def test_a_wire_story_in_many_outlets_costs_its_next_copy_a_few_articles(s
         assert plan.stories[n] == 1, "every copy joins the first outlet's story"
         given.append(known)
     assert max(given) <= 3, "the story's face, its latest copy, and the latest from another outlet at most"
+
+
+async def test_stories_stored_before_0009_are_found_and_joined_after_the_upgrade(database_url):
+    """Migration 0009 fills story_clues from the stored articles: a copy arriving after the upgrade joins
+    the story its outlets made before it (that story has no face kept yet: it is given whole)."""
+    store = Store.open(database_url)
+    try:
+        await store._run(partial(_upgrade_to, "0008"), write=True)
+        await feeds(store, 3)
+        body = " ".join(random_text(random.Random(2), EVENT_WORDS[1], 12) for _ in range(8))
+        title = "Quela and mandrb sign the river treaty in the capital"
+        copies = [
+            new_story(n, title, body, f"https://outlet{n}.test/treaty", START, f"Feed {n}") for n in (1, 2)
+        ]
+
+        def before_0009(conn) -> int:
+            ids = [
+                conn.execute(
+                    insert(articles).returning(articles.c.id).values(
+                        feed_id=n, identity=copy.article.identity, link=copy.link,
+                        content_hash=copy.article.content_hash, title=title, body=body, summary="",
+                        published_at=START, fetched_at=START, story_url=copy.key.url,
+                        title_key=copy.key.title, story_terms=store_stories._story_terms(copy.key),
+                        index_terms="quelab treati",
+                    )
+                ).scalar_one()
+                for n, copy in enumerate(copies, 1)
+            ]  # fmt: skip
+            conn.execute(update(articles).values(story_id=ids[0]))
+            return ids[0]
+
+        story = await store._run(before_0009, write=True)
+        await store.upgrade()
+        third = new_story(3, title, body, "https://outlet3.test/treaty", START, "Feed 3")
+        plan, _ = await poll(store, 3, [third], START + timedelta(hours=1))
+        assert set(plan.stories.values()) == {story}, "the third outlet joins the stored story"
+        assert plan.edited == {story}, "its alerts would be edited: an outlet joined"
+    finally:
+        await store.close()
+
+
+def _upgrade_to(revision: str, conn) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = conn
+    command.upgrade(config, revision)
 
 
 @pytest.mark.skipif(not CORPUS.is_dir(), reason=f"no feed corpus at {CORPUS}")

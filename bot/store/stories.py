@@ -257,20 +257,21 @@ def _clue_rows(
         for clue in _clues(a.key, a.index):
             found.setdefault((clue, plan.stories[a.id], text), []).append(seen)
     had: dict[tuple[str, int, int], list[_Clue]] = {}
+    merged = plan.merged
     for row in clues:
-        key = (row.clue, plan.merged.get(row.story, row.story), row.text)
+        key = (row.clue, merged.get(row.story, row.story), row.text)
         if key in found:
             had.setdefault(key, []).append(row)
     updated, inserted, fetched = [], [], _micros(now)
     refreshed: dict[tuple[int, int], list[str]] = {}
     for key, kept in found.items():
-        rows = had.get(key, [])
+        rows = had.get(key, ())
         for row in rows:
-            kept += [row.latest, row.other] if row.other else [row.latest]
-        latest = max(kept)
-        other = max((a for a in kept if a[2] != latest[2]), default=None)
-        if len(rows) == 1 and (rows[0].latest, rows[0].other) == (latest, other):
-            refreshed.setdefault(key[1:], []).append(key[0])
+            kept += (row.latest, row.other) if row.other else (row.latest,)
+        latest, other = _latest_two(kept)
+        if len(rows) == 1 and rows[0].latest == latest and rows[0].other == other:
+            if rows[0].fetched_at < fetched:  # else nothing changes (polls of one moment)
+                refreshed.setdefault(key[1:], []).append(key[0])
         else:
             row = {
                 "p_clue": key[0], "p_story": key[1], "p_text": key[2], "p_article": -latest[1],
@@ -286,6 +287,14 @@ def _clue_rows(
     return updated, inserted, refresh
 
 
+def _latest_two(kept: list[_Seen]) -> tuple[_Seen, _Seen | None]:
+    """Of these articles, the latest, and the latest from another outlet than its."""
+    if len(kept) == 1:
+        return kept[0], None
+    latest = max(kept)
+    return latest, max((a for a in kept if a[2] != latest[2]), default=None)
+
+
 def fill_clues(conn: Connection) -> None:
     """story_clues for the stored articles, as _write would have made them (migration 0009)."""
     found: dict[tuple[str, int, int], list[_Seen]] = {}
@@ -298,8 +307,7 @@ def fill_clues(conn: Connection) -> None:
             fetched[k] = max(fetched.get(k, when), when)
     rows = []
     for (clue, story, text), kept in found.items():
-        latest = max(kept)
-        other = max((a for a in kept if a[2] != latest[2]), default=None)
+        latest, other = _latest_two(kept)
         rows.append({
             "p_clue": clue, "p_story": story, "p_text": text, "p_article": -latest[1], "p_at": latest[0],
             "p_feed": latest[2], "p_other": other and -other[1], "p_other_at": other and other[0],
