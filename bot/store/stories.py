@@ -121,17 +121,18 @@ def _known(
     The stories are those with an article fetched in the window that has a clue of a new article: its
     link, its headline, or one of its index terms. An article joins a story through one article it
     matches (the same page; the same headline within the window; from another outlet within the window,
-    a text alike enough), and copies of one text match alike: so of each story, per clue of a new
-    article and text having it, the latest article is given (and the latest from another outlet, when
-    the latest is from the poll's own), however many outlets carried that text. And of each story, its
-    face (the full text, then earliest, that the decider last chose, which a new article must beat) and
-    its first article from the poll's feed (so whether an outlet joined is known). Articles without index
-    terms are found through their story's clue "".
+    a text alike enough, the more alike the further apart in time), and copies of one text match alike
+    but for their time: so of each story, per clue of a new article and text having it, the latest
+    article is given (and the latest from another outlet, when the latest is from the poll's own): the
+    copy nearest in time to a new article published after it, however many outlets carried that text.
+    A story is given whole when a new article was published before the latest article having one of
+    its clues (then any copy may be the nearest), or when it has no face kept yet (stored before 0009).
+    And of each story, its face (the full text, then earliest, that the decider last chose, which a new
+    article must beat) and its first article from the poll's feed (so whether an outlet joined is
+    known). Articles without index terms are found through their story's clue "".
 
     Where this is not every article: of a clue shared by more than TEXTS texts of one story, the latest
-    TEXTS texts are compared; and a new article published more than the window before the latest copy of
-    a text is compared with that copy, not with older ones. A story stored before story_clues kept faces
-    (0009) is given whole until its face is chosen again."""
+    TEXTS texts are compared."""
     clues = sorted({clue for a in new for clue in _clues(a.key, a.index) if clue})
     found = _CLUE_ROWS.rows(conn, {"clues": clues})
     floor, feed = _micros(since), new[0].feed
@@ -140,8 +141,15 @@ def _known(
         return [], [], {}
     rows = _clue_rows_of([row for row in found if row[1] in stories])
     rows += _clue_rows_of(_NO_TERMS.rows(conn, {"stories": sorted(stories)}))
-    texts: dict[tuple[str, int], list[_Clue]] = {}
+    earliest: dict[str, int] = {}  # of the new articles having each clue, the earliest published
+    for a in new:
+        at = _micros(a.at)
+        for clue in (*_clues(a.key, a.index), ""):
+            earliest[clue] = min(earliest.get(clue, at), at)
+    whole, texts = set(), {}
     for row in rows:
+        if earliest[row.clue] < row.latest[0]:
+            whole.add(row.story)  # its copy nearest in time may be any
         texts.setdefault((row.clue, row.story), []).append(row)
     wanted: set[int] = set()
     for group in texts.values():
@@ -156,8 +164,8 @@ def _known(
         if face is not None:
             faces[story] = face
             wanted.update(i for i in (face, mine) if i is not None)
-    whole = sorted(stories - faces.keys())
-    params = {"first": min(a.id for a in new), "ids": sorted(wanted), "whole": whole}
+    whole |= stories - faces.keys()
+    params = {"first": min(a.id for a in new), "ids": sorted(wanted), "whole": sorted(whole)}
     return [_article(row) for row in _ARTICLES.rows(conn, params)], rows, faces
 
 
