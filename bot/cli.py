@@ -166,9 +166,7 @@ def check_command(
 
 @cli.command()
 def init(
-    config: Annotated[Path, typer.Option("--config", "-c", help="Where to write it.")] = Path(
-        "newsalert.yaml"
-    ),
+    config: Annotated[Path, typer.Option("--config", "-c", help="File to write.")] = Path("newsalert.yaml"),
     telegram_token: Annotated[str, typer.Option(help="The bot's token from @BotFather.")] = "",
     telegram_chat: Annotated[str, typer.Option(help="A Telegram chat id to alert (your user id).")] = "",
     slack_bot_token: Annotated[str, typer.Option(help="Slack's bot token, xoxb-...")] = "",

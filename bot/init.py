@@ -34,7 +34,6 @@ class Answers:
     slack_channel: str = ""  # a channel id that gets the rules' alerts in Slack
     feeds: tuple[tuple[str, str], ...] = ()  # (URL, name: "" for the feed's own title)
     rules: tuple[str, ...] = ()
-    language: str = "english"
 
 
 def problems(answers: Answers) -> list[str]:
@@ -55,14 +54,15 @@ def problems(answers: Answers) -> list[str]:
     if answers.slack_channel and not answers.slack_bot_token:
         found.append("a Slack channel needs the Slack bot token")
     for rule in answers.rules:
-        if why := rule_problem(rule, answers.language):
+        if why := rule_problem(rule):
             found.append(why)
     return found
 
 
-def rule_problem(rule: str, language: str = "english") -> str | None:
+def rule_problem(rule: str) -> str | None:
+    """Why `run` would refuse this rule (in the default language, which init leaves as it is)."""
     try:
-        parse_rule(rule, language)
+        parse_rule(rule)
     except QueryError as error:
         return f"cannot use the rule {rule!r}: {error}"
     return None
@@ -196,7 +196,7 @@ def ask(answers: Answers, prompt: Prompt, say: Say, base: Path) -> Answers:
     say("Rules: what to be alerted about, e.g. Membership Action Plan; Enter when done.")
     rules = list(answers.rules)
     while rule := prompt("Rule", default="", show_default=False).strip():
-        if why := rule_problem(rule, answers.language):
+        if why := rule_problem(rule):
             say(f"  {why}")
         else:
             rules.append(rule)
@@ -204,36 +204,30 @@ def ask(answers: Answers, prompt: Prompt, say: Say, base: Path) -> Answers:
 
 
 def _ask_slack(answers: Answers, prompt: Prompt, say: Say) -> Answers:
-    starts = {"xoxb-": "the Slack bot token starts with xoxb-", "xapp-": "the app token starts with xapp-"}
-
-    def check(prefix: str) -> Callable[[str], str | None]:
-        return lambda value: None if value.startswith(prefix) else starts[prefix]
-
-    bot = _ask(prompt, say, "Slack bot token, xoxb-... (Enter to skip)", check("xoxb-"), hide=True)
+    bot = _ask(prompt, say, "Slack bot token, xoxb-... (Enter to skip)", _starting("xoxb-"), hide=True)
     if not bot:
         return answers
-    app = _ask(
-        prompt,
-        say,
-        "Slack app token, xapp-..., for Socket Mode (Enter: HTTP mode)",
-        check("xapp-"),
-        hide=True,
-    )
-    secret = "" if app else _ask(prompt, say, "Slack signing secret", lambda v: None, hide=True, needed=True)
-    channel = _ask(
-        prompt, say, "A Slack channel id for the rules' alerts, C... (Enter to skip)", lambda v: None
-    )
+    socket = "Slack app token, xapp-..., for Socket Mode (Enter: HTTP mode)"
+    app = _ask(prompt, say, socket, _starting("xapp-"), hide=True)
+    secret = "" if app else _ask(prompt, say, "Slack signing secret", _anything, hide=True, needed=True)
+    channel = _ask(prompt, say, "A Slack channel id for the rules' alerts, C... (Enter to skip)", _anything)
     return replace(
         answers, slack_bot_token=bot, slack_app_token=app, slack_signing_secret=secret, slack_channel=channel
     )
 
 
+def _starting(prefix: str) -> Callable[[str], str | None]:
+    return lambda value: None if value.startswith(prefix) else f"it starts with {prefix}"
+
+
+def _anything(_value: str) -> None:
+    return None
+
+
 def _token_problem(value: str) -> str | None:
-    return (
-        None
-        if TELEGRAM_TOKEN.fullmatch(value)
-        else "a token looks like 123456789:AAE...: digits, a colon, letters"
-    )
+    if TELEGRAM_TOKEN.fullmatch(value):
+        return None
+    return "a token looks like 123456789:AAE...: digits, a colon, letters"
 
 
 def _ask(
@@ -282,12 +276,13 @@ def main(
     except ValueError as error:
         complain(f"newsalert: {error}; nothing was written")
         return 2
-    shown = f"--config {path}"
-    say(
-        f"Wrote {path} (only you may read it: it holds your tokens). Next:\n"
-        f"  newsalert check {shown}    the alerts your rules would give now\n"
-        f"  newsalert run {shown}      the bot"
-        + (": its log shows a code; send /claim CODE to the bot in a private chat to become its admin"
-           if answers.telegram_token or answers.slack_bot_token else "")
-    )  # fmt: skip
+    say(f"Wrote {path}, readable by you only. Next:\n{next_steps(path, answers)}")
     return 0
+
+
+def next_steps(path: Path, answers: Answers) -> str:
+    claim = "/claim CODE to the bot in a private chat" if answers.telegram_token else "/newsalert claim CODE"
+    run = f"  newsalert run --config {path}      the bot"
+    if answers.telegram_token or answers.slack_bot_token:
+        run += f": its log shows a code; send {claim} to become its admin"
+    return f"  newsalert check --config {path}    the alerts your rules would give now\n{run}"

@@ -105,7 +105,7 @@ async def test_init_with_flags_writes_a_private_config_that_run_once_and_check_a
     )  # fmt: skip
     assert code == 0, err
     path = tmp_path / "newsalert.yaml"
-    assert out.startswith("Wrote newsalert.yaml (only you may read it: it holds your tokens). Next:")
+    assert out.startswith("Wrote newsalert.yaml, readable by you only. Next:")
     assert "newsalert run --config newsalert.yaml" in out and "/claim CODE" in out
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     written = path.read_text()

@@ -266,3 +266,14 @@ async def test_a_claim_code_works_once_until_it_expires_and_is_kept_only_as_its_
     assert await store.spend_claim_code("e" * 64, NOW), "typed in a group: spent, nobody made admin"
     assert not await store.claim_admin("e" * 64, "slack", "U1", "D1", NOW)
     assert await store.admin_count("slack") == 0
+
+
+async def test_the_admins_notices_reach_the_chats_they_claimed_the_bot_from(store):
+    for address in ("7", "8"):
+        await store.subscribe("telegram", address, address, NOW)
+    await store.add_claim_code("a" * 64, NOW + timedelta(hours=24), NOW)
+    assert await store.claim_admin("a" * 64, "telegram", "7", "7", NOW)
+    await store.notify("telegram", [], "feed 3 is gone", NOW)
+    await store.notify("slack", [], "not for telegram", NOW)
+    due = await store.claim_due_notices(NOW, ["telegram", "slack"], 10, timedelta(minutes=1))
+    assert [(n.subscription.address, n.text) for n in due] == [("7", "feed 3 is gone")]
