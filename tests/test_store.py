@@ -232,7 +232,7 @@ async def test_a_full_text_joining_a_thin_items_story_becomes_its_face_and_the_a
 async def test_an_article_linking_two_stories_merges_them_and_no_chat_gets_the_event_twice(store):
     wire, globe = await _two_feeds_and_two_chats(store)
     _, _, title, body = OUTLETS[0]
-    page = _story(wire, 1, "NATO to talk with Russia again", "A short item.", "https://wire.example/1", (1,))
+    page = _story(wire, 1, "NATO ministers meet", "A short item.", "https://wire.example/1", (1,))
     await store.save_poll(wire, [page], FeedUpdate(None, None, None, NOW, "Wire"), NOW, STORIES)
     [sent] = await store.claim_due_deliveries(NOW, ["console"], 10, timedelta(minutes=1))
     await store.mark_sent("outbox", [sent.id], "m-1", NOW)
