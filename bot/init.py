@@ -80,7 +80,7 @@ def config_text(answers: Answers) -> str:
         raise ValueError("; ".join(found))
     lines = [
         "# newsalert configuration, written by `newsalert init`. Every key, and its environment",
-        "# variable, is in the README's configuration section. This file holds secrets: keep it private.",
+        "# variable, is in docs/configuration.md. This file holds secrets: keep it private.",
         "",
         "# The database, relative to the directory newsalert runs in (PostgreSQL: postgresql://...).",
         "database_url: sqlite:///data/newsalert.db",
