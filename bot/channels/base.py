@@ -59,7 +59,8 @@ class Channel(Protocol):
     overall: Rate | None  # the chat app's ceiling for all chats together (None: none)
 
     async def start(self) -> None:
-        """Connect and check the credentials; ConfigError names the setting that is wrong."""
+        """Connect and check the credentials; ConfigError names the setting that is wrong (a token the
+        chat app refuses), UnreachableError says the chat app cannot be reached now (tried again later)."""
         ...
 
     async def close(self) -> None: ...
