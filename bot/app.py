@@ -337,6 +337,8 @@ class App:
             sum(r.alerts for r in reports),
             sent,
         )
+        for name in self.waiting:
+            log.warning("%s could not be reached: its alerts wait in the outbox for the next run", name)
 
     async def metrics_text(self) -> str:
         """/metrics: what this process has done, and the outbox as the database has it now."""

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import regex
-from aiohttp import web
 
 from bot.domain import Alert, Quote, Receipt
 from bot.pacing import Rate
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 ELLIPSIS = "\u2026"
 _GRAPHEME = regex.compile(r"\X")  # one user-perceived character: a flag, an emoji sequence, e + accent
