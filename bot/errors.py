@@ -55,9 +55,10 @@ class QueryError(NewsalertError):
 
     def pointed(self, rule: str) -> str:
         """The reason, and where in the rule, as a person counts and sees it:
-        'unclosed quote at character 6: NATO ▶"Russia'."""
-        at = self.position
-        return f"{self.reason} at character {at + 1}: {rule[:at]}\u25b6{rule[at:]}"
+        'unclosed quote at character 6: NATO ▶"Russia'. A lone surrogate (no terminal or chat app
+        can show one) as U+FFFD."""
+        at, shown = self.position, "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in rule)
+        return f"{self.reason} at character {at + 1}: {shown[:at]}\u25b6{shown[at:]}"
 
 
 class OpmlError(NewsalertError):
