@@ -200,11 +200,12 @@ def test_check_names_a_feed_as_the_config_file_does_so_feed_rules_match_as_in_ru
 
 
 def test_check_refuses_an_unusable_rule_with_the_reason_not_a_traceback(tmp_path):
-    result = newsalert("check", "--feed", WORLD, "--rule", "NATO", "--rule", "  !!", cwd=tmp_path)
+    result = newsalert("check", "--feed", WORLD, "--rule", "NATO", "--rule", "NATO AND !!", cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.strip() == (
-        "newsalert: cannot use that rule: a rule needs at least one word or number, not only punctuation at 2"
-    )
+        "newsalert: cannot use that rule: '!!' has no letters or digits to look for "
+        "at character 10: NATO AND \u25b6!!"
+    ), "which rule, and where in it, as a person counts"
     assert result.stdout == ""
 
 

@@ -326,7 +326,7 @@ async def test_a_refused_bot_token_stops_start_up(make_settings, slack, start_ap
     settings = make_settings(
         f"slack:\n  bot_token: xoxb-wrong\n  signing_secret: s\n  api_url: {slack.api_url}\n"
     )
-    with pytest.raises(ConfigError, match=r"slack.bot_token: Slack refused it \(invalid_auth\)"):
+    with pytest.raises(ConfigError, match=r"slack.bot_token: Slack refused this token \(invalid_auth\)"):
         await start_app(settings)
 
 

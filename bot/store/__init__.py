@@ -6,6 +6,7 @@ SQLite by default (WAL), PostgreSQL for scale; schema changes only through Alemb
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, nullcontext
@@ -127,7 +128,14 @@ class Store(FeedRows, RuleRows, QueueRows, SignatureRows, AdminRows):
         if on_disk and existing and not Path(url.database).is_file():
             raise StoreError(f"no SQLite database at {url.database}")
         if on_disk:
-            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise StoreError(
+                    f"cannot create the data directory {Path(url.database).parent}: {error.strerror}",
+                    f"Create it, writable by the user that runs newsalert (uid {os.geteuid()}), "
+                    "or set database_url (NEWSALERT_DATABASE_URL) to a writable place.",
+                ) from error
         try:
             engine = create_async_engine(url)
             sync_engine = create_engine(url.set(drivername="sqlite")) if on_disk else None
