@@ -276,12 +276,22 @@ def init(
     config: Annotated[Path, typer.Option("--config", "-c", metavar="PATH", help="File to write.")] = Path(
         "newsalert.yaml"
     ),
-    telegram_token: Annotated[str, typer.Option(help="The bot's token from @BotFather.")] = "",
-    telegram_chat: Annotated[str, typer.Option(help="A Telegram chat id to alert (your user id).")] = "",
-    slack_bot_token: Annotated[str, typer.Option(help="Slack's bot token, xoxb-...")] = "",
-    slack_app_token: Annotated[str, typer.Option(help="Slack's app token, xapp-... (Socket Mode).")] = "",
-    slack_signing_secret: Annotated[str, typer.Option(help="Slack's signing secret (HTTP mode).")] = "",
-    slack_channel: Annotated[str, typer.Option(help="A Slack channel id to alert.")] = "",
+    telegram_token: Annotated[
+        str, typer.Option(metavar="TOKEN", help="The bot's token from @BotFather.")
+    ] = "",
+    telegram_chat: Annotated[
+        str, typer.Option(metavar="CHAT_ID", help="A Telegram chat id to alert (your user id).")
+    ] = "",
+    slack_bot_token: Annotated[str, typer.Option(metavar="TOKEN", help="Slack's bot token, xoxb-...")] = "",
+    slack_app_token: Annotated[
+        str, typer.Option(metavar="TOKEN", help="Slack's app token, xapp-... (Socket Mode).")
+    ] = "",
+    slack_signing_secret: Annotated[
+        str, typer.Option(metavar="SECRET", help="Slack's signing secret (HTTP mode).")
+    ] = "",
+    slack_channel: Annotated[
+        str, typer.Option(metavar="CHANNEL_ID", help="A Slack channel id to alert.")
+    ] = "",
     feed: Annotated[
         list[str] | None,
         typer.Option(metavar="FEED", help="Feed URL, feed file or OPML file (repeatable)."),
