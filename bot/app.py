@@ -135,6 +135,7 @@ class App:
             chat_feed_interval=chat_interval(self.settings.poll_interval, self.bounds),
             language=self.settings.rules_language,
             limits=self.settings.limits,
+            poll=self.poll_due,
         )
         chat_apps: list[Channel] = []
         if self.settings.telegram.token:
@@ -305,6 +306,11 @@ class App:
             self.settings.http.port,
         )
         log.info("listening on http://%s:%d (GET /healthz)", self.settings.http.host, port)
+        assert self.commands, "start() first"
+        configured = {"telegram": self.settings.telegram.admins, "slack": self.settings.slack.admins}
+        await self.commands.offer_claim(
+            [n for n, admins in configured.items() if n in self.channels and not admins]
+        )
         listening = [asyncio.create_task(self._listen(channel, stop)) for channel in self.channels.values()]
         scheduler = AsyncIOScheduler(timezone=UTC)
         first = datetime.now(UTC)

@@ -11,6 +11,7 @@ import signal
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -26,8 +27,8 @@ from bot import commands
 from bot.admin import ImportReport, describe_import, export_feeds, import_feeds
 from bot.app import App
 from bot.channels.console import ConsoleChannel, render_console
-from bot.check import check
-from bot.config import Settings, config_path, load_settings, resolve_feed_url
+from bot.check import check, feeds_to_check
+from bot.config import Settings, config_path, load_settings
 from bot.errors import ConfigError, FetchError, NewsalertError, OpmlError, QueryError, StoreError
 from bot.feeds.schedule import Bounds, chat_interval
 from bot.opml import parse_opml
@@ -140,11 +141,7 @@ def check_command(
 ) -> None:
     """Dry run: show the alerts these feeds and rules would give now. Stores and sends nothing."""
     settings = _settings(config, required=not (feed and rule))
-    feeds = (
-        [(resolve_feed_url(f, Path.cwd()), "") for f in feed]
-        if feed
-        else [(f.url, f.name or "") for f in settings.feeds]
-    )
+    feeds = feeds_to_check(settings, feed or [], Path.cwd())
     rules = list(rule) if rule else [q for s in settings.subscriptions for q in s.rules]
     if not feeds or not rules:
         raise _fail("nothing to check: give --feed and --rule, or a config with feeds and subscriptions")
@@ -165,6 +162,35 @@ def check_command(
         f"{len(report.alerts)} alert(s) would be sent; nothing was stored or sent",
         err=as_json,
     )
+
+
+@cli.command()
+def init(
+    config: Annotated[Path, typer.Option("--config", "-c", help="File to write.")] = Path("newsalert.yaml"),
+    telegram_token: Annotated[str, typer.Option(help="The bot's token from @BotFather.")] = "",
+    telegram_chat: Annotated[str, typer.Option(help="A Telegram chat id to alert (your user id).")] = "",
+    slack_bot_token: Annotated[str, typer.Option(help="Slack's bot token, xoxb-...")] = "",
+    slack_app_token: Annotated[str, typer.Option(help="Slack's app token, xapp-... (Socket Mode).")] = "",
+    slack_signing_secret: Annotated[str, typer.Option(help="Slack's signing secret (HTTP mode).")] = "",
+    slack_channel: Annotated[str, typer.Option(help="A Slack channel id to alert.")] = "",
+    feed: Annotated[
+        list[str] | None, typer.Option(help="Feed URL, feed file or OPML file (repeatable).")
+    ] = None,
+    rule: Annotated[list[str] | None, typer.Option(help="Watch rule (repeatable).")] = None,
+    no_input: Annotated[bool, typer.Option("--no-input", help="Ask nothing: the flags only.")] = False,
+) -> None:
+    """Write a config file for real use: a chat app's token, feeds and rules. Never overwrites a file.
+    Asks for each unless a flag gives any of them (or --no-input)."""
+    from bot import init as setup
+
+    answers = setup.Answers(
+        telegram_token, telegram_chat, slack_bot_token, slack_app_token, slack_signing_secret,
+        slack_channel, rules=tuple(rule or ()),
+    )  # fmt: skip
+    flags = any((telegram_token, slack_bot_token, feed, rule, telegram_chat, slack_channel))
+    prompt = None if no_input or flags else typer.prompt
+    complain = partial(typer.echo, err=True)
+    raise typer.Exit(setup.main(config, answers, feed or [], prompt, typer.echo, complain))
 
 
 @rules_cli.command("test")
@@ -209,7 +235,7 @@ def opml_import(
     file: Annotated[Path, typer.Argument(help="An OPML file, from miniflux or any feed reader.")],
     config: ConfigOption = None,
 ) -> None:
-    """Watch the feeds an OPML file lists, as if an admin had added each from a chat (SSRF-guarded)."""
+    """Watch the feeds an OPML file lists; trusted, as the config file's feeds are (yours, not a chat's)."""
     settings = _settings(config)
     try:
         feeds = parse_opml(file.read_bytes())
@@ -226,7 +252,9 @@ def opml_import(
         try:
             await store.upgrade()
             now = datetime.now(UTC)
-            return await import_feeds(store, feeds, interval=interval, now=now, progress=progress)
+            return await import_feeds(
+                store, feeds, interval=interval, now=now, trusted=True, progress=progress
+            )
         finally:
             await store.close()
 

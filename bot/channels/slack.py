@@ -507,6 +507,7 @@ class SlackChannel:
             may_edit=admin or not self.settings.editors or user in self.settings.editors,
             is_admin=admin,
             prefix=f"{self.settings.command} ",
+            private=True,  # Slack shows a slash command, and our answer, only to whoever typed it
         )
 
 

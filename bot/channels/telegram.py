@@ -519,4 +519,5 @@ class TelegramChannel:
             is_admin=user_id in self.settings.admins,
             allowed=allowed,
             files=True,
+            private=chat.type == ChatType.PRIVATE,
         )

@@ -21,6 +21,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from bot.errors import StoreError
+from bot.store.admins import AdminRows
 from bot.store.feeds import FeedRows
 from bot.store.queues import QueueRows
 from bot.store.rows import T, hold_lock, lock_key
@@ -54,9 +55,9 @@ def _upgrade(connection: Connection) -> None:
     command.upgrade(config, "head")
 
 
-class Store(FeedRows, RuleRows, QueueRows, SignatureRows):
+class Store(FeedRows, RuleRows, QueueRows, SignatureRows, AdminRows):
     """The one way in: opening, migrating and writing here; the queries of each kind of row in
-    feeds.py, rules.py, queues.py and signatures.py."""
+    feeds.py, rules.py, queues.py, signatures.py and admins.py."""
 
     def __init__(self, engine: AsyncEngine, sync_engine: Engine | None = None):
         self.engine = engine
