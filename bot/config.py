@@ -209,6 +209,15 @@ class LlmSettings(_Section):
     api_key: SecretStr | None = None
     timeout: Duration = timedelta(seconds=20)
     monthly_tokens: int = Field(1_000_000, ge=0)  # past this, summaries are extractive until next month
+    # The same endpoint's /embeddings, as a similarity of two articles (bot/summary/embeddings.py, measured
+    # by bench/embeddings_eval.py); unset: off. The story decision does not use it yet.
+    embeddings_model: str | None = None
+
+    @model_validator(mode="after")
+    def _embeddings_need_the_endpoint(self) -> LlmSettings:
+        if self.embeddings_model and not self.base_url:
+            raise ValueError("embeddings_model needs base_url: the endpoint that serves it")
+        return self
 
 
 class SummarySettings(_Section):
@@ -385,6 +394,7 @@ ENVIRONMENT: dict[str, tuple[str, ...]] = {
     "NEWSALERT_LLM_BASE_URL": ("summary", "llm", "base_url"),
     "NEWSALERT_LLM_MODEL": ("summary", "llm", "model"),
     "NEWSALERT_LLM_API_KEY": ("summary", "llm", "api_key"),
+    "NEWSALERT_LLM_EMBEDDINGS_MODEL": ("summary", "llm", "embeddings_model"),
     "NEWSALERT_STORIES_WINDOW": ("stories", "window"),
     "NEWSALERT_LIMITS_RULES_PER_CHAT": ("limits", "rules_per_chat"),
     "NEWSALERT_LIMITS_REGEX_RULES_PER_CHAT": ("limits", "regex_rules_per_chat"),
