@@ -11,7 +11,8 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	@echo "Installing newsalert and its dependencies into $(VENV): about a minute the first time."
+	$(BIN)/pip install -e '.[dev]'
 	touch $(STAMP)
 
 run: $(STAMP)

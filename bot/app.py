@@ -1,4 +1,9 @@
-"""Wiring: build everything from Settings, run the ticking jobs, stop cleanly."""
+"""Wiring: build everything from Settings, run the ticking jobs, stop cleanly.
+
+A chat app that cannot be reached at start does not stop the rest: feeds are polled, its alerts wait
+in the outbox, and it is tried again, backing off, until it answers. One that refuses the token stops
+the bot: only the operator can fix that.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, TextIO
@@ -15,13 +21,11 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.channels.base import Channel
 from bot.channels.console import ConsoleChannel
-from bot.channels.slack import SlackChannel
-from bot.channels.telegram import TelegramChannel
 from bot.commands import Commands
 from bot.config import Settings
 from bot.delivery import DeliveryReport, Dispatcher
 from bot.domain import Clock, Feed, Subscription, SystemClock
-from bot.errors import ConfigError, QueryError
+from bot.errors import ConfigError, QueryError, UnreachableError
 from bot.feeds.discover import find_feed
 from bot.feeds.extract import PageReader
 from bot.feeds.fetch import Fetcher, open_session
@@ -34,6 +38,7 @@ from bot.pipeline import Matcher, Poller, PollReport
 from bot.rules.query import parse_rule
 from bot.rules.text import is_language
 from bot.store import Store
+from bot.store.problems import translated
 from bot.stories import Stories
 from bot.summary.llm import LlmSummarizer
 from bot.web import build_web_app, start_web
@@ -49,6 +54,9 @@ STRAGGLER_GRACE = timedelta(seconds=2)  # the tick waits this long for its last 
 HEALTH_TIMEOUT = 5.0  # seconds the database has to answer /healthz
 LISTEN_RETRY = timedelta(seconds=15)  # a replica waiting to take over Telegram's long polling
 STOP_GRACE_SECONDS = 8.0  # in-flight work gets this long after SIGTERM, then is cancelled
+CONNECT_TICK = timedelta(seconds=5)  # how often the chat apps not reached yet are looked at
+RECONNECT_FIRST = timedelta(seconds=5)  # a chat app not reached is tried again after this, doubling
+RECONNECT_MOST = timedelta(minutes=2)
 
 
 def config_feeds(settings: Settings) -> list[Feed]:
@@ -77,10 +85,30 @@ def config_subscriptions(settings: Settings) -> list[tuple[Subscription, list[st
             try:
                 parse_rule(query, settings.rules_language)
             except QueryError as error:
-                raise ConfigError(f"subscriptions[{i}].rules[{j}]", str(error)) from None
+                raise ConfigError(f"subscriptions[{i}].rules[{j}]", error.pointed(query)) from None
         name = sub.name or f"{sub.channel}:{sub.address}"
         result.append((Subscription(0, sub.channel, sub.address, name), sub.rules))
     return result
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """A chat app not reached yet: why, how many tries so far, and when to try again."""
+
+    reason: str
+    tries: int
+    retry_at: datetime
+
+
+def reconnect_at(now: datetime, tries: int) -> datetime:
+    """After `tries` failed tries: 5 s, 10 s, 20 s... at most 2 minutes."""
+    return now + min(RECONNECT_FIRST * 2 ** min(tries - 1, 10), RECONNECT_MOST)
+
+
+def health_status(core: Sequence[str], chats: Sequence[str]) -> str:
+    """unhealthy (503) when the core fails (the database, the ticks): nothing works; degraded when only
+    chat apps do (their alerts wait in the outbox); else ok."""
+    return "unhealthy" if core else "degraded" if chats else "ok"
 
 
 class App:
@@ -101,16 +129,23 @@ class App:
         self.last_tick: dict[str, datetime] = {}
         self._inflight: set[asyncio.Task[Any]] = set()
         self._stopping = False
+        self.waiting: dict[str, Waiting] = {}  # chat apps not reached yet, by name
+        self._listening: list[asyncio.Task[None]] = []
+        self._fatal: ConfigError | None = None  # what stopped `serve` (a token refused), to raise
 
     async def start(self) -> None:
-        """Migrate the database, load the config's feeds and subscriptions, open the HTTP client."""
+        """Migrate the database, load the config's feeds and subscriptions, open the HTTP client, and
+        connect the chat apps that can be reached. StoreError when the database cannot be used,
+        ConfigError when a setting is wrong or a chat app refuses its token."""
         subscriptions = config_subscriptions(self.settings)
-        await self.store.upgrade()
-        now = self.clock.now()
-        async with self.store.exclusive("config", wait=True):  # replicas starting together: one by one
-            await self.store.sync_config_feeds(config_feeds(self.settings), now)
-            await self.store.sync_config_subscriptions(subscriptions, now)
-        for url, reason in await self.store.retired_config_feeds():
+        with translated(self.settings.database_url):  # the reason, not the driver's traceback
+            await self.store.upgrade()
+            now = self.clock.now()
+            async with self.store.exclusive("config", wait=True):  # replicas starting together: one by one
+                await self.store.sync_config_feeds(config_feeds(self.settings), now)
+                await self.store.sync_config_subscriptions(subscriptions, now)
+            retired = await self.store.retired_config_feeds()
+        for url, reason in retired:
             log.warning("feed %s is retired (%s): remove it from the config file", url, reason)
         trusted = Fetcher(open_session())
         guarded = Fetcher(open_session(guarded_connector()), check_hop=check_url)
@@ -135,19 +170,50 @@ class App:
             chat_feed_interval=chat_interval(self.settings.poll_interval, self.bounds),
             language=self.settings.rules_language,
             limits=self.settings.limits,
+            poll=self.poll_due,
         )
         chat_apps: list[Channel] = []
         if self.settings.telegram.token:
+            from bot.channels.telegram import TelegramChannel  # each chat library only when used
+
             chat_apps.append(TelegramChannel(self.settings.telegram, self.commands))
         if self.settings.slack.bot_token:
+            from bot.channels.slack import SlackChannel
+
             chat_apps.append(SlackChannel(self.settings.slack, self.commands, self.clock, self.store))
         self.channels.update((channel.name, channel) for channel in chat_apps)
         try:
             for channel in chat_apps:
-                await channel.start()
+                await self._connect(channel)
         except BaseException:
             await self.close()
             raise
+
+    async def _connect(self, channel: Channel) -> bool:
+        """Start a chat app. One that cannot be reached waits, its alerts in the outbox, and is tried
+        again later (connect_due), backing off; ConfigError (a refused token) goes up."""
+        try:
+            await channel.start()
+        except UnreachableError as error:
+            before = self.waiting.get(channel.name)
+            tries = before.tries + 1 if before else 1
+            waiting = Waiting(str(error), tries, reconnect_at(self.clock.now(), tries))
+            self.waiting[channel.name] = waiting
+            log.warning(
+                "%s: %s; its alerts wait in the outbox; trying again at %s UTC",
+                channel.name, error, f"{waiting.retry_at:%H:%M:%S}",
+            )  # fmt: skip
+            return False
+        if self.waiting.pop(channel.name, None):
+            log.info("%s: connected; the alerts that waited go out now", channel.name)
+        return True
+
+    async def connect_due(self) -> list[Channel]:
+        """Try again each chat app not reached yet whose time has come; the ones that answered.
+        ConfigError when one now refuses its token."""
+        now = self.clock.now()
+        due = [self.channels[name] for name, waiting in self.waiting.items() if waiting.retry_at <= now]
+        return [channel for channel in due if await self._connect(channel)]
 
     async def close(self) -> None:
         for task in self._inflight:  # polls the last tick left running
@@ -243,11 +309,14 @@ class App:
         """Send what is due. A chat app whose limits hold per bot (Telegram's 30 a second) is sent to by
         one replica at a time: the one holding its lock this tick."""
         async with contextlib.AsyncExitStack() as held:
-            mine = [
+            mine = [  # a chat app not reached yet keeps its alerts in the outbox
                 name
                 for name, channel in self.channels.items()
-                if not channel.one_sender
-                or await held.enter_async_context(self.store.exclusive(f"send:{name}"))
+                if name not in self.waiting
+                and (
+                    not channel.one_sender
+                    or await held.enter_async_context(self.store.exclusive(f"send:{name}"))
+                )
             ]
             report = await self.dispatcher.deliver_due(mine)
         self.last_tick["deliver"] = self.clock.now()
@@ -269,6 +338,8 @@ class App:
             sum(r.alerts for r in reports),
             sent,
         )
+        for name in self.waiting:
+            log.warning("%s could not be reached: its alerts wait in the outbox for the next run", name)
 
     async def metrics_text(self) -> str:
         """/metrics: what this process has done, and the outbox as the database has it now."""
@@ -277,9 +348,9 @@ class App:
         )
         return render_metrics(self.dispatcher.metrics)
 
-    async def health(self) -> tuple[bool, dict[str, Any]]:
-        """Healthy while both ticking jobs have run recently, the database answers and every chat app
-        is reachable; else the problems, one sentence each."""
+    async def health(self) -> tuple[str, dict[str, Any]]:
+        """ok while both ticking jobs have run recently, the database answers and every chat app is
+        reachable; else degraded or unhealthy (see health_status), and the problems, one sentence each."""
         now = self.clock.now()
         limits = {"poll": POLL_TICK * 3 + FEED_LEASE, "deliver": DELIVER_TICK * 3 + self.dispatcher.lease}
         problems = [
@@ -292,9 +363,14 @@ class App:
             await asyncio.wait_for(self.store.ping(), HEALTH_TIMEOUT)
         except Exception as error:
             problems.append(f"the database does not answer ({type(error).__name__})")
-        problems += [problem for channel in self.channels.values() if (problem := channel.problem())]
+        chats = [
+            f"{name}: {waiting.reason}; its alerts wait in the outbox (next try {waiting.retry_at:%H:%M:%S})"
+            for name, waiting in self.waiting.items()
+        ]
+        chats += [problem for channel in self.channels.values() if (problem := channel.problem())]
         details: dict[str, Any] = {name: at.isoformat() for name, at in self.last_tick.items()}
-        return not problems, {**details, **({"problems": problems} if problems else {})}
+        every = problems + chats
+        return health_status(problems, chats), {**details, **({"problems": every} if every else {})}
 
     async def serve(self, stop: asyncio.Event) -> None:
         """`newsalert run`: tick until stop is set, then finish in-flight work and return."""
@@ -305,10 +381,29 @@ class App:
             self.settings.http.port,
         )
         log.info("listening on http://%s:%d (GET /healthz)", self.settings.http.host, port)
-        listening = [asyncio.create_task(self._listen(channel, stop)) for channel in self.channels.values()]
+        assert self.commands, "start() first"
+        configured = {"telegram": self.settings.telegram.admins, "slack": self.settings.slack.admins}
+        await self.commands.offer_claim(
+            [n for n, admins in configured.items() if n in self.channels and not admins]
+        )
+        for channel in self.channels.values():
+            if channel.name not in self.waiting:
+                self._listening.append(asyncio.create_task(self._listen(channel, stop)))
+
+        async def connect_tick() -> None:
+            """The chat apps not reached yet, tried again; each listens once it answers."""
+            try:
+                connected = await self.connect_due()
+            except ConfigError as error:  # a token refused: nothing to wait for
+                self._fatal = error
+                stop.set()
+                return
+            self._listening += [asyncio.create_task(self._listen(channel, stop)) for channel in connected]
+
         scheduler = AsyncIOScheduler(timezone=UTC)
         first = datetime.now(UTC)
-        for job, tick in ((self.poll_tick, POLL_TICK), (self.deliver_due, DELIVER_TICK)):
+        jobs = ((self.poll_tick, POLL_TICK), (self.deliver_due, DELIVER_TICK), (connect_tick, CONNECT_TICK))
+        for job, tick in jobs:
             scheduler.add_job(
                 self._tracked(job),
                 "interval",
@@ -327,12 +422,14 @@ class App:
             log.info("stopping: finishing work in flight")
             self._stopping = True
             scheduler.pause()  # no new runs; shutdown() would cancel the running ones mid-write
-            for task in listening:  # a Telegram update not yet confirmed comes again on the next start
+            for task in self._listening:  # a Telegram update not yet confirmed comes again on the next start
                 task.cancel()
-            await asyncio.gather(*listening, return_exceptions=True)
+            await asyncio.gather(*self._listening, return_exceptions=True)
             await self._drain()
             scheduler.shutdown(wait=False)
             await runner.cleanup()
+        if self._fatal:
+            raise self._fatal
 
     async def _listen(self, channel: Channel, stop: asyncio.Event) -> None:
         """The channel's own way of receiving commands; where only one process may (Telegram's long

@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from bot.config import Settings
+from bot.config import Settings, resolve_feed_url
 from bot.dedupe import feed_parameters
 from bot.domain import Alert, Match, NewStory, Rule
 from bot.feeds.fetch import Fetcher, open_session
@@ -95,6 +96,17 @@ def _at(story: NewStory, now: datetime) -> datetime:
     """When the article came, as the store has it: its date, never later than now."""
     published = story.article.published_at
     return min(published, now) if published else now
+
+
+def feeds_to_check(settings: Settings, given: Sequence[str], base: Path) -> list[tuple[str, str]]:
+    """The feeds `check` reads, as (url, name): those given (URLs, or files relative to `base`), else the
+    config file's. A feed the config file names keeps its name, so that `feed:NAME` matches as in `run`;
+    "" for the feed's own title."""
+    named = [(f.url, f.name or "") for f in settings.feeds]
+    if not given:
+        return named
+    names = dict(named)
+    return [(url, names.get(url, "")) for url in (resolve_feed_url(f, base) for f in given)]
 
 
 async def check(settings: Settings, feeds: Sequence[tuple[str, str]], queries: Sequence[str]) -> CheckReport:

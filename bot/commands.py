@@ -7,14 +7,25 @@ A button is a command too: pressing it runs its `action` ("pause 12") as if it h
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.admin import describe_import, describe_status, export_feeds, import_feeds
+from bot.admin import (
+    CODE_LIFETIME,
+    Guesses,
+    claim_key,
+    describe_import,
+    describe_status,
+    describe_wait,
+    export_feeds,
+    import_feeds,
+    new_claim_code,
+)
 from bot.config import LimitsSettings, parse_duration
 from bot.domain import Clock, Subscription, WatchRule
 from bot.errors import FetchError, OpmlError, QueryError
@@ -23,6 +34,8 @@ from bot.rules.index import Document, RuleIndex, leaves
 from bot.rules.query import Node, Regex, format_rule, parse_rule
 from bot.rules.text import DEFAULT_LANGUAGE
 from bot.store import Store
+
+log = logging.getLogger(__name__)
 
 BACKTEST_SAMPLES = 5
 
@@ -85,10 +98,11 @@ class Chat:
     name: str  # for logs and the subscription's name
     user: str  # who typed it, as the chat app names them (a user id)
     may_edit: bool = True  # may change this chat's rules and settings (group admin, private chat)
-    is_admin: bool = False  # may manage feeds (telegram.admins, slack.admins)
+    is_admin: bool = False  # may manage feeds (telegram.admins, slack.admins; or claimed: see /claim)
     allowed: bool = True  # False when an allowlist is set and does not name this user
     prefix: str = "/"  # how commands are typed here: "/" in Telegram, "/newsalert " in Slack
     files: bool = False  # the chat app passes files both ways (Telegram documents): /import, /export
+    private: bool = False  # only the sender sees what they type here: a private chat, a Slack command
 
 
 @dataclass(frozen=True)
@@ -141,8 +155,10 @@ COMMANDS = (
     Command("import", "", "add the feeds of an OPML file (send it with /import as its caption)", admin=True),
     Command("export", "", "the feeds as an OPML file", admin=True),
 )
+# not in /help nor the menu: the operator is told it with the code, in the log at start
+CLAIM = Command("claim", "CODE", "become the bot's admin with the code it logged at start")
 _ADMIN_ONLY = {"status": "see its health", "export": "export its feeds"}  # default: "change its feeds"
-_BY_NAME = {command.name: command for command in COMMANDS}
+_BY_NAME = {command.name: command for command in (*COMMANDS, CLAIM)}
 _HIDDEN = {"pause": "unwatch", "resume": "unwatch"}  # button actions, with the rights of this command
 ALIASES = {"list": "rules"}  # Slack's word for it
 MAX_LISTED = 50  # rules or feeds shown in one reply
@@ -280,6 +296,7 @@ class Commands:
         chat_feed_interval: timedelta,
         language: str = DEFAULT_LANGUAGE,
         limits: LimitsSettings | None = None,
+        poll: Callable[..., Awaitable[Sequence[object]]] | None = None,
     ):
         self.store = store
         self.clock = clock
@@ -287,13 +304,22 @@ class Commands:
         self.chat_feed_interval = chat_feed_interval
         self.language = language
         self.limits = limits or LimitsSettings()  # rules per chat
+        self.poll = poll  # poll(only=[feed id]) polls those feeds now; the reports of those it did
+        self.guesses = Guesses()  # wrong claim codes, per user
 
     async def run(self, chat: Chat, name: str, argument: str = "") -> Reply:
+        chat = await self._rights(chat)
         refusal = self._refusal(chat, name)
         if refusal:
             return refusal
         handler = getattr(self, f"_{name}")
         return await handler(chat, argument.strip())
+
+    async def _rights(self, chat: Chat) -> Chat:
+        """The chat as the adapter saw it, and an admin too if the user claimed the bot."""
+        if chat.is_admin or not await self.store.is_admin(chat.channel, chat.user):
+            return chat
+        return replace(chat, is_admin=True)
 
     def _refusal(self, chat: Chat, name: str) -> Reply | None:
         """Why this chat may not run this command, or None when it may."""
@@ -319,7 +345,7 @@ class Commands:
     async def import_opml(self, chat: Chat, read: Callable[[], Awaitable[bytes]]) -> Reply:
         """Not typed: an admin sent an OPML file (Telegram: a document captioned /import). `read`
         fetches it, once the sender is known to be an admin: nobody else's file is downloaded."""
-        refusal = self._refusal(chat, "import")
+        refusal = self._refusal(await self._rights(chat), "import")
         if refusal:
             return refusal
         try:
@@ -328,8 +354,10 @@ class Commands:
             return Reply(f"I could not import that: {error}.")
         if not feeds:
             return Reply("That OPML file lists no feeds (no outline with an xmlUrl).")
-        report = await import_feeds(self.store, feeds, interval=self.chat_feed_interval, now=self.clock.now())
-        return Reply(describe_import(report) + " New stories from them are matched from now on.")
+        report = await import_feeds(
+            self.store, feeds, interval=self.chat_feed_interval, now=self.clock.now(), trusted=False
+        )
+        return Reply(describe_import(report, " New stories from them are matched from now on."))
 
     async def _import(self, chat: Chat, _argument: str) -> Reply:
         if chat.files:
@@ -364,6 +392,57 @@ class Commands:
         """This chat's subscription, made when a setting needs it; a stopped chat stays stopped."""
         found = await self.store.subscription(chat.channel, chat.address)
         return found or await self.store.subscribe(chat.channel, chat.address, chat.name, self.clock.now())
+
+    async def offer_claim(self, unclaimed: Sequence[str]) -> str | None:
+        """At start, when these chat apps have no admin in the settings: unless one was claimed, a new
+        one-time code, logged once for the operator (its hash is kept) and returned."""
+        if not [channel for channel in unclaimed if not await self.store.admin_count(channel)]:
+            return None
+        code, now = new_claim_code(), self.clock.now()
+        await self.store.add_claim_code(claim_key(code), now + CODE_LIFETIME, now)
+        how = f"send /claim {code} to the bot in a private chat"
+        if "slack" in unclaimed:
+            how += f" (in Slack: /newsalert claim {code})"
+        log.warning(
+            "no admin yet: %s to become its admin. The code works once, for 24 hours; "
+            "a restart makes a new one.",
+            how,
+        )
+        return code
+
+    async def _claim(self, chat: Chat, argument: str) -> Reply:
+        """The operator's first admin: the right code, in a private chat, once. A wrong code counts
+        against its sender (claim_wait), and no reply says the code."""
+        if chat.is_admin:
+            return Reply("You are an admin of this bot already.")
+        now, who = self.clock.now(), (chat.channel, chat.user)
+        if wait := self.guesses.wait(who, now):
+            return Reply(f"Too many wrong codes: try again {describe_wait(wait)}.", refused=True)
+        if not argument:
+            return self._usage(chat, "claim", "k7mq-4xzp-9wtr (the code newsalert logged at its start)")
+        if not chat.private:
+            if await self.store.spend_claim_code(claim_key(argument), now):
+                log.warning("the claim code was typed in a group chat, so it no longer works")
+                return Reply(
+                    "That code was typed where others can read it, so it no longer works. Restart "
+                    f"newsalert for a new one, and send {chat.prefix}claim CODE to me in a private chat."
+                )
+            self.guesses.failed(who, now)
+            return Reply(f"Send {chat.prefix}claim CODE to me in a private chat, where only you read it.")
+        if not await self.store.claim_admin(claim_key(argument), chat.channel, chat.user, chat.address, now):
+            self.guesses.failed(who, now)
+            log.warning("a wrong claim code from %s user %s", chat.channel, chat.user)
+            return Reply(
+                "That is not a code that works: it is in newsalert's log from its start, works once and "
+                "for 24 hours. A restart makes a new one.",
+                refused=True,
+            )
+        log.info("%s user %s claimed the bot: an admin now", chat.channel, chat.user)
+        p = chat.prefix
+        return Reply(
+            f"You are an admin of this bot now: you may add feeds ({p}addfeed URL, {p}import), remove "
+            f"them, and see {p}status.\nTo get alerts here: {p}watch Membership Action Plan."
+        )
 
     async def _start(self, chat: Chat, _argument: str) -> Reply:
         await self.store.subscribe(chat.channel, chat.address, chat.name, self.clock.now())
@@ -504,8 +583,20 @@ class Commands:
             feed_url = await self.find_feed(url)
         except FetchError as error:
             return Reply(f"I could not add that feed: {error}")
-        feed_id = await self.store.add_chat_feed(feed_url, "", self.chat_feed_interval, self.clock.now())
-        return Reply(f"Added feed {feed_id}: {feed_url}. New stories from it are matched from now on.")
+        feed_id, new = await self.store.add_feed(feed_url, "", self.chat_feed_interval, self.clock.now())
+        if not new:
+            return Reply(f"Feed {feed_id} is watched already: {feed_url}. {chat.prefix}feeds lists them.")
+        polled = await self.poll(only=[feed_id]) if self.poll else ()
+        items, error = await self.store.feed_items(feed_id)
+        added = f"Added feed {feed_id}: {feed_url}."
+        if not polled:
+            return Reply(f"{added} It is polled in a moment; new stories from it are matched from then on.")
+        if error:
+            return Reply(f"{added} Its first poll failed ({error}); it is tried again with backoff.")
+        return Reply(
+            f"{added} It has {items} item(s) now: that backlog does not alert. "
+            "New stories from it are matched from now on."
+        )
 
     async def _removefeed(self, chat: Chat, argument: str) -> Reply:
         feed_id = _number(argument)

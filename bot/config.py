@@ -5,14 +5,16 @@ Nothing here reads os.environ by itself: the environment is an argument.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import math
+import os
 import re
 from collections.abc import Mapping
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 from urllib.parse import unquote, urlsplit
 
 import yaml
@@ -26,8 +28,6 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
 from bot.errors import ConfigError
 
@@ -90,6 +90,11 @@ IdList = Annotated[list[int], BeforeValidator(parse_id_list)]
 NameList = Annotated[list[str], BeforeValidator(parse_id_list)]
 
 
+def _no_padding(value: str) -> None:
+    if value != value.strip() or value[:1] in "'\"" or value[-1:] in "'\"":
+        raise ValueError("spaces or quotes around the token; give the token alone")
+
+
 class TelegramSettings(_Section):
     token: SecretStr | None = None
     api_url: str = "https://api.telegram.org/bot"
@@ -97,6 +102,22 @@ class TelegramSettings(_Section):
     allowed_users: IdList = []  # when set, the bot answers only these user ids
     webhook_url: str | None = None  # public https address of http.port; unset: long polling
     webhook_secret: SecretStr | None = None  # checked on every webhook call; derived from the token if unset
+
+    @field_validator("token")
+    @classmethod
+    def _looks_like_a_bot_token(cls, value: SecretStr | None) -> SecretStr | None:
+        """As @BotFather gives it, 123456789:AAE...: a typo is told here, not as Telegram's 401."""
+        token = value.get_secret_value() if value else ""
+        if token:
+            _no_padding(token)
+            if re.fullmatch(r"bot\d+:.*", token):
+                raise ValueError("the token starts with 'bot'; give it without, as @BotFather shows it")
+            if not re.fullmatch(r"\d+:[A-Za-z0-9_-]+", token):
+                raise ValueError(
+                    "not a bot token (digits, a colon, then letters, like 123456789:AAE3x...); "
+                    "copy it again from @BotFather"
+                )
+        return value
 
     @field_validator("webhook_url")
     @classmethod
@@ -130,6 +151,34 @@ class SlackSettings(_Section):
     admins: NameList = []  # user ids (U...) that may add and remove feeds
     editors: NameList = []  # when set, only these user ids (and admins) change a channel's rules
 
+    @field_validator("bot_token")
+    @classmethod
+    def _a_bot_token(cls, value: SecretStr | None) -> SecretStr | None:
+        token = value.get_secret_value() if value else ""
+        if token:
+            _no_padding(token)
+            if token.startswith("xapp-"):
+                raise ValueError("an app-level token (xapp-...): it goes in slack.app_token, SLACK_APP_TOKEN")
+            if not token.startswith("xox"):
+                raise ValueError(
+                    "not a Slack bot token; copy the Bot User OAuth Token (xoxb-...) from your app's "
+                    "OAuth & Permissions page"
+                )
+        return value
+
+    @field_validator("app_token")
+    @classmethod
+    def _an_app_token(cls, value: SecretStr | None) -> SecretStr | None:
+        token = value.get_secret_value() if value else ""
+        if token:
+            _no_padding(token)
+            if not token.startswith("xapp-"):
+                raise ValueError(
+                    "not an app-level token; create one (xapp-...) under your app's Basic Information, "
+                    "with the connections:write scope"
+                )
+        return value
+
     @model_validator(mode="after")
     def _http_mode_needs_signing(self) -> SlackSettings:
         if self.bot_token and not self.app_token and not self.signing_secret:
@@ -160,6 +209,15 @@ class LlmSettings(_Section):
     api_key: SecretStr | None = None
     timeout: Duration = timedelta(seconds=20)
     monthly_tokens: int = Field(1_000_000, ge=0)  # past this, summaries are extractive until next month
+    # The same endpoint's /embeddings, as a similarity of two articles (bot/summary/embeddings.py, measured
+    # by bench/embeddings_eval.py); unset: off. The story decision does not use it yet.
+    embeddings_model: str | None = None
+
+    @model_validator(mode="after")
+    def _embeddings_need_the_endpoint(self) -> LlmSettings:
+        if self.embeddings_model and not self.base_url:
+            raise ValueError("embeddings_model needs base_url: the endpoint that serves it")
+        return self
 
 
 class SummarySettings(_Section):
@@ -249,6 +307,9 @@ class Settings(_Section):
     def _password_into_url(self) -> Settings:
         if not self.database_password or urlsplit(self.database_url).password:
             return self
+        from sqlalchemy.engine import make_url  # here: most commands never load SQLAlchemy
+        from sqlalchemy.exc import ArgumentError
+
         try:
             url = make_url(self.database_url).set(password=self.database_password.get_secret_value())
         except ArgumentError:
@@ -333,6 +394,7 @@ ENVIRONMENT: dict[str, tuple[str, ...]] = {
     "NEWSALERT_LLM_BASE_URL": ("summary", "llm", "base_url"),
     "NEWSALERT_LLM_MODEL": ("summary", "llm", "model"),
     "NEWSALERT_LLM_API_KEY": ("summary", "llm", "api_key"),
+    "NEWSALERT_LLM_EMBEDDINGS_MODEL": ("summary", "llm", "embeddings_model"),
     "NEWSALERT_STORIES_WINDOW": ("stories", "window"),
     "NEWSALERT_LIMITS_RULES_PER_CHAT": ("limits", "rules_per_chat"),
     "NEWSALERT_LIMITS_REGEX_RULES_PER_CHAT": ("limits", "regex_rules_per_chat"),
@@ -347,12 +409,15 @@ def config_path(option: str | None, environ: Mapping[str, str]) -> Path:
 
 
 def load_settings(path: Path | None, environ: Mapping[str, str]) -> Settings:
-    """File (if any), then environment, then validation; a bad key or value raises ConfigError."""
+    """File (if any), then environment, then validation; a bad key or value raises ConfigError, naming
+    the key, or the environment variable when the value came from one."""
     data = _read_yaml(path) if path else {}
+    given: dict[tuple[str, ...], str] = {}  # setting -> the variable that gave its value
     for name, key in ENVIRONMENT.items():
         value = _from_environment(name, environ)
         if value is not None:
             _put(data, key, value)
+            given[key] = f"{name}_FILE" if environ.get(f"{name}_FILE") else name
     base = path.parent if path else Path.cwd()
     for feed in data.get("feeds") or []:
         if isinstance(feed, dict) and isinstance(feed.get("url"), str):
@@ -360,7 +425,7 @@ def load_settings(path: Path | None, environ: Mapping[str, str]) -> Settings:
     try:
         return Settings.model_validate(data)
     except ValidationError as error:
-        raise _config_error(error) from None
+        raise _config_error(error, given) from None
 
 
 def resolve_feed_url(url: str, base: Path) -> str:
@@ -374,8 +439,14 @@ MAX_CONFIG_BYTES = 1024 * 1024
 MAX_SECRET_BYTES = 64 * 1024
 
 
+CONFIG_HINT = (
+    "Give its path with --config PATH or NEWSALERT_CONFIG, or run from the directory that holds "
+    f"{DEFAULT_CONFIG}."
+)
+
+
 def _read_yaml(path: Path) -> dict[str, Any]:
-    text = _read_text(path, MAX_CONFIG_BYTES, "", "configuration file")
+    text = _read_text(path, MAX_CONFIG_BYTES, "", "configuration file", CONFIG_HINT)
     try:
         data = yaml.safe_load(text)
     except yaml.MarkedYAMLError as error:
@@ -413,13 +484,16 @@ def _yaml_problem(error: yaml.MarkedYAMLError, text: str) -> str:
     )
 
 
-def _read_text(path: Path, most: int, key: str, what: str = "file") -> str:
+def _read_text(path: Path, most: int, key: str, what: str = "file", hint: str = "") -> str:
     """A small text file, whole; ConfigError for one that is missing, unreadable, too big or not text."""
     try:
         with path.open("rb") as handle:
             data = handle.read(most + 1)
     except FileNotFoundError:
-        raise ConfigError(key, f"no {what} at {path}") from None
+        raise ConfigError(key, f"no {what} at {path}", hint) from None
+    except PermissionError as error:
+        readable = f"Make it readable by the user that runs newsalert (uid {os.geteuid()})."
+        raise ConfigError(key, f"cannot read {path}: {error.strerror}", readable) from None
     except OSError as error:
         raise ConfigError(key, f"cannot read {path}: {error.strerror}") from None
     if len(data) > most:
@@ -446,26 +520,66 @@ def _put(data: dict[str, Any], key: tuple[str, ...], value: str) -> None:
     data[key[-1]] = value
 
 
-def _config_error(error: ValidationError) -> ConfigError:
-    problems = [(key, _problem(e, key)) for e in error.errors() for key in [_key_name(e["loc"])]]
+def _config_error(error: ValidationError, given: Mapping[tuple[str, ...], str]) -> ConfigError:
+    """Every problem, each under the name the user wrote: the key, or the environment variable."""
+    problems = []
+    for each in error.errors():
+        loc = _setting_loc(each["loc"])
+        key = _key_name(loc)
+        path = tuple(str(part) for part in loc if not isinstance(part, int))
+        variable = next((name for at, name in given.items() if path[: len(at)] == at), key)
+        problems.append((variable, _problem(each, key, loc)))
     key, first = problems[0]
     rest = "".join(f"; {k}: {p}" for k, p in problems[1:])
     return ConfigError(key, first + rest)
 
 
+def _setting_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Pydantic's error location without its own steps (which validator, which type of a union): a
+    key that only starts like one (interval, strict) stays."""
+    return tuple(p for p in loc if isinstance(p, int) or not _is_pydantic_step(str(p)))
+
+
+def _is_pydantic_step(part: str) -> bool:
+    return part in ("int", "str", "float", "bool") or part.startswith(
+        ("function-", "literal[", "is-instance[")
+    )
+
+
 def _key_name(loc: tuple[Any, ...]) -> str:
     name = ""
     for part in loc:
-        if isinstance(part, int):
-            name += f"[{part}]"
-        elif not str(part).startswith(("function-", "literal[", "int", "str")):
-            name += f".{part}" if name else str(part)
+        name += f"[{part}]" if isinstance(part, int) else (f".{part}" if name else str(part))
     return name or "(top level)"
 
 
-def _problem(error: dict[str, Any], key: str) -> str:
+def _section_keys(loc: tuple[Any, ...]) -> list[str]:
+    """The keys a section takes, found by walking the settings models along loc (its last part is
+    the unknown key)."""
+    model: Any = Settings
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part) if isinstance(model, type) else None
+        if field is None:
+            return []
+        model = next((t for t in (field.annotation, *_inner_types(field.annotation)) if _is_section(t)), None)
+    return list(model.model_fields) if _is_section(model) else []
+
+
+def _inner_types(annotation: Any) -> list[Any]:
+    inner = list(get_args(annotation))
+    return inner + [t for each in inner for t in _inner_types(each)]
+
+
+def _is_section(value: Any) -> bool:
+    return isinstance(value, type) and issubclass(value, BaseModel)
+
+
+def _problem(error: dict[str, Any], key: str, loc: tuple[Any, ...] = ()) -> str:
     if error["type"] == "extra_forbidden":
-        return "unknown key"
+        close = difflib.get_close_matches(str(loc[-1]), _section_keys(loc), n=1) if loc else []
+        return f"unknown key; did you mean {close[0]}?" if close else "unknown key"
     message = str(error["msg"]).removeprefix("Value error, ")
     if isinstance(error["input"], dict | list) or key.startswith(_SECRET_SECTIONS):
         return message  # never echo back what may be a secret

@@ -1,4 +1,10 @@
-"""The one error hierarchy. A user sees str(error); logs get the structured fields."""
+"""The one error hierarchy. A user sees str(error), then its hint (what to do), and the command line
+exits with its exit_code; logs get the structured fields.
+
+Exit codes, as the README lists them: 1 the work failed (a feed could not be fetched, or an error we did
+not expect), 2 the configuration or the command line is wrong, 3 the database cannot be used, 4 the HTTP
+port cannot be opened.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +12,20 @@ from __future__ import annotations
 class NewsalertError(Exception):
     """Base of every error we raise on purpose."""
 
+    exit_code = 1
+    hint = ""  # what to do about it, one sentence; empty when the message says it already
+
 
 class ConfigError(NewsalertError):
-    def __init__(self, key: str, problem: str):
+    """A setting that cannot be used (a Telegram or Slack token they refuse, too); key names it."""
+
+    exit_code = 2
+
+    def __init__(self, key: str, problem: str, hint: str = ""):
         super().__init__(f"{key}: {problem}" if key else problem)
         self.key = key
         self.problem = problem
+        self.hint = hint
 
 
 class FetchError(NewsalertError):
@@ -32,18 +46,49 @@ class FetchError(NewsalertError):
 class QueryError(NewsalertError):
     """A watch rule that cannot be used; position is a 0-based offset into the rule text."""
 
+    exit_code = 2
+
     def __init__(self, reason: str, position: int):
         super().__init__(f"{reason} at {position}")
         self.reason = reason
         self.position = position
 
+    def pointed(self, rule: str) -> str:
+        """The reason, and where in the rule, as a person counts and sees it:
+        'unclosed quote at character 6: NATO ▶"Russia'. A lone surrogate (no terminal or chat app
+        can show one) as U+FFFD."""
+        at, shown = self.position, "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in rule)
+        return f"{self.reason} at character {at + 1}: {shown[:at]}\u25b6{shown[at:]}"
+
 
 class OpmlError(NewsalertError):
     """A file that is not OPML; the message says why, in one sentence."""
 
+    exit_code = 2
+
 
 class StoreError(NewsalertError):
-    pass
+    """The database cannot be used: what failed and why; hint: what to do."""
+
+    exit_code = 3
+
+    def __init__(self, message: str, hint: str = ""):
+        super().__init__(message)
+        self.hint = hint
+
+
+class ListenError(NewsalertError):
+    """The web server cannot listen on http.host and http.port (the port is taken, say)."""
+
+    exit_code = 4
+
+    def __init__(self, message: str, hint: str = ""):
+        super().__init__(message)
+        self.hint = hint
+
+
+class UnreachableError(NewsalertError):
+    """A chat app cannot be reached now (the network, its servers): try again later. Not a setting."""
 
 
 class DeliveryError(NewsalertError):

@@ -13,6 +13,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from bot.dedupe import FEED_ITEMS, canonical_url, feed_parameters, shared_parameters, story_key
@@ -38,11 +39,13 @@ from bot.feeds.schedule import Bounds, Hints, next_check_at, paced, posting_gap
 from bot.rules.index import Document, RuleIndex
 from bot.rules.query import parse_rule
 from bot.rules.text import DEFAULT_LANGUAGE
-from bot.store import Store
 from bot.stories import Stories
 from bot.summary import clean_body, summarize
 from bot.summary.lead import Quotable, quote_terms
-from bot.summary.llm import LlmSummarizer
+
+if TYPE_CHECKING:  # only named here: `check` polls without a database or a model, and starts faster
+    from bot.store import Store
+    from bot.summary.llm import LlmSummarizer
 
 log = logging.getLogger(__name__)
 

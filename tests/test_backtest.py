@@ -80,6 +80,6 @@ def test_rules_test_on_the_command_line(tmp_path):
     refused = newsalert("rules", "test", "NATO AND", "--config", config, cwd=tmp_path)
     assert refused.returncode == 2
     assert (
-        refused.stderr.strip()
-        == "newsalert: cannot use that rule: the rule ends where a word was expected at 8"
+        refused.stderr.strip() == "newsalert: cannot use that rule: the rule ends where a word was expected "
+        "at character 9: NATO AND\u25b6"
     )

@@ -179,12 +179,33 @@ def test_check_shows_the_alerts_run_sends_for_the_same_feeds(tmp_path):
     assert len({r["story"] for r in records}) == 2
 
 
+def test_check_names_a_feed_as_the_config_file_does_so_feed_rules_match_as_in_run(tmp_path):
+    (tmp_path / "world.xml").write_bytes(Path(WORLD).read_bytes())
+    rule = 'feed:Reuters "Membership Action Plan"'
+    config = tmp_path / "newsalert.yaml"
+    config.write_text(
+        f"database_url: sqlite:///{tmp_path}/db/newsalert.db\n"
+        "feeds:\n  - url: world.xml\n    name: Reuters\n    backfill: all\n"
+        f"subscriptions:\n  - channel: console\n    rules: ['{rule}']\n"
+    )
+    ran = newsalert("run", "--once", "--config", str(config), cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    assert console_alerts(ran.stdout) == [
+        (SEED_TITLE, "https://world.example.org/news/nato-agrees-to-re-engage-russia", {"Reuters"})
+    ]
+    for given in ([], ["--feed", "world.xml"], ["--feed", str(tmp_path / "world.xml"), "--rule", rule]):
+        checked = newsalert("check", "--config", str(config), *given, cwd=tmp_path)
+        assert checked.returncode == 0, checked.stderr
+        assert console_alerts(checked.stdout) == console_alerts(ran.stdout), given
+
+
 def test_check_refuses_an_unusable_rule_with_the_reason_not_a_traceback(tmp_path):
-    result = newsalert("check", "--feed", WORLD, "--rule", "NATO", "--rule", "  !!", cwd=tmp_path)
+    result = newsalert("check", "--feed", WORLD, "--rule", "NATO", "--rule", "NATO AND !!", cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.strip() == (
-        "newsalert: cannot use that rule: a rule needs at least one word or number, not only punctuation at 2"
-    )
+        "newsalert: cannot use that rule: '!!' has no letters or digits to look for "
+        "at character 10: NATO AND \u25b6!!"
+    ), "which rule, and where in it, as a person counts"
     assert result.stdout == ""
 
 

@@ -3,11 +3,14 @@ Telegram's tests cannot reach, such as adding a feed from a site address on loop
 
 from __future__ import annotations
 
+import io
+from dataclasses import replace
 from datetime import timedelta
 from functools import partial
 
 import pytest
 
+from bot.app import App
 from bot.commands import Chat, Commands, parse_digest, parse_quiet, split_command
 from bot.config import LimitsSettings
 from bot.feeds.discover import find_feed
@@ -18,6 +21,14 @@ from tests.conftest import SAMPLES
 
 ADMIN = Chat("telegram", "7", "Admin", "7", is_admin=True)
 PAGE = b'<html><head><link rel="alternate" type="application/rss+xml" href="/rss/world.xml"></head></html>'
+WORLD = (SAMPLES / "world-news.xml").read_bytes()
+NEW_ITEM = b"""    <item>
+      <title>Ukraine asks again for a Membership Action Plan</title>
+      <link>https://world.example.org/news/ukraine-map</link>
+      <pubDate>Wed, 03 Dec 2008 10:00:00 GMT</pubDate>
+      <description>Kiev renewed its request for a Membership Action Plan on Wednesday.</description>
+    </item>
+"""
 
 
 @pytest.fixture
@@ -34,18 +45,55 @@ async def commands(tmp_path, clock):
     await store.close()
 
 
-async def test_an_admin_adds_a_feed_by_its_site_address_and_removes_it(commands, feed_server):
+@pytest.fixture
+async def unguarded(make_settings, start_app):
+    """Start an app whose feeds from chats are fetched without the SSRF guard, which refuses the feed
+    server on loopback (the guard has tests of its own); the rest is as `newsalert run` has it."""
+
+    async def start(yaml_text: str = "") -> tuple[App, io.StringIO]:
+        app, out = await start_app(make_settings(yaml_text))
+        assert app.poller and app.commands
+        await app.poller.guarded.session.close()
+        app.poller = replace(app.poller, guarded=app.poller.fetcher)
+        app.commands.find_feed = partial(find_feed, app.poller.fetcher, app.poller.parsers)
+        return app, out
+
+    return start
+
+
+async def test_an_admin_adds_a_feed_by_its_site_address_and_removes_it(unguarded, feed_server):
+    app, _out = await unguarded()
+    commands = app.commands
     feed_server.files["/"] = PAGE
-    feed_server.files["/rss/world.xml"] = (SAMPLES / "world-news.xml").read_bytes()
+    feed_server.files["/rss/world.xml"] = WORLD
     reply = await commands.run(ADMIN, "addfeed", feed_server.url("/"))
-    assert (
-        reply.text
-        == f"Added feed 1: {feed_server.url('/rss/world.xml')}. New stories from it are matched from now on."
+    assert reply.text == (
+        f"Added feed 1: {feed_server.url('/rss/world.xml')}. It has 7 item(s) now: that backlog does not "
+        "alert. New stories from it are matched from now on."
     )
     assert "1. " in (await commands.run(ADMIN, "feeds")).text
     assert (await commands.run(ADMIN, "removefeed", "#1")).text == "Removed feed 1."
     assert (await commands.run(ADMIN, "feeds")).text.startswith("No feeds yet.")
     assert (await commands.run(ADMIN, "removefeed", "1")).text == "Cannot remove feed 1: no such feed."
+
+
+async def test_a_feed_added_from_a_chat_is_polled_at_once_and_its_backlog_does_not_alert(
+    unguarded, feed_server, clock
+):
+    app, out = await unguarded("subscriptions:\n  - channel: console\n    rules: [Membership Action Plan]\n")
+    feed_server.files["/world.xml"] = WORLD
+    url = feed_server.url("/world.xml")
+    assert (await app.commands.run(ADMIN, "addfeed", url)).text.startswith(f"Added feed 1: {url}. It has 7")
+    await app.deliver_due()
+    assert out.getvalue() == "", "the backlog holds a story about a Membership Action Plan: no alert"
+    assert (await app.commands.run(ADMIN, "addfeed", url)).text == (
+        f"Feed 1 is watched already: {url}. /feeds lists them."
+    )
+    feed_server.files["/world.xml"] = WORLD.replace(b"    <item>", NEW_ITEM + b"    <item>", 1)
+    clock.advance(timedelta(hours=1))
+    await app.poll_due()
+    await app.deliver_due()
+    assert "== Ukraine asks again for a Membership Action Plan" in out.getvalue()
 
 
 async def test_a_page_without_a_feed_gets_a_sentence_not_a_traceback(commands, feed_server):

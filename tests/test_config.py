@@ -38,6 +38,11 @@ def test_bundled_config_loads_with_every_documented_key():
         ("telegram:\n  tokn: abc\n", "telegram.tokn", "unknown key"),
         ("pol_interval: 5m\n", "pol_interval", "unknown key"),
         ("poll_interval: soon\n", "poll_interval", "'soon' is not a duration like 90s, 5m, 2h or 1d"),
+        ("feeds:\n  - url: a.xml\n    interval: soon\n", "feeds[0].interval", "'soon' is not a duration"),
+        ("telegram:\n  tokn: abc\n", "telegram.tokn", "unknown key; did you mean token?"),
+        ("feeds:\n  - url: a.xml\n    nmae: A\n", "feeds[0].nmae", "unknown key; did you mean name?"),
+        ("summary:\n  llm:\n    modle: x\n", "summary.llm.modle", "unknown key; did you mean model?"),
+        ("shiny: true\n", "shiny", "unknown key"),
         ("http:\n  port: 70000\n", "http.port", "less than or equal to 65535"),
         ("feeds:\n  - url: a.xml\n    backfill: -2\n", "feeds[0].backfill", "backfill must be 0 or more"),
         (
@@ -55,6 +60,31 @@ def test_a_bad_key_or_value_is_refused_naming_the_key(tmp_path, text, key, probl
     assert caught.value.key == key
     assert problem in str(caught.value)
     assert str(caught.value).startswith(f"{key}: ")
+
+
+@pytest.mark.parametrize(
+    ("environ", "variable", "problem"),
+    [
+        ({"NEWSALERT_HTTP_PORT": "eighty"}, "NEWSALERT_HTTP_PORT", "as an integer (got 'eighty')"),
+        ({"NEWSALERT_POLL_INTERVAL": "soon"}, "NEWSALERT_POLL_INTERVAL", "is not a duration"),
+        ({"NEWSALERT_TELEGRAM_ADMINS": "ann"}, "NEWSALERT_TELEGRAM_ADMINS", "valid integer"),
+        ({"TELEGRAM_BOT_TOKEN": "not-a-token"}, "TELEGRAM_BOT_TOKEN", "not a bot token"),
+    ],
+)
+def test_a_bad_value_from_the_environment_is_named_by_its_variable(tmp_path, environ, variable, problem):
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, "http:\n  port: 8080\n"), environ)
+    assert str(caught.value).startswith(f"{variable}: ") and problem in str(caught.value)
+    assert "not-a-token" not in str(caught.value), "a secret is never echoed"
+
+
+def test_a_bad_value_from_a_secret_file_is_named_by_that_variable(tmp_path):
+    secret = tmp_path / "token"
+    secret.write_text("xapp-1-A-secret\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(None, {"SLACK_BOT_TOKEN_FILE": str(secret), "SLACK_SIGNING_SECRET": "s"})
+    assert str(caught.value).startswith("SLACK_BOT_TOKEN_FILE: an app-level token (xapp-...)")
+    assert "secret" not in str(caught.value).replace("SLACK", "")
 
 
 def test_environment_overrides_the_file(tmp_path):
@@ -185,9 +215,9 @@ def test_endless_and_directory_files_are_refused(tmp_path):
 @pytest.mark.parametrize(
     ("rule", "problem"),
     [
-        ("nato NEAR/\u00b2 russia", "NEAR needs a number of words from 1 to 50, like NEAR/5 at 5"),
-        ("(" * 40 + "NATO" + ")" * 40, "parentheses nest at most 32 deep at 32"),
-        ("NATO OR /./", "this regex matches nearly every story; make it more specific at 8"),
+        ("nato NEAR/\u00b2 russia", "NEAR needs a number of words from 1 to 50, like NEAR/5 at character 6"),
+        ("(" * 40 + "NATO" + ")" * 40, "parentheses nest at most 32 deep at character 33"),
+        ("NATO OR /./", "this regex matches nearly every story; make it more specific at character 9"),
     ],
 )
 def test_a_hostile_config_rule_stops_start_up_naming_it(tmp_path, rule, problem):
@@ -195,4 +225,5 @@ def test_a_hostile_config_rule_stops_start_up_naming_it(tmp_path, rule, problem)
     settings = load_settings(write(tmp_path, text), {})
     with pytest.raises(ConfigError) as caught:
         config_subscriptions(settings)
-    assert str(caught.value) == f"subscriptions[0].rules[1]: {problem}"
+    assert str(caught.value).startswith(f"subscriptions[0].rules[1]: {problem}: ")
+    assert str(caught.value).replace("\u25b6", "").endswith(rule), "the rule, marked where it goes wrong"

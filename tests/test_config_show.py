@@ -46,4 +46,4 @@ def test_config_show_prints_file_and_environment_with_every_secret_blanked(tmp_p
 def test_config_show_names_a_bad_key_instead(tmp_path):
     result = newsalert("config", "show", "--config", str(write_config(tmp_path, "htp: {}\n")), cwd=tmp_path)
     assert result.returncode == 2
-    assert result.stderr.strip() == "newsalert: configuration error: htp: unknown key"
+    assert result.stderr.strip() == "newsalert: configuration error: htp: unknown key; did you mean http?"

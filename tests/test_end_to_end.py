@@ -203,21 +203,26 @@ async def test_a_gone_chat_stops_its_subscription(running, clock):
 
 async def test_health_turns_bad_when_the_ticks_stop(running, clock):
     app, _out = await running()
-    ok, details = await app.health()
-    assert not ok and details["problems"] == ["poll has not run yet", "deliver has not run yet"]
+    status, details = await app.health()
+    assert status == "unhealthy" and details["problems"] == [
+        "poll has not run yet",
+        "deliver has not run yet",
+    ]
     await cycle(app)
-    assert (await app.health())[0] is True
+    assert (await app.health())[0] == "ok"
     clock.advance(timedelta(minutes=10))
-    ok, details = await app.health()
-    assert not ok and details["problems"] == [
+    status, details = await app.health()
+    assert status == "unhealthy" and details["problems"] == [
         "poll has not run since 12:00:00",
         "deliver has not run since 12:00:00",
     ]
     await cycle(app)
     await app.store.close()  # the database gone
     app.store.engine = create_async_engine("sqlite+aiosqlite:////nonexistent/dir/x.db")
-    ok, details = await app.health()
-    assert not ok and details["problems"] == ["the database does not answer (OperationalError)"]
+    status, details = await app.health()
+    assert status == "unhealthy" and details["problems"] == [
+        "the database does not answer (OperationalError)"
+    ]
 
 
 async def test_a_page_that_is_not_a_feed_backs_off_and_does_not_count_as_first_poll(

@@ -162,7 +162,7 @@ async def test_a_feed_added_from_a_chat_cannot_reach_internal_addresses(bot, fee
     app, out = bot
     feed_server.files["/internal.xml"] = WORLD
     url = feed_server.url("/internal.xml")
-    feed_id = await app.store.add_chat_feed(url, "Sneaky", timedelta(minutes=5), clock.now())
+    feed_id, _new = await app.store.add_feed(url, "Sneaky", timedelta(minutes=5), clock.now())
     reports = {r.feed_id: r for r in await app.poll_due()}
     assert reports[feed_id].error == (
         "127.0.0.1 is a loopback address; feeds added from a chat must be on the public internet."

@@ -73,7 +73,7 @@ def _feeds_in(db: Path) -> list[tuple[str, str, str]]:
         return conn.execute("select url, name, source from feeds where active order by url").fetchall()
 
 
-def test_import_adds_untrusted_feeds_skips_duplicates_and_export_round_trips(tmp_path):
+def test_the_operators_import_adds_trusted_feeds_skips_duplicates_and_export_round_trips(tmp_path):
     config = write_config(tmp_path)
     db = tmp_path / "db" / "newsalert.db"
     first = newsalert(
@@ -90,8 +90,8 @@ def test_import_adds_untrusted_feeds_skips_duplicates_and_export_round_trips(tmp
     )
     assert same.stdout.strip() == "Added 0 feed(s); 3 were already watched."
     imported = [row for row in _feeds_in(db) if row[0].startswith("https://")]
-    assert len(imported) == 7 and {source for _, _, source in imported} == {"chat"}, "chat feeds: guarded"
-    assert ("https://baltic.example.com/feed.xml", "Baltics", "chat") in imported
+    assert len(imported) == 7 and {source for _, _, source in imported} == {"operator"}, "yours: trusted"
+    assert ("https://baltic.example.com/feed.xml", "Baltics", "operator") in imported
 
     exported = newsalert("opml", "export", str(tmp_path / "out.opml"), "--config", str(config), cwd=tmp_path)
     assert exported.returncode == 0, exported.stderr
@@ -102,22 +102,24 @@ def test_import_adds_untrusted_feeds_skips_duplicates_and_export_round_trips(tmp
     back = newsalert("opml", "import", str(tmp_path / "out.opml"), "--config", str(other), cwd=tmp_path)
     assert back.stdout.strip() == "Added 7 feed(s); 0 were already watched."
     restored = _feeds_in(tmp_path / "other" / "db" / "newsalert.db")
-    assert restored == [(url, name or url, "chat") for url, name, _ in before]
+    assert restored == [(url, name or url, "operator") for url, name, _ in before]
 
 
 def test_export_to_standard_output_and_a_long_import_with_progress(tmp_path):
     config = write_config(tmp_path)
     feeds = [(f"https://feeds{i}.example/rss", f"Feed {i}") for i in range(30)]
-    many = write_opml([*feeds, ("file:///etc/passwd", "local"), ("ftp://x.example/feed", "")], NOW)
+    local = ("file:///srv/feeds/local.xml", "Local")  # the operator's own: trusted, as in the config file
+    many = write_opml([*feeds, local, ("ftp://x.example/feed", "")], NOW)
     (tmp_path / "many.opml").write_bytes(many)
     result = newsalert("opml", "import", str(tmp_path / "many.opml"), "--config", str(config), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == (
-        "Added 30 feed(s); 0 were already watched.\n"
-        "Left out 2 that are not http(s) addresses: file:///etc/passwd, ftp://x.example/feed"
+        "Added 31 feed(s); 0 were already watched.\n"
+        "Left out 1:\n"
+        "  - ftp://x.example/feed: not an http(s) or file address"
     )
     out = newsalert("opml", "export", "--config", str(config), cwd=tmp_path)
-    assert sorted(parse_opml(out.stdout.encode())) == sorted(feeds)
+    assert sorted(parse_opml(out.stdout.encode())) == sorted([*feeds, local])
 
 
 def test_import_of_a_file_that_is_not_opml_says_so(tmp_path):

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import random
+import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
@@ -324,7 +326,7 @@ async def test_a_refused_bot_token_stops_start_up(make_settings, slack, start_ap
     settings = make_settings(
         f"slack:\n  bot_token: xoxb-wrong\n  signing_secret: s\n  api_url: {slack.api_url}\n"
     )
-    with pytest.raises(ConfigError, match=r"slack.bot_token: Slack refused it \(invalid_auth\)"):
+    with pytest.raises(ConfigError, match=r"slack.bot_token: Slack refused this token \(invalid_auth\)"):
         await start_app(settings)
 
 
@@ -502,3 +504,25 @@ async def test_hostile_requests_get_400_or_401_never_500_and_slack_still_works(
     body = as_form({"payload": json.dumps(a_press(user, "list"))})
     assert (await user.post(body, signed(body, now)))[0] == 200
     assert "Membership Action Plan" in slack.responses[-1]["text"], "the button press was answered"
+
+
+async def test_a_slack_user_claims_the_bot_with_the_logged_code(workspace, slack, caplog):
+    """Slack shows a slash command and its answer only to whoever typed it: any channel will do."""
+    app, user = await workspace()
+    caplog.set_level(logging.INFO)
+    await app.commands.offer_claim(["slack"])  # as `newsalert run` does when slack.admins is empty
+    [line] = [r.getMessage() for r in caplog.records if "claim" in r.getMessage()]
+    code = re.search(r"/newsalert claim (\S+)\)", line).group(1)
+    _status, answer = await user.types("status")
+    assert answer["text"].startswith("Sorry, only the bot's admins can see its health.")
+    _status, answer = await user.types("claim aaaa-bbbb-cccc")
+    assert answer["text"].startswith("That is not a code that works")
+    _status, answer = await user.types(f"claim {code}")
+    assert answer["text"].startswith(
+        "You are an admin of this bot now: you may add feeds (/newsalert addfeed"
+    )
+    _status, answer = await user.types("status")
+    assert answer["text"].startswith("Feeds: 1 watched")
+    user.user = "U2"
+    _status, answer = await user.types(f"claim {code}")
+    assert answer["text"].startswith("That is not a code that works"), "a code works once"

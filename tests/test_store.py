@@ -232,7 +232,7 @@ async def test_a_full_text_joining_a_thin_items_story_becomes_its_face_and_the_a
 async def test_an_article_linking_two_stories_merges_them_and_no_chat_gets_the_event_twice(store):
     wire, globe = await _two_feeds_and_two_chats(store)
     _, _, title, body = OUTLETS[0]
-    page = _story(wire, 1, "NATO to talk with Russia again", "A short item.", "https://wire.example/1", (1,))
+    page = _story(wire, 1, "NATO ministers meet", "A short item.", "https://wire.example/1", (1,))
     await store.save_poll(wire, [page], FeedUpdate(None, None, None, NOW, "Wire"), NOW, STORIES)
     [sent] = await store.claim_due_deliveries(NOW, ["console"], 10, timedelta(minutes=1))
     await store.mark_sent("outbox", [sent.id], "m-1", NOW)
@@ -249,3 +249,31 @@ async def test_an_article_linking_two_stories_merges_them_and_no_chat_gets_the_e
     assert by_chat["one"].message_id == "m-1", "chat one's alert is edited to take the other outlet in"
     assert by_chat["one"].alert.also_in == ("Wire",) and by_chat["one"].alert.feed_name == "Globe"
     assert by_chat["two"].message_id is None and by_chat["two"].alert.feed_name == "Globe"
+
+
+async def test_a_claim_code_works_once_until_it_expires_and_is_kept_only_as_its_hash(store):
+    await store.add_claim_code("a" * 64, NOW + timedelta(hours=24), NOW)
+    await store.add_claim_code("b" * 64, NOW + timedelta(hours=24), NOW)  # another replica's
+    assert not await store.claim_admin("c" * 64, "telegram", "7", "7", NOW)
+    assert await store.claim_admin("b" * 64, "telegram", "7", "7", NOW)
+    assert not await store.claim_admin("a" * 64, "telegram", "8", "8", NOW), "a claim spends every code"
+    assert await store.is_admin("telegram", "7") and not await store.is_admin("telegram", "8")
+    assert not await store.is_admin("slack", "7") and await store.admin_count("telegram") == 1
+
+    await store.add_claim_code("d" * 64, NOW + timedelta(hours=24), NOW)
+    assert not await store.claim_admin("d" * 64, "slack", "U1", "D1", NOW + timedelta(hours=24))
+    await store.add_claim_code("e" * 64, NOW + timedelta(hours=24), NOW)
+    assert await store.spend_claim_code("e" * 64, NOW), "typed in a group: spent, nobody made admin"
+    assert not await store.claim_admin("e" * 64, "slack", "U1", "D1", NOW)
+    assert await store.admin_count("slack") == 0
+
+
+async def test_the_admins_notices_reach_the_chats_they_claimed_the_bot_from(store):
+    for address in ("7", "8"):
+        await store.subscribe("telegram", address, address, NOW)
+    await store.add_claim_code("a" * 64, NOW + timedelta(hours=24), NOW)
+    assert await store.claim_admin("a" * 64, "telegram", "7", "7", NOW)
+    await store.notify("telegram", [], "feed 3 is gone", NOW)
+    await store.notify("slack", [], "not for telegram", NOW)
+    due = await store.claim_due_notices(NOW, ["telegram", "slack"], 10, timedelta(minutes=1))
+    assert [(n.subscription.address, n.text) for n in due] == [("7", "feed 3 is gone")]

@@ -17,7 +17,7 @@ from bot.domain import StoryArticle, StoryKey, TermCounts
 from bot.stories import Stories, face
 from bot.summary import clean_body
 from tests.data.events import CORPUS, feed_order, load_labels, parse_corpus_feed
-from tests.data.wire_story import OUTLETS, SAME_TOPIC
+from tests.data.wire_story import OUTLETS, SAME_TOPIC, WIRE
 
 NOON = datetime(2026, 2, 17, 12, tzinfo=UTC)
 STORIES = Stories()
@@ -135,6 +135,29 @@ def test_articles_further_apart_than_the_window_are_two_stories():
     assert longer.decide([article(2, key, hours=49)], [article(1, key)], WIRE_COUNTS).stories[2] == 1
 
 
+# A one-line item: its own headline and the wire text's first sentence (the Herald rewrites the rest).
+ONE_LINE = keyed("NATO ministers back renewed Russia contacts", WIRE.split(". ")[0] + ".")
+HERALD = WIRE_KEYS[4]
+
+
+def test_a_one_line_item_joins_the_full_text_that_opens_with_the_same_news():
+    """A feed's headline and first sentence meet as many words of the full text (its opening), not
+    all the paragraphs the item never had."""
+    thin, full = ONE_LINE, HERALD
+    assert STORIES.decide([article(2, full)], [article(1, thin)], WIRE_COUNTS).stories == {2: 1}
+    assert STORIES.decide([article(2, thin)], [article(1, full)], WIRE_COUNTS).stories == {2: 1}
+
+
+def test_texts_alike_a_day_apart_are_two_stories_but_copies_still_join():
+    """The same names a day later are mostly the next development: the further apart two articles
+    were published, the more alike their texts must be to be one event."""
+    thin = article(1, ONE_LINE)
+    assert STORIES.decide([article(2, HERALD, hours=2)], [thin], WIRE_COUNTS).stories == {2: 1}
+    assert STORIES.decide([article(2, HERALD, hours=24)], [thin], WIRE_COUNTS).stories == {2: 2}
+    copy = article(2, WIRE_KEYS[1], hours=24)
+    assert STORIES.decide([copy], [article(1, WIRE_KEYS[0])], WIRE_COUNTS).stories == {2: 1}
+
+
 def test_an_article_that_links_two_stories_merges_them_into_the_older():
     page, copy = keyed("NATO agrees to resume contacts", "Short.", "https://a.test/x"), WIRE_KEYS[0]
     older = article(1, page)  # the page before it carried the wire text
@@ -160,13 +183,16 @@ def test_a_story_shows_a_full_text_over_a_thin_item_then_the_earliest():
 
 
 def test_a_new_database_joins_copies_but_not_articles_that_share_only_common_words():
-    """With no counts yet every word weighs alike: only texts alike in most of their words join."""
-    empty = TermCounts(0, {})
+    """A new database has counted only its first poll's articles (the store counts a poll's own before
+    it decides): every word weighs about alike, and texts sharing only "the", "on Tuesday" and "said"
+    stay apart while copies join."""
     copies = [article(i, key) for i, key in enumerate(WIRE_KEYS[:2], 1)]
-    assert STORIES.decide(copies[1:], copies[:1], empty).stories == {2: 1}
     storm = article(3, keyed("The storm made landfall on Tuesday", BACKGROUND[1]))
     markets = article(4, keyed("Markets fell on Tuesday", BACKGROUND[0]))
-    assert STORIES.decide([markets], [storm], empty).stories == {4: 4}
+    first_poll = counts_of([a.key for a in (*copies, storm, markets)])
+    assert STORIES.decide(copies[1:], copies[:1], first_poll).stories == {2: 1}
+    assert STORIES.decide(copies[1:], copies[:1], TermCounts(0, {})).stories == {2: 1}, "none counted yet"
+    assert STORIES.decide([markets], [storm], first_poll).stories == {4: 4}
 
 
 # ---- the labelled events of the real feeds -----------------------------------------------------------------

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import random
+import re
 import signal
 from datetime import UTC, datetime, timedelta
 
@@ -19,7 +21,7 @@ from bot.app import App
 from bot.channels.telegram import file_url, render_alert, units
 from bot.domain import Alert, Match, Quote
 from bot.errors import ConfigError
-from bot.opml import parse_opml
+from bot.opml import parse_opml, write_opml
 from bot.web import build_web_app, start_web
 from tests.conftest import ROOT, SAMPLES, SEED_TITLE
 from tests.fakes.hostile_client import DEEP, damaged, odd_bytes, odd_json, post_raw, replace_somewhere
@@ -648,3 +650,133 @@ async def test_status_tells_an_admin_what_fails_the_last_poll_the_queue_and_deli
     ]
     last = clock.now() - timedelta(hours=1)
     assert lines[2] == f"Last successful poll: {last:%d %b %H:%M} UTC (1h 00m ago)"
+
+
+# --- the first admin: the code from the log, /claim in a private chat ---------------------------------
+
+WRONG_CODE = "That is not a code that works"
+
+
+def logged_code(caplog: pytest.LogCaptureFixture) -> str:
+    """The claim code from the one log line that gives it."""
+    lines = [record.getMessage() for record in caplog.records if "/claim " in record.getMessage()]
+    assert len(lines) == 1, lines
+    found = re.search(r"/claim (\S+) to the bot in a private chat", lines[0])
+    assert found, lines[0]
+    return found.group(1)
+
+
+def said_anywhere(telegram: FakeTelegram) -> str:
+    return "\n".join([m["text"] for m in telegram.sent] + [a.get("text", "") for a in telegram.answers])
+
+
+async def test_the_operator_claims_the_bot_with_the_logged_code_once_and_wrong_codes_are_slowed(
+    bot, telegram, caplog, clock, start_app
+):
+    app = await bot()
+    caplog.set_level(logging.INFO)
+    await app.commands.offer_claim(["telegram"])  # as `newsalert run` does when telegram.admins is empty
+    code = logged_code(caplog)
+    assert re.fullmatch(r"[a-z2-9]{4}-[a-z2-9]{4}-[a-z2-9]{4}", code)
+    reply = await say(app, telegram, "/addfeed https://www.nato.int")
+    assert reply["text"].startswith("Sorry, only the bot's admins can change its feeds.")
+
+    for wrong in ("aaaa-bbbb-cccc", code[:-1] + ("3" if code[-1] == "2" else "2"), "1234"):
+        assert (await say(app, telegram, f"/claim {wrong}"))["text"].startswith(WRONG_CODE)
+    reply = await say(app, telegram, f"/claim {code}")
+    assert reply["text"] == "Too many wrong codes: try again in 1 minute.", "even the right one waits"
+    clock.advance(timedelta(minutes=1))
+    reply = await say(app, telegram, f"/claim {code.upper().replace('-', ' ')}")
+    assert reply["text"].startswith("You are an admin of this bot now: you may add feeds (/addfeed URL")
+    reply = await say(app, telegram, "/addfeed http://169.254.169.254/latest")
+    assert reply["text"].startswith("I could not add that feed: 169.254.169.254 is a cloud metadata address")
+
+    reply = await say(app, telegram, f"/claim {code}", chat=2002, user=2002)
+    assert reply["text"].startswith(WRONG_CODE), "a code works once"
+    assert code not in said_anywhere(telegram)
+    assert [r for r in caplog.records if code in r.getMessage()] == [caplog.records[0]], "one line only"
+
+    again, _out = await start_app(app.settings)  # a restart: the admin is kept, and no code is needed
+    assert await again.commands.offer_claim(["telegram"]) is None
+    assert (await say(again, telegram, "/status", chat=1001))["text"].startswith("Feeds: 1 watched")
+
+
+async def test_a_code_typed_in_a_group_is_spent_and_makes_nobody_an_admin(bot, telegram, caplog):
+    app = await bot()
+    caplog.set_level(logging.INFO)
+    await app.commands.offer_claim(["telegram"])
+    code = logged_code(caplog)
+    telegram.admins.add((GROUP, 7))
+    reply = await say(app, telegram, f"/claim {code}", chat=GROUP, user=7, kind="supergroup")
+    assert reply["text"].startswith("That code was typed where others can read it, so it no longer works.")
+    assert (await say(app, telegram, f"/claim {code}", chat=7, user=7))["text"].startswith(WRONG_CODE)
+    assert (await say(app, telegram, "/status", chat=7, user=7))["text"].startswith("Sorry, only the bot's")
+    assert code not in said_anywhere(telegram)
+
+
+async def test_admins_from_the_settings_need_no_code_and_chat_feeds_meet_the_guard_with_its_reason(
+    bot, telegram, caplog
+):
+    app = await bot("  admins: [1001]\n")
+    assert "/claim" not in (await say(app, telegram, "/help"))["text"], "the code is the operator's"
+    reply = await say(app, telegram, "/claim aaaa-bbbb-cccc")
+    assert reply["text"] == "You are an admin of this bot already."
+    reply = await say(app, telegram, "/addfeed http://127.0.0.1/feed")
+    assert reply["text"] == (
+        "I could not add that feed: 127.0.0.1 is a loopback address; feeds added from a chat must be on "
+        "the public internet."
+    )
+    reply = await say(app, telegram, "/addfeed 169.254.169.254/latest")
+    assert reply["text"].startswith("I could not add that feed: 169.254.169.254 is a cloud metadata address")
+
+    listing = write_opml(
+        [("http://127.0.0.1/feed", "Local"), ("http://169.254.169.254/latest", "Metadata"),
+         ("file:///etc/passwd", "File"), ("https://world.example.org/rss.xml", "World")],
+        PUBLISHED,
+    )  # fmt: skip
+    telegram.user_sends_document(listing, "feeds.opml", "/import")
+    await app.channels["telegram"].poll_updates()
+    assert telegram.last()["text"].splitlines() == [
+        "Added 1 feed(s); 0 were already watched. New stories from them are matched from now on.",
+        "Left out 3:",
+        "  - http://127.0.0.1/feed: 127.0.0.1 is a loopback address; feeds added from a chat must be on "
+        "the public internet.",
+        "  - http://169.254.169.254/latest: 169.254.169.254 is a cloud metadata address; feeds added from "
+        "a chat must be on the public internet.",
+        "  - file:///etc/passwd: file: URLs are not allowed; feeds added from a chat must use http or https.",
+    ]
+    feeds = (await say(app, telegram, "/feeds"))["text"]
+    assert "127.0.0.1/feed" not in feeds and "169.254" not in feeds and "world.example.org" in feeds
+
+
+async def test_the_running_bot_logs_a_code_that_makes_its_first_admin_once(telegram, tmp_path):
+    """`newsalert run` as the operator starts it, with no admin: the code is in the log, once."""
+    config = tmp_path / "newsalert.yaml"
+    config.write_text(
+        f"database_url: sqlite:///{tmp_path}/newsalert.db\nhttp:\n  host: 127.0.0.1\n  port: 0\nfeeds: []\n",
+        encoding="utf-8",
+    )
+    env = {**clean_env(), "TELEGRAM_BOT_TOKEN": TOKEN, "NEWSALERT_TELEGRAM_API_URL": telegram.api_url}
+    process = await started("run", "--config", str(config), cwd=tmp_path, env=env)
+    log = []
+    try:
+        while not re.search(r"/claim (\S+) ", "".join(log)):
+            log.append((await asyncio.wait_for(process.stderr.readline(), 30)).decode())
+        code = re.search(r"/claim (\S+) ", log[-1]).group(1)
+        telegram.user_says("/claim wrong-code")
+        assert (await asyncio.wait_for(telegram.message_number(1), 30))["text"].startswith(WRONG_CODE)
+        telegram.user_says(f"/claim {code}")
+        assert (await asyncio.wait_for(telegram.message_number(2), 30))["text"].startswith(
+            "You are an admin of this bot now"
+        )
+        telegram.user_says(f"/claim {code}", chat=2002, user=2002)
+        assert (await asyncio.wait_for(telegram.message_number(1, 2002), 30))["text"].startswith(WRONG_CODE)
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(process.wait(), 15) == 0
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    log.append((await process.stderr.read()).decode())
+    assert "".join(log).count(code) == 1, "the code is in the operator's line at start, and nowhere else"
+    assert code not in said_anywhere(telegram)

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import regex
-from aiohttp import web
 
 from bot.domain import Alert, Quote, Receipt
 from bot.pacing import Rate
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 ELLIPSIS = "\u2026"
 _GRAPHEME = regex.compile(r"\X")  # one user-perceived character: a flag, an emoji sequence, e + accent
@@ -59,7 +61,8 @@ class Channel(Protocol):
     overall: Rate | None  # the chat app's ceiling for all chats together (None: none)
 
     async def start(self) -> None:
-        """Connect and check the credentials; ConfigError names the setting that is wrong."""
+        """Connect and check the credentials; ConfigError names the setting that is wrong (a token the
+        chat app refuses), UnreachableError says the chat app cannot be reached now (tried again later)."""
         ...
 
     async def close(self) -> None: ...

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from aiohttp import web
 from rich.console import Console
 from rich.text import Text
 
 from bot.channels.base import nested
 from bot.domain import Alert, Quote, Receipt
 from bot.pacing import Rate
+
+if TYPE_CHECKING:  # the web server is not needed to print (`newsalert check` starts faster)
+    from aiohttp import web
 
 MARK = "**"  # matched words stay visible where there is no colour (pipes, docker logs)
 

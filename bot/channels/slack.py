@@ -23,6 +23,7 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -31,7 +32,7 @@ from bot.channels.base import clip
 from bot.commands import Button, Chat, Commands, Reply, is_slow, split_command
 from bot.config import SlackSettings
 from bot.domain import Alert, Clock, Quote, Receipt
-from bot.errors import ConfigError, PermanentDeliveryError, TransientDeliveryError
+from bot.errors import ConfigError, PermanentDeliveryError, TransientDeliveryError, UnreachableError
 from bot.pacing import Rate
 
 log = logging.getLogger(__name__)
@@ -267,6 +268,17 @@ def _strings(value: Any, required: tuple[str, ...], optional: tuple[str, ...] = 
 # --- adapter -----------------------------------------------------------------------------------
 
 
+class _SameToken(logging.Filter):
+    """Bolt warns, when SLACK_BOT_TOKEN is set, that the client's token wins over it: they are the same
+    token (ours is read from that variable), so there is nothing to warn about."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != warning_client_prioritized_and_token_skipped()
+
+
+SAME_TOKEN = _SameToken()
+
+
 class Signatures(Protocol):
     """Where signed requests are kept while they could be replayed: the database, which every replica
     shares and a restart keeps."""
@@ -287,6 +299,7 @@ class SlackChannel:
         self.clock = clock
         self.signatures = signatures
         self.session = aiohttp.ClientSession()
+        logging.getLogger("slack_bolt.AsyncApp").addFilter(SAME_TOKEN)  # added once, however many apps
         self.client = AsyncWebClient(
             settings.bot_token.get_secret_value(), base_url=settings.api_url, session=self.session
         )
@@ -302,14 +315,27 @@ class SlackChannel:
         self._socket: AsyncSocketModeHandler | None = None
 
     async def start(self) -> None:
+        """Check the bot token. ConfigError when Slack refuses it (fatal: only the operator can fix it);
+        UnreachableError when Slack cannot be reached now (try again later)."""
+        host = urlsplit(self.settings.api_url).netloc
         try:
             await self.client.auth_test()
         except SlackApiError as error:
-            raise ConfigError(
-                "slack.bot_token", f"Slack refused it ({error.response.get('error')})"
+            code = error.response.get("error")
+            if code in LOCKED_OUT:
+                raise ConfigError(
+                    "slack.bot_token",
+                    f"Slack refused this token ({code})",
+                    "Copy the Bot User OAuth Token (xoxb-...) again from your app's OAuth & Permissions "
+                    "page; reinstall the app to the workspace if it was removed.",
+                ) from None
+            raise UnreachableError(
+                f"Slack at {host} answered {code} (HTTP {error.response.status_code})"
             ) from None
-        except aiohttp.ClientError as error:
-            raise ConfigError("slack.api_url", f"cannot reach Slack ({type(error).__name__})") from None
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise UnreachableError(
+                f"cannot reach Slack at {host} ({type(error).__name__}: {error})"
+            ) from None
 
     async def close(self) -> None:
         await self.settle()
@@ -507,6 +533,7 @@ class SlackChannel:
             may_edit=admin or not self.settings.editors or user in self.settings.editors,
             is_admin=admin,
             prefix=f"{self.settings.command} ",
+            private=True,  # Slack shows a slash command, and our answer, only to whoever typed it
         )
 
 

@@ -17,11 +17,20 @@ import re
 from collections.abc import Awaitable
 from datetime import timedelta
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from telegram import Bot, BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatMemberStatus, ChatType, ParseMode
-from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, NetworkError, RetryAfter
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
 from telegram.request import HTTPXRequest
 
 from bot.channels import base
@@ -34,6 +43,7 @@ from bot.errors import (
     OpmlError,
     PermanentDeliveryError,
     TransientDeliveryError,
+    UnreachableError,
 )
 from bot.pacing import Rate
 
@@ -234,22 +244,37 @@ class TelegramChannel:
         self._failing: str | None = None  # why getUpdates fails, while it does
 
     async def start(self) -> None:
-        """Check the token, register the command menu, and choose webhook or long polling."""
+        """Check the token, register the command menu, and choose webhook or long polling.
+
+        ConfigError when Telegram refuses the token or the webhook (fatal: only the operator can fix
+        it); UnreachableError when Telegram cannot be reached now (try again later)."""
         try:
             await self.bot.initialize()
+            self.username = self.bot.username
+            await self.bot.set_my_commands([BotCommand(c.name, c.summary) for c in COMMANDS])
+            if self.settings.webhook_url:
+                url = self.settings.webhook_url.rstrip("/") + WEBHOOK_PATH
+                await self.bot.set_webhook(url, secret_token=self.settings.webhook_secret_value())
+            else:
+                await self.bot.delete_webhook()
         except InvalidToken:
             raise ConfigError(
-                "telegram.token", "Telegram refused this token; copy it again from @BotFather"
+                "telegram.token",
+                "Telegram refused this token (401 Unauthorized)",
+                "Copy it again from @BotFather (/mybots, then API Token); a revoked token no longer works.",
             ) from None
-        except NetworkError as error:
-            raise ConfigError("telegram.api_url", f"cannot reach Telegram ({type(error).__name__})") from None
-        self.username = self.bot.username
-        await self.bot.set_my_commands([BotCommand(c.name, c.summary) for c in COMMANDS])
-        if self.settings.webhook_url:
-            url = self.settings.webhook_url.rstrip("/") + WEBHOOK_PATH
-            await self.bot.set_webhook(url, secret_token=self.settings.webhook_secret_value())
-        else:
-            await self.bot.delete_webhook()
+        except (NetworkError, RetryAfter) as error:  # TimedOut is a NetworkError
+            host = urlsplit(self.settings.api_url).netloc
+            raise UnreachableError(f"cannot reach Telegram at {host} ({self._cause(error)})") from None
+        except BadRequest as error:
+            if self.settings.webhook_url:
+                raise ConfigError("telegram.webhook_url", f"Telegram refused it: {error.message}") from None
+            raise
+
+    def _cause(self, error: TelegramError) -> str:
+        """What went wrong, in the library's words, without the token (some name the URL called)."""
+        token = self.settings.token.get_secret_value() if self.settings.token else ""
+        return error.message.replace(token, "**********") if token else error.message
 
     async def close(self) -> None:
         await self.settle()
@@ -519,4 +544,5 @@ class TelegramChannel:
             is_admin=user_id in self.settings.admins,
             allowed=allowed,
             files=True,
+            private=chat.type == ChatType.PRIVATE,
         )

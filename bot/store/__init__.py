@@ -6,6 +6,7 @@ SQLite by default (WAL), PostgreSQL for scale; schema changes only through Alemb
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, nullcontext
@@ -21,6 +22,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from bot.errors import StoreError
+from bot.store.admins import AdminRows
 from bot.store.feeds import FeedRows
 from bot.store.queues import QueueRows
 from bot.store.rows import T, hold_lock, lock_key
@@ -54,9 +56,9 @@ def _upgrade(connection: Connection) -> None:
     command.upgrade(config, "head")
 
 
-class Store(FeedRows, RuleRows, QueueRows, SignatureRows):
+class Store(FeedRows, RuleRows, QueueRows, SignatureRows, AdminRows):
     """The one way in: opening, migrating and writing here; the queries of each kind of row in
-    feeds.py, rules.py, queues.py and signatures.py."""
+    feeds.py, rules.py, queues.py, signatures.py and admins.py."""
 
     def __init__(self, engine: AsyncEngine, sync_engine: Engine | None = None):
         self.engine = engine
@@ -126,7 +128,14 @@ class Store(FeedRows, RuleRows, QueueRows, SignatureRows):
         if on_disk and existing and not Path(url.database).is_file():
             raise StoreError(f"no SQLite database at {url.database}")
         if on_disk:
-            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise StoreError(
+                    f"cannot create the data directory {Path(url.database).parent}: {error.strerror}",
+                    f"Create it, writable by the user that runs newsalert (uid {os.geteuid()}), "
+                    "or set database_url (NEWSALERT_DATABASE_URL) to a writable place.",
+                ) from error
         try:
             engine = create_async_engine(url)
             sync_engine = create_engine(url.set(drivername="sqlite")) if on_disk else None

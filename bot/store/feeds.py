@@ -22,7 +22,9 @@ from bot.domain import (
 from bot.store.queues import dump_matches
 from bot.store.rows import Direct, Rows, hold_lock, one_of
 from bot.store.stories import plan_stories
-from bot.store.tables import articles, feeds, llm_summaries, notices, outbox, subscriptions
+from bot.store.tables import admins, articles, feeds, llm_summaries, notices, outbox, subscriptions
+
+TRUSTED = ("config", "operator")  # feeds' sources polled without the SSRF guard: not from a chat
 
 
 class FeedRows(Rows):
@@ -72,20 +74,34 @@ class FeedRows(Rows):
         async with self.engine.connect() as conn:
             return [tuple(row) for row in (await conn.execute(query)).all()]  # type: ignore[misc]
 
-    async def add_chat_feed(self, url: str, name: str, interval: timedelta, now: datetime) -> int:
-        """A feed added from a chat (untrusted: fetched through the SSRF guard); returns its id."""
+    async def add_feed(
+        self, url: str, name: str, interval: timedelta, now: datetime, *, source: str = "chat"
+    ) -> tuple[int, bool]:
+        """A feed added from a chat (untrusted: fetched through the SSRF guard), or by the operator's
+        `opml import` (source "operator": trusted, as the config file's); its id, and whether it is
+        new to the watch list. A feed watched already stays as it is; one watched before comes back
+        as this source says."""
         async with self._write() as conn:
-            found = (await conn.execute(select(feeds.c.id).where(feeds.c.url == url))).scalar()
+            found = (await conn.execute(select(feeds.c.id, feeds.c.active).where(feeds.c.url == url))).first()
             if found is not None:
-                await conn.execute(update(feeds).where(feeds.c.id == found).values(active=True))
-                return found
+                if not found.active:
+                    back = update(feeds).where(feeds.c.id == found.id)
+                    await conn.execute(back.values(active=True, source=source))
+                return found.id, not found.active
             result = await conn.execute(
                 insert(feeds).values(
                     url=url, name=name, interval_seconds=int(interval.total_seconds()), backfill=0,
-                    source="chat", active=True, next_check_at=now, created_at=now,
+                    source=source, active=True, next_check_at=now, created_at=now,
                 )
             )  # fmt: skip
-            return result.inserted_primary_key[0]
+            return result.inserted_primary_key[0], True
+
+    async def feed_items(self, feed_id: int) -> tuple[int, str | None]:
+        """How many items of this feed are stored, and why it fails, while it does."""
+        count = select(func.count()).select_from(articles).where(articles.c.feed_id == feed_id)
+        error = select(feeds.c.last_error).where(feeds.c.id == feed_id, feeds.c.failing_since.is_not(None))
+        async with self.engine.connect() as conn:
+            return int((await conn.execute(count)).scalar() or 0), (await conn.execute(error)).scalar()
 
     async def feed_list(self) -> list[tuple[Feed, str | None]]:
         """Every feed being polled, with its last error when it is failing, by name."""
@@ -178,11 +194,13 @@ class FeedRows(Rows):
             await self._notify_everyone(conn, notice, now)
 
     async def notify(self, channel: str, addresses: Sequence[str], text: str, now: datetime) -> None:
-        """A notice to these chats of a channel, those that are subscribed (the admins' own chats)."""
-        if not addresses:
-            return
+        """A notice to these chats of a channel (the settings' admins' own chats) and to those its
+        admins claimed the bot from, those that are subscribed."""
+        claimed = select(admins.c.address).where(admins.c.channel == channel)
         query = select(subscriptions.c.id).where(
-            subscriptions.c.active, subscriptions.c.channel == channel, subscriptions.c.address.in_(addresses)
+            subscriptions.c.active,
+            subscriptions.c.channel == channel,
+            or_(subscriptions.c.address.in_(addresses), subscriptions.c.address.in_(claimed)),
         )
         async with self._write() as conn:
             await _queue_notices(conn, (await conn.execute(query)).scalars().all(), text, now)
@@ -413,7 +431,7 @@ def _feed(row: Any) -> Feed:
         polled=row.last_success_at is not None,
         failing_since=row.failing_since,
         failure_noticed=row.failure_noticed,
-        trusted=row.source == "config",
+        trusted=row.source in TRUSTED,
         ttl=timedelta(seconds=row.ttl_seconds) if row.ttl_seconds else None,
         skip_hours=frozenset(int(h) for h in (row.skip_hours or "").split(",") if h),
         fixed_interval=row.fixed_interval,

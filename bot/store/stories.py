@@ -126,7 +126,7 @@ def _known(
     article is given (and the latest from another outlet, when the latest is from the poll's own): the
     copy nearest in time to a new article published after it, however many outlets carried that text.
     A story is given whole when a new article was published before the latest article having one of
-    its clues (then any copy may be the nearest), or when it has no face kept yet (stored before 0009).
+    its clues (then any copy may be the nearest), or when it has no face kept yet (stored before 0010).
     And of each story, its face (the full text, then earliest, that the decider last chose, which a new
     article must beat) and its first article from the poll's feed (so whether an outlet joined is
     known). Articles without index terms are found through their story's clue "".
@@ -304,7 +304,7 @@ def _latest_two(kept: list[_Seen]) -> tuple[_Seen, _Seen | None]:
 
 
 def fill_clues(conn: Connection) -> None:
-    """story_clues for the stored articles, as _write would have made them (migration 0009)."""
+    """story_clues for the stored articles, as _write would have made them (migration 0010)."""
     found: dict[tuple[str, int, int], list[_Seen]] = {}
     fetched: dict[tuple[str, int, int], int] = {}
     for i, story, feed, published, fetched_at, url, title, terms, index in conn.execute(_STORED):

@@ -97,7 +97,7 @@ articles = Table(
     # StoryKey.title_terms, " | ", StoryKey.lead_terms, each space-separated; NULL on articles before 0008
     Column("story_terms", Text),
     Column("index_terms", Text),  # its index terms (StoryDecider.index_terms), space-separated
-    # on a story's first article (id = story_id): the story's face as the decider last chose it (0009)
+    # on a story's first article (id = story_id): the story's face as the decider last chose it (0010)
     Column("face_id", Integer),
 )
 Index("ix_articles_feed_identity", articles.c.feed_id, articles.c.identity, unique=True)
@@ -232,3 +232,19 @@ seen_signatures = Table(  # signed Slack requests while they could be replayed: 
     Column("expires_at", UTCDateTime, nullable=False),  # when its timestamp leaves Slack's five minutes
 )
 Index("ix_seen_signatures_expires", seen_signatures.c.expires_at)
+
+admins = Table(  # who claimed the bot with the code it logged at start (the settings' admins are not here)
+    "admins",
+    metadata,
+    Column("channel", String(16), primary_key=True),
+    Column("user_id", Text, primary_key=True),  # as the chat app names the user
+    Column("address", Text, nullable=False),  # the chat the claim came from: the admin's notices go there
+    Column("added_at", UTCDateTime, nullable=False),
+)
+
+claim_codes = Table(  # the one-time codes that make their first user an admin; only their SHA-256 is kept
+    "claim_codes",
+    metadata,
+    Column("code_hash", String(64), primary_key=True),
+    Column("expires_at", UTCDateTime, nullable=False),
+)

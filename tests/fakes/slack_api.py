@@ -46,12 +46,13 @@ class FakeSlack:
     def api_url(self) -> str:
         return f"{self.base_url}/api/"
 
-    async def start(self) -> FakeSlack:
+    async def start(self, port: int = 0) -> FakeSlack:
+        """Serve on a free port, or on this one (Slack back after an outage: stop(), then start(port))."""
         app = web.Application()
         app.router.add_post("/api/{method}", self._api)
         app.router.add_post("/respond/{id}", self._respond)
         app.router.add_get("/socket", self._socket_mode)
-        self._runner, port = await start_web(app, "127.0.0.1", 0)
+        self._runner, port = await start_web(app, "127.0.0.1", port)
         self.base_url = f"http://127.0.0.1:{port}"
         return self
 

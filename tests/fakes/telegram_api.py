@@ -119,11 +119,12 @@ class FakeTelegram:
         """What telegram.api_url is set to: the bot appends its token."""
         return f"{self.base_url}/bot"
 
-    async def start(self) -> FakeTelegram:
+    async def start(self, port: int = 0) -> FakeTelegram:
+        """Serve on a free port, or on this one (Telegram back after an outage: stop(), then start(port))."""
         app = web.Application()
         app.router.add_route("*", "/bot{token}/{method}", self._serve)
         app.router.add_get("/file/bot{token}/{path:.+}", self._download)
-        self._runner, port = await start_web(app, "127.0.0.1", 0)
+        self._runner, port = await start_web(app, "127.0.0.1", port)
         self.base_url = f"http://127.0.0.1:{port}"
         return self
 

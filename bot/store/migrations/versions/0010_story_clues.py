@@ -1,7 +1,7 @@
 """story clues: the stories a poll's articles may join are found per story, not per copy
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 
 story_clues replaces story_marks: for each link, headline and index term, per story and text, the latest
 article having it (and the latest from another outlet), so a story carried by a hundred outlets is one
@@ -14,8 +14,8 @@ from alembic import op
 
 from bot.store.stories import fill_clues
 
-revision = "0009"
-down_revision = "0008"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
