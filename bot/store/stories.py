@@ -108,6 +108,7 @@ class _Clue(NamedTuple):
     text: int
     latest: _Seen
     other: _Seen | None
+    first_at: int  # when the first of the articles having it was published
     fetched_at: int
 
 
@@ -124,9 +125,10 @@ def _known(
     a text alike enough, the more alike the further apart in time), and copies of one text match alike
     but for their time: so of each story, per clue of a new article and text having it, the latest
     article is given (and the latest from another outlet, when the latest is from the poll's own): the
-    copy nearest in time to a new article published after it, however many outlets carried that text.
-    A story is given whole when a new article was published before the latest article having one of
-    its clues (then any copy may be the nearest), or when it has no face kept yet (stored before 0010).
+    copy nearest in time to a new article published after it (or to any, when the copies were all
+    published together), however many outlets carried that text. A story is given whole when a new
+    article was published before the latest of copies published at different times having one of its
+    clues (then any copy may be the nearest), or when it has no face kept yet (stored before 0010).
     And of each story, its face (the full text, then earliest, that the decider last chose, which a new
     article must beat) and its first article from the poll's feed (so whether an outlet joined is
     known). Articles without index terms are found through their story's clue "".
@@ -136,7 +138,7 @@ def _known(
     clues = sorted({clue for a in new for clue in _clues(a.key, a.index) if clue})
     found = _CLUE_ROWS.rows(conn, {"clues": clues})
     floor, feed = _micros(since), new[0].feed
-    stories = {row[1] for row in found if row[9] >= floor}
+    stories = {row[1] for row in found if row[-1] >= floor}  # (clue, story, ..., fetched_at)
     if not stories:
         return [], [], {}
     rows = _clue_rows_of([row for row in found if row[1] in stories])
@@ -148,7 +150,7 @@ def _known(
             earliest[clue] = min(earliest.get(clue, at), at)
     whole, texts = set(), {}
     for row in rows:
-        if earliest[row.clue] < row.latest[0]:
+        if earliest[row.clue] < row.latest[0] and row.first_at < row.latest[0]:
             whole.add(row.story)  # its copy nearest in time may be any
         texts.setdefault((row.clue, row.story), []).append(row)
     wanted: set[int] = set()
@@ -171,8 +173,8 @@ def _known(
 
 def _clue_rows_of(rows: Sequence[Sequence]) -> list[_Clue]:
     return [
-        _Clue(clue, story, text, (at, -i, feed), (other_at, -other, other_feed) if other else None, fetched)
-        for clue, story, text, i, at, feed, other, other_at, other_feed, fetched in rows
+        _Clue(clue, story, text, (at, -i, feed), (o_at, -other, o_feed) if other else None, first, fetched)
+        for clue, story, text, i, at, feed, other, o_at, o_feed, first, fetched in rows
     ]
 
 
@@ -274,17 +276,18 @@ def _clue_rows(
     refreshed: dict[tuple[int, int], list[str]] = {}
     for key, kept in found.items():
         rows = had.get(key, ())
+        first = min([a[0] for a in kept] + [row.first_at for row in rows])
         for row in rows:
             kept += (row.latest, row.other) if row.other else (row.latest,)
         latest, other = _latest_two(kept)
-        if len(rows) == 1 and rows[0].latest == latest and rows[0].other == other:
+        if len(rows) == 1 and (rows[0].latest, rows[0].other, rows[0].first_at) == (latest, other, first):
             if rows[0].fetched_at < fetched:  # else nothing changes (polls of one moment)
                 refreshed.setdefault(key[1:], []).append(key[0])
         else:
             row = {
                 "p_clue": key[0], "p_story": key[1], "p_text": key[2], "p_article": -latest[1],
                 "p_at": latest[0], "p_feed": latest[2], "p_other": other and -other[1],
-                "p_other_at": other and other[0], "p_other_feed": other and other[2],
+                "p_other_at": other and other[0], "p_other_feed": other and other[2], "p_first": first,
                 "p_fetched": max([fetched] + [r.fetched_at for r in rows]),
             }  # fmt: skip
             (updated if rows else inserted).append(row)
@@ -319,7 +322,8 @@ def fill_clues(conn: Connection) -> None:
         rows.append({
             "p_clue": clue, "p_story": story, "p_text": text, "p_article": -latest[1], "p_at": latest[0],
             "p_feed": latest[2], "p_other": other and -other[1], "p_other_at": other and other[0],
-            "p_other_feed": other and other[2], "p_fetched": fetched[clue, story, text],
+            "p_other_feed": other and other[2], "p_first": min(a[0] for a in kept),
+            "p_fetched": fetched[clue, story, text],
         })  # fmt: skip
     if rows:
         conn.execute(_INSERT_CLUE.statement, rows)
@@ -338,7 +342,7 @@ _CENSUS = Direct(select(term_census.c.articles, term_census.c.last_article_id, t
 _CLUE_COLUMNS = (
     story_clues.c.clue, story_clues.c.story_id, story_clues.c.text, story_clues.c.article_id,
     story_clues.c.at, story_clues.c.feed_id, story_clues.c.other_id, story_clues.c.other_at,
-    story_clues.c.other_feed_id, story_clues.c.fetched_at,
+    story_clues.c.other_feed_id, story_clues.c.first_at, story_clues.c.fetched_at,
 )  # fmt: skip
 _CLUE_ROWS = Direct(select(*_CLUE_COLUMNS).where(one_of(story_clues.c.clue, "clues")))
 _NO_TERMS = Direct(  # the "" rows of these stories: their articles without index terms
@@ -399,7 +403,8 @@ _UPDATE_CLUE = Direct(
     .values(
         article_id=bindparam("p_article"), at=bindparam("p_at"), feed_id=bindparam("p_feed"),
         other_id=bindparam("p_other"), other_at=bindparam("p_other_at"),
-        other_feed_id=bindparam("p_other_feed"), fetched_at=bindparam("p_fetched"),
+        other_feed_id=bindparam("p_other_feed"), first_at=bindparam("p_first"),
+        fetched_at=bindparam("p_fetched"),
     )
 )  # fmt: skip
 _INSERT_CLUE = Direct(
@@ -407,7 +412,8 @@ _INSERT_CLUE = Direct(
         clue=bindparam("p_clue"), story_id=bindparam("p_story"), text=bindparam("p_text"),
         article_id=bindparam("p_article"), at=bindparam("p_at"), feed_id=bindparam("p_feed"),
         other_id=bindparam("p_other"), other_at=bindparam("p_other_at"),
-        other_feed_id=bindparam("p_other_feed"), fetched_at=bindparam("p_fetched"),
+        other_feed_id=bindparam("p_other_feed"), first_at=bindparam("p_first"),
+        fetched_at=bindparam("p_fetched"),
     )
 )  # fmt: skip
 _REFRESH_CLUES = Direct(  # the latest fetch of an article having them, for rows whose articles stay

@@ -119,6 +119,7 @@ story_clues = Table(
     Column("other_id", Integer),
     Column("other_at", BigInteger),
     Column("other_feed_id", Integer),
+    Column("first_at", BigInteger, nullable=False),  # the earliest StoryArticle.at of those having it
     Column("fetched_at", BigInteger, nullable=False),  # the latest fetch of an article having it
 )
 Index("ix_story_clues_clue", story_clues.c.clue, story_clues.c.story_id, story_clues.c.text)

@@ -32,6 +32,7 @@ def upgrade() -> None:
         sa.Column("other_id", sa.Integer(), nullable=True),
         sa.Column("other_at", sa.BigInteger(), nullable=True),
         sa.Column("other_feed_id", sa.Integer(), nullable=True),
+        sa.Column("first_at", sa.BigInteger(), nullable=False),
         sa.Column("fetched_at", sa.BigInteger(), nullable=False),
     )
     op.create_index("ix_story_clues_clue", "story_clues", ["clue", "story_id", "text"])
