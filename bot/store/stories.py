@@ -101,14 +101,15 @@ _Seen = tuple[int, int, int]
 
 class _Clue(NamedTuple):
     """A story_clues row: for a clue, story and text, its latest article and its latest from another
-    outlet, and when an article having it was last fetched (in microseconds)."""
+    outlet, when the first article having it was published and when one was last fetched (in
+    microseconds)."""
 
     clue: str
     story: int
     text: int
     latest: _Seen
     other: _Seen | None
-    first_at: int  # when the first of the articles having it was published
+    first_at: int
     fetched_at: int
 
 
