@@ -32,7 +32,6 @@ from bot.feeds.fetch import Fetcher, open_session
 from bot.feeds.guard import check_url, guarded_connector
 from bot.feeds.parsers import Parsers
 from bot.feeds.schedule import Bounds, chat_interval
-from bot.metrics import render as render_metrics
 from bot.pacing import Bursts
 from bot.pipeline import Matcher, Poller, PollReport
 from bot.rules.query import parse_rule
@@ -342,11 +341,8 @@ class App:
             log.warning("%s could not be reached: its alerts wait in the outbox for the next run", name)
 
     async def metrics_text(self) -> str:
-        """/metrics: what this process has done, and the outbox as the database has it now."""
-        self.dispatcher.metrics.set(
-            "newsalert_outbox_depth", (await self.store.count_outbox()).get("pending", 0)
-        )
-        return render_metrics(self.dispatcher.metrics)
+        """/metrics: what this process has done, and the database as it is now (bot/metrics.py)."""
+        return await self.dispatcher.metrics.scrape(self.store)
 
     async def health(self) -> tuple[str, dict[str, Any]]:
         """ok while both ticking jobs have run recently, the database answers and every chat app is

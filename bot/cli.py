@@ -515,6 +515,81 @@ def db_copy(
     typer.echo("copied; now set database_url to the new database (the old one is unchanged)")
 
 
+@db_cli.command("backup", cls=_Command)
+def db_backup(
+    path: Annotated[
+        Path,
+        typer.Argument(
+            metavar="PATH", help="A new file, or a directory (a file named by the time is made in it)."
+        ),
+    ],
+    config: ConfigOption = None,
+) -> None:
+    """Back up the database while the bot runs. A consistent copy of the SQLite database (SQLite's
+    online backup) to PATH. On PostgreSQL, prints the pg_dump command to run instead."""
+    from datetime import UTC, datetime
+
+    from bot.store.backup import back_up, pg_dump_command, sqlite_file
+
+    settings = _settings(config)
+    now = datetime.now(UTC)
+    database = sqlite_file(settings.database_url)
+    if database is None:
+        dump = path / f"newsalert-{now:%Y%m%d-%H%M%S}.dump" if path.is_dir() else path
+        raise _on_postgres(
+            settings.database_url,
+            "back it up with pg_dump, while the bot runs:",
+            [pg_dump_command(settings.database_url, str(dump))],
+        )
+    made = back_up(database, path, now)
+    typer.echo(f"backed up {database} to {made.path} ({made.size / 1e6:.1f} MB, schema {made.schema})")
+
+
+@db_cli.command("restore", cls=_Command)
+def db_restore(
+    path: Annotated[Path, typer.Argument(metavar="PATH", help="A file `newsalert db backup` wrote.")],
+    config: ConfigOption = None,
+) -> None:
+    """Replace the database with a backup. Stop the bot first: a database in use is refused. The
+    SQLite database it replaces is kept beside it. On PostgreSQL, prints the pg_restore steps."""
+    from datetime import UTC, datetime
+
+    from bot.store.backup import known_schemas, pg_restore_commands, restore, sqlite_file
+
+    settings = _settings(config)
+    database = sqlite_file(settings.database_url)
+    if database is None:
+        from sqlalchemy.engine import make_url
+
+        name = f"{make_url(settings.database_url).database}_restored"
+        raise _on_postgres(
+            settings.database_url,
+            f"restore a pg_dump backup into a new, empty database, then set database_url to {name}:",
+            pg_restore_commands(settings.database_url, str(path), name),
+        )
+    done = restore(path, database, datetime.now(UTC), known_schemas())
+    typer.echo(f"restored {database} from {path} (schema {done.schema}); `newsalert run` can start on it")
+    if done.kept:
+        typer.echo(f"the database it replaced is kept as {done.kept}")
+
+
+def _on_postgres(database_url: str, what: str, commands: list[str]) -> typer.Exit:
+    """This command works on SQLite: on PostgreSQL, what to do instead, and exit code 2."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    where = f"{url.database} at {url.host or 'localhost'}:{url.port or 5432}"
+    typer.echo(
+        f"newsalert: this command works on SQLite; the database is PostgreSQL ({where}): {what}", err=True
+    )
+    for command in commands:
+        typer.echo(f"  {command}", err=True)
+    typer.echo(
+        "  A password is never shown here: they ask for it, or read ~/.pgpass or PGPASSWORD.", err=True
+    )
+    return typer.Exit(2)
+
+
 def report(error: BaseException) -> tuple[list[str], int]:
     """What the terminal shows for an error that ended a command, and the exit code: what failed and
     why, then what to do; for one we did not expect, how to see its traceback."""

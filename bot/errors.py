@@ -77,6 +77,16 @@ class StoreError(NewsalertError):
         self.hint = hint
 
 
+class BackupError(NewsalertError):
+    """A backup or a restore that cannot be done: the file named is not a newsalert backup, or is
+    already there (exit code 2), or it cannot be written (1); hint: what to do."""
+
+    def __init__(self, message: str, hint: str = "", exit_code: int = 2):
+        super().__init__(message)
+        self.hint = hint
+        self.exit_code = exit_code
+
+
 class ListenError(NewsalertError):
     """The web server cannot listen on http.host and http.port (the port is taken, say)."""
 

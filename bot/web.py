@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from bot.errors import ListenError
 
@@ -25,7 +26,7 @@ def build_web_app(
 
     async def prometheus(_request: web.Request) -> web.Response:
         assert metrics
-        return web.Response(text=await metrics(), content_type="text/plain", charset="utf-8")
+        return web.Response(body=(await metrics()).encode(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     app = web.Application()
     app.router.add_get("/healthz", healthz)

@@ -61,7 +61,17 @@ def test_version_is_the_installed_package_version(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "command", [[], ["run"], ["check"], ["rules", "test"], ["opml", "export"], ["db", "copy"]]
+    "command",
+    [
+        [],
+        ["run"],
+        ["check"],
+        ["rules", "test"],
+        ["opml", "export"],
+        ["db", "copy"],
+        ["db", "backup"],
+        ["db", "restore"],
+    ],
 )
 def test_help_reads_plainly(tmp_path, command):
     """No type labels (<list[str]>, <bool>), and the environment variable of --config shown, not

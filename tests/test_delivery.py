@@ -246,8 +246,8 @@ async def test_metrics_count_deliveries_retries_and_latency(app_with_chats, tele
         await runner.cleanup()
     assert 'newsalert_alerts_delivered_total{channel="telegram"} 1' in text
     assert 'newsalert_alerts_retried_total{channel="telegram"} 1' in text
-    assert 'newsalert_delivery_latency_seconds_bucket{channel="telegram",le="60"} 0' in text
-    assert 'newsalert_delivery_latency_seconds_bucket{channel="telegram",le="120"} 1' in text
+    assert 'newsalert_delivery_latency_seconds_bucket{channel="telegram",le="60.0"} 0' in text
+    assert 'newsalert_delivery_latency_seconds_bucket{channel="telegram",le="120.0"} 1' in text
     assert "newsalert_outbox_depth 3" in text
     assert "newsalert_poll_duration_seconds_count 1" in text
     assert 'newsalert_feeds_polled_total{outcome="failed"} 1' in text
