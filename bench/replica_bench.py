@@ -375,7 +375,7 @@ def projection(polls: list[Run], deliveries: list[Run], feeds: int = 100_000, ch
     middle = sorted(polls, key=lambda p: p.replica_cpu + p.postgres_cpu)[len(polls) // 2]  # the median run
     cpu_ms = (middle.replica_cpu + middle.postgres_cpu) * 1000 / middle.work
     tables = top.extra["tables"]
-    per_article = (tables["articles"][1] + tables["story_marks"][1]) / tables["articles"][0]
+    per_article = (tables["articles"][1] + tables["story_clues"][1]) / tables["articles"][0]
     outbox = deliveries[-1].extra["tables"]["outbox"]
     per_alert = outbox[1] / outbox[0]
     peak = max(r.connections for r in polls + deliveries if r.replicas == top.replicas) / top.replicas
@@ -405,7 +405,7 @@ of a cold poll's CPU (SQLite, in-process), so a steady state likely needs a quar
 less; the tick cap of {ceiling:.0f}/s per replica then binds first ({math.ceil(need / ceiling)} replicas)
 unless it is raised.
 
-Database. Measured {per_article:,.0f} bytes per article (articles + story_marks, indexes and TOAST
+Database. Measured {per_article:,.0f} bytes per article (articles + story_clues, indexes and TOAST
 included; real feed items, text as the feeds give it), {per_alert:,.0f} bytes per outbox row. Nothing
 prunes articles or outbox rows today, so the database grows by (extrapolated): {day[0][1]:.1f} GB a day at
 {day[0][0]} new articles per feed per day, {day[1][1]:.1f} GB a day at {day[1][0]} (about

@@ -203,7 +203,7 @@ class StoryDecider(Protocol):
         self, new: Sequence[StoryArticle], known: Sequence[StoryArticle], counts: TermCounts
     ) -> StoryPlan:
         """`known`: every article of every story that shares a link, a headline or an index term with
-        one of `new`."""
+        one of `new`, or of those the articles that decide as they all would (store/stories.py)."""
         ...
 
 

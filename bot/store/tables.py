@@ -97,20 +97,33 @@ articles = Table(
     # StoryKey.title_terms, " | ", StoryKey.lead_terms, each space-separated; NULL on articles before 0008
     Column("story_terms", Text),
     Column("index_terms", Text),  # its index terms (StoryDecider.index_terms), space-separated
+    # on a story's first article (id = story_id): the story's face as the decider last chose it (0010)
+    Column("face_id", Integer),
 )
 Index("ix_articles_feed_identity", articles.c.feed_id, articles.c.identity, unique=True)
 Index("ix_articles_fetched", articles.c.fetched_at)
-Index("ix_articles_story", articles.c.story_id)
-Index("ix_articles_story_url", articles.c.story_url)
-Index("ix_articles_title_key", articles.c.title_key)
+Index("ix_articles_story_feed", articles.c.story_id, articles.c.feed_id)
 
-story_marks = Table(  # an article's index terms (articles.index_terms), as the CRC-32 of each
-    "story_marks",
+# What the stories a poll's articles may join are found by (store/stories.py): for each clue (a link, a
+# headline, an index term; "" for an article without index terms), story, and text (a hash of its
+# story_terms), the latest article having it and the latest from another outlet than that one.
+story_clues = Table(
+    "story_clues",
     metadata,
-    Column("mark", BigInteger, nullable=False),
-    Column("article_id", Integer, ForeignKey("articles.id", ondelete="CASCADE"), nullable=False),
+    Column("clue", Text, nullable=False),
+    Column("story_id", Integer, nullable=False),
+    Column("text", BigInteger, nullable=False),
+    Column("article_id", Integer, nullable=False),
+    Column("at", BigInteger, nullable=False),  # StoryArticle.at of article_id; times in microseconds (UTC)
+    Column("feed_id", Integer, nullable=False),
+    Column("other_id", Integer),
+    Column("other_at", BigInteger),
+    Column("other_feed_id", Integer),
+    Column("first_at", BigInteger, nullable=False),  # the earliest StoryArticle.at of those having it
+    Column("fetched_at", BigInteger, nullable=False),  # the latest fetch of an article having it
 )
-Index("ix_story_marks_mark", story_marks.c.mark)
+Index("ix_story_clues_clue", story_clues.c.clue, story_clues.c.story_id, story_clues.c.text)
+Index("ix_story_clues_story", story_clues.c.story_id)
 
 term_counts = Table(  # in how many recent articles each story term is: what makes a term rare (TermCounts)
     "term_counts",
