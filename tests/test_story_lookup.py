@@ -13,10 +13,10 @@ from functools import partial
 import pytest
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import insert, update
+from sqlalchemy import insert, select, update
 
 from bot.dedupe import story_key
-from bot.domain import Article, Feed, NewStory, StoryPlan
+from bot.domain import Article, Feed, FeedUpdate, NewStory, StoryPlan
 from bot.store import MIGRATIONS, Store
 from bot.store import stories as store_stories
 from bot.store.tables import articles
@@ -218,3 +218,46 @@ async def test_the_fast_path_plans_as_every_article_would_on_the_real_feeds(stor
             batch.append(NewStory(article, body, body[:80], (), key, a.link))
         if batch:
             await poll(store, feed_id, batch, now)
+
+
+ENVOY = (  # two outlets' own words for one event; the first has many words every article has
+    "Zorvian envoy quits after Quelland row",
+    "Zorvian envoy Mandrake quit on Tuesday after a row with Quelland, officials said, the government "
+    "said in a report, police in the city said this week",
+    "Mandrake resigns as Zorvian envoy to Quelland",
+    "Mandrake, the Zorvian envoy to Quelland, resigned after a row",
+)
+
+
+@pytest.mark.parametrize("first", [1, 2])
+async def test_two_reports_join_in_either_order_with_every_word_weighed_as_common_as_it_is(store, first):
+    """A stored article's words weigh by the store's counts whichever article came first: its common
+    words (in every filler article here) must not weigh as if in no article when the other arrives.
+    Published 35 hours apart, they need a cosine of 0.575: they have 0.58 and 0.61 (by the counts when
+    each arrives), and had 0.52 and 0.57 while the stored one's own words weighed as the rarest."""
+    await feeds(store, 3)
+    fill = "Officials said on Tuesday the government report in the city, police said this week with a note"
+    at = START
+    for n in range(60):
+        filler = new_story(n, f"Filler story number {n}", fill, f"https://filler.test/{n}", at, "Feed 3")
+        await store.save_poll(_feed(3), [filler], _state(at), at, DECIDER)
+    reports = {
+        1: new_story(101, ENVOY[0], ENVOY[1], "https://one.test/envoy", START, "Feed 1"),
+        2: new_story(
+            102, ENVOY[2], ENVOY[3], "https://two.test/envoy", START + timedelta(hours=35), "Feed 2"
+        ),
+    }
+    for feed_id in (first, 3 - first):
+        now = START + timedelta(hours=40, minutes=feed_id)
+        await store.save_poll(_feed(feed_id), [reports[feed_id]], _state(now), now, DECIDER)
+    stories = await store._run(lambda conn: conn.execute(select(articles.c.story_id).where(
+        articles.c.feed_id.in_([1, 2]))).scalars().all())  # fmt: skip
+    assert len(set(stories)) == 1, "one story, whichever outlet came first"
+
+
+def _feed(feed_id: int) -> Feed:
+    return Feed(feed_id, f"file:///feed{feed_id - 1}.xml", f"Feed {feed_id - 1}", timedelta(minutes=5), None)
+
+
+def _state(now: datetime) -> FeedUpdate:
+    return FeedUpdate(None, None, None, now, "")

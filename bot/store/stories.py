@@ -34,7 +34,7 @@ def plan_stories(
     """The decider's plan for a poll's articles (stored, with these ids), written down."""
     fresh, counts, since = _arrivals(conn, feed_id, new, now, decider)
     known, clues, faces = _known(conn, fresh, since)
-    plan = decider.decide(fresh, known, counts)
+    plan = decider.decide(fresh, known, _with_terms_of(conn, known, counts))
     _write(conn, plan, fresh, clues, faces, now)
     return plan
 
@@ -54,6 +54,17 @@ def _arrivals(
         for i, story in new
     ]  # fmt: skip
     return fresh, counts, since
+
+
+def _with_terms_of(conn: Connection, known: Sequence[StoryArticle], counts: TermCounts) -> TermCounts:
+    """The counts of the known articles' terms too: a stored article's words weigh as rare as they are,
+    whichever of two articles came first (else a word only it has would weigh as if in no article)."""
+    missing = {t for a in known for t in (*a.key.title_terms, *a.key.lead_terms)} - counts.counts.keys()
+    if not missing:
+        return counts
+    return TermCounts(
+        counts.articles, {**counts.counts, **dict(_COUNTS.rows(conn, {"terms": sorted(missing)}))}
+    )
 
 
 def _at(published: datetime | None, fetched: datetime) -> datetime:
