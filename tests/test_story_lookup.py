@@ -13,7 +13,7 @@ from functools import partial
 import pytest
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 
 from bot.dedupe import story_key
 from bot.domain import Article, Embedding, Feed, FeedUpdate, NewStory, StoryDecider, StoryPlan
@@ -206,6 +206,22 @@ async def test_copies_of_one_text_with_different_embeddings_are_each_compared(st
     )  # fmt: skip
     plan, _ = await poll(store, 4, [report], at, EMBEDDED)
     assert plan.stories == {4: 1}, "one story, through the second copy's embedding"
+
+
+async def test_an_articles_embedding_goes_with_it(store):
+    """Pruning deletes article rows (retention): their vectors go with them (the foreign key cascades), and
+    the cache no longer finds them."""
+    await feeds(store, 2)
+    kept = [Embedding("m", text_hash("m", str(n)), (1.0, float(n))) for n in (1, 2)]
+    for n, embedding in enumerate(kept, 1):
+        story = new_story(
+            n, f"Zorvan report {n}", "Quelb said.", f"https://a.test/{n}", START, "Feed 1", embedding
+        )
+        await poll(store, 1, [story], START, EMBEDDED)
+    hashes = [e.text_hash for e in kept]
+    assert set(await store.cached_embeddings(hashes)) == set(hashes)
+    await store._run(lambda conn: conn.execute(delete(articles).where(articles.c.id == 1)), write=True)
+    assert list(await store.cached_embeddings(hashes)) == [kept[1].text_hash]
 
 
 async def test_stories_stored_before_0010_are_found_and_joined_after_the_upgrade(database_url):
