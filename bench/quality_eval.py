@@ -747,7 +747,7 @@ def cpu_line(cpu: tuple[int, float, float], option: float | None = None) -> str:
     )
     if option is not None:
         line += (
-            f" With the embeddings ({OPTION}): the decider {option:.0f} µs, besides embedding each article "
+            f" With {OPTION}: the decider {option:.0f} µs, besides embedding each article "
             '(its cost: the section "Stories: embeddings against the lexical score").'
         )
     return line
@@ -783,14 +783,16 @@ store's lookups are not counted.
 
 
 def option_notes(url: str, model: str) -> str:
-    return f"""
-{OPTION}: the same, each article also embedded (`{model}` from {url}, through bot.summary.embeddings:
-its headline without the outlet's name and its first {embeddings.STORY_WORDS} words,
-`embeddings.story_text`), the decider given the vectors with summary.llm.embeddings_bar's default
-({LlmSettings().embeddings_bar}), as the bot does when summary.llm.embeddings_model is set: two articles of
-different feeds within the window are also one event when their embeddings' cosine reaches the bar, and an
-embedded article is looked up through more index terms.
-"""
+    return (
+        f"\n{OPTION}: the same, each article also embedded by `{model}` from {url}\n"
+        "(through bot.summary.embeddings, the text `embeddings.story_text` makes: its headline without the\n"
+        f"outlet's name and its first {embeddings.STORY_WORDS} words), the decider given the vectors and\n"
+        f"summary.llm.embeddings_bar's default ({LlmSettings().embeddings_bar}), as the bot does when "
+        "summary.llm.embeddings_model is set:\n"
+        "two articles of different feeds within the window are also one event when their embeddings'\n"
+        "cosine reaches the bar, and an embedded article is looked up through EMBEDDED_INDEX_TERMS index\n"
+        "terms.\n"
+    )
 
 
 def main() -> None:

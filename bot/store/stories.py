@@ -181,12 +181,12 @@ def _known(
     each story, per clue of a new article and text having it, the latest article is given (and the
     latest from another outlet, when the latest is from the poll's own): the copy nearest in time to a
     new article published after it (or to any, when the copies were all published together), however
-    many outlets carried that text. A story is given whole when a new
-    article was published before the latest of copies published at different times having one of its
-    clues (then any copy may be the nearest), or when it has no face kept yet (stored before 0010).
-    And of each story, its face (the full text, then earliest, that the decider last chose, which a new
-    article must beat) and its first article from the poll's feed (so whether an outlet joined is
-    known). Articles without index terms are found through their story's clue "".
+    many outlets carried that text. A story is given whole when a new article was published before the
+    latest of copies published at different times having one of its clues (then any copy may be the
+    nearest), or when it has no face kept yet (stored before 0010). And of each story, its face (the
+    full text, then earliest, that the decider last chose, which a new article must beat) and its first
+    article from the poll's feed (so whether an outlet joined is known). Articles without index terms
+    are found through their story's clue "".
 
     Where this is not every article: of a clue shared by more than TEXTS texts of one story, the latest
     TEXTS texts are compared."""
