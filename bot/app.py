@@ -3,6 +3,10 @@
 A chat app that cannot be reached at start does not stop the rest: feeds are polled, its alerts wait
 in the outbox, and it is tried again, backing off, until it answers. One that refuses the token stops
 the bot: only the operator can fix that.
+
+A database that fails while the bot runs (a full disk, a file system made read-only, PostgreSQL
+restarted) pauses the job that met it, polling or delivery, with one log line and a /healthz problem;
+the job tries again, backing off, and resumes by itself once the database takes writes again.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from bot.commands import Commands
 from bot.config import Settings
 from bot.delivery import DeliveryReport, Dispatcher
 from bot.domain import Clock, Feed, Subscription, SystemClock
-from bot.errors import ConfigError, QueryError, UnreachableError
+from bot.errors import ConfigError, QueryError, StoreError, UnreachableError
 from bot.feeds.discover import find_feed
 from bot.feeds.extract import PageReader
 from bot.feeds.fetch import Fetcher, open_session
@@ -37,7 +41,7 @@ from bot.pipeline import Matcher, Poller, PollReport
 from bot.rules.query import parse_rule
 from bot.rules.text import is_language
 from bot.store import Store
-from bot.store.problems import translated
+from bot.store.problems import database_problem, translated
 from bot.stories import Stories
 from bot.summary.embeddings import Embedder
 from bot.summary.llm import LlmSummarizer
@@ -57,6 +61,9 @@ STOP_GRACE_SECONDS = 8.0  # in-flight work gets this long after SIGTERM, then is
 CONNECT_TICK = timedelta(seconds=5)  # how often the chat apps not reached yet are looked at
 RECONNECT_FIRST = timedelta(seconds=5)  # a chat app not reached is tried again after this, doubling
 RECONNECT_MOST = timedelta(minutes=2)
+PAUSED_MOST = timedelta(minutes=1)  # a job the database paused tries again at least this often
+TICKS = {"poll": POLL_TICK, "deliver": DELIVER_TICK}
+JOBS = {"poll": "polling", "deliver": "delivery"}  # as a log line or /healthz names them
 
 
 def config_feeds(settings: Settings) -> list[Feed]:
@@ -105,6 +112,23 @@ def reconnect_at(now: datetime, tries: int) -> datetime:
     return now + min(RECONNECT_FIRST * 2 ** min(tries - 1, 10), RECONNECT_MOST)
 
 
+@dataclass(frozen=True)
+class Paused:
+    """A ticking job the database stopped (a full disk, a read-only file system, a lost connection):
+    why and what to do, since when, how many tries so far, and when it tries again."""
+
+    problem: StoreError
+    since: datetime
+    tries: int
+    retry_at: datetime
+
+
+def retry_paused_at(now: datetime, tick: timedelta, tries: int) -> datetime:
+    """After `tries` failed tries: the next tick, then twice as long each time, at most a minute. A
+    failed try is cheap (its first write fails), and the job resumes soon after the disk has room."""
+    return now + min(tick * 2 ** min(tries - 1, 10), PAUSED_MOST)
+
+
 def health_status(core: Sequence[str], chats: Sequence[str]) -> str:
     """unhealthy (503) when the core fails (the database, the ticks): nothing works; degraded when only
     chat apps do (their alerts wait in the outbox); else ok."""
@@ -132,6 +156,7 @@ class App:
         self.waiting: dict[str, Waiting] = {}  # chat apps not reached yet, by name
         self._listening: list[asyncio.Task[None]] = []
         self._fatal: ConfigError | None = None  # what stopped `serve` (a token refused), to raise
+        self.paused: dict[str, Paused] = {}  # jobs the database stopped ("poll", "deliver")
 
     async def start(self) -> None:
         """Migrate the database, load the config's feeds and subscriptions, open the HTTP client, and
@@ -218,6 +243,10 @@ class App:
         for task in self._inflight:  # polls the last tick left running
             task.cancel()
         await asyncio.gather(*self._inflight, return_exceptions=True)
+        with contextlib.suppress(Exception):  # sent while the database failed: recorded now, if it can
+            await self.dispatcher.record_sent()
+        if unrecorded := len(self.dispatcher.unrecorded):
+            log.warning("%d messages sent could not be recorded as sent: they may go again", unrecorded)
         for channel in self.channels.values():
             await channel.close()
         if self.poller:
@@ -238,35 +267,68 @@ class App:
 
         grace (the scheduler's tick): once every claimed feed has started, wait at most this long for the
         last ones. A feed still in flight then (a server dripping its bytes) finishes on its own and
-        records itself: one slow feed holds its worker, never the next tick. None: wait for them all."""
+        records itself: one slow feed holds its worker, never the next tick. None: wait for them all.
+
+        A database that fails pauses polling (see _pause): until it is time to try again, nothing."""
         assert self.poller, "start() first"
+        if not self._may_run("poll"):
+            return []
+        try:
+            reports = await self._poll_due(only, grace)
+        except Exception as error:
+            if not self._pause("poll", error):
+                raise
+            return []
+        self._resume("poll")
+        return reports
+
+    async def _poll_due(self, only: Sequence[int] | None, grace: timedelta | None) -> list[PollReport]:
         now = self.clock.now()
         feeds = await self.store.claim_due_feeds(now, FEEDS_PER_TICK, FEED_LEASE, only=only)
-        await self._refresh_rules()
         queue, finished, late = iter(feeds), {}, False  # late: the tick has returned
+        running: set[int] = set()
+        failed: list[Exception] = []  # the database failed a feed's poll: no other feed starts
 
         async def worker() -> None:
-            for feed in queue:  # each of CONCURRENT_FETCHES workers takes the next: no task waits its turn
-                report = await self._poll_one(feed)
+            # each of CONCURRENT_FETCHES workers takes the next: no task waits its turn
+            while not failed and (feed := next(queue, None)) is not None:
+                running.add(feed.id)
+                try:
+                    report = await self._poll_one(feed)
+                except Exception as error:  # the database's (_poll_one keeps a feed's own)
+                    failed.append(error)
+                    if late:
+                        self._pause("poll", error)
+                    return
+                finally:
+                    running.discard(feed.id)
                 if late:
                     await self._record_late(report)
                 else:
                     finished[feed.id] = report
 
-        workers = [asyncio.create_task(worker()) for _ in range(min(CONCURRENT_FETCHES, len(feeds)))]
-        if workers and grace is not None:
-            await asyncio.wait(workers, return_when=asyncio.FIRST_COMPLETED)  # every feed has started
-            await asyncio.wait(workers, timeout=grace.total_seconds())
-        elif workers:
-            await asyncio.gather(*workers)
-        late = True
-        for task in workers:
-            if not task.done():
-                self._inflight.add(task)
-                task.add_done_callback(self._inflight.discard)
-        self.last_tick["poll"] = now
-        reports = [finished[feed.id] for feed in feeds if feed.id in finished]
-        await self._record(reports)
+        try:
+            await self._refresh_rules()
+            workers = [asyncio.create_task(worker()) for _ in range(min(CONCURRENT_FETCHES, len(feeds)))]
+            if workers and grace is not None:
+                await asyncio.wait(workers, return_when=asyncio.FIRST_COMPLETED)  # every feed has started
+                await asyncio.wait(workers, timeout=grace.total_seconds())
+            elif workers:
+                await asyncio.gather(*workers)
+            late = True
+            for task in workers:
+                if not task.done():
+                    self._inflight.add(task)
+                    task.add_done_callback(self._inflight.discard)
+            if failed:
+                raise failed[0]
+            self.last_tick["poll"] = now
+            reports = [finished[feed.id] for feed in feeds if feed.id in finished]
+            await self._record(reports)
+        except Exception:  # a poll cut short is done again next time, from the start: nothing of it was kept
+            with contextlib.suppress(Exception):  # the database may refuse this too: then the lease ends
+                await self.store.release_feeds([feed.id for feed in feeds if feed.id not in running])
+            raise
         return reports
 
     async def poll_tick(self) -> None:
@@ -285,16 +347,20 @@ class App:
     async def _record_late(self, report: PollReport) -> None:
         try:
             await self._record([report])
-        except Exception:  # the store failed: the feed's lease frees it later
-            log.exception("recording the poll of feed %s failed", report.feed_id)
+        except Exception as error:  # the store failed: the feed's lease frees it later
+            if not self._pause("poll", error):
+                log.exception("recording the poll of feed %s failed", report.feed_id)
 
     async def _poll_one(self, feed: Feed) -> PollReport:
+        """The feed polled: its own failure is in its report; the database's goes up, for the tick."""
         assert self.poller
         started = time.perf_counter()
         try:
             return await self.poller.poll(feed)
-        except Exception as error:  # the store failed: the lease frees the feed later
-            log.error("polling feed %s crashed", feed.id, exc_info=error)
+        except Exception as error:
+            if database_problem(error, self.settings.database_url):
+                raise
+            log.error("polling feed %s crashed", feed.id, exc_info=error)  # the lease frees it later
             return PollReport(feed.id, error=f"crashed: {type(error).__name__}")
         finally:
             self.dispatcher.metrics.observe("newsalert_poll_duration_seconds", time.perf_counter() - started)
@@ -308,7 +374,22 @@ class App:
 
     async def deliver_due(self) -> DeliveryReport:
         """Send what is due. A chat app whose limits hold per bot (Telegram's 30 a second) is sent to by
-        one replica at a time: the one holding its lock this tick."""
+        one replica at a time: the one holding its lock this tick.
+
+        A database that fails pauses delivery (see _pause) as it pauses polling; it is tried on its own,
+        since sending needs only small writes (a claim, a mark) that a nearly full disk may still take."""
+        if not self._may_run("deliver"):
+            return DeliveryReport()
+        try:
+            report = await self._deliver_due()
+        except Exception as error:
+            if not self._pause("deliver", error):
+                raise
+            return DeliveryReport()
+        self._resume("deliver")
+        return report
+
+    async def _deliver_due(self) -> DeliveryReport:
         async with contextlib.AsyncExitStack() as held:
             mine = [  # a chat app not reached yet keeps its alerts in the outbox
                 name
@@ -323,8 +404,41 @@ class App:
         self.last_tick["deliver"] = self.clock.now()
         return report
 
+    def _may_run(self, job: str) -> bool:
+        """Whether the job runs this tick: it is not paused, or its time to try again has come (give or
+        take half a tick: the scheduler's tick may come a moment before it)."""
+        paused = self.paused.get(job)
+        return paused is None or self.clock.now() >= paused.retry_at - TICKS[job] / 2
+
+    def _pause(self, job: str, error: Exception) -> bool:
+        """Pause a job the database failed, until its next try (retry_paused_at). It says so once, when
+        it pauses (or the problem becomes another), not once a tick or a feed: /healthz has it meanwhile.
+        False when the error is not the database's: it goes up as before."""
+        problem = database_problem(error, self.settings.database_url)
+        if problem is None:
+            return False
+        now, before = self.clock.now(), self.paused.get(job)
+        tries = before.tries + 1 if before else 1
+        since = before.since if before else now
+        self.paused[job] = paused = Paused(problem, since, tries, retry_paused_at(now, TICKS[job], tries))
+        if before is None or before.problem.hint != problem.hint:  # a new kind of problem: say it too
+            log.warning(
+                "%s paused: %s. %s It resumes by itself once the database works again: next try at "
+                "%s UTC, then at least once a minute.",
+                JOBS[job], problem, problem.hint, f"{paused.retry_at:%H:%M:%S}",
+            )  # fmt: skip
+        return True
+
+    def _resume(self, job: str) -> None:
+        if paused := self.paused.pop(job, None):
+            log.info(
+                "%s resumed: the database works again (paused since %s UTC)",
+                JOBS[job], f"{paused.since:%H:%M:%S}",
+            )  # fmt: skip
+
     async def run_once(self) -> None:
-        """`newsalert run --once`: poll every feed once, deliver what is due, return."""
+        """`newsalert run --once`: poll every feed once, deliver what is due, return. StoreError when
+        the database failed (a full disk, say): what was not done then is done by the next run."""
         reports: list[PollReport] = []
         ids = await self.store.active_feed_ids()
         for at in range(0, len(ids), FEEDS_PER_TICK):
@@ -341,6 +455,8 @@ class App:
         )
         for name in self.waiting:
             log.warning("%s could not be reached: its alerts wait in the outbox for the next run", name)
+        for paused in self.paused.values():
+            raise paused.problem
 
     async def metrics_text(self) -> str:
         """/metrics: what this process has done, and the database as it is now (bot/metrics.py)."""
@@ -348,15 +464,21 @@ class App:
 
     async def health(self) -> tuple[str, dict[str, Any]]:
         """ok while both ticking jobs have run recently, the database answers and every chat app is
-        reachable; else degraded or unhealthy (see health_status), and the problems, one sentence each."""
+        reachable; else degraded or unhealthy (see health_status), and the problems, one sentence each:
+        a job the database paused says why, and what to do."""
         now = self.clock.now()
         limits = {"poll": POLL_TICK * 3 + FEED_LEASE, "deliver": DELIVER_TICK * 3 + self.dispatcher.lease}
         problems = [
             f"{name} has not run since {self.last_tick[name]:%H:%M:%S}" if name in self.last_tick
             else f"{name} has not run yet"
             for name, limit in limits.items()
-            if name not in self.last_tick or now - self.last_tick[name] > limit
+            if name not in self.paused and (name not in self.last_tick or now - self.last_tick[name] > limit)
         ]  # fmt: skip
+        problems += [
+            f"{JOBS[job]} paused since {paused.since:%H:%M:%S}: {paused.problem} "
+            f"(next try {paused.retry_at:%H:%M:%S}). {paused.problem.hint}"
+            for job, paused in self.paused.items()
+        ]
         try:
             await asyncio.wait_for(self.store.ping(), HEALTH_TIMEOUT)
         except Exception as error:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
@@ -67,10 +68,17 @@ class Dispatcher:
     metrics: Metrics = field(default_factory=Metrics)
     # (chat, rule) -> its rolling message, the latest stories, how many in all
     rolling: dict[tuple[int, int], tuple[str, list[Alert], int]] = field(default_factory=dict)
+    # messages sent whose rows the database did not take "sent" for (a full disk, a lost connection):
+    # recorded before anything more is claimed; meanwhile their claims keep other replicas off them
+    unrecorded: list[tuple[str, list[int], str | None, datetime]] = field(default_factory=list)
 
     async def deliver_due(self, only: Collection[str] | None = None) -> DeliveryReport:
         """The next alert of each chat, round after round while the pace allows (a digest when the
-        chat asked for one), then notices about the service; for every channel, or `only` these."""
+        chat asked for one), then notices about the service; for every channel, or `only` these.
+
+        A database error goes up, and stops the round where it is: what was sent but not recorded is
+        recorded on the next call, before anything else, so nothing is sent twice."""
+        await self.record_sent()
         channels = {name: c for name, c in self.channels.items() if only is None or name in only}
         await self.store.drop_muted(self.clock.now())  # once a call, not once a round
         report = DeliveryReport()
@@ -86,42 +94,53 @@ class Dispatcher:
             channel = channels[notice.subscription.channel]
             send = partial(channel.send_notice, notice.subscription.address, notice.text)
             outcomes.append(
-                await _attempt(
-                    self.store, "notices", [notice.id], notice.attempts, notice.subscription, send, self.clock
-                )
+                await self._attempt("notices", [notice.id], notice.attempts, notice.subscription, send)
             )
         return report + DeliveryReport.of(outcomes)
+
+    async def record_sent(self) -> None:
+        """Record the messages sent whose rows the database did not take "sent" for then."""
+        while self.unrecorded:
+            await self.store.mark_sent(*self.unrecorded[0])
+            self.unrecorded.pop(0)
 
     async def _round(self, channels: Mapping[str, Channel]) -> DeliveryReport:
         now = self.clock.now()
         heads = await self.store.claim_due_deliveries(now, channels.keys(), self.limit, self.lease)
         later, outcomes = [], []
         # One message in flight at a time: after a crash, at most that one can be sent twice.
-        for head in heads:
-            sub, channel = head.subscription, channels[head.subscription.channel]
-            waits = not head.urgent and not head.message_id
-            release = release_at(head.created_at or now, sub.digest, sub.quiet) if waits else now
-            if release > now:
-                await self.store.hold(head.id, release)
-                continue
-            limits = (
-                channel.name,
-                sub.address,
-                self.clock.now(),
-                channel.per_chat(sub.address),
-                channel.overall,
-            )
-            delay = self.pacer.delay(*limits)
-            # this chat's turn is later, or the round has run long enough that its claims would
-            # soon be free for another process: the next round takes it
-            if delay > MAX_PACE_WAIT or self.clock.now() - now > self.lease / 2:
-                later.append(head.id)
-                continue
-            if delay:  # the chat app's overall pace: a moment
-                await self.clock.sleep(delay)
-            taken = self.pacer.take(channel.name, sub.address, self.clock.now(), *limits[3:])
-            assert taken, "a token after waiting for it"
-            outcomes.append(await self._deliver(channel, head, release))
+        unreached = list(heads)
+        try:
+            while unreached:
+                head = unreached.pop(0)
+                sub, channel = head.subscription, channels[head.subscription.channel]
+                waits = not head.urgent and not head.message_id
+                release = release_at(head.created_at or now, sub.digest, sub.quiet) if waits else now
+                if release > now:
+                    await self.store.hold(head.id, release)
+                    continue
+                limits = (
+                    channel.name,
+                    sub.address,
+                    self.clock.now(),
+                    channel.per_chat(sub.address),
+                    channel.overall,
+                )
+                delay = self.pacer.delay(*limits)
+                # this chat's turn is later, or the round has run long enough that its claims would
+                # soon be free for another process: the next round takes it
+                if delay > MAX_PACE_WAIT or self.clock.now() - now > self.lease / 2:
+                    later.append(head.id)
+                    continue
+                if delay:  # the chat app's overall pace: a moment
+                    await self.clock.sleep(delay)
+                taken = self.pacer.take(channel.name, sub.address, self.clock.now(), *limits[3:])
+                assert taken, "a token after waiting for it"
+                outcomes.append(await self._deliver(channel, head, release))
+        except Exception:  # the database failed: the heads not reached are free for the next try
+            with contextlib.suppress(Exception):  # unless it refuses this too: then their lease ends
+                await self.store.release(later + [h.id for h in unreached])
+            raise
         await self.store.release(later)
         return DeliveryReport.of(outcomes)
 
@@ -143,9 +162,7 @@ class Dispatcher:
             else:
                 send = partial(channel.send, address, alerts[0])
         ids = [d.id for d in batch]
-        outcome = await _attempt(
-            self.store, "outbox", ids, head.attempts, head.subscription, send, self.clock
-        )
+        outcome = await self._attempt("outbox", ids, head.attempts, head.subscription, send)
         if outcome == "gone":  # the chat cannot say it; the bot's admins hear it
             text = f"Alerts to {head.subscription.name} stopped: {channel.name} says that chat is gone."
             await self.store.notify(channel.name, channel.admin_addresses(), text, self.clock.now())
@@ -190,40 +207,44 @@ class Dispatcher:
 
         return rolling
 
-
-async def _attempt(
-    store: Store,
-    kind: str,
-    row_ids: list[int],
-    attempts: int,
-    subscription: Subscription,
-    send: Callable[[], Awaitable[Receipt]],
-    clock: Clock,
-) -> str:
-    """One try at one message (of one row, or of a digest's rows); the rows record the outcome.
-    Returns sent, retry or gone."""
-    rows = ",".join(map(str, row_ids))
-    try:
-        receipt = await send()
-    except TransientDeliveryError as error:
-        at = retry_at(clock.now(), attempts, error.retry_after)
-        log.warning("%s %s to %s delayed until %s: %s", kind, rows, subscription.name, at, error)
-        await store.mark_retry(kind, row_ids, at, str(error))
-        return "retry"
-    except AddressMovedError as error:  # same chat, new id: follow it and send again at once
-        log.info("%s moved to %s", subscription.name, error.new_address)
-        await store.move_subscription(subscription.id, error.new_address)
-        await store.mark_retry(kind, row_ids, clock.now(), str(error))
-        return "retry"
-    except PermanentDeliveryError as error:
-        log.warning("%s %s: %s is gone (%s); subscription paused", kind, rows, subscription.name, error)
-        await store.mark_gone(kind, row_ids, subscription.id, error.reason)
-        return "gone"
-    except Exception as error:  # a bug or an untranslated error must not lose the message
-        log.exception("%s %s to %s failed unexpectedly; will retry", kind, rows, subscription.name)
-        await store.mark_retry(kind, row_ids, retry_at(clock.now(), attempts, None), repr(error))
-        return "retry"
-    # a digest's rows keep no message id: an edit for one story must not replace the whole digest
-    single = len(row_ids) == 1 and receipt.message_id
-    await store.mark_sent(kind, row_ids, receipt.message_id if single else None, clock.now())
-    return "sent"
+    async def _attempt(
+        self,
+        kind: str,
+        row_ids: list[int],
+        attempts: int,
+        subscription: Subscription,
+        send: Callable[[], Awaitable[Receipt]],
+    ) -> str:
+        """One try at one message (of one row, or of a digest's rows); the rows record the outcome.
+        Returns sent, retry or gone."""
+        store, clock = self.store, self.clock
+        rows = ",".join(map(str, row_ids))
+        try:
+            receipt = await send()
+        except TransientDeliveryError as error:
+            at = retry_at(clock.now(), attempts, error.retry_after)
+            log.warning("%s %s to %s delayed until %s: %s", kind, rows, subscription.name, at, error)
+            await store.mark_retry(kind, row_ids, at, str(error))
+            return "retry"
+        except AddressMovedError as error:  # same chat, new id: follow it and send again at once
+            log.info("%s moved to %s", subscription.name, error.new_address)
+            await store.move_subscription(subscription.id, error.new_address)
+            await store.mark_retry(kind, row_ids, clock.now(), str(error))
+            return "retry"
+        except PermanentDeliveryError as error:
+            log.warning("%s %s: %s is gone (%s); subscription paused", kind, rows, subscription.name, error)
+            await store.mark_gone(kind, row_ids, subscription.id, error.reason)
+            return "gone"
+        except Exception as error:  # a bug or an untranslated error must not lose the message
+            log.exception("%s %s to %s failed unexpectedly; will retry", kind, rows, subscription.name)
+            await store.mark_retry(kind, row_ids, retry_at(clock.now(), attempts, None), repr(error))
+            return "retry"
+        # a digest's rows keep no message id: an edit for one story must not replace the whole digest
+        single = len(row_ids) == 1 and receipt.message_id
+        sent = (kind, row_ids, receipt.message_id if single else None, clock.now())
+        try:
+            await store.mark_sent(*sent)
+        except Exception:
+            self.unrecorded.append(sent)
+            raise
+        return "sent"

@@ -254,6 +254,10 @@ class Poller:
         except FetchError as error:
             return await self._failed(feed, error)
         except Exception as error:  # a feed that breaks the parser is a bad feed, not a stopped bot
+            from bot.store.problems import from_the_database  # loaded already where a Poller runs
+
+            if from_the_database(error):  # the database failed, not the feed: the caller pauses polling
+                raise
             log.exception("feed %s (%s) could not be processed", feed.id, display_url(feed))
             return await self._failed(
                 feed, FetchError("parse", f"could not process the feed: {type(error).__name__}")

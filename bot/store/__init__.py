@@ -138,7 +138,8 @@ class Store(FeedRows, RuleRows, QueueRows, SignatureRows, AdminRows, EmbeddingRo
                     "or set database_url (NEWSALERT_DATABASE_URL) to a writable place.",
                 ) from error
         try:
-            engine = create_async_engine(url)
+            # PostgreSQL restarted: a pooled connection is tried before use, and opened again if dead
+            engine = create_async_engine(url, pool_pre_ping=url.get_backend_name() == "postgresql")
             sync_engine = create_engine(url.set(drivername="sqlite")) if on_disk else None
         except (SQLAlchemyError, ImportError) as error:
             raise StoreError(f"cannot open database {url.render_as_string()}: {error}") from None

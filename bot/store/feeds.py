@@ -130,6 +130,12 @@ class FeedRows(Rows):
         claim = partial(_claim_feeds, now=now, limit=limit, until=now + lease, only=only)
         return await self._run(claim, write=True)
 
+    async def release_feeds(self, feed_ids: Sequence[int]) -> None:
+        """Claimed but not polled to the end (the database failed meanwhile): due again at once."""
+        if feed_ids:
+            async with self._write() as conn:
+                await conn.execute(update(feeds).where(feeds.c.id.in_(feed_ids)).values(claimed_until=None))
+
     async def active_feed_ids(self) -> list[int]:
         async with self.engine.connect() as conn:
             return list(

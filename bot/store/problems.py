@@ -1,19 +1,23 @@
 """Why the database cannot be used, in words a person can act on: the driver's error (PostgreSQL's
 SQLSTATE, SQLite's message, the socket's errno) -> StoreError(what failed and why, what to do).
+At start-up that stops the bot; while it runs (a disk filling up, a file system made read-only, a
+PostgreSQL restarted), it pauses the job that met it until the database takes writes again (app.py).
 
 Only the host, port, user and database name of the URL are ever shown: never its password.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
+import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError
+from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
 from bot.errors import NewsalertError, StoreError
 
@@ -32,6 +36,15 @@ def translated(database_url: str) -> Iterator[None]:
         if problem is None:
             raise
         raise problem from error
+
+
+def from_the_database(error: BaseException) -> bool:
+    """Whether the database raised this, not a feed or our code: an error of SQLAlchemy or of a
+    driver, or a connection to the database server refused or reset (SQLAlchemy passes those on as
+    the socket raised them). A feed's poll lets these through: the database failed, not the feed."""
+    return isinstance(error, SQLAlchemyError | sqlite3.Error | ConnectionError) or (
+        isinstance(error, OSError) and "Connect call failed" in str(error)
+    )
 
 
 def database_problem(error: BaseException, database_url: str) -> StoreError | None:
@@ -56,6 +69,21 @@ def _sqlite_problem(error: BaseException, path: Path) -> StoreError | None:
     cause = error.orig if isinstance(error, DBAPIError) else error
     message = str(cause).lower()
     where = f"the SQLite database {path}"
+    refused = (
+        _write_refused(path.parent)
+        if any(m in message for m in ("readonly database", "disk i/o error", "unable to open database file"))
+        else None
+    )
+    if refused == errno.EROFS:  # the system made the disk read-only after an error, say
+        return StoreError(
+            f"cannot write to {where}: its file system is read-only",
+            f"Find out why (dmesg), and make {path.parent} writable again.",
+        )
+    if "disk is full" in message or refused in (errno.ENOSPC, errno.EDQUOT):
+        return StoreError(
+            f"cannot write to {where}: the disk is full",
+            f"Free some space on the disk that holds {path.parent} (df -h {path.parent}).",
+        )
     if "unable to open database file" in message:
         if not path.exists():
             return StoreError(
@@ -81,8 +109,25 @@ def _sqlite_problem(error: BaseException, path: Path) -> StoreError | None:
             f"{path} is not a SQLite database",
             f"Set {SET_URL} to the database file, or move that file away to start a new database.",
         )
-    if "disk is full" in message or "disk i/o error" in message:
-        return StoreError(f"cannot write to {where}: {cause}", f"Free some space on the disk of {path}.")
+    if "disk i/o error" in message:
+        return StoreError(f"cannot write to {where}: a disk I/O error", "Check the disk (dmesg).")
+    return None
+
+
+def _write_refused(directory: Path) -> int | None:
+    """Why a byte cannot be written beside the database (errno: EROFS, ENOSPC...), or None when it can:
+    SQLite says "disk I/O error" or "readonly database" whatever the system said to it."""
+    probe = directory / f".newsalert-probe-{os.getpid()}"
+    try:
+        with open(probe, "wb") as file:
+            file.write(b"\0")
+            file.flush()
+            os.fsync(file.fileno())
+    except OSError as error:
+        return error.errno
+    finally:
+        with suppress(OSError):
+            probe.unlink()
     return None
 
 
@@ -117,6 +162,21 @@ def _postgres_problem(error: BaseException, url: URL) -> StoreError | None:
             )
         if state in ("57P03", "53300"):
             return StoreError(f"cannot connect to {where}: {said}", "Try again in a moment.")
+        if state == "53100":
+            return StoreError(
+                f"cannot write to {where}: its disk is full ({said})",
+                "Free some space on the disk of the PostgreSQL server.",
+            )
+        if state == "25006":  # a standby, or default_transaction_read_only
+            return StoreError(
+                f'cannot write to {where}: the database "{name}" is read-only',
+                f"Set {SET_URL} to the primary server, or turn default_transaction_read_only off.",
+            )
+        if error.connection_invalidated or state in ("57P01", "57P02") or (state or "").startswith("08"):
+            return StoreError(
+                f"lost the connection to {where} ({said or type(error.orig).__name__})",
+                "Check that PostgreSQL runs there; newsalert connects again by itself.",
+            )
         return None
     if isinstance(error, socket.gaierror):
         return StoreError(
