@@ -53,20 +53,20 @@ from bot.dedupe import LEAD_WORDS, without_own_name  # noqa: E402
 from bot.feeds.parse import parse_feed  # noqa: E402
 from bot.stories import MIN_TITLE_WORDS, Stories, term_counts  # noqa: E402
 from bot.summary import clean_body  # noqa: E402
-from bot.summary.embeddings import BATCH, Embedder, InMemory  # noqa: E402
+from bot.summary.embeddings import BATCH, STORY_WORDS, Embedder, InMemory, story_text  # noqa: E402
 from tests.data.events import CORPUS, Labels, feed_order, load_labels  # noqa: E402
 
 TITLE = "Stories: embeddings against the lexical score"
 DEFAULT_URL = "http://127.0.0.1:8765/v1"
+EMBEDDED = Stories(embeddings_bar=LlmSettings().embeddings_bar)  # as the bot decides with embeddings
 THRESHOLDS = [round(0.60 + 0.01 * i, 2) for i in range(31)]  # 0.60 .. 0.90
-LEAD_CHARS = 1_000  # the key reads its lead from this much of the text (bot.dedupe._LEAD_CHARS)
 # What is embedded: the headline (without the outlet's own name, as the key has it), then the lead.
 TEXTS = {
     "headline": 0,
     f"headline + lead ({LEAD_WORDS} words)": LEAD_WORDS,
-    "headline + first 150 words": 150,  # all-MiniLM-L6-v2 reads 256 tokens: about this many words
+    f"headline + first {STORY_WORDS} words": STORY_WORDS,  # all-MiniLM-L6-v2 reads 256 tokens: about this
 }
-MAIN = "headline + first 150 words"  # the best alone and with the lexical score (and swept below)
+MAIN = f"headline + first {STORY_WORDS} words"  # the best alone and with the lexical score: the bot's
 SINGLES = 20  # articles embedded one call each, for the latency of one article
 
 
@@ -81,11 +81,6 @@ def corpus_texts(pieces: Sequence[Piece]) -> list[tuple[str, str]]:
         ]
     assert len(found) == len(pieces), "the corpus is read as bench/quality_eval.py reads it"
     return found
-
-
-def text_of(headline: str, body: str, words: int) -> str:
-    lead = " ".join(body[: max(LEAD_CHARS, words * 8)].split()[:words])
-    return f"{headline}\n{lead}".strip() if words else headline
 
 
 class Joined:
@@ -131,7 +126,7 @@ def corpus(pieces: list[Piece]) -> Corpus:
         for clue in [("url", p.key.url) if p.key.url else None, ("title", p.key.title) if long else None]:
             if clue:
                 holders.setdefault(clue, []).append(i)
-        for term in Stories().index_terms(p.key, counts):
+        for term in EMBEDDED.index_terms(p.key, counts, embedded=True):
             holders.setdefault(term, []).append(i)
     always = []
     for clue, have in holders.items():
@@ -324,14 +319,16 @@ NOTES = """## How it is measured
 
 Articles: every corpus article, parsed, cleaned and keyed as bench/quality_eval.py does (the same
 `corpus_pieces`). Embedded text: the headline without the outlet's own name (as `story_key` has it),
-a newline, then the first words of the cleaned text (60: the key's lead; or 150; or none). Similarity:
+a newline, then the first words of the cleaned text (60: the key's lead; or 150, what the bot embeds,
+`bot.summary.embeddings.story_text`; or none). Similarity:
 the cosine of the unit vectors. Clustering, as the decider's rules with the cosine swapped: two articles
 join when they have one link, or one headline of 5+ words within the window, or come from two feeds,
 were published within the window (48 h) and their cosine is at least the bar; stories are the connected
 groups (union-find over all pairs, so arrival order cannot change them). 'index': the same, but a pair
-is compared only when both have one of the decider's index terms, a link or a headline, as the store
-finds candidates. 'Lexical OR embeddings': the lexical decider's stories
-(feed order, every corpus article) joined further by every pair at or above the bar. Lexical figures:
+is compared only when both have one of the decider's index terms (an embedded article's
+EMBEDDED_INDEX_TERMS), a link or a headline, as the store finds candidates. 'Lexical OR embeddings':
+the lexical decider's stories (feed order, every corpus article) joined further by every pair at or
+above the bar. Lexical figures:
 bench/quality_eval.py's `story_runs` in this run (bot.stories as it is, feed order and three shuffled
 orders). Scores: pairwise over the labelled articles of tests/data/events.json, as the quality bench.
 A bar holds for this model only: another model's cosines spread otherwise, and need their own sweep.
@@ -365,12 +362,12 @@ def main() -> None:
     costs: dict[str, tuple[float, float | None]] = {}
     for name, words in TEXTS.items():
         before = server_cpu(args.url)
-        matrix, took = asyncio.run(embed_all(settings, [text_of(h, b, words) for h, b in texts]))
+        matrix, took = asyncio.run(embed_all(settings, [story_text(h, b, words) for h, b in texts]))
         after = server_cpu(args.url)
         assert matrix is not None, "the endpoint stopped answering"
         vectors[name] = matrix
         costs[name] = (took, after - before if before is not None and after is not None else None)
-    single = asyncio.run(one_by_one(settings, [text_of(h, b, TEXTS[MAIN]) for h, b in texts[:SINGLES]]))
+    single = asyncio.run(one_by_one(settings, [story_text(h, b, TEXTS[MAIN]) for h, b in texts[:SINGLES]]))
     labels = load_labels()
     place = {p.labelled: i for i, p in enumerate(pieces)}
     wanted = [place[(lab.feed, lab.article.identity)] for lab in labels.articles]

@@ -6,8 +6,10 @@ looked at by the detectors below: plain rules written here, independent of the b
 Stories: every corpus article through the story decider as the store calls it (bot.dedupe.story_key, then
 bot.stories.Stories: index terms, candidates through them, decide), in feed order and in three seeded
 shuffled arrival orders, scored on the hand-labelled events (tests/data/events.json): pairwise precision
-and recall, hard negatives merged, and the CPU the story step takes per article. Run from the repo root:
-    .venv/bin/python bench/quality_eval.py [--quick] [--self-check]
+and recall, hard negatives merged, and the CPU the story step takes per article. With --embeddings URL,
+the same again with the optional embeddings (summary.llm.embeddings_model) from that OpenAI-compatible
+endpoint, e.g. bench/embeddings_server.py's (its docstring says how to start it). Run from the repo root:
+    .venv/bin/python bench/quality_eval.py [--quick] [--self-check] [--embeddings URL [--model NAME]]
 The full run replaces the "# Quality" section of bench/RESULTS.md; --quick (one timing pass) only prints;
 --self-check only tries the detectors on the sentences written in self_check().
 """
@@ -34,12 +36,12 @@ from lxml import etree
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.results import write_section  # noqa: E402
 from bot.check import check  # noqa: E402
-from bot.config import load_settings  # noqa: E402
-from bot.dedupe import story_key  # noqa: E402
+from bot.config import LlmSettings, load_settings  # noqa: E402
+from bot.dedupe import story_key, without_own_name  # noqa: E402
 from bot.domain import Alert, Article, Match, Quote, StoryArticle, StoryKey, TermCounts  # noqa: E402
 from bot.feeds.parse import parse_feed  # noqa: E402
 from bot.stories import InMemory, Stories, term_counts  # noqa: E402
-from bot.summary import clean_body  # noqa: E402
+from bot.summary import clean_body, embeddings  # noqa: E402
 from tests.data.events import CORPUS, Labels, feed_order, load_labels  # noqa: E402
 
 RULES = (  # the issue's seven, as a new user would type them
@@ -59,6 +61,8 @@ REQUIRED = {
 }
 MAX_WORDS = 60
 SEEDS = (1, 2, 3)  # the shuffled arrival orders
+EMBEDDINGS_MODEL = "all-MiniLM-L6-v2"  # bench/embeddings_server.py's, which summary.llm.embeddings_bar fits
+OPTION = "lexical + embeddings (option)"
 GOAL_DEFECTS = 0.02
 GOAL_RECALL, GOAL_PRECISION, GOAL_NEGATIVES = 0.8, 0.98, 1
 ISSUE_SAW = "34 of 203 alerts (17%)"
@@ -492,6 +496,7 @@ class Piece:
     chars: int
     key: StoryKey
     labelled: tuple[str, str]  # its feed file and identity, as tests/data/events.py names it
+    text: str  # what is embedded of it (embeddings.story_text), for the option
 
 
 NOW = datetime(2026, 2, 18, 12, tzinfo=UTC)  # when the corpus is "fetched": after every article in it
@@ -507,10 +512,24 @@ def corpus_pieces() -> list[Piece]:
         for a in parsed.articles:
             body = clean_body(a.title, a.text)
             at = min(a.published_at, NOW) if a.published_at else NOW
-            pieces.append(
-                Piece(f, at, len(body), story_key(a.link, a.title, body, feed_name), (name, a.identity))
-            )
+            key = story_key(a.link, a.title, body, feed_name)
+            text = embeddings.story_text(without_own_name(a.title, feed_name), body)
+            pieces.append(Piece(f, at, len(body), key, (name, a.identity), text))
     return pieces
+
+
+Vectors = list[tuple[float, ...]]  # each corpus piece's embedding, in corpus_pieces' order
+
+
+async def embed_pieces(url: str, model: str, pieces: Sequence[Piece]) -> Vectors | None:
+    """Each piece's embedding through the bot's own client (None when the endpoint does not answer)."""
+    settings = LlmSettings(base_url=url, embeddings_model=model, timeout=600)
+    embedder = embeddings.Embedder(settings, embeddings.InMemory())
+    try:
+        vectors = await embedder.embed([p.text for p in pieces], NOW)
+    finally:
+        await embedder.close()
+    return None if vectors is None else [tuple(v) for v in vectors]
 
 
 class TimedStories(Stories):
@@ -518,10 +537,10 @@ class TimedStories(Stories):
 
     cpu = 0.0
 
-    def index_terms(self, key: StoryKey, counts: TermCounts) -> tuple[str, ...]:
+    def index_terms(self, key: StoryKey, counts: TermCounts, embedded: bool = False) -> tuple[str, ...]:
         started = time.process_time()
         try:
-            return super().index_terms(key, counts)
+            return super().index_terms(key, counts, embedded)
         finally:
             TimedStories.cpu += time.process_time() - started
 
@@ -534,15 +553,20 @@ class TimedStories(Stories):
 
 
 def arrive(
-    pieces: Sequence[Piece], polls: Sequence[Sequence[int]], counts: TermCounts
+    pieces: Sequence[Piece],
+    polls: Sequence[Sequence[int]],
+    counts: TermCounts,
+    vectors: Vectors | None = None,
 ) -> tuple[list[int], float]:
     """The story of each piece when they arrive in these polls (indices into pieces), as the store decides
-    it (bot.stories.InMemory: the store's story step on lists), and the CPU seconds the decider took."""
+    it (bot.stories.InMemory: the store's story step on lists), and the CPU seconds the decider took. With
+    `vectors`, the embeddings decide too, at summary.llm.embeddings_bar's default."""
     TimedStories.cpu = 0.0
-    store = InMemory(TimedStories(), counts)
+    store = InMemory(TimedStories(embeddings_bar=LlmSettings().embeddings_bar if vectors else None), counts)
     row: dict[int, int] = {}
     for poll in polls:
-        ids = store.save([(pieces[i].feed, pieces[i].at, pieces[i].chars, pieces[i].key) for i in poll])
+        arrivals = [(pieces[i].feed, pieces[i].at, pieces[i].chars, pieces[i].key) for i in poll]
+        ids = store.save(arrivals, [vectors[i] for i in poll] if vectors else None)
         row.update(zip(poll, ids, strict=True))
     return [store.story_of(row[i]) for i in range(len(pieces))], TimedStories.cpu
 
@@ -580,24 +604,26 @@ def feed_polls(pieces: Sequence[Piece]) -> list[list[int]]:
     return [list(poll) for _, poll in itertools.groupby(range(len(pieces)), lambda i: pieces[i].feed)]
 
 
-def story_runs(labels: Labels) -> dict[str, list[int]]:
+def story_runs(labels: Labels, vectors: Vectors | None = None) -> dict[str, list[int]]:
     """The labelled articles' stories when every corpus article arrives, in feed order (a poll per feed,
-    MANIFEST order) and in each seeded shuffled order (an article a poll)."""
+    MANIFEST order) and in each seeded shuffled order (an article a poll); with `vectors`, the embeddings
+    deciding too."""
     pieces = corpus_pieces()
     counts = term_counts(p.key for p in pieces)
     place = {p.labelled: i for i, p in enumerate(pieces)}
     wanted = [place[(lab.feed, lab.article.identity)] for lab in labels.articles]
-    runs = {"feed order": arrive(pieces, feed_polls(pieces), counts)[0]}
+    runs = {"feed order": arrive(pieces, feed_polls(pieces), counts, vectors)[0]}
     for seed in SEEDS:
         order = random.Random(seed).sample(range(len(pieces)), len(pieces))
-        runs[f"shuffled (seed {seed}), one by one"] = arrive(pieces, [[i] for i in order], counts)[0]
+        one_by_one = [[i] for i in order]
+        runs[f"shuffled (seed {seed}), one by one"] = arrive(pieces, one_by_one, counts, vectors)[0]
     return {name: [story[i] for i in wanted] for name, story in runs.items()}
 
 
-def story_cpu(passes: int) -> tuple[int, float, float]:
+def story_cpu(passes: int, vectors: Vectors | None = None) -> tuple[int, float, float]:
     """(articles, story_key µs, decider µs) per article over every corpus article, a poll per feed in MANIFEST
-    order (as `newsalert run --once` on new feeds), the best of `passes`. Untimed: cleaning the bodies (the
-    summary's work) and the store's lookups."""
+    order (as `newsalert run --once` on new feeds), the best of `passes`; with `vectors`, the embeddings
+    deciding too. Untimed: cleaning the bodies (the summary's work), the store's lookups, embedding."""
     feeds = []
     for name in feed_order():
         parsed = parse_feed((CORPUS / "real-feeds" / name).read_bytes(), feed_url(name))
@@ -613,7 +639,7 @@ def story_cpu(passes: int) -> tuple[int, float, float]:
             for fields in feed:
                 story_key(*fields)
         best_key = min(best_key, time.process_time() - started)
-        best_decide = min(best_decide, arrive(pieces, feed_polls(pieces), counts)[1])
+        best_decide = min(best_decide, arrive(pieces, feed_polls(pieces), counts, vectors)[1])
     return n, best_key / n * 1e6, best_decide / n * 1e6
 
 
@@ -653,55 +679,78 @@ def alert_lines(report: DefectReport, alerts: Sequence[Alert]) -> tuple[list[str
     return lines, share <= GOAL_DEFECTS
 
 
-def story_lines(labels: Labels, runs: dict[str, list[int]]) -> tuple[list[str], list[bool]]:
+def story_lines(labels: Labels, groups: dict[str, dict[str, list[int]]]) -> tuple[list[str], list[bool]]:
+    """The stories' table and goals: `groups`, what decides (the lexical decider, and the option) -> each
+    arrival order's stories; a group after the first is named in its rows and lines."""
     events = [lab.event for lab in labels.articles]
     clusters = Counter(e for e in events if not e.startswith("only "))
     negatives = len(labels.hard_negatives)
-    scores = {name: score(events, story, labels.hard_negatives) for name, story in runs.items()}
-    worst_r, worst_p = min(s.recall for s in scores.values()), min(s.precision for s in scores.values())
-    worst_n = max(s.merged_negatives for s in scores.values())
-    same = len({partition(story) for story in runs.values()}) == 1
-    goals = [worst_r >= GOAL_RECALL and worst_p >= GOAL_PRECISION, worst_n <= GOAL_NEGATIVES, same]
-    feed_story = runs["feed order"]
-    split = {e: len({feed_story[i] for i, x in enumerate(events) if x == e}) for e in clusters}
-    merged = [
-        f"{labels.articles[i].article.title[:48]!r} / {labels.articles[j].article.title[:48]!r}"
-        for i, j in labels.hard_negatives
-        if feed_story[i] == feed_story[j]
-    ]
     lines = [
         f"{len(events)} labelled articles: {len(clusters)} events reported by 2 or more "
         f"({sum(clusters.values())} articles), {negatives} hard negative pairs (tests/data/events.json).",
         "",
         "| arrival order | pair precision | pair recall | hard negatives merged | stories |",
         "| --- | ---: | ---: | ---: | ---: |",
-        *(
-            f"| {name} | {s.precision:.3f} | {s.recall:.3f} | {s.merged_negatives} of {negatives} "
-            f"| {s.stories} |"
-            for name, s in scores.items()
-        ),
-        "",
-        f"- event pairs, recall at least {GOAL_RECALL} at precision at least {GOAL_PRECISION} in every order "
-        f"(worst: recall {worst_r:.3f}, precision {worst_p:.3f}): **{mark(goals[0])}**",
-        f"- hard negatives merged, at most {GOAL_NEGATIVES} in every order (worst: {worst_n}): "
-        f"**{mark(goals[1])}**",
-        f"- identical clusters under every order: **{mark(same)}**",
-        "",
-        "Stories each event became in feed order (articles→stories; 1 story is right): "
-        + ", ".join(f"{e} {clusters[e]}→{split[e]}" for e in sorted(clusters, key=lambda e: -clusters[e])),
-        "",
-        "Hard negatives merged in feed order: " + ("; ".join(merged) or "none") + ".",
     ]
+    scores = {
+        group: {name: score(events, story, labels.hard_negatives) for name, story in runs.items()}
+        for group, runs in groups.items()
+    }
+    named = {group: "" if n == 0 else f"{group}, " for n, group in enumerate(groups)}
+    for group, by_order in scores.items():
+        lines += [
+            f"| {named[group]}{name} | {s.precision:.3f} | {s.recall:.3f} "
+            f"| {s.merged_negatives} of {negatives} | {s.stories} |"
+            for name, s in by_order.items()
+        ]
+    goals: list[bool] = []
+    for group, runs in groups.items():
+        by_order = scores[group]
+        worst_r = min(s.recall for s in by_order.values())
+        worst_p = min(s.precision for s in by_order.values())
+        worst_n = max(s.merged_negatives for s in by_order.values())
+        same = len({partition(story) for story in runs.values()}) == 1
+        met = [worst_r >= GOAL_RECALL and worst_p >= GOAL_PRECISION, worst_n <= GOAL_NEGATIVES, same]
+        goals += met
+        feed_story = runs["feed order"]
+        split = {e: len({feed_story[i] for i, x in enumerate(events) if x == e}) for e in clusters}
+        merged = [
+            f"{labels.articles[i].article.title[:48]!r} / {labels.articles[j].article.title[:48]!r}"
+            for i, j in labels.hard_negatives
+            if feed_story[i] == feed_story[j]
+        ]
+        lines += ["", f"With {group}:"] if named[group] else []
+        lines += [
+            "",
+            f"- event pairs, recall at least {GOAL_RECALL} at precision at least {GOAL_PRECISION} in "
+            f"every order (worst: recall {worst_r:.3f}, precision {worst_p:.3f}): **{mark(met[0])}**",
+            f"- hard negatives merged, at most {GOAL_NEGATIVES} in every order (worst: {worst_n}): "
+            f"**{mark(met[1])}**",
+            f"- identical clusters under every order: **{mark(same)}**",
+            "",
+            "Stories each event became in feed order (articles→stories; 1 story is right): "
+            + ", ".join(
+                f"{e} {clusters[e]}→{split[e]}" for e in sorted(clusters, key=lambda e: -clusters[e])
+            ),
+            "",
+            "Hard negatives merged in feed order: " + ("; ".join(merged) or "none") + ".",
+        ]
     return lines, goals
 
 
-def cpu_line(cpu: tuple[int, float, float]) -> str:
+def cpu_line(cpu: tuple[int, float, float], option: float | None = None) -> str:
     n, key_us, assign_us = cpu
-    return (
+    line = (
         f"Story step CPU over every corpus article ({n}), a poll per feed: story_key {key_us:.0f} µs + "
         f"the decider {assign_us:.0f} µs = **{key_us + assign_us:.0f} µs an article** (best pass, "
         "`time.process_time()`)."
     )
+    if option is not None:
+        line += (
+            f" With {OPTION}: the decider {option:.0f} µs, besides embedding each article "
+            '(its cost: the section "Stories: embeddings against the lexical score").'
+        )
+    return line
 
 
 NOTES = f"""## How it is measured
@@ -733,10 +782,29 @@ store's lookups are not counted.
 """
 
 
+def option_notes(url: str, model: str) -> str:
+    return (
+        f"\n{OPTION}: the same, each article also embedded by `{model}` from {url}\n"
+        "(through bot.summary.embeddings, the text `embeddings.story_text` makes: its headline without the\n"
+        f"outlet's name and its first {embeddings.STORY_WORDS} words), the decider given the vectors and\n"
+        f"summary.llm.embeddings_bar's default ({LlmSettings().embeddings_bar}), as the bot does when "
+        "summary.llm.embeddings_model is set:\n"
+        "two articles of different feeds within the window are also one event when their embeddings'\n"
+        "cosine reaches the bar, and an embedded article is looked up through EMBEDDED_INDEX_TERMS index\n"
+        "terms.\n"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one timing pass, no RESULTS.md")
     parser.add_argument("--self-check", action="store_true", help="only try the detectors on written text")
+    parser.add_argument(
+        "--embeddings",
+        metavar="URL",
+        help="also the stories with embeddings from this endpoint (its /embeddings)",
+    )
+    parser.add_argument("--model", default=EMBEDDINGS_MODEL, help="the embeddings model to ask for")
     args = parser.parse_args()
     self_check()
     if args.self_check:
@@ -744,16 +812,30 @@ def main() -> None:
         return
     logging.getLogger("bot").setLevel(logging.ERROR)  # check logs each feed entry it cannot read
     t0 = time.perf_counter()
+    vectors = None
+    if args.embeddings:
+        vectors = asyncio.run(embed_pieces(args.embeddings, args.model, corpus_pieces()))
+        if vectors is None:
+            sys.exit(f"no embeddings from {args.embeddings}/embeddings (bench/embeddings_server.py says how)")
     alerts = asyncio.run(run_check())
     found, defects_met = alert_lines(look_at(alerts), alerts)
     labels = load_labels()
-    stories, story_goals = story_lines(labels, story_runs(labels))
-    cpu = cpu_line(story_cpu(1 if args.quick else 5))
-    body = "\n".join(["", "## Alerts", "", *found, "", "## Stories", "", *stories, "", cpu, "", NOTES])
+    groups = {"lexical": story_runs(labels)}
+    if vectors:
+        groups[OPTION] = story_runs(labels, vectors)
+    stories, story_goals = story_lines(labels, groups)
+    passes = 1 if args.quick else 5
+    option = story_cpu(passes, vectors)[2] if vectors else None
+    cpu = cpu_line(story_cpu(passes), option)
+    notes = NOTES + (option_notes(args.embeddings, args.model) if vectors else "")
+    body = "\n".join(["", "## Alerts", "", *found, "", "## Stories", "", *stories, "", cpu, "", notes])
     goals = [defects_met, *story_goals]
     print(f"{body}\ngoals met: {sum(goals)} of {len(goals)}")
+    command = ".venv/bin/python bench/quality_eval.py" + (
+        f" --embeddings {args.embeddings}" if vectors else ""
+    )
     if not args.quick:
-        write_section("Quality", ".venv/bin/python bench/quality_eval.py", time.perf_counter() - t0, body)
+        write_section("Quality", command, time.perf_counter() - t0, body)
 
 
 if __name__ == "__main__":

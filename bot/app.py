@@ -43,6 +43,7 @@ from bot.rules.text import is_language
 from bot.store import Store
 from bot.store.problems import database_problem, translated
 from bot.stories import Stories
+from bot.summary.embeddings import Embedder
 from bot.summary.llm import LlmSummarizer
 from bot.web import build_web_app, start_web
 
@@ -176,16 +177,15 @@ class App:
         max_words = self.settings.summary.max_words
         parsers = Parsers(deadline=self.settings.polling.parse_deadline.total_seconds())
         pages = PageReader(self.settings.summary.fetch_pages, self.clock, parsers)
-        llm = (
-            LlmSummarizer(self.settings.summary.llm, self.store)
-            if self.settings.summary.llm.base_url
-            else None
-        )
+        models = self.settings.summary.llm
+        llm = LlmSummarizer(models, self.store) if models.base_url and models.model else None
+        embedder = Embedder(models, self.store) if models.embeddings_model else None
         self.poller = Poller(
             trusted, guarded, self.store, self.matcher, self.clock, max_words, self.bounds, pages, llm,
             adaptive=self.settings.polling.adaptive,
             parsers=parsers,
-            stories=Stories(self.settings.stories.window),
+            stories=Stories(self.settings.stories.window, models.embeddings_bar if embedder else None),
+            embedder=embedder,
         )  # fmt: skip
         self.commands = Commands(
             self.store,
@@ -255,6 +255,8 @@ class App:
             await self.poller.guarded.session.close()
             if self.poller.llm:
                 await self.poller.llm.close()
+            if self.poller.embedder:
+                await self.poller.embedder.close()
         await self.store.close()
 
     async def poll_due(

@@ -202,21 +202,31 @@ class PollingSettings(_Section):
 
 
 class LlmSettings(_Section):
-    """An OpenAI-compatible chat completions endpoint; off unless base_url is set."""
+    """An OpenAI-compatible endpoint, for what each model named here does: `model` writes the alerts'
+    summaries (chat completions), `embeddings_model` tells stories apart (embeddings). Off unless
+    base_url and one of them are set."""
 
     base_url: str | None = None  # e.g. https://api.openai.com/v1 or http://localhost:11434/v1 (Ollama)
-    model: str = "gpt-4o-mini"
+    model: str | None = None  # e.g. gpt-4o-mini; unset: extractive summaries
     api_key: SecretStr | None = None
     timeout: Duration = timedelta(seconds=20)
     monthly_tokens: int = Field(1_000_000, ge=0)  # past this, summaries are extractive until next month
-    # The same endpoint's /embeddings, as a similarity of two articles (bot/summary/embeddings.py, measured
-    # by bench/embeddings_eval.py); unset: off. The story decision does not use it yet.
+    # The same endpoint's /embeddings, as a similarity of two articles (bot/summary/embeddings.py) that the
+    # story decision uses besides their words (bot/stories.py); unset: off.
     embeddings_model: str | None = None
+    # The cosine from which two articles' embeddings make them one story: all-MiniLM-L6-v2's, measured on
+    # the labelled events by bench/embeddings_eval.py; another model's cosines spread otherwise.
+    embeddings_bar: float = Field(0.77, gt=0, le=1)
 
     @model_validator(mode="after")
-    def _embeddings_need_the_endpoint(self) -> LlmSettings:
+    def _models_need_the_endpoint(self) -> LlmSettings:
         if self.embeddings_model and not self.base_url:
             raise ValueError("embeddings_model needs base_url: the endpoint that serves it")
+        if self.base_url and not (self.model or self.embeddings_model):
+            raise ValueError(
+                "base_url is set but no model to ask there: set model (summaries, e.g. gpt-4o-mini) "
+                "or embeddings_model (stories), or both"
+            )
         return self
 
 

@@ -169,6 +169,7 @@ class StoryArticle:
     chars: int  # the length of its text: a full text is the better face for a story than a thin item
     key: StoryKey
     index: tuple[str, ...] = ()  # its index terms, as picked when it was stored; (): to be picked now
+    vector: tuple[float, ...] | None = None  # its text's embedding (summary.llm.embeddings_model), if any
 
 
 @dataclass(frozen=True)
@@ -195,8 +196,9 @@ class StoryDecider(Protocol):
 
     window: timedelta  # articles fetched longer ago than this are not looked at
 
-    def index_terms(self, key: StoryKey, counts: TermCounts) -> tuple[str, ...]:
-        """The article's rarest terms: the store finds candidates through them, and keeps them."""
+    def index_terms(self, key: StoryKey, counts: TermCounts, embedded: bool = False) -> tuple[str, ...]:
+        """The article's rarest terms (more when it has an embedding): the store finds candidates through
+        them, and keeps them."""
         ...
 
     def decide(
@@ -205,6 +207,16 @@ class StoryDecider(Protocol):
         """`known`: every article of every story that shares a link, a headline or an index term with
         one of `new`, or of those the articles that decide as they all would (store/stories.py)."""
         ...
+
+
+@dataclass(frozen=True)
+class Embedding:
+    """An article's text as an embeddings model saw it (summary/embeddings.py): the story decider may
+    compare two of one model."""
+
+    model: str
+    text_hash: str  # embeddings.text_hash of the model and the text: how the cache finds it again
+    vector: tuple[float, ...]
 
 
 @dataclass(frozen=True)
@@ -219,6 +231,7 @@ class NewStory:
     # The link its alert shows and its story is keyed by (dedupe.canonical_url); "": the article's own.
     # The article's identity keeps its link as the feed gave it, so an upgrade alerts nothing again.
     link: str = ""
+    embedding: Embedding | None = None  # when summary.llm.embeddings_model is set and the endpoint answered
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,14 @@ from functools import partial
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from bot.dedupe import FEED_ITEMS, canonical_url, feed_parameters, shared_parameters, story_key
+from bot.dedupe import (
+    FEED_ITEMS,
+    canonical_url,
+    feed_parameters,
+    shared_parameters,
+    story_key,
+    without_own_name,
+)
 from bot.domain import (
     Article,
     Clock,
@@ -41,10 +48,12 @@ from bot.rules.query import parse_rule
 from bot.rules.text import DEFAULT_LANGUAGE
 from bot.stories import Stories
 from bot.summary import clean_body, summarize
+from bot.summary.embeddings import story_text
 from bot.summary.lead import Quotable, quote_terms
 
 if TYPE_CHECKING:  # only named here: `check` polls without a database or a model, and starts faster
     from bot.store import Store
+    from bot.summary.embeddings import Embedder
     from bot.summary.llm import LlmSummarizer
 
 log = logging.getLogger(__name__)
@@ -227,6 +236,8 @@ class Poller:
     adaptive: bool = False  # polling.adaptive: feeds without an interval of their own follow their pace
     parsers: Parsers = field(default_factory=Parsers)  # big bodies parsed in worker processes
     stories: StoryDecider = Stories()  # which story each new article joins (stories.window)
+    # summary.llm.embeddings_model: each new article's embedding, which the story decider compares too
+    embedder: Embedder | None = None
 
     async def poll(self, feed: Feed) -> PollReport:
         try:
@@ -317,7 +328,24 @@ class Poller:
             summarized = await asyncio.gather(*(self._llm_summary(stories[i]) for i in alerting))
             for i, story in zip(alerting, summarized, strict=True):
                 stories[i] = story
+        if self.embedder and stories:
+            stories = await self._embedded(name, stories)
         return stories
+
+    async def _embedded(self, feed_name: str, stories: list[NewStory]) -> list[NewStory]:
+        """The new articles with their embeddings (of embeddings.story_text), for the story step; as
+        they were when the endpoint or the cache fails: their words alone decide, nothing is held back."""
+        assert self.embedder
+        language = self.matcher.language
+        texts = [story_text(without_own_name(s.article.title, feed_name, language), s.body) for s in stories]
+        try:
+            made = await self.embedder.embeddings(texts, self.clock.now())
+        except Exception:  # the cache's database, say: the story step goes on without
+            log.exception("embeddings failed; the words alone decide this poll's stories")
+            return stories
+        if made is None:
+            return stories
+        return [replace(s, embedding=e) for s, e in zip(stories, made, strict=True)]
 
     async def _llm_summary(self, story: NewStory) -> NewStory:
         assert self.llm

@@ -18,7 +18,9 @@ SECRETS = {
 
 
 def test_config_show_prints_file_and_environment_with_every_secret_blanked(tmp_path):
-    config = write_config(tmp_path, "summary:\n  llm:\n    base_url: http://127.0.0.1:1/v1\n")
+    config = write_config(
+        tmp_path, "summary:\n  llm:\n    base_url: http://127.0.0.1:1/v1\n    model: gpt-4o-mini\n"
+    )
     env = {**clean_env(), "NEWSALERT_POLL_INTERVAL": "90s", "NEWSALERT_TELEGRAM_ADMINS": "7, 8"}
     env["NEWSALERT_DATABASE_URL"] = "postgresql+asyncpg://newsalert@postgres:5432/newsalert"
     for name, value in SECRETS.items():  # half from the environment, half from *_FILE

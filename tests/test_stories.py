@@ -8,13 +8,14 @@ import itertools
 import random
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from bot.dedupe import story_key
 from bot.domain import StoryArticle, StoryKey, TermCounts
-from bot.stories import Stories, face
+from bot.stories import EMBEDDED_INDEX_TERMS, INDEX_TERMS, Stories, face
 from bot.summary import clean_body
 from tests.data.events import CORPUS, feed_order, load_labels, parse_corpus_feed
 from tests.data.wire_story import OUTLETS, SAME_TOPIC, WIRE
@@ -48,9 +49,15 @@ def counts_of(keys: Sequence[StoryKey]) -> TermCounts:
 
 
 def article(
-    i: int, key: StoryKey, feed: int | None = None, hours: float = 0, chars: int = 100
+    i: int,
+    key: StoryKey,
+    feed: int | None = None,
+    hours: float = 0,
+    chars: int = 100,
+    vector: tuple[float, ...] | None = None,
 ) -> StoryArticle:
-    return StoryArticle(i, i, i if feed is None else feed, NOON + timedelta(hours=hours), chars, key)
+    at = NOON + timedelta(hours=hours)
+    return StoryArticle(i, i, i if feed is None else feed, at, chars, key, vector=vector)
 
 
 def arrive(
@@ -60,13 +67,10 @@ def arrive(
     store gives them): the known articles are all those stored before."""
     stored: list[StoryArticle] = []
     for n, a in enumerate(articles, 1):
-        mine = StoryArticle(n, n, a.feed, a.at, a.chars, a.key)
+        mine = replace(a, id=n, story=n)
         plan = decider.decide([mine], stored, counts)
-        stored = [
-            StoryArticle(s.id, plan.merged.get(s.story, s.story), s.feed, s.at, s.chars, s.key)
-            for s in stored
-        ]
-        stored.append(StoryArticle(n, plan.stories[n], a.feed, a.at, a.chars, a.key))
+        stored = [replace(s, story=plan.merged.get(s.story, s.story)) for s in stored]
+        stored.append(replace(mine, story=plan.stories[n]))
     original = [a.id for a in articles]
     return {original[s.id - 1]: s.story for s in stored}
 
@@ -193,6 +197,73 @@ def test_a_new_database_joins_copies_but_not_articles_that_share_only_common_wor
     assert STORIES.decide(copies[1:], copies[:1], first_poll).stories == {2: 1}
     assert STORIES.decide(copies[1:], copies[:1], TermCounts(0, {})).stories == {2: 1}, "none counted yet"
     assert STORIES.decide([markets], [storm], first_poll).stories == {4: 4}
+
+
+# ---- embeddings (summary.llm.embeddings_model) ------------------------------------------------------------
+
+EMBEDDED = Stories(embeddings_bar=0.77)
+# Two outlets' own words for one event: a cosine of their words of 0.29, where one story takes 0.40.
+ENVOY = keyed(
+    "Zorvian envoy quits after a row with Quelland",
+    "The envoy of Zorvia to Quelland quit on Tuesday after a row over the border, and the government in "
+    "the capital said it would name a new one within the week.",
+)
+AMBASSADOR = keyed(
+    "Mandrake steps down as Quelland ambassador",
+    "Mandrake stepped down on Tuesday from the embassy in Quelland after a dispute about the frontier, and "
+    "the ministry in the capital said it would pick a successor within the week.",
+)
+ENVOY_COUNTS = counts_of([ENVOY, AMBASSADOR, *BACKGROUND_KEYS])
+# Made-up embeddings: two alike (a cosine of 0.99), and another event's (0.04 with the first).
+ALIKE, ALSO_ALIKE, UNLIKE = (1.0, 0.2, 0.0), (0.9, 0.3, 0.1), (0.0, 0.2, 1.0)
+
+
+@pytest.mark.parametrize(
+    ("decider", "second", "same"),
+    [
+        (EMBEDDED, {"vector": ALSO_ALIKE}, True),  # alike embeddings: one story, however worded
+        (STORIES, {"vector": ALSO_ALIKE}, False),  # embeddings off: the words alone decide
+        (EMBEDDED, {"vector": UNLIKE}, False),
+        (EMBEDDED, {}, False),  # one has no embedding (the endpoint failed): the words alone decide
+        (EMBEDDED, {"vector": ALSO_ALIKE, "feed": 1}, False),  # one outlet's two articles
+        (EMBEDDED, {"vector": ALSO_ALIKE, "hours": 49}, False),  # further apart than the window
+        (EMBEDDED, {"vector": ALSO_ALIKE, "hours": 47}, True),  # within it: the bar does not rise
+    ],
+)
+def test_alike_embeddings_join_two_reports_of_two_outlets_within_the_window(decider, second, same):
+    envoy = article(1, ENVOY, feed=1, vector=ALIKE)
+    ambassador = article(2, AMBASSADOR, **{"feed": 2, **second})
+    for stored, new in [(envoy, ambassador), (ambassador, envoy)]:  # either one first
+        plan = decider.decide([replace(new, id=2, story=2)], [replace(stored, id=1, story=1)], ENVOY_COUNTS)
+        assert plan.stories[2] == (1 if same else 2)
+
+
+def test_stories_joined_by_embeddings_are_the_same_in_every_arrival_order():
+    copy = keyed("Zorvian envoy quits after a row with Quelland", "The envoy of Zorvia quit on Tuesday.")
+    reports = [
+        article(1, ENVOY, vector=ALIKE),
+        article(2, AMBASSADOR, vector=ALSO_ALIKE, hours=3),
+        article(3, copy, hours=5),  # no embedding: joins the first by its headline
+        article(4, keyed("Quelland elects a new parliament", BACKGROUND[5]), vector=UNLIKE),
+    ]
+    counts = counts_of([a.key for a in reports] + BACKGROUND_KEYS)
+    for order in itertools.permutations(reports):
+        assert groups(arrive(order, counts, EMBEDDED)) == {frozenset({1, 2, 3}), frozenset({4})}
+
+
+def test_an_embedded_article_is_found_through_more_of_its_words():
+    """Reports worded apart share few of their heaviest words: with an embedding, an article's
+    EMBEDDED_INDEX_TERMS terms are looked up, and a report sharing only a lesser word is compared."""
+    envoy = keyed(
+        "Zorvian envoy Mandrake quits Tarsk mission over vetoed frontier treaty",
+        "Officials in Quelland confirmed the departure on Tuesday.",
+    )
+    counts = counts_of([envoy, AMBASSADOR, *BACKGROUND_KEYS])
+    assert "quelland" not in EMBEDDED.index_terms(envoy, counts), f"not of its {INDEX_TERMS} heaviest"
+    assert "quelland" in EMBEDDED.index_terms(envoy, counts, embedded=True), f"of {EMBEDDED_INDEX_TERMS}"
+    first, new = article(1, envoy, vector=ALIKE), article(2, AMBASSADOR, vector=ALSO_ALIKE)
+    assert EMBEDDED.decide([new], [first], counts).stories == {2: 1}
+    assert STORIES.decide([new], [first], counts).stories == {2: 2}
 
 
 # ---- the labelled events of the real feeds -----------------------------------------------------------------

@@ -1,7 +1,7 @@
 """The store's story step gives the decider only the articles that decide (store/stories._known): its plan
 is the plan from every article of the stories found (_every_member, the plain path), on seeded random
-arrivals and on every article of the real feeds; and a story carried by many outlets costs its next copy
-a few articles, not one per outlet."""
+arrivals (with and without embeddings) and on every article of the real feeds; and a story carried by many
+outlets costs its next copy a few articles, not one per outlet."""
 
 from __future__ import annotations
 
@@ -13,19 +13,21 @@ from functools import partial
 import pytest
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 
 from bot.dedupe import story_key
-from bot.domain import Article, Feed, FeedUpdate, NewStory, StoryPlan
+from bot.domain import Article, Embedding, Feed, FeedUpdate, NewStory, StoryDecider, StoryPlan
 from bot.store import MIGRATIONS, Store
 from bot.store import stories as store_stories
 from bot.store.tables import articles
 from bot.stories import Stories
 from bot.summary import clean_body
+from bot.summary.embeddings import text_hash
 from tests.data.events import CORPUS, feed_order, parse_corpus_feed
 
 START = datetime(2026, 3, 1, 12, tzinfo=UTC)
 DECIDER = Stories()
+EMBEDDED = Stories(embeddings_bar=0.77)
 
 
 @pytest.fixture
@@ -41,7 +43,9 @@ async def feeds(store: Store, count: int) -> None:
     await store.sync_config_feeds(every, START)
 
 
-async def poll(store: Store, feed_id: int, new: Sequence[NewStory], now: datetime) -> tuple[StoryPlan, int]:
+async def poll(
+    store: Store, feed_id: int, new: Sequence[NewStory], now: datetime, decider: StoryDecider = DECIDER
+) -> tuple[StoryPlan, int]:
     """One poll's articles stored and their stories planned both ways; the fast plan written down (as
     plan_stories does). Returns the plan and how many stored articles the fast path gave the decider."""
 
@@ -58,22 +62,31 @@ async def poll(store: Store, feed_id: int, new: Sequence[NewStory], now: datetim
         ]  # fmt: skip
         stored = insert(articles).returning(articles.c.id, sort_by_parameter_order=True)
         ids = conn.execute(stored, rows).scalars().all()
-        fresh, counts, since = store_stories._arrivals(
-            conn, feed_id, [*zip(ids, new, strict=True)], now, DECIDER
-        )
-        every = DECIDER.decide(fresh, store_stories._every_member(conn, fresh, since), counts)
-        known, clues, faces = store_stories._known(conn, fresh, since)
-        plan = DECIDER.decide(fresh, known, counts)
+        arrived = [*zip(ids, new, strict=True)]
+        fresh, counts, since = store_stories._arrivals(conn, feed_id, arrived, now, decider)
+        model = store_stories._model(arrived)
+        every = decider.decide(fresh, store_stories._every_member(conn, fresh, since, model), counts)
+        known, clues, faces = store_stories._known(conn, fresh, since, model)
+        plan = decider.decide(fresh, known, counts)
         assert plan == every, f"poll at {now}: the fast path's plan differs from every article's"
         store_stories._write(conn, plan, fresh, clues, faces, now)
+        store_stories._keep_vectors(conn, arrived)
         return plan, len(known)
 
     return await store._run(work, write=True)  # the transaction a poll's save runs in
 
 
-def new_story(n: int, title: str, body: str, link: str, published: datetime | None, feed: str) -> NewStory:
+def new_story(
+    n: int,
+    title: str,
+    body: str,
+    link: str,
+    published: datetime | None,
+    feed: str,
+    embedding: Embedding | None = None,
+) -> NewStory:
     article = Article(title, link, f"g{n}", body, published, f"h{n}")
-    return NewStory(article, body, body[:80], (), story_key(link, title, body, feed), link)
+    return NewStory(article, body, body[:80], (), story_key(link, title, body, feed), link, embedding)
 
 
 # Made-up names (rare words) for each event, and ordinary words every text has.
@@ -88,38 +101,54 @@ def random_text(rng: random.Random, event: list[str], words: int) -> str:
     return " ".join(picked).capitalize() + "."
 
 
+@pytest.mark.parametrize("embedded", [False, True], ids=["words", "embeddings"])
 @pytest.mark.parametrize("seed", range(20))
-async def test_the_fast_path_plans_as_every_article_would_on_random_arrivals(store, seed):
+async def test_the_fast_path_plans_as_every_article_would_on_random_arrivals(store, seed, embedded):
     """Outlets report six events in turns over days, with wire copies (one text, one headline, many
     feeds), rewrites of them, shared pages, thin items and full texts, some published days before they
-    are fetched. Every poll's plan is compared (in `poll`)."""
+    are fetched. Every poll's plan is compared (in `poll`). With embeddings: a copy has its wire text's
+    vector, any other article its event's give or take (about as many above the bar as below), some none
+    (the endpoint failed), and some polls another model's."""
     rng = random.Random(seed)
     await feeds(store, 6)
-    wires: list[tuple[str, str, int]] = []  # (headline, text, event) that other outlets copy
+    decider = EMBEDDED if embedded else DECIDER
+    events = [[rng.gauss(0, 1) for _ in range(8)] for _ in EVENT_WORDS]
+
+    def embedding(event: int, model: str) -> Embedding | None:
+        if not embedded or rng.random() < 0.1:
+            return None
+        vector = tuple(x + rng.gauss(0, 0.9) for x in events[event])
+        return Embedding(model, text_hash(model, str(vector)), vector)
+
+    wires: list[tuple[str, str, int, Embedding | None]] = []  # (headline, text, event, embedding) copied
     now, n, plans = START, 0, []
     for _ in range(40):
         now += timedelta(hours=rng.choice([0.1, 1, 3, 8, 20]))
         feed = rng.randint(1, 6)
+        model = "mini" if rng.random() < 0.85 else "other"
         batch = []
         for _ in range(rng.randint(1, 4)):
             n += 1
             if wires and rng.random() < 0.4:
-                title, body, event = rng.choice(wires)
+                title, body, event, vector = rng.choice(wires)
+                vector = vector if vector and vector.model == model else embedding(event, model)
             elif wires and rng.random() < 0.4:  # a rewrite: its own headline, a third of the words changed
-                _, body, event = rng.choice(wires)
+                _, body, event, _ = rng.choice(wires)
                 title = random_text(rng, EVENT_WORDS[event], rng.randint(1, 5)).rstrip(".")
                 body = " ".join(w if rng.random() < 0.67 else rng.choice(COMMON) for w in body.split())
+                vector = embedding(event, model)
             else:
                 event = rng.randrange(len(EVENT_WORDS))
                 title = random_text(rng, EVENT_WORDS[event], rng.randint(1, 5)).rstrip(".")
                 body = " ".join(random_text(rng, EVENT_WORDS[event], 10) for _ in range(rng.randint(1, 12)))
+                vector = embedding(event, model)
                 if rng.random() < 0.5:
-                    wires.append((title, body, event))
+                    wires.append((title, body, event, vector))
             link = f"https://site{feed}.test/{n}" if rng.random() < 0.8 else f"https://wire.test/{event}"
             published = now - timedelta(hours=rng.choice([1, 1, 10, 100]) * rng.random())
             published = published if rng.random() < 0.9 else None
-            batch.append(new_story(n, title, body, link, published, f"Feed {feed}"))
-        plans.append((await poll(store, feed, batch, now))[0])
+            batch.append(new_story(n, title, body, link, published, f"Feed {feed}", vector))
+        plans.append((await poll(store, feed, batch, now, decider))[0])
     assert any(plan.merged for plan in plans) or seed, "some arrivals merge stories (seed 0 does)"
     assert sum(len(set(plan.stories.values()) - set(plan.stories)) for plan in plans) > 10, "joins happen"
 
@@ -152,6 +181,47 @@ async def test_an_outlets_rewrite_joins_through_another_outlets_copy_of_the_wire
     rewrite = new_story(4, shut, body, "https://outlet1.test/shut", later, "Feed 1")
     plan, _ = await poll(store, 1, [rewrite], later)
     assert plan.stories == {4: 1}, "the rewrite joins the wire story through the other outlet's copy"
+
+
+async def test_copies_of_one_text_with_different_embeddings_are_each_compared(store):
+    """Copies of one headline and lead may have different embeddings (their texts differ further on): a
+    report alike only a middle copy joins through it, though the story's face is the first copy and its
+    latest copy another."""
+    await feeds(store, 4)
+    title = "Zorvian envoy quits after a row with Quelland"
+    body = "The envoy of Zorvia to Quelland quit on Tuesday after a row over the border, officials said."
+    unlike, alike = (0.0, 0.2, 1.0), (1.0, 0.2, 0.0)
+    for n, vector in enumerate([unlike, alike, unlike], 1):
+        at = START + timedelta(hours=n)
+        copy = new_story(
+            n, title, body, f"https://outlet{n}.test/envoy", at, f"Feed {n}", Embedding("m", f"{n}", vector)
+        )
+        await poll(store, n, [copy], at, EMBEDDED)
+    at = START + timedelta(hours=4)
+    ambassador = Embedding("m", "4", (0.9, 0.3, 0.1))
+    report = new_story(
+        4, "Mandrake steps down as Quelland ambassador", "Mandrake stepped down from the embassy in "
+        "Quelland on Tuesday after a dispute about the frontier, the ministry said.",
+        "https://outlet4.test/envoy", at, "Feed 4", ambassador,
+    )  # fmt: skip
+    plan, _ = await poll(store, 4, [report], at, EMBEDDED)
+    assert plan.stories == {4: 1}, "one story, through the second copy's embedding"
+
+
+async def test_an_articles_embedding_goes_with_it(store):
+    """Pruning deletes article rows (retention): their vectors go with them (the foreign key cascades), and
+    the cache no longer finds them."""
+    await feeds(store, 2)
+    kept = [Embedding("m", text_hash("m", str(n)), (1.0, float(n))) for n in (1, 2)]
+    for n, embedding in enumerate(kept, 1):
+        story = new_story(
+            n, f"Zorvan report {n}", "Quelb said.", f"https://a.test/{n}", START, "Feed 1", embedding
+        )
+        await poll(store, 1, [story], START, EMBEDDED)
+    hashes = [e.text_hash for e in kept]
+    assert set(await store.cached_embeddings(hashes)) == set(hashes)
+    await store._run(lambda conn: conn.execute(delete(articles).where(articles.c.id == 1)), write=True)
+    assert list(await store.cached_embeddings(hashes)) == [kept[1].text_hash]
 
 
 async def test_stories_stored_before_0010_are_found_and_joined_after_the_upgrade(database_url):

@@ -9,17 +9,18 @@ event through the alert it has, edited), and left as it is if sent (a message ca
 from __future__ import annotations
 
 import hashlib
+import struct
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
-from sqlalchemy import bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from bot.domain import NewStory, StoryArticle, StoryDecider, StoryKey, StoryPlan, TermCounts
-from bot.store.rows import Direct, one_of
-from bot.store.tables import articles, outbox, story_clues, term_census, term_counts
+from bot.store.rows import Direct, Rows, one_of
+from bot.store.tables import article_vectors, articles, outbox, story_clues, term_census, term_counts
 
 # Term counts are counted again (from the articles of the window) once they are a day old, or once more
 # articles came since than they counted: often while a new database fills, then daily.
@@ -31,12 +32,52 @@ TEXTS = 16  # of a clue a story has, the latest texts compared with a new articl
 def plan_stories(
     conn: Connection, feed_id: int, new: Sequence[tuple[int, NewStory]], now: datetime, decider: StoryDecider
 ) -> StoryPlan:
-    """The decider's plan for a poll's articles (stored, with these ids), written down."""
+    """The decider's plan for a poll's articles (stored, with these ids), written down, and their
+    embeddings kept."""
     fresh, counts, since = _arrivals(conn, feed_id, new, now, decider)
-    known, clues, faces = _known(conn, fresh, since)
+    known, clues, faces = _known(conn, fresh, since, _model(new))
     plan = decider.decide(fresh, known, _with_terms_of(conn, known, counts))
     _write(conn, plan, fresh, clues, faces, now)
+    _keep_vectors(conn, new)
     return plan
+
+
+def _keep_vectors(conn: Connection, new: Sequence[tuple[int, NewStory]]) -> None:
+    rows = [
+        {"article_id": i, "model": e.model, "text_hash": e.text_hash, "vector": pack(e.vector)}
+        for i, e in ((i, story.embedding) for i, story in new)
+        if e is not None
+    ]
+    _INSERT_VECTORS.run_many(conn, rows)
+
+
+def _model(new: Sequence[tuple[int, NewStory]]) -> str | None:
+    """The model of the poll's embeddings: stored articles' vectors of it are given to the decider (of no
+    other: two models' vectors are not alike however alike their texts). None: the poll has none."""
+    return next((story.embedding.model for _, story in new if story.embedding), None)
+
+
+def pack(vector: Sequence[float]) -> bytes:
+    """A vector as article_vectors keeps it: float32, little-endian (1,536 bytes for 384 numbers)."""
+    return struct.pack(f"<{len(vector)}f", *vector)
+
+
+def unpack(stored: bytes) -> tuple[float, ...]:
+    return struct.unpack(f"<{len(stored) // 4}f", stored)
+
+
+class EmbeddingRows(Rows):
+    """The embeddings cache (summary.embeddings.EmbeddingsCache) in the database: the vectors of stored
+    articles, by the hash of the model and the text, so a copy of a text already stored is not embedded
+    again. A poll's new vectors are kept with its articles (plan_stories), and go with them."""
+
+    async def cached_embeddings(self, hashes: Sequence[str]) -> Mapping[str, list[float]]:
+        rows = await self._run(lambda conn: _CACHED.rows(conn, {"hashes": sorted(hashes)}))
+        return {text_hash: list(unpack(vector)) for text_hash, vector in rows}
+
+    async def save_embeddings(self, vectors: Mapping[str, list[float]], tokens: int, now: datetime) -> None:
+        """Nothing here: the vectors are kept with the articles that have them, when the poll is saved (a
+        vector of an article never stored would be kept for nothing)."""
 
 
 def _arrivals(
@@ -49,7 +90,8 @@ def _arrivals(
     fresh = [
         StoryArticle(
             i, i, feed_id, _at(story.article.published_at, now), len(story.body), story.key,
-            decider.index_terms(story.key, counts),
+            decider.index_terms(story.key, counts, story.embedding is not None),
+            unpack(pack(story.embedding.vector)) if story.embedding else None,  # as it is kept
         )
         for i, story in new
     ]  # fmt: skip
@@ -125,25 +167,26 @@ class _Clue(NamedTuple):
 
 
 def _known(
-    conn: Connection, new: Sequence[StoryArticle], since: datetime
+    conn: Connection, new: Sequence[StoryArticle], since: datetime, model: str | None = None
 ) -> tuple[list[StoryArticle], list[_Clue], dict[int, int]]:
     """Of the stories the new articles may join, the articles that decide as every article would
-    (_every_member, the plain path, gives them all; tests hold the two plans equal); the clue rows read;
-    and the faces the stories had.
+    (_every_member, the plain path, gives them all; tests hold the two plans equal), with their vectors
+    of `model`; the clue rows read; and the faces the stories had.
 
     The stories are those with an article fetched in the window that has a clue of a new article: its
     link, its headline, or one of its index terms. An article joins a story through one article it
     matches (the same page; the same headline within the window; from another outlet within the window,
-    a text alike enough, the more alike the further apart in time), and copies of one text match alike
-    but for their time: so of each story, per clue of a new article and text having it, the latest
-    article is given (and the latest from another outlet, when the latest is from the poll's own): the
-    copy nearest in time to a new article published after it (or to any, when the copies were all
-    published together), however many outlets carried that text. A story is given whole when a new
-    article was published before the latest of copies published at different times having one of its
-    clues (then any copy may be the nearest), or when it has no face kept yet (stored before 0010).
-    And of each story, its face (the full text, then earliest, that the decider last chose, which a new
-    article must beat) and its first article from the poll's feed (so whether an outlet joined is
-    known). Articles without index terms are found through their story's clue "".
+    a text alike enough, the more alike the further apart in time, or embeddings alike enough), and
+    copies of one text (one headline and lead, one embedding) match alike but for their time: so of
+    each story, per clue of a new article and text having it, the latest article is given (and the
+    latest from another outlet, when the latest is from the poll's own): the copy nearest in time to a
+    new article published after it (or to any, when the copies were all published together), however
+    many outlets carried that text. A story is given whole when a new article was published before the
+    latest of copies published at different times having one of its clues (then any copy may be the
+    nearest), or when it has no face kept yet (stored before 0010). And of each story, its face (the
+    full text, then earliest, that the decider last chose, which a new article must beat) and its first
+    article from the poll's feed (so whether an outlet joined is known). Articles without index terms
+    are found through their story's clue "".
 
     Where this is not every article: of a clue shared by more than TEXTS texts of one story, the latest
     TEXTS texts are compared."""
@@ -179,7 +222,7 @@ def _known(
             faces[story] = face
             wanted.update(i for i in (face, mine) if i is not None)
     whole |= stories - faces.keys()
-    params = {"first": min(a.id for a in new), "ids": sorted(wanted), "whole": sorted(whole)}
+    params = {"first": min(a.id for a in new), "ids": sorted(wanted), "whole": sorted(whole), "model": model}
     return [_article(row) for row in _ARTICLES.rows(conn, params)], rows, faces
 
 
@@ -190,10 +233,13 @@ def _clue_rows_of(rows: Sequence[Sequence]) -> list[_Clue]:
     ]
 
 
-def _every_member(conn: Connection, new: Sequence[StoryArticle], since: datetime) -> list[StoryArticle]:
+def _every_member(
+    conn: Connection, new: Sequence[StoryArticle], since: datetime, model: str | None = None
+) -> list[StoryArticle]:
     """The plain path that _known shadows (tests hold their plans equal): every article of every story
-    that has, fetched in the window, an article with a link, headline or index term of a new one."""
-    rows = _EVERY_ARTICLE.rows(conn, {"first": min(a.id for a in new)})
+    that has, fetched in the window, an article with a link, headline or index term of a new one; with
+    their vectors of `model`."""
+    rows = _EVERY_ARTICLE.rows(conn, {"first": min(a.id for a in new), "model": model})
     known = [(_article(row), _utc(row[4])) for row in rows]
     clues = {clue for a in new for clue in _clues(a.key, a.index) if clue}
     near = {a.story for a, fetched in known if fetched >= since and clues & {*_clues(a.key, a.index)}}
@@ -209,10 +255,13 @@ def _clues(key: StoryKey, index: Sequence[str]) -> list[str]:
     return found + ([f"term {term}" for term in index] or [""])
 
 
-def _text(key: StoryKey) -> int:
-    """The text's hash: copies of one text (the same headline and lead terms) compare alike."""
-    digest = hashlib.blake2b(_story_terms(key).encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
+def _text(key: StoryKey, vector: Sequence[float] | None = None) -> int:
+    """The text's hash: copies of one text (the same headline and lead terms, and embedding) compare
+    alike."""
+    digest = hashlib.blake2b(_story_terms(key).encode(), digest_size=8)
+    if vector is not None:
+        digest.update(pack(vector))
+    return int.from_bytes(digest.digest(), "big", signed=True)
 
 
 def _story_terms(key: StoryKey) -> str:
@@ -220,9 +269,10 @@ def _story_terms(key: StoryKey) -> str:
 
 
 def _article(row: Sequence) -> StoryArticle:
-    i, story, feed, published, fetched, chars, url, title, terms, index = row
+    i, story, feed, published, fetched, chars, url, title, terms, index, vector = row
     at = _at(published and _utc(published), _utc(fetched))
-    return StoryArticle(i, story, feed, at, chars, _key(url, title, terms), tuple((index or "").split()))
+    key, found = _key(url, title, terms), tuple((index or "").split())
+    return StoryArticle(i, story, feed, at, chars, key, found, unpack(vector) if vector else None)
 
 
 def _key(url: str | None, title: str | None, terms: str | None) -> StoryKey:
@@ -275,7 +325,7 @@ def _clue_rows(
     story and text at once."""
     found: dict[tuple[str, int, int], list[_Seen]] = {}
     for a in new:
-        text, seen = _text(a.key), (_micros(a.at), -a.id, a.feed)
+        text, seen = _text(a.key, a.vector), (_micros(a.at), -a.id, a.feed)
         for clue in _clues(a.key, a.index):
             found.setdefault((clue, plan.stories[a.id], text), []).append(seen)
     had: dict[tuple[str, int, int], list[_Clue]] = {}
@@ -370,13 +420,18 @@ _FACES = Direct(  # each story's face, and its first article from the poll's fee
         .scalar_subquery(),
     ).where(one_of(articles.c.id, "stories"))
 )
-_AS_DECIDED = (  # an article as the decider sees it (_article)
+_AS_DECIDED = (  # an article as the decider sees it (_article), with its vector of the poll's model
     articles.c.id, articles.c.story_id, articles.c.feed_id, articles.c.published_at,
     articles.c.fetched_at, func.length(articles.c.body).label("chars"), articles.c.story_url,
-    articles.c.title_key, articles.c.story_terms, articles.c.index_terms,
+    articles.c.title_key, articles.c.story_terms, articles.c.index_terms, article_vectors.c.vector,
 )  # fmt: skip
+_WITH_VECTORS = articles.outerjoin(
+    article_vectors,
+    and_(article_vectors.c.article_id == articles.c.id, article_vectors.c.model == bindparam("model")),
+)
 _ARTICLES = Direct(
     select(*_AS_DECIDED)
+    .select_from(_WITH_VECTORS)
     .where(
         articles.c.id < bindparam("first"),
         or_(one_of(articles.c.id, "ids"), one_of(articles.c.story_id, "whole")),
@@ -384,7 +439,16 @@ _ARTICLES = Direct(
     .order_by(articles.c.id)
 )
 _EVERY_ARTICLE = Direct(
-    select(*_AS_DECIDED).where(articles.c.id < bindparam("first")).order_by(articles.c.id)
+    select(*_AS_DECIDED)
+    .select_from(_WITH_VECTORS)
+    .where(articles.c.id < bindparam("first"))
+    .order_by(articles.c.id)
+)
+_INSERT_VECTORS = Direct(insert(article_vectors))
+_CACHED = Direct(
+    select(article_vectors.c.text_hash, article_vectors.c.vector).where(
+        one_of(article_vectors.c.text_hash, "hashes")
+    )
 )
 _STORED = select(
     articles.c.id,

@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -106,7 +107,7 @@ Index("ix_articles_story_feed", articles.c.story_id, articles.c.feed_id)
 
 # What the stories a poll's articles may join are found by (store/stories.py): for each clue (a link, a
 # headline, an index term; "" for an article without index terms), story, and text (a hash of its
-# story_terms), the latest article having it and the latest from another outlet than that one.
+# story_terms and embedding), the latest article having it and the latest from another outlet than that one.
 story_clues = Table(
     "story_clues",
     metadata,
@@ -124,6 +125,19 @@ story_clues = Table(
 )
 Index("ix_story_clues_clue", story_clues.c.clue, story_clues.c.story_id, story_clues.c.text)
 Index("ix_story_clues_story", story_clues.c.story_id)
+
+# An article's embedding (summary.llm.embeddings_model): what the story decider compares besides its words,
+# and the embeddings cache (by text_hash, so a copy of a text already stored is not embedded again). Goes
+# with its article.
+article_vectors = Table(
+    "article_vectors",
+    metadata,
+    Column("article_id", Integer, ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True),
+    Column("model", Text, nullable=False),  # vectors of two models are never compared
+    Column("text_hash", String(64), nullable=False),  # embeddings.text_hash of the model and the text
+    Column("vector", LargeBinary, nullable=False),  # float32, little-endian (store/stories.py, packed)
+)
+Index("ix_article_vectors_text_hash", article_vectors.c.text_hash)
 
 term_counts = Table(  # in how many recent articles each story term is: what makes a term rare (TermCounts)
     "term_counts",

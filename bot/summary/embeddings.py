@@ -1,9 +1,10 @@
 """An optional similarity of two articles: their texts' embeddings, from the `summary.llm` endpoint.
 
-Off unless `summary.llm.embeddings_model` names a model. Each text is embedded once (cached by the hash
-of the model and the text, in a small cache protocol: no store here), texts not cached go in batches, and
-on any error, timeout or malformed answer `embed` returns None: the caller keeps the lexical score, and
-no article is lost or held back for it. bench/embeddings_eval.py measures it against the lexical score.
+Off unless `summary.llm.embeddings_model` names a model. What is embedded of an article is its headline
+and first words (story_text). Each text is embedded once (cached by the hash of the model and the text,
+in a small cache protocol: no store here), texts not cached go in batches, and on any error, timeout or
+malformed answer `embed` returns None: the caller keeps the lexical score, and no article is lost or held
+back for it. bench/embeddings_eval.py measures it against the lexical score.
 """
 
 from __future__ import annotations
@@ -18,13 +19,27 @@ from typing import Protocol
 import aiohttp
 
 from bot.config import LlmSettings
+from bot.domain import Embedding
 
 log = logging.getLogger(__name__)
 
 MAX_TEXT_CHARS = 2_000  # a headline and lead; small models read no more than about 256 tokens anyway
 BATCH = 64  # texts a request: well under every OpenAI-compatible server's limit (OpenAI's is 2,048)
+# An article's first words embedded after its headline: what all-MiniLM-L6-v2 reads (256 tokens), and the
+# text bench/embeddings_eval.py measured best (against the headline alone, and headline and 60 words).
+STORY_WORDS = 150
 
 Vector = list[float]
+
+
+def story_text(headline: str, body: str, words: int = STORY_WORDS) -> str:
+    """What is embedded of an article: its headline (without the outlet's own name after it, as
+    dedupe.without_own_name cuts it), a newline, and the first `words` words of its cleaned text (read
+    from its first words × 8 characters, 1,000 at least)."""
+    if not words:
+        return headline
+    lead = " ".join(body[: max(1_000, words * 8)].split()[:words])
+    return f"{headline}\n{lead}".strip()
 
 
 def text_hash(model: str, text: str) -> str:
@@ -64,6 +79,16 @@ class Embedder:
 
     async def close(self) -> None:
         await self.session.close()
+
+    async def embeddings(self, texts: Sequence[str], now: datetime) -> list[Embedding] | None:
+        """`embed`, each vector with the model and the hash the cache knows its text by."""
+        vectors = await self.embed(texts, now)
+        if vectors is None:
+            return None
+        return [
+            Embedding(self.model, text_hash(self.model, text[:MAX_TEXT_CHARS]), tuple(vector))
+            for text, vector in zip(texts, vectors, strict=True)
+        ]
 
     async def embed(self, texts: Sequence[str], now: datetime) -> list[Vector] | None:
         """Each text's vector, in order; None when the endpoint cannot give them all (the caller then

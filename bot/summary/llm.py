@@ -70,7 +70,7 @@ class SummaryCache(Protocol):
 
 class LlmSummarizer:
     def __init__(self, settings: LlmSettings, cache: SummaryCache):
-        assert settings.base_url
+        assert settings.base_url and settings.model
         self.settings = settings
         self.cache = cache
         self.url = settings.base_url.rstrip("/") + "/chat/completions"
