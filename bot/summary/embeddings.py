@@ -20,6 +20,7 @@ import aiohttp
 
 from bot.config import LlmSettings
 from bot.domain import Embedding
+from bot.summary.llm import endpoint_session
 
 log = logging.getLogger(__name__)
 
@@ -70,12 +71,7 @@ class Embedder:
         self.model = settings.embeddings_model
         self.cache = cache
         self.url = settings.base_url.rstrip("/") + "/embeddings"
-        headers = (
-            {"Authorization": f"Bearer {settings.api_key.get_secret_value()}"} if settings.api_key else {}
-        )
-        self.session = aiohttp.ClientSession(
-            headers=headers, timeout=aiohttp.ClientTimeout(total=settings.timeout.total_seconds())
-        )
+        self.session = endpoint_session(settings)
 
     async def close(self) -> None:
         await self.session.close()

@@ -68,18 +68,21 @@ class SummaryCache(Protocol):
     async def save_summary(self, content_hash: str, summary: str, tokens: int, now: datetime) -> None: ...
 
 
+def endpoint_session(settings: LlmSettings) -> aiohttp.ClientSession:
+    """A session for the endpoint: its key as a bearer token, if any, and the settings' timeout."""
+    headers = {"Authorization": f"Bearer {settings.api_key.get_secret_value()}"} if settings.api_key else {}
+    return aiohttp.ClientSession(
+        headers=headers, timeout=aiohttp.ClientTimeout(total=settings.timeout.total_seconds())
+    )
+
+
 class LlmSummarizer:
     def __init__(self, settings: LlmSettings, cache: SummaryCache):
         assert settings.base_url and settings.model
         self.settings = settings
         self.cache = cache
         self.url = settings.base_url.rstrip("/") + "/chat/completions"
-        headers = (
-            {"Authorization": f"Bearer {settings.api_key.get_secret_value()}"} if settings.api_key else {}
-        )
-        self.session = aiohttp.ClientSession(
-            headers=headers, timeout=aiohttp.ClientTimeout(total=settings.timeout.total_seconds())
-        )
+        self.session = endpoint_session(settings)
 
     async def close(self) -> None:
         await self.session.close()
