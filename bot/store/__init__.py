@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from bot.errors import StoreError
 from bot.store.admins import AdminRows
 from bot.store.feeds import FeedRows
+from bot.store.problems import uncreatable
 from bot.store.queues import QueueRows
 from bot.store.rows import T, hold_lock, lock_key
 from bot.store.rules import RuleRows
@@ -137,6 +138,8 @@ class Store(FeedRows, RuleRows, QueueRows, SignatureRows, AdminRows, EmbeddingRo
                     f"Create it, writable by the user that runs newsalert (uid {os.geteuid()}), "
                     "or set database_url (NEWSALERT_DATABASE_URL) to a writable place.",
                 ) from error
+            if problem := uncreatable(Path(url.database)):
+                raise problem
         try:
             # PostgreSQL restarted: a pooled connection is tried before use, and opened again if dead
             engine = create_async_engine(url, pool_pre_ping=url.get_backend_name() == "postgresql")

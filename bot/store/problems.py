@@ -114,6 +114,14 @@ def _sqlite_problem(error: BaseException, path: Path) -> StoreError | None:
     return None
 
 
+def uncreatable(path: Path) -> StoreError | None:
+    """Why a new SQLite file cannot be made at path, asked before any connection is opened (a failed
+    connect leaves the driver's thread posting to a loop that may be gone), or None."""
+    if path.exists() or _write_refused(path.parent) is None:
+        return None
+    return _sqlite_problem(sqlite3.OperationalError("unable to open database file"), path)
+
+
 def _write_refused(directory: Path) -> int | None:
     """Why a byte cannot be written beside the database (errno: EROFS, ENOSPC...), or None when it can:
     SQLite says "disk I/O error" or "readonly database" whatever the system said to it."""
