@@ -23,8 +23,8 @@ from typing import Any, TextIO
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot.channels.base import Channel
-from bot.channels.console import ConsoleChannel
+from bot.channels import CHANNELS
+from bot.channels.base import Channel, Parts
 from bot.commands import Commands
 from bot.config import Settings
 from bot.delivery import DeliveryReport, Dispatcher
@@ -140,7 +140,8 @@ class App:
         self.settings = settings
         self.clock = clock or SystemClock()
         self.store = Store.open(settings.database_url)
-        self.channels: dict[str, Channel] = {"console": ConsoleChannel(console)}
+        self.console = console  # where the console channel prints (None: stdout)
+        self.channels: dict[str, Channel] = {}  # the registry's channels that are configured, by name
         self.poller: Poller | None = None
         self.commands: Commands | None = None
         self.matcher = Matcher(settings.rules_language)
@@ -196,18 +197,12 @@ class App:
             limits=self.settings.limits,
             poll=self.poll_due,
         )
-        chat_apps: list[Channel] = []
-        if self.settings.telegram.token:
-            from bot.channels.telegram import TelegramChannel  # each chat library only when used
-
-            chat_apps.append(TelegramChannel(self.settings.telegram, self.commands))
-        if self.settings.slack.bot_token:
-            from bot.channels.slack import SlackChannel
-
-            chat_apps.append(SlackChannel(self.settings.slack, self.commands, self.clock, self.store))
-        self.channels.update((channel.name, channel) for channel in chat_apps)
+        parts = Parts(self.commands, self.clock, self.store, self.console)
+        built = (spec.build(getattr(self.settings, spec.name, None), parts) for spec in CHANNELS)
+        configured = [channel for channel in built if channel]  # each loads its chat library only if built
+        self.channels.update((channel.name, channel) for channel in configured)
         try:
-            for channel in chat_apps:
+            for channel in configured:
                 await self._connect(channel)
         except BaseException:
             await self.close()
@@ -502,9 +497,14 @@ class App:
         )
         log.info("listening on http://%s:%d (GET /healthz)", self.settings.http.host, port)
         assert self.commands, "start() first"
-        configured = {"telegram": self.settings.telegram.admins, "slack": self.settings.slack.admins}
         await self.commands.offer_claim(
-            [n for n, admins in configured.items() if n in self.channels and not admins]
+            [
+                spec.name
+                for spec in CHANNELS
+                if spec.admins
+                and spec.name in self.channels
+                and not spec.admins(getattr(self.settings, spec.name))
+            ]
         )
         for channel in self.channels.values():
             if channel.name not in self.waiting:

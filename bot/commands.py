@@ -135,6 +135,13 @@ class Command:
     edits: bool = False  # changes this chat: group admins only
     admin: bool = False  # manages feeds: the bot's admins only
     slow: bool = False  # may take seconds (the network, a scan of stored stories): answer later
+    without_files: str = ""  # the summary where the chat app passes no files, when it differs
+
+    def described(self, prefix: str = "/", files: bool = True) -> str:
+        """Its summary as a chat shows it: commands in it written with the chat's prefix."""
+        return (self.without_files if self.without_files and not files else self.summary).format(
+            prefix=prefix
+        )
 
 
 COMMANDS = (
@@ -152,7 +159,13 @@ COMMANDS = (
     Command("quiet", "HOURS", "quiet hours: 22:00-07:00 [zone], or off", edits=True),
     Command("stop", "", "unsubscribe this chat; nothing more is sent", edits=True),
     Command("status", "", "feeds failing, last poll, alerts waiting, delivery time today", admin=True),
-    Command("import", "", "add the feeds of an OPML file (send it with /import as its caption)", admin=True),
+    Command(
+        "import",
+        "",
+        "add the feeds of an OPML file (send it with {prefix}import as its caption)",
+        admin=True,
+        without_files="how to add the feeds of an OPML file on the server",
+    ),  # fmt: skip
     Command("export", "", "the feeds as an OPML file", admin=True),
 )
 # not in /help nor the menu: the operator is told it with the code, in the log at start
@@ -454,7 +467,10 @@ class Commands:
         )
 
     async def _help(self, chat: Chat, _argument: str) -> Reply:
-        lines = [f"{chat.prefix}{c.name} {c.usage}".rstrip() + f" - {c.summary}" for c in COMMANDS]
+        lines = [
+            f"{chat.prefix}{c.name} {c.usage}".rstrip() + f" - {c.described(chat.prefix, chat.files)}"
+            for c in COMMANDS
+        ]
         lines.append(
             '\nRules: plain words are one phrase (Membership Action Plan). Also "quotes", AND, OR, NOT, '
             "-word, (parentheses), title:, feed:NAME, link:, NEAR/5, case:MAP and /regex/."
@@ -489,7 +505,7 @@ class Commands:
     async def _unwatch(self, chat: Chat, argument: str) -> Reply:
         rule_id = _number(argument)
         if rule_id is None:
-            return self._usage(chat, "unwatch", "12 (the numbers are in /rules)")
+            return self._usage(chat, "unwatch", f"12 (the numbers are in {chat.prefix}rules)")
         subscription = await self.store.subscription(chat.channel, chat.address)
         if subscription and await self.store.delete_rule(subscription.id, rule_id):
             return Reply(f"Deleted rule {rule_id}.")
@@ -601,7 +617,7 @@ class Commands:
     async def _removefeed(self, chat: Chat, argument: str) -> Reply:
         feed_id = _number(argument)
         if feed_id is None:
-            return self._usage(chat, "removefeed", "3 (the numbers are in /feeds)")
+            return self._usage(chat, "removefeed", f"3 (the numbers are in {chat.prefix}feeds)")
         why_not = await self.store.remove_chat_feed(feed_id)
         return Reply(f"Cannot remove feed {feed_id}: {why_not}." if why_not else f"Removed feed {feed_id}.")
 
@@ -630,7 +646,9 @@ class Commands:
             return Reply(f"Cannot set that: {error}.")
         subscription = await self._subscription(chat)
         await self.store.update_subscription(subscription.id, digest=digest)
-        urgent = "" if digest == "instant" else " Urgent rules (/watch ! RULE) still come at once."
+        urgent = (
+            "" if digest == "instant" else f" Urgent rules ({chat.prefix}watch ! RULE) still come at once."
+        )
         return Reply(f"Saved: {digest}.{urgent}")
 
     async def _quiet(self, chat: Chat, argument: str) -> Reply:

@@ -6,7 +6,6 @@ Nothing here reads os.environ by itself: the environment is an argument.
 from __future__ import annotations
 
 import difflib
-import hashlib
 import math
 import os
 import re
@@ -21,14 +20,16 @@ import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     SecretStr,
     ValidationError,
+    create_model,
     field_validator,
     model_validator,
 )
 
+from bot.channels import CHANNELS
+from bot.channels.base import Section as _Section
 from bot.errors import ConfigError
 
 DEFAULT_CONFIG = "config/newsalert.yaml"
@@ -66,10 +67,6 @@ Lease = Annotated[
 ]
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
 class LogSettings(_Section):
     format: Literal["text", "json"] = "text"  # json: one JSON object per line, for log collectors
 
@@ -77,113 +74,6 @@ class LogSettings(_Section):
 class HttpSettings(_Section):
     host: str = "0.0.0.0"
     port: int = Field(8080, ge=0, le=65535)  # 0: any free port (tests)
-
-
-def parse_id_list(value: Any) -> Any:
-    """ "123, 456" (from the environment) -> ["123", "456"]; a YAML list as it is."""
-    if isinstance(value, str):
-        return [part for part in re.split(r"[\s,]+", value) if part]
-    return value
-
-
-IdList = Annotated[list[int], BeforeValidator(parse_id_list)]
-NameList = Annotated[list[str], BeforeValidator(parse_id_list)]
-
-
-def _no_padding(value: str) -> None:
-    if value != value.strip() or value[:1] in "'\"" or value[-1:] in "'\"":
-        raise ValueError("spaces or quotes around the token; give the token alone")
-
-
-class TelegramSettings(_Section):
-    token: SecretStr | None = None
-    api_url: str = "https://api.telegram.org/bot"
-    admins: IdList = []  # user ids that may add and remove feeds from a chat
-    allowed_users: IdList = []  # when set, the bot answers only these user ids
-    webhook_url: str | None = None  # public https address of http.port; unset: long polling
-    webhook_secret: SecretStr | None = None  # checked on every webhook call; derived from the token if unset
-
-    @field_validator("token")
-    @classmethod
-    def _looks_like_a_bot_token(cls, value: SecretStr | None) -> SecretStr | None:
-        """As @BotFather gives it, 123456789:AAE...: a typo is told here, not as Telegram's 401."""
-        token = value.get_secret_value() if value else ""
-        if token:
-            _no_padding(token)
-            if re.fullmatch(r"bot\d+:.*", token):
-                raise ValueError("the token starts with 'bot'; give it without, as @BotFather shows it")
-            if not re.fullmatch(r"\d+:[A-Za-z0-9_-]+", token):
-                raise ValueError(
-                    "not a bot token (digits, a colon, then letters, like 123456789:AAE3x...); "
-                    "copy it again from @BotFather"
-                )
-        return value
-
-    @field_validator("webhook_url")
-    @classmethod
-    def _https(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith("https://"):
-            raise ValueError("Telegram only calls https:// webhooks")
-        return value
-
-    @field_validator("webhook_secret")
-    @classmethod
-    def _telegram_secret_alphabet(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", value.get_secret_value()):
-            raise ValueError("Telegram accepts 1 to 256 letters, digits, _ and - in a webhook secret")
-        return value
-
-    def webhook_secret_value(self) -> str:
-        """What Telegram sends in X-Telegram-Bot-Api-Secret-Token: the configured one, else one derived
-        from the token (the same on every replica, and never the token itself)."""
-        if self.webhook_secret:
-            return self.webhook_secret.get_secret_value()
-        token = self.token.get_secret_value() if self.token else ""
-        return hashlib.sha256(b"newsalert-webhook:" + token.encode()).hexdigest()
-
-
-class SlackSettings(_Section):
-    bot_token: SecretStr | None = None
-    signing_secret: SecretStr | None = None
-    app_token: SecretStr | None = None
-    api_url: str = "https://slack.com/api/"
-    command: str = "/newsalert"  # the slash command, as in the app manifest
-    admins: NameList = []  # user ids (U...) that may add and remove feeds
-    editors: NameList = []  # when set, only these user ids (and admins) change a channel's rules
-
-    @field_validator("bot_token")
-    @classmethod
-    def _a_bot_token(cls, value: SecretStr | None) -> SecretStr | None:
-        token = value.get_secret_value() if value else ""
-        if token:
-            _no_padding(token)
-            if token.startswith("xapp-"):
-                raise ValueError("an app-level token (xapp-...): it goes in slack.app_token, SLACK_APP_TOKEN")
-            if not token.startswith("xox"):
-                raise ValueError(
-                    "not a Slack bot token; copy the Bot User OAuth Token (xoxb-...) from your app's "
-                    "OAuth & Permissions page"
-                )
-        return value
-
-    @field_validator("app_token")
-    @classmethod
-    def _an_app_token(cls, value: SecretStr | None) -> SecretStr | None:
-        token = value.get_secret_value() if value else ""
-        if token:
-            _no_padding(token)
-            if not token.startswith("xapp-"):
-                raise ValueError(
-                    "not an app-level token; create one (xapp-...) under your app's Basic Information, "
-                    "with the connections:write scope"
-                )
-        return value
-
-    @model_validator(mode="after")
-    def _http_mode_needs_signing(self) -> SlackSettings:
-        if self.bot_token and not self.app_token and not self.signing_secret:
-            raise ValueError("signing_secret is required when Slack runs in HTTP mode (no app_token)")
-        return self
 
 
 class PollingSettings(_Section):
@@ -274,15 +164,19 @@ class FeedSettings(_Section):
         return value
 
 
+# every registered channel's name (bot/channels/__init__.py), as a subscription's `channel:` takes it
+ChannelName = Literal[tuple(spec.name for spec in CHANNELS)]  # type: ignore[valid-type]
+
+
 class SubscriptionSettings(_Section):
-    channel: Literal["console", "telegram", "slack"]
+    channel: ChannelName
     address: str = "stdout"
     name: str | None = None
     rules: list[str] = Field(min_length=1)
 
 
-class Settings(_Section):
-    """Everything the bot needs to run, validated; secrets are SecretStr."""
+class _Core(_Section):
+    """The first settings; then each channel's section, then the rest (in this order in a dump)."""
 
     database_url: str = "sqlite:///data/newsalert.db"
     database_password: SecretStr | None = None  # put into database_url when it has none (from a file)
@@ -291,8 +185,19 @@ class Settings(_Section):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log: LogSettings = LogSettings()
     http: HttpSettings = HttpSettings()
-    telegram: TelegramSettings = TelegramSettings()
-    slack: SlackSettings = SlackSettings()
+
+
+# the channels that have settings, each a section named as the channel (`telegram:`), in the
+# registry's order (bot/channels/__init__.py)
+CHANNEL_SECTIONS = {spec.name: spec.settings for spec in CHANNELS if spec.settings}
+_WithChannels: type[_Core] = create_model(  # type: ignore[call-overload]
+    "_WithChannels", __base__=_Core, **{name: (model, model()) for name, model in CHANNEL_SECTIONS.items()}
+)
+
+
+class Settings(_WithChannels):
+    """Everything the bot needs to run, validated; secrets are SecretStr."""
+
     summary: SummarySettings = SummarySettings()
     stories: StoriesSettings = StoriesSettings()
     delivery: DeliverySettings = DeliverySettings()
@@ -328,18 +233,12 @@ class Settings(_Section):
 
     def secret_values(self) -> list[str]:
         """Every secret's value (tokens, the database password), for logs to blank out."""
-        values = [
-            value.get_secret_value()
-            for section in (self.telegram, self.slack, self.summary.llm)
-            for value in dict(section).values()
-            if isinstance(value, SecretStr)
-        ]
+        values = [value for name in CHANNEL_SECTIONS for value in getattr(self, name).secret_values()]
+        values += self.summary.llm.secret_values()
         values.append(unquote(urlsplit(self.database_url).password or ""))
         values.append(urlsplit(self.database_url).password or "")
         if self.database_password:
             values.append(self.database_password.get_secret_value())
-        if self.telegram.token:
-            values.append(self.telegram.webhook_secret_value())
         return [value for value in values if len(value) >= 4]
 
     def redacted(self) -> dict[str, Any]:
@@ -389,18 +288,7 @@ ENVIRONMENT: dict[str, tuple[str, ...]] = {
     "NEWSALERT_LOG_LEVEL": ("log_level",),
     "NEWSALERT_LOG_FORMAT": ("log", "format"),
     "NEWSALERT_HTTP_PORT": ("http", "port"),
-    "TELEGRAM_BOT_TOKEN": ("telegram", "token"),
-    "NEWSALERT_TELEGRAM_API_URL": ("telegram", "api_url"),
-    "NEWSALERT_TELEGRAM_ADMINS": ("telegram", "admins"),
-    "NEWSALERT_TELEGRAM_ALLOWED_USERS": ("telegram", "allowed_users"),
-    "NEWSALERT_TELEGRAM_WEBHOOK_URL": ("telegram", "webhook_url"),
-    "TELEGRAM_WEBHOOK_SECRET": ("telegram", "webhook_secret"),
-    "SLACK_BOT_TOKEN": ("slack", "bot_token"),
-    "SLACK_SIGNING_SECRET": ("slack", "signing_secret"),
-    "SLACK_APP_TOKEN": ("slack", "app_token"),
-    "NEWSALERT_SLACK_API_URL": ("slack", "api_url"),
-    "NEWSALERT_SLACK_ADMINS": ("slack", "admins"),
-    "NEWSALERT_SLACK_EDITORS": ("slack", "editors"),
+    **{name: (spec.name, *key) for spec in CHANNELS for name, key in spec.environment.items()},
     "NEWSALERT_LLM_BASE_URL": ("summary", "llm", "base_url"),
     "NEWSALERT_LLM_MODEL": ("summary", "llm", "model"),
     "NEWSALERT_LLM_API_KEY": ("summary", "llm", "api_key"),
@@ -411,7 +299,7 @@ ENVIRONMENT: dict[str, tuple[str, ...]] = {
 }
 
 
-_SECRET_SECTIONS = ("telegram", "slack", "summary.llm", "database")
+_SECRET_SECTIONS = (*CHANNEL_SECTIONS, "summary.llm", "database")
 
 
 def config_path(option: str | None, environ: Mapping[str, str]) -> Path:

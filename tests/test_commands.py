@@ -4,6 +4,7 @@ Telegram's tests cannot reach, such as adding a feed from a site address on loop
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import replace
 from datetime import timedelta
 from functools import partial
@@ -220,3 +221,21 @@ async def test_the_limits_in_the_settings_are_the_ones_a_chat_meets(make_setting
     assert (await app.commands.run(chat, "watch", "Ukraine")).text.startswith(
         "I cannot add that rule: this chat has 1 rule, the most it may have."
     )
+
+
+@pytest.mark.parametrize("prefix", ["/", "/newsalert "])
+async def test_every_command_a_reply_names_is_written_as_this_chat_types_it(commands, prefix):
+    """Slack users type "/newsalert watch", Telegram users "/watch": help and every hint say it their way."""
+    chat = replace(ADMIN, channel="slack" if prefix != "/" else "telegram", prefix=prefix)
+    replies = [
+        (await commands.run(chat, "help")).text,
+        (await commands.run(chat, "digest", "hourly")).text,
+        (await commands.run(chat, "unwatch", "")).text,
+        (await commands.run(chat, "removefeed", "")).text,
+    ]
+    assert f"{prefix}watch ! RULE" in replies[1]
+    assert f"{prefix}rules" in replies[2] and f"{prefix}feeds" in replies[3]
+    if prefix == "/":
+        assert not any("/newsalert" in text for text in replies)
+    else:  # no command as Telegram writes it: a slash, then the command's name
+        assert not [text for text in replies if re.search(r"(?<![\w/])/(?!newsalert|regex/)[a-z]+", text)]

@@ -18,8 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.app import App
-from bot.channels.slack import EVENTS_PATH, MAX_AGE, render_blocks, signature_problem
-from bot.config import SlackSettings
+from bot.channels.slack import EVENTS_PATH, MAX_AGE, SlackSettings, render_blocks, signature_problem
 from bot.domain import Alert, Match, Quote
 from bot.errors import ConfigError
 from bot.web import build_web_app, start_web

@@ -1,19 +1,29 @@
-"""The Channel protocol: what every chat app adapter provides, and nothing more; `clip`, the one
-way every chat shortens feed text; and `nested`, how a quote reads inside our quotation marks."""
+"""The Channel protocol: what every chat app adapter provides, and nothing more; `Spec`, what a
+channel module registers (its settings, environment and constructor); `clip`, the one way every chat
+shortens feed text; and `nested`, how a quote reads inside our quotation marks.
+
+Light on purpose: config.py reads every channel's settings through the registry, and `newsalert
+check` must not load a chat library for that."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Annotated, Any, Protocol, TextIO
 
 import regex
+from pydantic import BaseModel, BeforeValidator, ConfigDict, SecretStr
 
-from bot.domain import Alert, Quote, Receipt
+from bot.domain import Alert, Clock, Quote, Receipt
 from bot.pacing import Rate
 
 if TYPE_CHECKING:
     from aiohttp import web
+
+    from bot.commands import Commands
+    from bot.store import Store
 
 ELLIPSIS = "\u2026"
 _GRAPHEME = regex.compile(r"\X")  # one user-perceived character: a flag, an emoji sequence, e + accent
@@ -45,6 +55,61 @@ def nested(quote: Quote) -> Quote:
     quotation within a quotation is printed ("...told him that \u2018there can be no going back.\u2019").
     One character for one, so its highlights stay where they are."""
     return Quote(quote.text.translate(_INNER_MARKS), quote.spans)
+
+
+class Section(BaseModel):
+    """A section of the settings: unknown keys refused, frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def secret_values(self) -> list[str]:
+        """Every secret it holds, for logs to blank out."""
+        return [value.get_secret_value() for value in dict(self).values() if isinstance(value, SecretStr)]
+
+
+def parse_id_list(value: Any) -> Any:
+    """ "123, 456" (from the environment) -> ["123", "456"]; a YAML list as it is."""
+    if isinstance(value, str):
+        return [part for part in re.split(r"[\s,]+", value) if part]
+    return value
+
+
+IdList = Annotated[list[int], BeforeValidator(parse_id_list)]
+NameList = Annotated[list[str], BeforeValidator(parse_id_list)]
+
+
+def no_padding(value: str) -> None:
+    """A pasted token alone: ValueError for spaces or quotes around it."""
+    if value != value.strip() or value[:1] in "'\"" or value[-1:] in "'\"":
+        raise ValueError("spaces or quotes around the token; give the token alone")
+
+
+@dataclass(frozen=True)
+class Parts:
+    """What the app hands every channel's constructor; each takes what it needs."""
+
+    commands: Commands
+    clock: Clock
+    store: Store  # also where signed requests are remembered while they could be replayed
+    stream: TextIO | None = None  # where the console prints (None: stdout)
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A channel as the registry (bot/channels/__init__.py) lists it.
+
+    name: its `channel:` in a subscription, and its settings section's key (`telegram:`).
+    settings: that section's model (None: it has none); `environment`: variable -> key in it.
+    build: its constructor, given its settings and the app's parts; None when it is not configured
+    (no token), so not started.
+    admins: the admins its settings name; when none, the bot offers a claim code for it (None: a
+    channel nobody types commands into)."""
+
+    name: str
+    build: Callable[[Any, Parts], Channel | None]
+    settings: type[Section] | None = None
+    environment: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    admins: Callable[[Any], Sequence[object]] | None = None
 
 
 class Channel(Protocol):

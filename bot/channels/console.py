@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, TextIO
 from rich.console import Console
 from rich.text import Text
 
-from bot.channels.base import nested
+from bot.channels.base import Parts, Spec, nested
 from bot.domain import Alert, Quote, Receipt
 from bot.pacing import Rate
 
@@ -102,3 +102,10 @@ class ConsoleChannel:
 
     async def listen(self, stop: asyncio.Event) -> None:
         return
+
+
+def build(_settings: None, parts: Parts) -> ConsoleChannel:
+    return ConsoleChannel(parts.stream)
+
+
+SPEC = Spec("console", build)  # no settings, no commands typed: it prints what the config file subscribes

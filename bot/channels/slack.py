@@ -1,7 +1,9 @@
 """Slack: Block Kit alerts, and the slash command and buttons, translated to and from commands.py.
 
-A pure render first (render_blocks), then a thin adapter over slack-bolt's AsyncApp: signed
-requests in on http.port (or Socket Mode), Web API calls out, errors translated for delivery.py.
+Its settings (`slack:`) first, then a pure render (render_blocks), then a thin adapter over
+slack-bolt's AsyncApp: signed requests in on http.port (or Socket Mode), Web API calls out, errors
+translated for delivery.py. The libraries are imported where the adapter uses them: config.py reads
+the settings here, and `newsalert check` must not load them for that.
 """
 
 from __future__ import annotations
@@ -15,30 +17,25 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qsl, quote, urlsplit
 
-import aiohttp
-from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response
-from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
-from slack_bolt.async_app import AsyncApp
-from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
-from slack_bolt.request.async_request import AsyncBoltRequest
-from slack_sdk.errors import SlackApiError
-from slack_sdk.web.async_client import AsyncWebClient
+from pydantic import SecretStr, field_validator, model_validator
 
-from bot.channels.base import clip
-from bot.commands import Button, Chat, Commands, Reply, is_slow, split_command
-from bot.config import SlackSettings
+from bot.channels.base import NameList, Parts, Section, Spec, clip, no_padding
 from bot.domain import Alert, Clock, Quote, Receipt
 from bot.errors import ConfigError, PermanentDeliveryError, TransientDeliveryError, UnreachableError
 from bot.pacing import Rate
 
+if TYPE_CHECKING:
+    from aiohttp import web
+    from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+
+    from bot.commands import Button, Chat, Commands, Reply
+
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
-SORRY = "Sorry, something went wrong on my side; it has been logged. Please try again later."
 MAX_SECTION = 2900  # a section's text may have 3,000 characters
 MAX_RULES_SHOWN = 5
 MAX_BUTTON_ROWS = 45  # a message may have 50 blocks
@@ -56,6 +53,73 @@ LOCKED_OUT = {"invalid_auth", "account_inactive", "token_revoked", "not_authed"}
 LOCKED_OUT_RETRY = 3600.0
 BAD_MESSAGE = {"invalid_blocks", "invalid_blocks_format", "msg_too_long", "invalid_arguments",
                "message_not_found", "cant_update_message", "edit_window_closed"}  # fmt: skip
+
+
+# --- settings: `slack:` in the config file -----------------------------------------------------
+
+
+class SlackSettings(Section):
+    bot_token: SecretStr | None = None
+    signing_secret: SecretStr | None = None
+    app_token: SecretStr | None = None
+    api_url: str = "https://slack.com/api/"
+    command: str = "/newsalert"  # the slash command, as in the app manifest
+    admins: NameList = []  # user ids (U...) that may add and remove feeds
+    editors: NameList = []  # when set, only these user ids (and admins) change a channel's rules
+
+    @field_validator("bot_token")
+    @classmethod
+    def _a_bot_token(cls, value: SecretStr | None) -> SecretStr | None:
+        token = value.get_secret_value() if value else ""
+        if token:
+            no_padding(token)
+            if token.startswith("xapp-"):
+                raise ValueError("an app-level token (xapp-...): it goes in slack.app_token, SLACK_APP_TOKEN")
+            if not token.startswith("xox"):
+                raise ValueError(
+                    "not a Slack bot token; copy the Bot User OAuth Token (xoxb-...) from your app's "
+                    "OAuth & Permissions page"
+                )
+        return value
+
+    @field_validator("app_token")
+    @classmethod
+    def _an_app_token(cls, value: SecretStr | None) -> SecretStr | None:
+        token = value.get_secret_value() if value else ""
+        if token:
+            no_padding(token)
+            if not token.startswith("xapp-"):
+                raise ValueError(
+                    "not an app-level token; create one (xapp-...) under your app's Basic Information, "
+                    "with the connections:write scope"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _http_mode_needs_signing(self) -> SlackSettings:
+        if self.bot_token and not self.app_token and not self.signing_secret:
+            raise ValueError("signing_secret is required when Slack runs in HTTP mode (no app_token)")
+        return self
+
+
+def build(settings: SlackSettings, parts: Parts) -> SlackChannel | None:
+    return SlackChannel(settings, parts.commands, parts.clock, parts.store) if settings.bot_token else None
+
+
+SPEC = Spec(
+    "slack",
+    build,
+    SlackSettings,
+    {
+        "SLACK_BOT_TOKEN": ("bot_token",),
+        "SLACK_SIGNING_SECRET": ("signing_secret",),
+        "SLACK_APP_TOKEN": ("app_token",),
+        "NEWSALERT_SLACK_API_URL": ("api_url",),
+        "NEWSALERT_SLACK_ADMINS": ("admins",),
+        "NEWSALERT_SLACK_EDITORS": ("editors",),
+    },
+    admins=lambda settings: settings.admins,
+)
 
 
 # --- render: pure ------------------------------------------------------------------------------
@@ -140,22 +204,16 @@ def render_blocks(alert: Alert) -> tuple[str, list[dict[str, Any]]]:
     if len(alert.matches) > len(shown):
         more = f"and {len(alert.matches) - len(shown)} more of your rules"
         blocks.append({"type": "context", "elements": [{"type": "plain_text", "text": more}]})
-    one = len(shown) == 1
-    rows = tuple(
-        (
-            Button("Mute rule" if one else f"Mute rule {m.rule_id}", f"pause {m.rule_id}"),
-            Button("Unwatch" if one else f"Unwatch {m.rule_id}", f"unwatch {m.rule_id}"),
-        )
-        for m in shown[:3]
-    )
-    blocks += _actions(rows)
+    from bot.chat import alert_actions  # the chat layer loads the store: not for settings alone
+
+    blocks += _actions(alert_actions(shown, mute="Mute rule"))
     return escape(clip(f"{title} ({alert.feed_name})", 300)), blocks
 
 
 def _actions(rows: tuple[tuple[Button, ...], ...], refresh: str | None = None) -> list[dict[str, Any]]:
-    """A block of buttons per row; each carries its action, and the command to re-show in place after
-    it ("rules>pause 3")."""
-    mark = f"{refresh}>" if refresh else ""
+    """A block of buttons per row, each carrying what bot.chat encodes."""
+    from bot.chat import encode_button
+
     return [
         {
             "type": "actions",
@@ -164,7 +222,7 @@ def _actions(rows: tuple[tuple[Button, ...], ...], refresh: str | None = None) -
                     "type": "button",
                     "action_id": f"newsalert-{r}-{i}",
                     "text": {"type": "plain_text", "text": clip(b.label, 75)},
-                    "value": f"{mark}{b.action}",
+                    "value": encode_button(b.action, refresh),
                 }
                 for i, b in enumerate(row[:25])
             ],
@@ -273,6 +331,8 @@ class _SameToken(logging.Filter):
     token (ours is read from that variable), so there is nothing to warn about."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
+
         return record.getMessage() != warning_client_prioritized_and_token_skipped()
 
 
@@ -293,6 +353,12 @@ class SlackChannel:
     overall = None
 
     def __init__(self, settings: SlackSettings, commands: Commands, clock: Clock, signatures: Signatures):
+        import aiohttp
+        from slack_bolt.async_app import AsyncApp
+        from slack_sdk.web.async_client import AsyncWebClient
+
+        from bot.chat import Runner
+
         assert settings.bot_token
         self.settings = settings
         self.commands = commands
@@ -311,12 +377,15 @@ class SlackChannel:
         )
         self.bolt.command(settings.command)(self._slash)
         self.bolt.action(re.compile(r"^newsalert-"))(self._pressed)
-        self._later: set[asyncio.Task[None]] = set()
+        self.runner = Runner()
         self._socket: AsyncSocketModeHandler | None = None
 
     async def start(self) -> None:
         """Check the bot token. ConfigError when Slack refuses it (fatal: only the operator can fix it);
         UnreachableError when Slack cannot be reached now (try again later)."""
+        import aiohttp
+        from slack_sdk.errors import SlackApiError
+
         host = urlsplit(self.settings.api_url).netloc
         try:
             await self.client.auth_test()
@@ -343,8 +412,7 @@ class SlackChannel:
 
     async def settle(self) -> None:
         """Wait for the answers still being worked on (slow commands)."""
-        while self._later:
-            await asyncio.gather(*self._later, return_exceptions=True)
+        await self.runner.settle()
 
     # outgoing: alerts and notices
 
@@ -392,6 +460,9 @@ class SlackChannel:
 
     async def _translated(self, call: Awaitable[Any]) -> Any:
         """The Web API call, with Slack's errors as delivery.py's."""
+        import aiohttp
+        from slack_sdk.errors import SlackApiError
+
         try:
             return await call
         except SlackApiError as error:
@@ -426,9 +497,15 @@ class SlackChannel:
         slash command or a button press, or 400."""
         if self.settings.app_token:
             return []
+        from aiohttp import web
+
         return [web.post(EVENTS_PATH, self._events)]
 
     async def _events(self, request: web.Request) -> web.Response:
+        from aiohttp import web
+        from slack_bolt.adapter.aiohttp import to_aiohttp_response
+        from slack_bolt.request.async_request import AsyncBoltRequest
+
         body = await request.read()
         problem = await self._refusal(request.headers, body)
         if problem:
@@ -463,6 +540,8 @@ class SlackChannel:
         """Socket Mode, when an app token is set: commands arrive over Slack's websocket."""
         if not self.settings.app_token:
             return
+        from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+
         self._socket = AsyncSocketModeHandler(self.bolt, self.settings.app_token.get_secret_value())
         await self._socket.connect_async()
         try:
@@ -473,18 +552,21 @@ class SlackChannel:
     async def _slash(
         self, ack: Callable[..., Awaitable[None]], command: dict[str, Any], respond: Any
     ) -> None:
+        from bot.commands import is_slow, split_command
+
         name, argument = split_command(command.get("text", ""))
         chat = self._chat(command["channel_id"], command.get("channel_name", ""), command["user_id"])
         if is_slow(name):  # Slack wants an answer within 3 seconds: the real one follows
             await ack(text="Working on it\u2026")
-            task = asyncio.create_task(self._answer_later(chat, name, argument, respond))
-            self._later.add(task)
-            task.add_done_callback(self._later.discard)
+            self.runner.later(self._answer_later(chat, name, argument, respond))
             return
         reply = await self.commands.run(chat, name, argument)
         await ack(text=reply.text, blocks=reply_blocks(reply))
 
     async def _answer_later(self, chat: Chat, name: str, argument: str, respond: Any) -> None:
+        from bot.chat import SORRY
+        from bot.commands import Reply
+
         try:
             reply = await self.commands.run(chat, name, argument)
         except Exception:
@@ -505,9 +587,11 @@ class SlackChannel:
     async def _pressed(
         self, ack: Callable[..., Awaitable[None]], body: dict[str, Any], action: dict[str, Any], respond: Any
     ) -> None:
+        from bot.chat import decode_button
+        from bot.commands import Reply
+
         await ack()
-        refresh, _, pressed = str(action.get("value", "")).rpartition(">")
-        name, argument = split_command(pressed)
+        refresh, name, argument = decode_button(str(action.get("value", "")))
         channel = body.get("channel") or {}
         chat = self._chat(channel.get("id", ""), channel.get("name", ""), body["user"]["id"])
         reply = await self.commands.run(chat, name, argument)
@@ -524,6 +608,8 @@ class SlackChannel:
             )  # fmt: skip
 
     def _chat(self, channel_id: str, channel_name: str, user: str) -> Chat:
+        from bot.commands import Chat
+
         admin = user in self.settings.admins
         return Chat(
             channel=self.name,

@@ -1,13 +1,16 @@
 """Telegram: alerts in HTML parse mode, and the bot commands, translated to and from commands.py.
 
-A pure render first (render_alert), then a thin adapter over python-telegram-bot's Bot: API calls,
-updates in (long polling or webhook), errors translated for delivery.py.
+Its settings (`telegram:`) first, then a pure render (render_alert), then a thin adapter over
+python-telegram-bot's Bot: API calls, updates in (long polling or webhook), errors translated for
+delivery.py. The library is imported where the adapter uses it: config.py reads the settings here,
+and `newsalert check` must not load the library for that.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import hmac
 import html
 import json
@@ -16,26 +19,12 @@ import os
 import re
 from collections.abc import Awaitable
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
-from aiohttp import web
-from telegram import Bot, BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
-from telegram.constants import ChatMemberStatus, ChatType, ParseMode
-from telegram.error import (
-    BadRequest,
-    ChatMigrated,
-    Forbidden,
-    InvalidToken,
-    NetworkError,
-    RetryAfter,
-    TelegramError,
-)
-from telegram.request import HTTPXRequest
+from pydantic import SecretStr, field_validator
 
-from bot.channels import base
-from bot.commands import COMMANDS, Button, Chat, Commands, Reply, is_command, is_slow, split_command
-from bot.config import TelegramSettings
+from bot.channels.base import IdList, Parts, Section, Spec, clip, nested, no_padding
 from bot.domain import Alert, Match, Quote, Receipt
 from bot.errors import (
     AddressMovedError,
@@ -47,6 +36,15 @@ from bot.errors import (
 )
 from bot.pacing import Rate
 
+if TYPE_CHECKING:
+    from aiohttp import web
+    from telegram import Bot, InlineKeyboardMarkup, Update
+    from telegram.error import RetryAfter, TelegramError
+
+    from bot.commands import Button, Chat, Commands, Reply
+
+    Keyboard = tuple[tuple[Button, ...], ...]
+
 # PTB 22 warns on every 429 while it moves durations from int to timedelta, unless opted in early
 os.environ.setdefault("PTB_TIMEDELTA", "true")
 log = logging.getLogger(__name__)
@@ -57,10 +55,10 @@ MAX_TITLE = 250  # these keep one rule's alert far under LIMIT, whatever the fee
 MAX_QUOTE = 400
 MAX_RULE = 150
 POLL_TIMEOUT = 30  # seconds a getUpdates call waits for news
-SORRY = "Sorry, something went wrong on my side; it has been logged. Please try again later."
 WEBHOOK_PATH = "/telegram/webhook"  # on http.port
 MAX_OPML = 1_000_000  # bytes of an OPML file sent with /import; a list of thousands of feeds fits
-ADMINS = {ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR}
+ADMINS = {"creator", "administrator"}  # a member's status that may change a group's alerts
+PRIVATE = "private"  # a chat's type: one person and the bot
 # BadRequest descriptions that mean the chat or topic is gone, not that the message was wrong
 _GONE = ("chat not found", "thread not found", "topic_deleted", "topic_closed", "not enough rights")
 # ... and those that mean an alert can no longer be edited: it stays as it was
@@ -69,9 +67,80 @@ _UNEDITABLE = ("message is not modified", "message to edit not found", "message 
 # what python-telegram-bot raises building an Update from JSON not shaped as the Bot API's; a date
 # past what the platform's clock functions take gives OverflowError or OSError
 NOT_AN_UPDATE = (TypeError, ValueError, KeyError, AttributeError, OverflowError, OSError)
-
-Keyboard = tuple[tuple[Button, ...], ...]
 T = TypeVar("T")
+
+
+# --- settings: `telegram:` in the config file -----------------------------------------------------
+
+
+class TelegramSettings(Section):
+    token: SecretStr | None = None
+    api_url: str = "https://api.telegram.org/bot"
+    admins: IdList = []  # user ids that may add and remove feeds from a chat
+    allowed_users: IdList = []  # when set, the bot answers only these user ids
+    webhook_url: str | None = None  # public https address of http.port; unset: long polling
+    webhook_secret: SecretStr | None = None  # checked on every webhook call; derived from the token if unset
+
+    @field_validator("token")
+    @classmethod
+    def _looks_like_a_bot_token(cls, value: SecretStr | None) -> SecretStr | None:
+        """As @BotFather gives it, 123456789:AAE...: a typo is told here, not as Telegram's 401."""
+        token = value.get_secret_value() if value else ""
+        if token:
+            no_padding(token)
+            if re.fullmatch(r"bot\d+:.*", token):
+                raise ValueError("the token starts with 'bot'; give it without, as @BotFather shows it")
+            if not re.fullmatch(r"\d+:[A-Za-z0-9_-]+", token):
+                raise ValueError(
+                    "not a bot token (digits, a colon, then letters, like 123456789:AAE3x...); "
+                    "copy it again from @BotFather"
+                )
+        return value
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _https(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("https://"):
+            raise ValueError("Telegram only calls https:// webhooks")
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _telegram_secret_alphabet(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", value.get_secret_value()):
+            raise ValueError("Telegram accepts 1 to 256 letters, digits, _ and - in a webhook secret")
+        return value
+
+    def webhook_secret_value(self) -> str:
+        """What Telegram sends in X-Telegram-Bot-Api-Secret-Token: the configured one, else one derived
+        from the token (the same on every replica, and never the token itself)."""
+        if self.webhook_secret:
+            return self.webhook_secret.get_secret_value()
+        token = self.token.get_secret_value() if self.token else ""
+        return hashlib.sha256(b"newsalert-webhook:" + token.encode()).hexdigest()
+
+    def secret_values(self) -> list[str]:
+        return super().secret_values() + ([self.webhook_secret_value()] if self.token else [])
+
+
+def build(settings: TelegramSettings, parts: Parts) -> TelegramChannel | None:
+    return TelegramChannel(settings, parts.commands) if settings.token else None
+
+
+SPEC = Spec(
+    "telegram",
+    build,
+    TelegramSettings,
+    {
+        "TELEGRAM_BOT_TOKEN": ("token",),
+        "NEWSALERT_TELEGRAM_API_URL": ("api_url",),
+        "NEWSALERT_TELEGRAM_ADMINS": ("admins",),
+        "NEWSALERT_TELEGRAM_ALLOWED_USERS": ("allowed_users",),
+        "NEWSALERT_TELEGRAM_WEBHOOK_URL": ("webhook_url",),
+        "TELEGRAM_WEBHOOK_SECRET": ("webhook_secret",),
+    },
+    admins=lambda settings: settings.admins,
+)
 
 
 # --- render: pure ------------------------------------------------------------------------------
@@ -91,13 +160,8 @@ def visible_length(markup: str) -> int:
     return units(plain(markup))
 
 
-def clip(text: str, limit: int) -> str:
-    """At most `limit` UTF-16 units, as Telegram counts them (see base.clip)."""
-    return base.clip(text, limit, units)
-
-
 def _quote_html(quote: Quote, limit: int) -> str:
-    text = clip(quote.text, limit)
+    text = clip(quote.text, limit, units)
     kept = len(text) if text == quote.text else len(text) - 1  # the ellipsis is not the quote's
     out, at = [], 0
     for start, end in quote.spans:
@@ -110,14 +174,14 @@ def _quote_html(quote: Quote, limit: int) -> str:
 
 
 def _why(match: Match) -> str:
-    rule = html.escape(clip(match.rule, MAX_RULE))
-    quote = _quote_html(base.nested(match.quote), MAX_QUOTE)
+    rule = html.escape(clip(match.rule, MAX_RULE, units))
+    quote = _quote_html(nested(match.quote), MAX_QUOTE)
     return f"\n\n<i>Rule {match.rule_id}: {rule}</i>\n\u201c{quote}\u201d"
 
 
 def _linked_title(alert: Alert) -> str:
     """The title, escaped, linked to the story when its link is a web address."""
-    title = html.escape(clip(alert.title or alert.link, MAX_TITLE))
+    title = html.escape(clip(alert.title or alert.link, MAX_TITLE, units))
     link = alert.link if alert.link.startswith(("http://", "https://")) else ""
     return f'<a href="{html.escape(link)}">{title}</a>' if link else title
 
@@ -126,9 +190,9 @@ def render_alert(alert: Alert) -> tuple[str, Keyboard]:
     """The alert as Telegram HTML (never over LIMIT, every feed string escaped) and its buttons."""
     head = f"<b>{_linked_title(alert)}</b>"
     when = alert.published_at.strftime("%d %b %Y %H:%M UTC")
-    head += f"\n{html.escape(clip(alert.feed_name, MAX_TITLE))} \u00b7 {when}"
+    head += f"\n{html.escape(clip(alert.feed_name, MAX_TITLE, units))} \u00b7 {when}"
     if alert.also_in:
-        head += f"\nAlso in: {html.escape(clip(', '.join(alert.also_in), MAX_TITLE))}"
+        head += f"\nAlso in: {html.escape(clip(', '.join(alert.also_in), MAX_TITLE, units))}"
     shown = list(alert.matches[:MAX_RULES_SHOWN])
     while True:  # as many rules as fit, the summary keeping some room
         tail = "".join(_why(m) for m in shown)
@@ -138,30 +202,23 @@ def render_alert(alert: Alert) -> tuple[str, Keyboard]:
         if room > 200 or len(shown) == 1:
             break
         shown.pop()
-    summary = html.escape(clip(alert.summary, room)) if alert.summary and room > 20 else ""
+    summary = html.escape(clip(alert.summary, room, units)) if alert.summary and room > 20 else ""
     text = head + (f"\n\n{summary}" if summary else "") + tail
-    one = len(shown) == 1
-    buttons = tuple(
-        (
-            Button("Mute this rule" if one else f"Mute rule {m.rule_id}", f"pause {m.rule_id}"),
-            Button("Unwatch" if one else f"Unwatch {m.rule_id}", f"unwatch {m.rule_id}"),
-        )
-        for m in shown[:3]
-    )
-    return text, buttons
+    from bot.chat import alert_actions  # the chat layer loads the store: not for settings alone
+
+    return text, alert_actions(shown)
 
 
 def render_digest(alerts: list[Alert], heading: str | None = None) -> list[str]:
     """Several alerts as few messages: a linked title, its source and the rules that matched, each;
     a new message wherever the next story would pass LIMIT."""
-    heading = f"<b>{html.escape(clip(heading or f'{len(alerts)} new stories', MAX_TITLE))}</b>"
+    heading = f"<b>{html.escape(clip(heading or f'{len(alerts)} new stories', MAX_TITLE, units))}</b>"
     messages, current = [], heading
     for alert in alerts:
         line = _linked_title(alert)
-        rules = ", ".join(html.escape(clip(m.rule, MAX_RULE)) for m in alert.matches[:MAX_RULES_SHOWN])
-        entry = (
-            f"\n\n\u2022 <b>{line}</b>\n{html.escape(clip(alert.feed_name, MAX_TITLE))} \u00b7 <i>{rules}</i>"
-        )
+        rules = ", ".join(html.escape(clip(m.rule, MAX_RULE, units)) for m in alert.matches[:MAX_RULES_SHOWN])
+        source = html.escape(clip(alert.feed_name, MAX_TITLE, units))
+        entry = f"\n\n\u2022 <b>{line}</b>\n{source} \u00b7 <i>{rules}</i>"
         if visible_length(current + entry) > LIMIT:
             messages.append(current)
             current = heading + " (continued)"
@@ -185,6 +242,8 @@ def read_update(body: bytes, bot: Bot) -> Update | None:
         return None
     if not isinstance(data, dict) or type(data.get("update_id")) is not int:
         return None
+    from telegram import Update
+
     try:
         return Update.de_json(data, bot)
     except NOT_AN_UPDATE:
@@ -201,13 +260,19 @@ def split_address(address: str) -> tuple[int | str, int | None]:
 
 
 def _markup(reply: Reply) -> InlineKeyboardMarkup | None:
-    """Buttons; each carries its action, and the command to re-show in place after it ("rules>pause 3")."""
+    """Buttons, each carrying what bot.chat encodes (at most 64 bytes, as Telegram takes)."""
     if not reply.buttons:
         return None
-    mark = f"{reply.refresh}>" if reply.refresh else ""
+    from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+    from bot.chat import encode_button
+
     return InlineKeyboardMarkup(
         [
-            [InlineKeyboardButton(b.label, callback_data=f"{mark}{b.action}"[:64]) for b in row]
+            [
+                InlineKeyboardButton(b.label, callback_data=encode_button(b.action, reply.refresh)[:64])
+                for b in row
+            ]
             for row in reply.buttons
         ]
     )
@@ -225,6 +290,11 @@ class TelegramChannel:
     overall = Rate(29.5, 1)  # all chats together: evenly spaced, so no second ever holds 31
 
     def __init__(self, settings: TelegramSettings, commands: Commands):
+        from telegram import Bot
+        from telegram.request import HTTPXRequest
+
+        from bot.chat import Runner
+
         assert settings.token
         self.settings = settings
         self.commands = commands
@@ -240,7 +310,7 @@ class TelegramChannel:
         )
         self.offset: int | None = None
         self.username = ""
-        self._later: set[asyncio.Task[None]] = set()
+        self.runner = Runner()
         self._failing: str | None = None  # why getUpdates fails, while it does
 
     async def start(self) -> None:
@@ -248,10 +318,15 @@ class TelegramChannel:
 
         ConfigError when Telegram refuses the token or the webhook (fatal: only the operator can fix
         it); UnreachableError when Telegram cannot be reached now (try again later)."""
+        from telegram import BotCommand
+        from telegram.error import BadRequest, InvalidToken, NetworkError, RetryAfter
+
+        from bot.commands import COMMANDS
+
         try:
             await self.bot.initialize()
             self.username = self.bot.username
-            await self.bot.set_my_commands([BotCommand(c.name, c.summary) for c in COMMANDS])
+            await self.bot.set_my_commands([BotCommand(c.name, c.described()) for c in COMMANDS])
             if self.settings.webhook_url:
                 url = self.settings.webhook_url.rstrip("/") + WEBHOOK_PATH
                 await self.bot.set_webhook(url, secret_token=self.settings.webhook_secret_value())
@@ -283,15 +358,21 @@ class TelegramChannel:
     # outgoing: alerts and notices
 
     async def send(self, address: str, alert: Alert) -> Receipt:
+        from telegram.error import BadRequest
+
+        from bot.commands import Reply
+
         text, buttons = render_alert(alert)
         markup = _markup(Reply(text, buttons))
         try:
-            return await self._send(address, text, ParseMode.HTML, markup)
+            return await self._send(address, text, "HTML", markup)
         except BadRequest as error:  # better plain than not at all
             log.warning("Telegram refused an alert's HTML (%s); sending it as plain text", error.message)
             return await self._send(address, plain(text), None, markup)
 
     async def edit(self, address: str, message_id: str, alert: Alert) -> Receipt:
+        from bot.commands import Reply
+
         text, buttons = render_alert(alert)
         chat_id, _thread = split_address(address)
         markup = _markup(Reply(text, buttons))
@@ -299,7 +380,7 @@ class TelegramChannel:
 
     async def send_digest(self, address: str, alerts: list[Alert], heading: str | None = None) -> Receipt:
         texts = render_digest(alerts, heading)
-        receipts = [await self._send(address, text, ParseMode.HTML, None) for text in texts]
+        receipts = [await self._send(address, text, "HTML", None) for text in texts]
         return receipts[0]
 
     async def edit_digest(self, address: str, message_id: str, alerts: list[Alert], heading: str) -> Receipt:
@@ -310,8 +391,10 @@ class TelegramChannel:
         self, chat_id: int | str, message_id: str, text: str, markup: InlineKeyboardMarkup | None
     ) -> Receipt:
         """Replace a message's text; one that can no longer be edited is left as it was."""
+        from telegram.error import BadRequest
+
         edit = self.bot.edit_message_text(
-            text, chat_id, int(message_id), parse_mode=ParseMode.HTML, reply_markup=markup
+            text, chat_id, int(message_id), parse_mode="HTML", reply_markup=markup
         )
         try:
             await self._translated(edit)
@@ -326,7 +409,7 @@ class TelegramChannel:
         return Rate(1.0) if isinstance(chat, int) and chat > 0 else Rate(20 / 60)
 
     async def send_notice(self, address: str, text: str) -> Receipt:
-        return await self._send(address, clip(f"newsalert: {text}", LIMIT), None, None)
+        return await self._send(address, clip(f"newsalert: {text}", LIMIT, units), None, None)
 
     async def _send(
         self, address: str, text: str, parse_mode: str | None, markup: InlineKeyboardMarkup | None
@@ -340,6 +423,8 @@ class TelegramChannel:
 
     async def _translated(self, call: Awaitable[T]) -> T:
         """The API call, with Telegram's errors as delivery.py's."""
+        from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter
+
         try:
             return await call
         except RetryAfter as error:
@@ -394,6 +479,8 @@ class TelegramChannel:
         """The webhook on http.port, in webhook mode; it answers only calls carrying our secret."""
         if not self.settings.webhook_url:
             return []
+        from aiohttp import web
+
         secret = self.settings.webhook_secret_value()
 
         async def webhook(request: web.Request) -> web.Response:
@@ -412,11 +499,13 @@ class TelegramChannel:
 
     async def handle(self, update: Update) -> None:
         """One update; never raises (a failure is logged and the chat told), so that a webhook update
-        is not sent again and again. A slow command (a backtest, finding a feed) is answered by a task
-        of its own, so that one chat's backtest holds up no other chat."""
+        is not sent again and again. A slow command (a backtest, finding a feed) is answered later, by
+        the runner."""
         await self._guarded(update, self._route(update))
 
     async def _route(self, update: Update) -> None:
+        from bot.commands import Reply, is_command, is_slow, split_command
+
         message = update.message
         if message and message.migrate_to_chat_id:  # the group became a supergroup
             await self.commands.chat_moved(self.name, str(message.chat.id), str(message.migrate_to_chat_id))
@@ -430,24 +519,23 @@ class TelegramChannel:
             addressed = "@" in head
             if addressed and head.split("@", 1)[1].lower() != self.username.lower():
                 return  # a command for another bot in the same group
-            if not addressed and message.chat.type != ChatType.PRIVATE and not is_command(name):
+            if not addressed and message.chat.type != PRIVATE and not is_command(name):
                 return  # in a group, an unknown command without our name is another bot's
             if is_slow(name):
-                task = asyncio.create_task(self._guarded(update, self._command(update, name, argument)))
-                self._later.add(task)
-                task.add_done_callback(self._later.discard)
+                self.runner.later(self._guarded(update, self._command(update, name, argument)))
             else:
                 await self._command(update, name, argument)
-        elif message and message.text and message.chat.type == ChatType.PRIVATE:
+        elif message and message.text and message.chat.type == PRIVATE:
             await self._reply(str(message.chat.id), Reply("Send /help to see what I can do."))
 
     async def settle(self) -> None:
         """Wait for the answers still being worked on (slow commands)."""
-        while self._later:
-            await asyncio.gather(*self._later, return_exceptions=True)
+        await self.runner.settle()
 
     async def _guarded(self, update: Update, work: Awaitable[None]) -> None:
         """Run it; on a failure, log it and tell the user in one sentence rather than say nothing."""
+        from bot.chat import SORRY
+
         try:
             await work
         except Exception:
@@ -479,19 +567,23 @@ class TelegramChannel:
         await self._reply(chat.address, await self.commands.import_opml(chat, read))
 
     async def _pressed(self, update: Update) -> None:
+        from telegram import Message
+        from telegram.error import BadRequest
+
+        from bot.chat import decode_button
+
         query = update.callback_query
         assert query
-        refresh, _, action = (query.data or "").rpartition(">")
-        name, argument = split_command(action)
+        refresh, name, argument = decode_button(query.data or "")
         chat = await self._chat(update)
         reply = await self.commands.run(chat, name, argument)
-        await query.answer(clip(reply.text, 200))
+        await query.answer(clip(reply.text, 200, units))
         if reply.refused:  # the asker alone is told, by the answer above; the chat sees nothing change
             return
         if refresh and isinstance(query.message, Message):
             again = await self.commands.run(chat, refresh, "")
             try:
-                await query.message.edit_text(clip(again.text, LIMIT), reply_markup=_markup(again))
+                await query.message.edit_text(clip(again.text, LIMIT, units), reply_markup=_markup(again))
             except BadRequest as error:  # nothing changed: nothing to update
                 if "not modified" not in error.message:
                     raise
@@ -506,19 +598,21 @@ class TelegramChannel:
                 chat_id,
                 reply.attachment.data,
                 filename=reply.attachment.filename,
-                caption=clip(reply.text, 1024),
+                caption=clip(reply.text, 1024, units),
                 message_thread_id=thread,
             )
             return
         await self.bot.send_message(
             chat_id,
-            clip(reply.text, LIMIT),
+            clip(reply.text, LIMIT, units),
             message_thread_id=thread,
             reply_markup=_markup(reply),
         )
 
     async def _chat(self, update: Update) -> Chat:
         """Where the update came from and what its sender may do there."""
+        from bot.commands import Chat
+
         chat = update.effective_chat
         user = update.effective_user
         message = update.effective_message
@@ -528,7 +622,7 @@ class TelegramChannel:
             address += f":{message.message_thread_id}"
         user_id = user.id if user else 0
         allowed = not self.settings.allowed_users or user_id in self.settings.allowed_users
-        if chat.type == ChatType.PRIVATE:
+        if chat.type == PRIVATE:
             may_edit = True
         elif message and message.sender_chat and message.sender_chat.id == chat.id:
             may_edit = True  # an anonymous admin writing as the group
@@ -544,5 +638,5 @@ class TelegramChannel:
             is_admin=user_id in self.settings.admins,
             allowed=allowed,
             files=True,
-            private=chat.type == ChatType.PRIVATE,
+            private=chat.type == PRIVATE,
         )
