@@ -77,6 +77,17 @@ class LogSettings(_Section):
 class HttpSettings(_Section):
     host: str = "0.0.0.0"
     port: int = Field(8080, ge=0, le=65535)  # 0: any free port (tests)
+    # where WebSub hubs reach http.port from outside (https://bot.example.org); set: feeds that name a hub
+    # are pushed to /websub/... there instead of polled often (docs/fetching.md#websub-push)
+    public_url: str | None = None
+
+    @field_validator("public_url")
+    @classmethod
+    def _a_base_url(cls, value: str | None) -> str | None:
+        parts = urlsplit(value or "")
+        if value is not None and (parts.scheme not in ("http", "https") or not parts.hostname or parts.query):
+            raise ValueError("give the address hubs reach this bot at, like https://bot.example.org")
+        return value.rstrip("/") if value else value
 
 
 def parse_id_list(value: Any) -> Any:
@@ -389,6 +400,7 @@ ENVIRONMENT: dict[str, tuple[str, ...]] = {
     "NEWSALERT_LOG_LEVEL": ("log_level",),
     "NEWSALERT_LOG_FORMAT": ("log", "format"),
     "NEWSALERT_HTTP_PORT": ("http", "port"),
+    "NEWSALERT_PUBLIC_URL": ("http", "public_url"),
     "TELEGRAM_BOT_TOKEN": ("telegram", "token"),
     "NEWSALERT_TELEGRAM_API_URL": ("telegram", "api_url"),
     "NEWSALERT_TELEGRAM_ADMINS": ("telegram", "admins"),

@@ -146,7 +146,9 @@ def test_a_hub_that_never_checks_our_intent_is_given_up():
     assert overdue(_sub(), NOW + VERIFY_WAIT - timedelta(seconds=1)) is None
     assert overdue(_sub(), NOW + VERIFY_WAIT) == "the hub did not confirm the subscription"
     assert overdue(_sub(state="unsubscribing"), NOW + VERIFY_WAIT) == "forget"
-    assert overdue(_sub(state="fallback"), NOW + VERIFY_WAIT * 100) is None
+    fell = _sub(state="fallback", due_at=NOW + RETRY_HUB)
+    assert overdue(fell, NOW + RETRY_HUB - timedelta(seconds=1)) is None
+    assert overdue(fell, NOW + RETRY_HUB) == "retry"
 
 
 def test_a_hub_is_silent_when_polls_find_what_no_push_brought():
@@ -160,14 +162,12 @@ def test_a_hub_is_silent_when_polls_find_what_no_push_brought():
 
 def test_a_poll_asks_a_hub_for_a_new_subscription_only_when_it_is_worth_it():
     found = HubLinks(HUB, FEED)
-    assert may_subscribe(None, found, NOW)
-    assert not may_subscribe(_sub(), found, NOW)
-    assert not may_subscribe(_sub(state="subscribed"), found, NOW)
-    assert may_subscribe(_sub(state="subscribed"), HubLinks("https://new-hub.example/", FEED), NOW)
-    fell = _sub(state="fallback", due_at=NOW + RETRY_HUB)
-    assert not may_subscribe(fell, found, NOW)
-    assert may_subscribe(fell, found, NOW + RETRY_HUB)
-    assert not may_subscribe(_sub(state="unsubscribing"), found, NOW)
+    assert may_subscribe(None, found)
+    assert not may_subscribe(_sub(), found)
+    assert not may_subscribe(_sub(state="subscribed"), found)
+    assert may_subscribe(_sub(state="subscribed"), HubLinks("https://new-hub.example/", FEED))
+    assert not may_subscribe(_sub(state="fallback"), found)  # asked again by the renewal check, a day later
+    assert not may_subscribe(_sub(state="unsubscribing"), found)
 
 
 def test_a_pushed_feed_is_still_polled_hourly_or_at_its_own_longer_interval():

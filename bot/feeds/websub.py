@@ -156,21 +156,21 @@ def fallen_back(sub: PushSubscription, reason: str, now: datetime) -> PushSubscr
     )
 
 
-def may_subscribe(sub: PushSubscription | None, found: HubLinks, now: datetime) -> bool:
-    """Whether a poll that found this hub should ask it for a subscription: none yet, another hub or
-    topic than the one in use, or a fallback whose wait is over."""
+def may_subscribe(sub: PushSubscription | None, found: HubLinks) -> bool:
+    """Whether a poll that found this hub should ask it for a subscription: none yet, or another hub or
+    topic than the one we have (a fallback's hub is asked again by the renewal check: websub.overdue)."""
     if sub is None:
         return True
-    if sub.state == "unsubscribing":
-        return False
-    return (sub.hub, sub.topic) != (found.hub, found.topic) or (sub.state == "fallback" and now >= sub.due_at)
+    return sub.state != "unsubscribing" and (sub.hub, sub.topic) != (found.hub, found.topic)
 
 
 def overdue(sub: PushSubscription, now: datetime) -> str | None:
-    """What the renewal check does with a subscription now: "renew" it, "forget" it (an unsubscription
-    the hub never confirmed), a reason to fall back to polling, or nothing (None)."""
-    if now < sub.due_at or sub.state == "fallback":
+    """What the renewal check does with a subscription now: "renew" it, "retry" a hub after a fallback,
+    "forget" an unsubscription the hub never confirmed, fall back to polling (the reason), or nothing."""
+    if now < sub.due_at:
         return None
+    if sub.state == "fallback":
+        return "retry"
     if sub.state == "requested":
         return "the hub did not confirm the subscription"
     if sub.state == "unsubscribing":
