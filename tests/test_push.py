@@ -82,6 +82,27 @@ async def test_a_feed_naming_a_hub_is_pushed_and_its_story_alerts_without_a_poll
     assert feed_server.hits("/world.xml") == 1  # the push brought it, no poll
 
 
+async def test_a_hub_named_in_the_link_header_is_used_first(bot, hub, feed_server):
+    app, _ = bot
+    feed_server.files["/world.xml"] = rss("https://hub-in-the-body.example/", ORDINARY)
+    feed_server.headers["Link"] = f'<{hub.url}>; rel="hub", <https://world.example.org/atom>; rel="self"'
+    await app.poll_due()
+    assert hub.last["hub.topic"] == "https://world.example.org/atom"
+    assert (await subscription(app)).hub == hub.url
+
+
+async def test_a_push_during_a_poll_of_its_feed_is_refused_for_now_and_taken_when_sent_again(bot, hub, clock):
+    app, out = bot
+    await app.poll_due()
+    await hub.verify()
+    assert await app.store.claim_due_feeds(clock.now(), 1, timedelta(minutes=5), only=[1])  # a poll in flight
+    assert await hub.publish(rss(hub.url, MATCHING)) == 503  # the hub sends it again later
+    clock.advance(timedelta(minutes=5))  # that poll's lease is over
+    assert await hub.publish(rss(hub.url, MATCHING)) == 204
+    await app.deliver_due()
+    assert out.getvalue().count("== Ukraine asks again") == 1
+
+
 @pytest.mark.parametrize(
     "forgery",
     [
