@@ -461,6 +461,7 @@ class App:
     async def run_once(self) -> None:
         """`newsalert run --once`: poll every feed once, deliver what is due, return. StoreError when
         the database failed (a full disk, say): what was not done then is done by the next run."""
+        self.pushes = None  # no hub is asked: nothing would be listening for its call
         reports: list[PollReport] = []
         ids = await self.store.active_feed_ids()
         for at in range(0, len(ids), FEEDS_PER_TICK):

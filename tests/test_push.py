@@ -296,3 +296,9 @@ async def test_without_public_url_no_hub_is_asked(feed_server, hub, make_setting
 def test_public_url_must_be_an_address_hubs_can_call(make_settings, bad):
     with pytest.raises(ConfigError, match="http.public_url"):
         make_settings(f"http:\n  public_url: {bad}\n")
+
+
+async def test_run_once_asks_no_hub_since_nothing_would_answer_its_call(bot, hub):
+    app, out = bot
+    await app.run_once()
+    assert hub.requests == [] and await subscription(app) is None
