@@ -122,6 +122,11 @@ def test_a_hub_that_denies_sends_the_feed_back_to_polling():
     assert answer.after.state == "fallback"
     assert answer.after.reason == "the hub refused: topic not allowed"
     assert answer.after.due_at == NOW + RETRY_HUB
+    long = verdict(_sub(), _query(mode="denied", **{"hub.reason": "forged\nERROR line " + "x" * 500}), NOW)
+    assert (
+        long.after.reason.startswith("the hub refused: forged ERROR line xxx")
+        and len(long.after.reason) < 250
+    )
 
 
 def test_an_odd_lease_from_the_hub_is_replaced_by_ours():

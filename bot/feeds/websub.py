@@ -114,7 +114,8 @@ def verdict(sub: PushSubscription, query: dict[str, str], now: datetime) -> Verd
     if topic != sub.topic:
         return Verdict(404, "unknown topic", sub)
     if mode == "denied" and sub.state in ("requested", "subscribed"):
-        reason = f"the hub refused: {query.get('hub.reason') or 'no reason given'}"
+        said = " ".join(query.get("hub.reason", "").split())[:200]  # one line in the log, and short
+        reason = f"the hub refused: {said or 'no reason given'}"
         return Verdict(200, "", fallen_back(sub, reason, now))
     challenge = query.get("hub.challenge", "")
     if not challenge:
