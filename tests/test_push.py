@@ -9,8 +9,10 @@ from datetime import timedelta
 
 import pytest
 
+from bot.domain import Feed, FeedUpdate, PushSubscription
 from bot.errors import ConfigError
-from bot.feeds.websub import RETRY_HUB, SILENT_AFTER, VERIFY_WAIT, HubLinks
+from bot.feeds.websub import LEASE, RETRY_HUB, SILENT_AFTER, VERIFY_WAIT, HubLinks, fallen_back, verified
+from bot.store import Store
 from bot.web import build_web_app, start_web
 from tests.fakes.websub_hub import FakeHub
 
@@ -58,6 +60,14 @@ async def bot(feed_server, hub, make_settings, start_app):
     hub.reaches = f"http://127.0.0.1:{port}"
     yield app, out
     await runner.cleanup()
+
+
+@pytest.fixture
+async def store(database_url):
+    store = Store.open(database_url)
+    await store.upgrade()
+    yield store
+    await store.close()
 
 
 async def subscription(app):
@@ -302,3 +312,34 @@ async def test_run_once_asks_no_hub_since_nothing_would_answer_its_call(bot, hub
     app, out = bot
     await app.run_once()
     assert hub.requests == [] and await subscription(app) is None
+
+
+async def test_subscriptions_are_kept_found_and_fall_back_on_either_database(store, clock):
+    now = clock.now()
+    await store.sync_config_feeds([Feed(0, "https://a.example/feed", "A", timedelta(minutes=5), 0)], now)
+    await store.save_polls_without_news(
+        [(1, FeedUpdate(None, None, None, now + timedelta(hours=1), "A"))], now
+    )
+    hub, topic = "https://hub.example/", "https://a.example/feed"
+    asked = PushSubscription(
+        1, hub, topic, "tok", "s3cret", "requested", now + VERIFY_WAIT, LEASE, requested_at=now
+    )
+    await store.save_push(asked)
+    assert await store.push_by_token("tok") == (asked, True)
+    assert await store.push_by_token("other") is None
+    assert await store.pushed_feeds([1]) == {}
+    live = verified(asked, LEASE, now)
+    await store.save_push(live)
+    assert await store.pushed_feeds([1, 2]) == {1: live}
+    assert await store.due_pushes(now) == []
+    assert await store.due_pushes(live.due_at) == [(live, True, True)]
+    await store.record_push(1, now + timedelta(minutes=1))
+    assert (await store.push_subscription(1)).last_push_at == now + timedelta(minutes=1)
+    later = now + timedelta(minutes=2)
+    await store.fall_back(fallen_back(live, "the hub went silent", later), later)
+    assert [feed.id for feed in await store.claim_due_feeds(later, 10, timedelta(minutes=5))] == [
+        1
+    ]  # due now
+    assert (await store.push_subscription(1)).state == "fallback"
+    await store.forget_push(1)
+    assert await store.push_subscription(1) is None
