@@ -26,6 +26,7 @@ from bot.store.admins import AdminRows
 from bot.store.feeds import FeedRows
 from bot.store.problems import uncreatable
 from bot.store.queues import QueueRows
+from bot.store.retention import RetentionRows
 from bot.store.rows import T, hold_lock, lock_key
 from bot.store.rules import RuleRows
 from bot.store.signatures import SignatureRows
@@ -58,9 +59,9 @@ def _upgrade(connection: Connection) -> None:
     command.upgrade(config, "head")
 
 
-class Store(FeedRows, RuleRows, QueueRows, SignatureRows, AdminRows, EmbeddingRows):
+class Store(FeedRows, RuleRows, QueueRows, SignatureRows, AdminRows, EmbeddingRows, RetentionRows):
     """The one way in: opening, migrating and writing here; the queries of each kind of row in
-    feeds.py, rules.py, queues.py, signatures.py, admins.py and stories.py."""
+    feeds.py, rules.py, queues.py, signatures.py, admins.py, stories.py and retention.py."""
 
     def __init__(self, engine: AsyncEngine, sync_engine: Engine | None = None):
         self.engine = engine
