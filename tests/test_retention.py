@@ -5,14 +5,17 @@ shrinks."""
 from __future__ import annotations
 
 import logging
+import sqlite3
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import create_engine, func, select
 
 from bot.dedupe import story_key
 from bot.domain import Article, Feed, FeedUpdate, Match, NewStory, Quote, StoryAlert, Subscription
-from bot.store import Store
+from bot.store import MIGRATIONS, Store
 from bot.store.tables import articles, notices, outbox, seen_entries, story_clues
 from bot.stories import Stories
 from tests.conftest import SAMPLES, SEED_TITLE
@@ -69,8 +72,8 @@ async def one_feed_one_chat(store: Store) -> Feed:
     return feed
 
 
-def story(feed: Feed, n: int, title: str, link: str, alert: bool = True) -> NewStory:
-    body = f"{title}. The ministers met in Brussels on the {n}th and agreed on the plan."
+def story(feed: Feed, n: int, title: str, link: str, alert: bool = True, more: str = "") -> NewStory:
+    body = f"{title}. The ministers met in Brussels on the {n}th and agreed on the plan. {more}"
     match = Match(1, "NATO", Quote("NATO", ((0, 4),)))
     article = Article(title, link, f"{feed.name}-{n}", body, None, f"{feed.name}-{n}")
     alerts = (StoryAlert(1, (match,)),) if alert else ()
@@ -182,3 +185,49 @@ async def test_an_entry_still_in_its_feed_never_alerts_again_after_its_article_w
     clock.advance(91 * DAY)
     assert (await app.prune_due())["seen_entries"] == had - 1, "the one still in the feed stays"
     assert await app.prune_due() == {}, "nothing more to prune"
+
+
+def on_disk(path) -> int:
+    """The bytes the database takes: the file and its write-ahead log."""
+    wal = path.with_name(path.name + "-wal")
+    return path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
+
+
+async def test_pruning_shrinks_the_sqlite_file_on_disk(tmp_path):
+    path = tmp_path / "newsalert.db"
+    store = Store.open(f"sqlite:///{path}")
+    await store.upgrade()
+    feed = await one_feed_one_chat(store)
+    words = " ".join(f"word{i}" for i in range(600))  # about 5 KB an article
+    for poll in range(8):
+        stories = [
+            story(feed, poll * 100 + n, f"Story {poll}-{n}", f"https://wire.example/{poll}/{n}", False, words)
+            for n in range(100)
+        ]
+        await save(store, feed, stories, NOW)
+    grown = on_disk(path)
+    assert (await prune(store, NOW + 91 * DAY))["articles"] == 800
+    await store.close()
+    assert on_disk(path) < grown / 3, (grown, on_disk(path))
+
+
+async def test_an_older_sqlite_file_is_converted_so_that_pruning_can_shrink_it(tmp_path):
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as old:  # as files were made before 0012: auto_vacuum NONE
+        old.execute("CREATE TABLE filler (x BLOB)")
+        old.execute("INSERT INTO filler VALUES (x'00')")
+    engine = create_engine(f"sqlite:///{path}")
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.connect() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0011")
+        conn.commit()
+        assert conn.exec_driver_sql("PRAGMA auto_vacuum").scalar() == 0
+    engine.dispose()
+    store = Store.open(f"sqlite:///{path}")
+    await store.upgrade()
+    async with store.engine.connect() as conn:
+        assert (await conn.exec_driver_sql("PRAGMA auto_vacuum")).scalar() == 2, "INCREMENTAL"
+        assert (await conn.exec_driver_sql("SELECT count(*) FROM filler")).scalar() == 1, "its rows kept"
+    await store.close()

@@ -45,6 +45,9 @@ def async_url(database_url: str) -> str:
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
+    # A new file gives the pages pruning frees back to the disk (store/retention.py); this only takes
+    # effect before its first table is made (migration 0012 converts an older file).
+    cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA foreign_keys=ON")
@@ -159,6 +162,8 @@ class Store(FeedRows, RuleRows, QueueRows, SignatureRows, AdminRows, EmbeddingRo
             self._sync_engine.dispose()
 
     async def upgrade(self) -> None:
-        """Bring the schema to the newest migration; safe to run on every start."""
-        async with self._write() as conn:
+        """Bring the schema to the newest migration; safe to run on every start. Alembic owns the
+        transactions on SQLite (one per migration), so a migration may run a step outside one (VACUUM)."""
+        async with self._one_writer or nullcontext(), self.engine.connect() as conn:
             await conn.run_sync(_upgrade)
+            await conn.commit()

@@ -60,6 +60,7 @@ class RetentionRows(Rows):
         if any(pruned.values()) and self.engine.dialect.name == "sqlite":
             while await self._run(_give_back_pages, write=True):
                 pass
+            await self._run(_checkpoint, write=True)
         return {table: n for table, n in pruned.items() if n}
 
     async def _batches(self, work: Callable[..., int], *cutoffs: datetime) -> int:
@@ -158,3 +159,9 @@ def _give_back_pages(conn: Connection) -> bool:
     conn.execute(text(f"PRAGMA incremental_vacuum({VACUUM_PAGES})"))
     left = conn.execute(text("PRAGMA freelist_count")).scalar() or 0
     return 0 < left < free
+
+
+def _checkpoint(conn: Connection) -> None:
+    """The write-ahead log copied into the file and emptied: the file shrinks on disk now, and the log
+    does not keep the size the deletions gave it."""
+    conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()

@@ -5,7 +5,8 @@ Revises: 0011
 
 seen_entries is filled from the stored articles (each as of its fetch), so pruning an article never
 makes its entry new again. feeds.entries_read_at is set at a feed's next read; until then none of its
-entries is taken for gone.
+entries is taken for gone. A SQLite file is made auto_vacuum = INCREMENTAL (a VACUUM: it rewrites
+the file), so that pruning shrinks it.
 """
 
 import sqlalchemy as sa
@@ -36,6 +37,16 @@ def upgrade() -> None:
     )
     op.add_column("feeds", sa.Column("entries_read_at", sa.DateTime(), nullable=True))
     op.create_index("ix_outbox_article", "outbox", ["article_id"])
+    if (
+        op.get_bind().dialect.name == "sqlite"
+        and op.get_bind().exec_driver_sql("PRAGMA auto_vacuum").scalar() != 2
+    ):
+        # The file gives pages back to the disk after pruning (PRAGMA incremental_vacuum) once it is
+        # INCREMENTAL, which only a VACUUM makes it: it rewrites the whole file (README, Storage: how long;
+        # as much free disk as the file takes), outside any transaction.
+        with op.get_context().autocommit_block():
+            op.execute("PRAGMA auto_vacuum = INCREMENTAL")
+            op.execute("VACUUM")
 
 
 def downgrade() -> None:
