@@ -16,6 +16,7 @@ caller (app.py, from the settings); here only which rows they reach, and never a
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -36,7 +37,7 @@ from bot.store.tables import (
 )
 
 BATCH = 500  # rows a write transaction deletes at most: a few milliseconds of the lock
-VACUUM_PAGES = 2_000  # SQLite pages (4 KB each) a write transaction gives back to the disk at most
+VACUUM_PAGES = 500  # SQLite pages (4 KB each) a write transaction gives back to the disk at most
 DONE = ("sent", "stopped", "muted", "gone", "merged")  # every status but pending
 
 
@@ -49,12 +50,12 @@ class RetentionRows(Rows):
     ) -> dict[str, int]:
         """Delete what is older than the cutoffs (None: keep forever), batch by batch; how many rows of
         each table went. On SQLite the freed pages then go back to the disk (incremental vacuum)."""
-        pruned: dict[str, int] = {}
+        pruned: Counter[str] = Counter()
         if outbox_before:
             pruned["outbox"] = await self._batches(_done_alerts, outbox_before, live_since)
             pruned["notices"] = await self._batches(_done_notices, outbox_before)
         if articles_before:
-            pruned["articles"] = await self._batches(_old_articles, articles_before)
+            pruned["articles"] = await self._batches(_old_articles, articles_before, clues=pruned)
             pruned["seen_entries"] = await self._batches(_gone_entries, articles_before)
             pruned["llm_summaries"] = await self._batches(_old_summaries, articles_before)
         if any(pruned.values()) and self.engine.dialect.name == "sqlite":
@@ -63,11 +64,11 @@ class RetentionRows(Rows):
             await self._run(_checkpoint, write=True)
         return {table: n for table, n in pruned.items() if n}
 
-    async def _batches(self, work: Callable[..., int], *cutoffs: datetime) -> int:
+    async def _batches(self, work: Callable[..., int], *cutoffs: datetime, **counts: Counter[str]) -> int:
         """`work` in write transactions of its own until it deletes less than a batch; rows deleted."""
         total = 0
         while True:
-            deleted = await self._run(lambda conn: work(conn, *cutoffs), write=True)
+            deleted = await self._run(lambda conn: work(conn, *cutoffs, **counts), write=True)
             total += deleted
             if deleted < BATCH:
                 return total
@@ -107,7 +108,7 @@ def _done_notices(conn: Connection, before: datetime) -> int:
     return _deleted(conn, notices, list(conn.execute(query).scalars()))
 
 
-def _old_articles(conn: Connection, before: datetime) -> int:
+def _old_articles(conn: Connection, before: datetime, clues: Counter[str]) -> int:
     shown = exists().where(outbox.c.article_id == articles.c.id)
     query = (
         select(articles.c.id, articles.c.story_id)
@@ -118,7 +119,9 @@ def _old_articles(conn: Connection, before: datetime) -> int:
     rows = conn.execute(query).all()
     stories = sorted({story for _, story in rows if story is not None})
     if stories:
-        conn.execute(_CLUES_GONE, {"stories": stories, "before": micros(before)})
+        clues["story_clues"] += conn.execute(
+            _CLUES_GONE, {"stories": stories, "before": micros(before)}
+        ).rowcount
     return _deleted(conn, articles, [i for i, _ in rows])
 
 
@@ -156,7 +159,8 @@ def _give_back_pages(conn: Connection) -> bool:
     """Up to VACUUM_PAGES free pages of the SQLite file given back to the disk (the file shrinks; it
     needs auto_vacuum = INCREMENTAL, migration 0012); whether there is more to give back."""
     free = conn.execute(text("PRAGMA freelist_count")).scalar() or 0
-    conn.execute(text(f"PRAGMA incremental_vacuum({VACUUM_PAGES})"))
+    # as a script: executed as a statement, Python's sqlite3 steps it once, which frees one page
+    conn.connection.driver_connection.executescript(f"PRAGMA incremental_vacuum({VACUUM_PAGES});")
     left = conn.execute(text("PRAGMA freelist_count")).scalar() or 0
     return 0 < left < free
 
