@@ -16,6 +16,7 @@ from sqlalchemy import create_engine, func, select
 from bot.dedupe import story_key
 from bot.domain import Article, Feed, FeedUpdate, Match, NewStory, Quote, StoryAlert, Subscription
 from bot.store import MIGRATIONS, Store
+from bot.store.retention import BATCH, FEWEST, HOLD, next_batch
 from bot.store.tables import articles, notices, outbox, seen_entries, story_clues
 from bot.stories import Stories
 from tests.conftest import SAMPLES, SEED_TITLE
@@ -233,3 +234,17 @@ async def test_an_older_sqlite_file_is_converted_so_that_pruning_can_shrink_it(t
         assert (await conn.exec_driver_sql("PRAGMA auto_vacuum")).scalar() == 2, "INCREMENTAL"
         assert (await conn.exec_driver_sql("SELECT count(*) FROM filler")).scalar() == 1, "its rows kept"
     await store.close()
+
+
+@pytest.mark.parametrize(
+    ("size", "took", "then"),
+    [
+        (FEWEST, HOLD / 10, 2 * FEWEST),  # quick: twice as many next
+        (BATCH, HOLD / 10, BATCH),  # never more than a batch
+        (100, HOLD / 2, 100),  # about right: as many
+        (100, HOLD * 3, 50),  # held the lock too long: half as many
+        (FEWEST, HOLD * 30, FEWEST),  # however slow, some rows go each time
+    ],
+)
+def test_batches_shrink_when_they_hold_the_lock_too_long_and_grow_when_quick(size, took, then):
+    assert next_batch(size, took) == then
