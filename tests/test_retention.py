@@ -248,3 +248,13 @@ async def test_an_older_sqlite_file_is_converted_so_that_pruning_can_shrink_it(t
 )
 def test_batches_shrink_when_they_hold_the_lock_too_long_and_grow_when_quick(size, took, then):
     assert next_batch(size, took) == then
+
+
+async def test_run_once_from_cron_prunes_too(feed_server, make_settings, start_app, clock):
+    feed_server.files["/world.xml"] = WORLD
+    app, out = await start_app(make_settings(CONFIG.format(world=feed_server.url("/world.xml"))))
+    await app.run_once()
+    assert out.getvalue().count("== ") == 1 and await titles(app.store)
+    clock.advance(91 * DAY)
+    await app.run_once()
+    assert await titles(app.store) == [] and out.getvalue().count("== ") == 1
