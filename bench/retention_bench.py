@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import shutil
 import sqlite3
 import sys
@@ -190,7 +191,10 @@ The file after our prune (incremental vacuum, WAL checkpoint): {shrunk:.0f} MB, 
         command = ".venv/bin/python bench/retention_bench.py" + (
             f" --days {args.days}" if args.days != 90 else ""
         )
-        write_section("Retention benchmark", command, time.perf_counter() - began, body)
+        load = ", load average {:.1f} {:.1f} {:.1f} at the end (other work shares the CPUs)".format(
+            *os.getloadavg()
+        )
+        write_section("Retention benchmark", command, time.perf_counter() - began, body, load)
 
 
 if __name__ == "__main__":
