@@ -22,7 +22,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, exists, func, select, text, tuple_
+from sqlalchemy import bindparam, delete, exists, func, select, text
 from sqlalchemy.engine import Connection
 
 from bot.store.rows import Rows, one_of
@@ -158,11 +158,15 @@ def _gone_entries(conn: Connection, size: int, before: datetime) -> int:
         .where(seen_entries.c.last_seen_at < before, seen_entries.c.last_seen_at < read_since, ~stored)
         .limit(size)
     )
-    keys = [tuple(row) for row in conn.execute(query).all()]
-    if keys:
-        key = tuple_(seen_entries.c.feed_id, seen_entries.c.identity)
-        conn.execute(delete(seen_entries).where(key.in_(keys)))
+    keys = [{"feed": feed, "identity": identity} for feed, identity in conn.execute(query).all()]
+    if keys:  # one key a statement: SQLite reads a row-value IN list by scanning the whole table
+        conn.execute(_ENTRY, keys)
     return len(keys)
+
+
+_ENTRY = delete(seen_entries).where(
+    seen_entries.c.feed_id == bindparam("feed"), seen_entries.c.identity == bindparam("identity")
+)
 
 
 def _old_summaries(conn: Connection, size: int, before: datetime) -> int:
