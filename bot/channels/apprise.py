@@ -195,7 +195,10 @@ class AppriseChannel:
     async def send_digest(self, address: str, alerts: list[Alert], heading: str | None = None) -> Receipt:
         heading = heading or f"{len(alerts)} new stories"
         email = _scheme(address) in EMAIL
-        limit = _limit(address)
+        try:
+            limit = _body_limit(_notifier(address))
+        except ValueError as error:
+            raise PermanentDeliveryError(str(error)) from None
         first = None
         for body in render_digest(alerts, email, limit):
             receipt = await self._notify(address, heading, body, "html" if email else "markdown")
@@ -226,6 +229,9 @@ class AppriseChannel:
             secrets = read_address(address).secrets
         except ValueError as error:
             raise PermanentDeliveryError(str(error)) from None
+        if most := int(notifier.title_maxlen or 0):
+            title = clip(title, most)
+        body = clip(body, _body_limit(notifier))  # a digest was split to fit: this is for the rest
         sent, said = await asyncio.to_thread(_notify, notifier, title, body, body_format)
         if sent:
             return Receipt(f"apprise-{next(self._ids)}")
@@ -253,12 +259,9 @@ class AppriseChannel:
         return
 
 
-def _limit(address: str) -> int:
-    """The most characters one message body may hold at this service."""
-    try:
-        return int(_notifier(address).body_maxlen) or 32768
-    except ValueError:
-        return 32768
+def _body_limit(notifier: Any) -> int:
+    """The most characters one message body may hold at this service (Discord 2,000, ntfy 7,800)."""
+    return int(notifier.body_maxlen or 0) or 32768
 
 
 def _notify(notifier: Any, title: str, body: str, body_format: str) -> tuple[bool, str]:
