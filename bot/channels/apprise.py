@@ -232,7 +232,7 @@ class AppriseChannel:
         if most := int(notifier.title_maxlen or 0):
             title = clip(title, most)
         body = clip(body, _body_limit(notifier))  # a digest was split to fit: this is for the rest
-        sent, said = await asyncio.to_thread(_notify, notifier, title, body, body_format)
+        sent, said = await asyncio.to_thread(_notify_waiting, notifier, title, body, body_format)
         if sent:
             return Receipt(f"apprise-{next(self._ids)}")
         reason = masked(said, secrets) or "Apprise could not send it"
@@ -264,7 +264,7 @@ def _body_limit(notifier: Any) -> int:
     return int(notifier.body_maxlen or 0) or 32768
 
 
-def _notify(notifier: Any, title: str, body: str, body_format: str) -> tuple[bool, str]:
+def _notify_waiting(notifier: Any, title: str, body: str, body_format: str) -> tuple[bool, str]:
     """In a thread: whether Apprise sent it, and the warnings it logged meanwhile."""
     import apprise
 
