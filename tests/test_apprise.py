@@ -80,11 +80,13 @@ async def test_an_ntfy_alert_is_markdown_with_the_matched_words_in_bold(ntfy, ma
 
 def test_feed_text_cannot_make_markup_of_its_own():
     alert = Alert(
-        "Shares *soar* [sic]", "https://x.example/a", "Desk_1 <b>", ALERT.published_at, "# not a heading", ()
-    )
+        "Shares *soar* [sic]", "https://x.example/a", "Desk_1 <b> | Site", ALERT.published_at,
+        "1. Not a list, # nor a heading", (),
+    )  # fmt: skip
     title, body = render_markdown(alert)
     assert title == "Shares *soar* [sic]", "the title is plain text to Apprise"
-    assert "Desk\\_1 \\<b\\>" in body and "\\# not a heading" in body
+    assert "Desk\\_1 \\<b\\> | Site" in body, "a pipe is no markup on its own: no backslash shown"
+    assert "\n1\\. Not a list, \\# nor a heading\n" in body
 
 
 async def test_matched_stories_reach_ntfy_and_a_refusal_is_tried_again(

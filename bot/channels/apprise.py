@@ -93,13 +93,15 @@ def pace(url: str) -> Rate:
     return Rate(1 / max(float(seconds), SLOWEST_PACE))
 
 
-# Feed text in Markdown: the characters that would start markup, escaped. Line starts need no more:
-# every feed string is placed after our own text on its line.
-_MARKDOWN = re.compile(r"([\\`*_\[\]<>#~|])")
+# Feed text in Markdown: the characters that start markup anywhere (CommonMark's backslash escapes, that
+# Discord, ntfy and Python-Markdown share), and a list marker ("- ", "1. ") where the text starts a line.
+_MARKDOWN = re.compile(r"([\\`*_\[\]<>#])")
+_LIST_MARKER = re.compile(r"^([-+]|\d+[.)])(?=\s)")
 
 
 def escape_markdown(text: str) -> str:
-    return _MARKDOWN.sub(r"\\\1", text)
+    text = _MARKDOWN.sub(r"\\\1", text)
+    return _LIST_MARKER.sub(lambda marker: f"{marker[0][:-1]}\\{marker[0][-1]}", text)
 
 
 def _quote_markdown(quote: Quote) -> str:
