@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.channels.apprise import render_markdown
+from bot.channels.apprise import read_address, render_markdown
 from bot.domain import Alert, Match, Quote
 from bot.errors import ConfigError, TransientDeliveryError
 from tests.conftest import SAMPLES
@@ -149,6 +149,28 @@ async def test_the_apprise_channel_runs_only_when_a_subscription_uses_it(ntfy, m
     assert "apprise" not in app.channels
     app, _ = await start_app(make_settings(subscribed(ntfy.address())))
     assert "apprise" in app.channels
+
+
+@pytest.mark.parametrize(
+    ("address", "shown"),
+    [
+        ("discord://1234567890/WebhookToken_abc", "discord://****/****"),
+        (
+            "mailtos://alerts:p%40ss-word@mail.example.org?to=a@example.org",
+            "mailtos://alerts:****@mail.example.org?to=a@example.org",
+        ),
+        (
+            "ntfys://ntfy.sh/news?token=tk_abcdef&format=markdown",
+            "ntfys://ntfy.sh/news?token=****&format=markdown",
+        ),
+        ("ntfy://reader:hunter22@127.0.0.1:9/news", "ntfy://reader:****@127.0.0.1:9/news"),
+        ("tgram://123456789:AAbbCCddEEff/-100200300", "tgram://****/-100200300"),
+        ("gotify://gotify.example.org/AbCdEfGhIjKl", "gotify://gotify.example.org/****"),
+        ("json://hook:s3cret-pass@127.0.0.1:9/in", "json://hook:****@127.0.0.1:9/in"),
+    ],
+)
+def test_what_apprise_marks_private_in_a_url_is_masked(address, shown):
+    assert read_address(address).shown == shown
 
 
 def test_secrets_in_apprise_urls_are_masked_in_config_show_and_names(make_settings):

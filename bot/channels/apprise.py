@@ -42,7 +42,7 @@ def _scheme(url: str) -> str:
 
 def _notifier(url: str) -> Any:
     """Apprise's notifier for the URL; ValueError naming only its scheme when Apprise cannot send there.
-    What Apprise logs meanwhile is kept from the log: it may quote the URL."""
+    Apprise says nothing meanwhile: it would quote the URL, half masked, beside our clearer error."""
     import apprise
     from apprise.plugins import N_MGR
 
@@ -51,8 +51,12 @@ def _notifier(url: str) -> Any:
         raise ValueError(f"not an Apprise URL (scheme://...), such as discord://ID/TOKEN; see {WIKI}")
     if scheme not in N_MGR:
         raise ValueError(f"Apprise knows no service {scheme}://; the services and their URLs: {WIKI}")
-    with apprise.LogCapture(level=logging.DEBUG):
+    said = logging.getLogger("apprise")
+    said.disabled = True  # delivery sends one message at a time: no other send is logging now
+    try:
         notifier = apprise.Apprise.instantiate(url)
+    finally:
+        said.disabled = False
     if notifier is None:
         raise ValueError(f"not a {scheme}:// URL Apprise can use; how to write one: {WIKI}")
     return notifier
