@@ -96,7 +96,7 @@ def config_subscriptions(settings: Settings) -> list[tuple[Subscription, list[st
                 parse_rule(query, settings.rules_language)
             except QueryError as error:
                 raise ConfigError(f"subscriptions[{i}].rules[{j}]", error.pointed(query)) from None
-        name = sub.name or f"{sub.channel}:{sub.address}"
+        name = sub.name or f"{sub.channel}:{sub.read_address().shown}"
         result.append((Subscription(0, sub.channel, sub.address, name), sub.rules))
     return result
 
@@ -230,7 +230,8 @@ class App:
             limits=self.settings.limits,
             poll=self.poll_due,
         )
-        parts = Parts(self.commands, self.clock, self.store, self.console)
+        subscribed = frozenset(sub.channel for sub in self.settings.subscriptions)
+        parts = Parts(self.commands, self.clock, self.store, self.console, subscribed)
         built = (spec.build(getattr(self.settings, spec.name, None), parts) for spec in CHANNELS)
         configured = [channel for channel in built if channel]  # each loads its chat library only if built
         self.channels.update((channel.name, channel) for channel in configured)

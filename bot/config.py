@@ -29,6 +29,7 @@ from pydantic import (
 )
 
 from bot.channels import CHANNELS
+from bot.channels.base import Address
 from bot.channels.base import Section as _Section
 from bot.errors import ConfigError
 
@@ -204,11 +205,24 @@ class FeedSettings(_Section):
 ChannelName = Literal[tuple(spec.name for spec in CHANNELS)]  # type: ignore[valid-type]
 
 
+_SPECS = {spec.name: spec for spec in CHANNELS}
+
+
 class SubscriptionSettings(_Section):
     channel: ChannelName
     address: str = "stdout"
     name: str | None = None
     rules: list[str] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _address_taken(self) -> SubscriptionSettings:
+        self.read_address()  # its channel's ValueError, naming no secret; the address is not echoed
+        return self
+
+    def read_address(self) -> Address:
+        """The address as its channel reads it: shown with its secrets masked (an Apprise URL's token)."""
+        read = _SPECS[self.channel].address
+        return read(self.address) if read else Address(self.address)
 
 
 class _Core(_Section):
@@ -272,6 +286,7 @@ class Settings(_WithChannels):
         """Every secret's value (tokens, the database password), for logs to blank out."""
         values = [value for name in CHANNEL_SECTIONS for value in getattr(self, name).secret_values()]
         values += self.summary.llm.secret_values()
+        values += [secret for sub in self.subscriptions for secret in sub.read_address().secrets]
         values.append(unquote(urlsplit(self.database_url).password or ""))
         values.append(urlsplit(self.database_url).password or "")
         if self.database_password:
@@ -283,6 +298,8 @@ class Settings(_WithChannels):
         the database password too, and any secret's value found anywhere else (a token pasted into a
         URL) is blanked out. Durations read as they are written: 5m, 2h, 1d."""
         dump = _shown(self.model_dump(), sorted(self.secret_values(), key=len, reverse=True))
+        for sub, shown in zip(self.subscriptions, dump["subscriptions"], strict=True):
+            shown["address"] = sub.read_address().shown  # a secret too short to blank everywhere, too
         url = urlsplit(self.database_url)
         if url.password is not None:
             user, _, host = url.netloc.rpartition("@")

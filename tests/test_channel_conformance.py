@@ -18,6 +18,7 @@ from bot.channels import CHANNELS
 from bot.channels.base import Channel
 from bot.domain import Alert, Match, Quote
 from bot.errors import PermanentDeliveryError, TransientDeliveryError
+from tests.fakes.ntfy_server import FakeNtfy
 from tests.fakes.slack_api import BOT_TOKEN, SIGNING_SECRET, FakeSlack, seen
 from tests.fakes.telegram_api import TOKEN, FakeTelegram
 
@@ -87,11 +88,27 @@ async def slack_harness(make_settings, start_app, stack) -> Harness:
     )
 
 
+async def apprise_harness(make_settings, start_app, stack) -> Harness:
+    """Through ntfy: Apprise says only whether a message went, never how long to wait (no slow_down)."""
+    fake = await FakeNtfy().start()
+    stack.append(fake.stop)
+    address = fake.address()
+    yaml = f"subscriptions:\n  - channel: apprise\n    address: '{address}'\n    rules: [NATO]\n"
+    app, _ = await start_app(make_settings(yaml))
+    return Harness(
+        app.channels["apprise"],
+        address,
+        lambda: [f"{m.title}\n{m.message}" for m in fake.published],
+        gone=lambda address: fake.forbidden.add(address.split("/")[-1].split("?")[0]),
+    )
+
+
 # every registered channel, by name: how to start it against its fake
 HARNESSES: dict[str, Callable[..., Awaitable[Harness]]] = {
     "console": console_harness,
     "telegram": telegram_harness,
     "slack": slack_harness,
+    "apprise": apprise_harness,
 }
 
 

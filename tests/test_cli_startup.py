@@ -21,7 +21,7 @@ from tests.test_cli import clean_env, newsalert, write_config
 # libraries must not.
 HEAVY = (
     "bot.app", "bot.commands", "bot.chat", "bot.store", "sqlalchemy", "alembic", "telegram", "slack_bolt",
-    "slack_sdk", "trafilatura", "apscheduler", "structlog", "aiohttp.web",
+    "slack_sdk", "apprise", "trafilatura", "apscheduler", "structlog", "aiohttp.web",
 )  # fmt: skip
 
 

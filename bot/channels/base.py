@@ -92,6 +92,18 @@ class Parts:
     clock: Clock
     store: Store  # also where signed requests are remembered while they could be replayed
     stream: TextIO | None = None  # where the console prints (None: stdout)
+    # the channels the config file's subscriptions name: a channel with no token of its own (Apprise)
+    # is configured by being subscribed
+    subscribed: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Address:
+    """A subscription's address as its channel reads it: how it may be shown (in logs, names, `config
+    show`) with its secrets masked, and those secrets, for logs to blank out wherever they appear."""
+
+    shown: str
+    secrets: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -103,13 +115,16 @@ class Spec:
     build: its constructor, given its settings and the app's parts; None when it is not configured
     (no token), so not started.
     admins: the admins its settings name; when none, the bot offers a claim code for it (None: a
-    channel nobody types commands into)."""
+    channel nobody types commands into).
+    address: reads a subscription's address when the config is loaded: ValueError saying why the
+    channel cannot send there (naming no secret of it); None: any address, shown as it is."""
 
     name: str
     build: Callable[[Any, Parts], Channel | None]
     settings: type[Section] | None = None
     environment: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     admins: Callable[[Any], Sequence[object]] | None = None
+    address: Callable[[str], Address] | None = None
 
 
 class Channel(Protocol):
