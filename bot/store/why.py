@@ -87,14 +87,20 @@ class WhyRows(Rows):
     async def seen(
         self, links: Sequence[str], story_urls: Sequence[str], chat: tuple[str, str] | None = None
     ) -> Seen | Unseen:
-        """The first article stored with one of these links (or story keys), with its story and, for the
-        chat (channel, address) or for every subscription when None, the rules and the alert row."""
+        """The first article stored with one of these links (as its link or guid) or story keys, with its
+        story and, for the chat (channel, address) or every subscription (None), the rules and alert row."""
         async with self.engine.connect() as conn:
             row = (
                 await conn.execute(
                     select(articles, feeds.c.name.label("feed_name"), feeds.c.url.label("feed_url"))
                     .join(feeds)
-                    .where(or_(articles.c.link.in_(list(links)), articles.c.story_url.in_(list(story_urls))))
+                    .where(
+                        or_(
+                            articles.c.link.in_(list(links)),
+                            articles.c.guid.in_(list(links)),  # a permalink, often the link without its query
+                            articles.c.story_url.in_(list(story_urls)),
+                        )
+                    )
                     .order_by(articles.c.id)
                     .limit(1)
                 )
