@@ -13,6 +13,7 @@ from bot.rules.index import Document, RuleIndex
 from bot.rules.miss import Excluded, Missing, TooFar, nearest_miss
 from bot.rules.query import parse_rule
 from bot.web import build_web_app, start_web
+from tests.conftest import SAMPLES
 from tests.fakes.slack_api import BOT_TOKEN, SIGNING_SECRET, FakeSlack, SlackUser
 from tests.fakes.telegram_api import TOKEN
 from tests.test_cli import newsalert, write_config
@@ -22,6 +23,7 @@ from tests.test_telegram import NEW_ITEM, NEXT_POLL, WORLD, publish_new_story, s
 NEW_LINK = "https://world.example.org/news/ukraine-map"  # NEW_ITEM's, without its ?a=1&b=2
 NATO = "https://world.example.org/news/nato-agrees-to-re-engage-russia"  # in the sample's backlog
 FLOODS = "https://world.example.org/news/floods-north"
+WORLD_FILE = SAMPLES / "world-news.xml"
 ANN = Chat("telegram", "1001", "Ann", "1001", private=True)
 
 UK = Document(
@@ -261,3 +263,27 @@ def test_newsalert_why_explains_for_every_subscription_or_one(tmp_path):
     result = newsalert("why", "https://elsewhere.example/x", "--config", str(config), cwd=tmp_path)
     assert result.returncode == 1
     assert result.stderr.startswith("newsalert: I have not seen that URL; I have seen ")
+
+
+async def test_why_reads_the_same_from_sqlite_and_postgresql(database_url, make_settings, start_app):
+    settings = make_settings(
+        f"feeds:\n  - url: {WORLD_FILE}\n    name: World Desk\n    backfill: all\n"
+        "subscriptions:\n  - channel: console\n"
+        "    rules: [Membership Action Plan, Georgia NEAR/2 Bucharest]\n",
+        {"NEWSALERT_DATABASE_URL": database_url},
+    )
+    app, out = await start_app(settings)
+    await app.poll_due()
+    await app.deliver_due()
+    assert "== NATO Agrees to Re-engage Russia" in out.getvalue()
+    console = Chat("console", "stdout", "console", "operator")
+    text = (await app.commands.run(console, "why", NATO)).text
+    assert "Story: NATO Agrees to Re-engage Russia (1 outlet: World Desk; first seen " in text
+    assert "1. Membership Action Plan: matched: \u201c\u2026formal routes" in text
+    assert (
+        '2. Georgia NEAR/2 Bucharest: no match: "Georgia" and "Bucharest" are there, but 5 words apart'
+        in text
+    )
+    assert "\nDelivery: sent " in text
+    text = (await app.commands.run(console, "why", "https://elsewhere.example/")).text
+    assert text.startswith("I have not seen that URL; I have seen 7 articles from 1 feed since ")
