@@ -69,8 +69,10 @@ def explain(
             f"Story: {clip(story.face)} ({outlets}: {', '.join(story.outlets)}; "
             f"first seen {_when(story.first_seen)})."
         )
-    if chat and not seen.chats:
-        lines.append(f"This chat watches nothing: {prefix}watch RULE to start.")
+    if not seen.chats:
+        lines.append(
+            f"This chat watches nothing: {prefix}watch RULE to start." if chat else "No subscriptions."
+        )
     for view in seen.chats:
         if not chat:
             sub = view.subscription
@@ -89,8 +91,8 @@ def _chat(
     lines += [f"  {rule.id}. {_verdict(rule, matches, article, language, chat)}" for rule in shown]
     if len(view.rules) > len(shown):
         lines.append(f"  ... and {len(view.rules) - len(shown)} more ({prefix}rules lists them).")
-    active = [rule for rule in view.rules if rule.active and rule.id in matches]
-    lines.append("Delivery: " + delivery(view, active, article, now))
+    matched = [rule for rule in view.rules if rule.id in matches]
+    lines.append("Delivery: " + delivery(view, matched, article, now))
     return lines
 
 
@@ -133,12 +135,17 @@ def describe_reason(reason: Reason) -> str:
 
 
 def delivery(view: ChatView, matched: Sequence[ChatRule], article: SeenArticle, now: datetime) -> str:
-    """Where this chat's alert for the article's story is, from its outbox row and its settings."""
+    """Where this chat's alert for the article's story is, from its outbox row and its settings; matched:
+    the chat's rules that match the article (paused ones too)."""
     sub, row = view.subscription, view.alert
     if row is None:
         if not matched:
             return "none of this chat's rules matches it, so no alert."
-        if all(rule.created_at > article.fetched_at for rule in matched):
+        if not any(rule.active for rule in matched):
+            return "no alert: the rules that match it are paused."
+        if not sub.active:
+            return "no alert: this chat is stopped."
+        if all(rule.created_at > article.fetched_at for rule in matched if rule.active):
             return "no alert: the rule came after the article (rules alert on stories arriving later)."
         if article.first_poll:
             return "no alert: it came with the feed's backlog on its first poll."

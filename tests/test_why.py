@@ -93,6 +93,15 @@ def test_a_near_side_that_is_missing_is_the_missing_term():
     assert nearest_miss(parse_rule("Paris NEAR/10 Rome"), UK) == (Missing('"Rome"'),)
 
 
+def test_a_phrase_whose_words_are_there_but_not_together_says_which_are():
+    assert nearest_miss(parse_rule('"French Prime Minister"'), UK) == (
+        Missing('"French Prime Minister"', "its words are there, but not together"),
+    )
+    assert nearest_miss(parse_rule("Prime Minister May"), UK) == (
+        Missing('"Prime Minister May"', 'only "Prime", "Minister" are there'),
+    )
+
+
 def test_an_excluded_word_that_is_there_is_named():
     assert nearest_miss(parse_rule("Paris -weather"), UK) == (Excluded('"weather"'),)
 
@@ -287,3 +296,15 @@ async def test_why_reads_the_same_from_sqlite_and_postgresql(database_url, make_
     assert "\nDelivery: sent " in text
     text = (await app.commands.run(console, "why", "https://elsewhere.example/")).text
     assert text.startswith("I have not seen that URL; I have seen 7 articles from 1 feed since ")
+
+
+async def test_why_names_a_paused_rule_that_matches_and_a_chat_that_watches_nothing(telegram_app, clock):
+    app = telegram_app
+    await app.poll_due()
+    reply = await app.commands.run(ANN, "why", NATO)
+    assert reply.text.endswith("\nThis chat watches nothing: /watch RULE to start.")
+    await app.commands.run(ANN, "watch", "Membership Action Plan")
+    await app.commands.run(ANN, "pause", "1")
+    lines = (await app.commands.run(ANN, "why", NATO)).text.splitlines()
+    assert lines[4].startswith("  1. Membership Action Plan (paused): matched: \u201c\u2026formal routes")
+    assert lines[5] == "Delivery: no alert: the rules that match it are paused."

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from bot.rules.index import Document, RuleIndex, leaves
-from bot.rules.query import And, Near, Node, Not, Or, Phrase, Regex, format_rule
+from bot.rules.query import And, Near, Node, Not, Or, Phrase, Regex, format_rule, phrase
 from bot.rules.text import DEFAULT_LANGUAGE, keys
 
 
@@ -53,6 +53,7 @@ class _Misses:
         # every part decided at once: each leaf, each NEAR, and each leaf loosened (any case, any field)
         parts = [*leaves(tree), *_nears(tree)]
         parts += [loose for leaf in leaves(tree) for loose, _ in _loosened(leaf)]
+        parts += [word for leaf in leaves(tree) for word in self._words(leaf)]
         self.parts = list(dict.fromkeys(parts))
         held = RuleIndex(enumerate(self.parts), language).match(doc)
         self.held = {self.parts[i] for i in held}
@@ -76,7 +77,19 @@ class _Misses:
 
     def _missing(self, leaf: Phrase | Regex) -> Missing:
         notes = [note for loose, note in _loosened(leaf) if loose in self.held]
+        words = self._words(leaf)
+        there = [f'"{word.words[0]}"' for word in words if word in self.held]
+        if not notes and len(there) == len(words) > 0:
+            notes = ["its words are there, but not together"]
+        elif not notes and there:
+            notes = [f"only {', '.join(there)} {'is' if len(there) == 1 else 'are'} there"]
         return Missing(format_rule(leaf), notes[0] if notes else "")
+
+    def _words(self, leaf: Phrase | Regex) -> list[Phrase]:
+        """Each word of a phrase of several, as a phrase of its own: which of them are there."""
+        if not isinstance(leaf, Phrase) or len(leaf.words) < 2:
+            return []
+        return [phrase(word, self.language, field=leaf.field, case=leaf.case) for word in leaf.words]
 
     def _near(self, node: Near) -> tuple[Reason, ...]:
         sides = self.of(node.left) + self.of(node.right)

@@ -26,7 +26,6 @@ class SeenArticle:
     fetched_at: datetime  # when the poll that found it ran
     story_id: int | None
     feed_name: str
-    feed_url: str
     first_poll: bool  # found by its feed's first poll, with the backlog
 
 
@@ -34,7 +33,6 @@ class SeenArticle:
 class SeenStory:
     face: str  # the headline its alerts show
     outlets: tuple[str, ...]  # feed names, in the order they carried it
-    articles: int
     first_seen: datetime
 
 
@@ -92,7 +90,7 @@ class WhyRows(Rows):
         async with self.engine.connect() as conn:
             row = (
                 await conn.execute(
-                    select(articles, feeds.c.name.label("feed_name"), feeds.c.url.label("feed_url"))
+                    select(articles, feeds.c.name.label("feed_name"))
                     .join(feeds)
                     .where(
                         or_(
@@ -121,7 +119,7 @@ async def _article(conn: Any, row: Any) -> SeenArticle:
     return SeenArticle(
         row[articles.c.id], row[articles.c.title], row[articles.c.body], row[articles.c.link],
         row[articles.c.published_at], row[articles.c.fetched_at], row[articles.c.story_id],
-        row["feed_name"], row["feed_url"], (await conn.execute(first)).scalar() == row[articles.c.fetched_at],
+        row["feed_name"], (await conn.execute(first)).scalar() == row[articles.c.fetched_at],
     )  # fmt: skip
 
 
@@ -140,7 +138,7 @@ async def _story(conn: Any, story_id: int) -> SeenStory | None:
     face = next((m.face_id for m in members if m.id == story_id and m.face_id), members[0].id)
     outlets = tuple(dict.fromkeys(member.name for member in members))
     first = min(member.fetched_at for member in members)
-    return SeenStory(titles.get(face, members[0].title), outlets, len(members), first)
+    return SeenStory(titles.get(face, members[0].title), outlets, first)
 
 
 async def _chats(conn: Any, story_id: int | None, chat: tuple[str, str] | None) -> tuple[ChatView, ...]:
