@@ -120,7 +120,7 @@ def _verdict(
     except QueryError as error:
         return f"{name}: cannot be used ({error.reason})."
     reasons = nearest_miss(tree, _document(article), language)
-    return f"{name}: no match: " + "; ".join(map(describe_reason, reasons)) + "."
+    return f"{name}: no match" + (": " + "; ".join(map(describe_reason, reasons)) if reasons else "") + "."
 
 
 def describe_reason(reason: Reason) -> str:

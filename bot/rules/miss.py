@@ -1,8 +1,9 @@
 """Why a rule did not match a document: the nearest missing term(s). Pure, no I/O.
 
 For `"Prime Minister" (Japan OR India)` on a story about the UK's Prime Minister, what is missing is
-`Japan OR India`; for `Tokyo NEAR/10 summit` on a story with both words 23 words apart, the gap. Each
-part of the rule is decided by RuleIndex itself, so this never disagrees with what matching did.
+`Japan OR India`; for `Tokyo NEAR/10 summit` on a story with both words 23 words apart, the gap. Whether
+each part of the rule holds is decided by RuleIndex itself, so this never disagrees with matching; the
+gap of a NEAR is counted as RuleIndex counts it (tests/test_why.py holds the two equal).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ class Missing:
     """A term the document lacks (`Japan OR India` when either would do)."""
 
     term: str  # as format_rule writes it
-    note: str = ""  # what is there instead: "it is in the body, not the title"
+    note: str = ""  # what is there instead: "it is there, but not in the title", "only "Prime" is there"
 
 
 @dataclass(frozen=True)
@@ -133,11 +134,13 @@ def _loosened(leaf: Phrase | Regex) -> list[tuple[Phrase | Regex, str]]:
     return found
 
 
-def _places(words: tuple[str, ...], phrase: tuple[str, ...]) -> list[tuple[int, int]]:
-    n = len(phrase)
-    return [(i, i + n) for i in range(len(words) - n + 1) if words[i : i + n] == phrase]
+def _places(words: tuple[str, ...], wanted: tuple[str, ...]) -> list[tuple[int, int]]:
+    """Where the wanted keys stand in a row among words: [start, end) in words."""
+    n = len(wanted)
+    return [(i, i + n) for i in range(len(words) - n + 1) if words[i : i + n] == wanted]
 
 
 def _gap(a: tuple[int, int], b: tuple[int, int]) -> int:
+    """Words from one to the other as NEAR counts them: 1 for neighbours, 0 when they overlap."""
     first, second = sorted((a, b))
     return max(second[0] - first[1] + 1, 0)
