@@ -9,8 +9,7 @@ from typing import Any
 
 from sqlalchemy import func, or_, select
 
-from bot.domain import Match, Subscription
-from bot.store.queues import load_matches
+from bot.domain import Subscription
 from bot.store.rows import Rows
 from bot.store.rules import subscription_from_row
 from bot.store.tables import articles, feeds, outbox, rules, subscriptions
@@ -57,7 +56,6 @@ class AlertRow:
     last_error: str | None
     urgent: bool
     message_id: str | None
-    matches: tuple[Match, ...]
 
 
 @dataclass(frozen=True)
@@ -168,5 +166,4 @@ def _alert(row: Any) -> AlertRow:
     return AlertRow(
         row[outbox.c.status], row[outbox.c.created_at], row[outbox.c.next_attempt_at], row[outbox.c.sent_at],
         row[outbox.c.attempts], row[outbox.c.last_error], row[outbox.c.urgent], row[outbox.c.message_id],
-        load_matches(row[outbox.c.matches]),
     )  # fmt: skip
