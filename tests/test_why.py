@@ -308,3 +308,35 @@ async def test_why_names_a_paused_rule_that_matches_and_a_chat_that_watches_noth
     lines = (await app.commands.run(ANN, "why", NATO)).text.splitlines()
     assert lines[4].startswith("  1. Membership Action Plan (paused): matched: \u201c\u2026formal routes")
     assert lines[5] == "Delivery: no alert: the rules that match it are paused."
+
+
+async def test_why_an_alert_telegram_asked_to_wait_for_is_pending_its_retry(
+    telegram_app, telegram, feed_server, clock
+):
+    app = telegram_app
+    await app.poll_due()
+    await say(app, telegram, "/watch Membership Action Plan")
+    telegram.too_many = 1  # the alert gets a 429 with retry_after 7
+    await publish_new_story(app, feed_server, clock)
+    retry = clock.now() + timedelta(seconds=7)
+    reply = await say(app, telegram, f"/why {NEW_LINK}")
+    assert reply["text"].endswith(
+        f"Delivery: pending retry at {retry:%d %b %Y %H:%M} UTC after 1 failed try."
+    )
+    clock.advance(timedelta(seconds=7))
+    await app.deliver_due()
+    reply = await say(app, telegram, f"/why {NEW_LINK}")
+    assert reply["text"].endswith(f"Delivery: sent {clock.now():%d %b %Y %H:%M} UTC.")
+
+
+async def test_why_an_alert_waiting_for_a_digest_when_the_chat_stopped_was_dropped(
+    telegram_app, telegram, feed_server, clock
+):
+    app = telegram_app
+    await app.poll_due()
+    await say(app, telegram, "/watch Membership Action Plan")
+    await say(app, telegram, "/digest hourly")
+    await publish_new_story(app, feed_server, clock)
+    await say(app, telegram, "/stop")
+    reply = await say(app, telegram, f"/why {NEW_LINK}")
+    assert reply["text"].endswith("Delivery: dropped: this chat said stop before it went out.")
