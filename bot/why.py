@@ -23,9 +23,12 @@ from bot.rules.query import parse_rule
 from bot.rules.text import DEFAULT_LANGUAGE
 from bot.store.why import ChatRule, ChatView, Seen, SeenArticle, Unseen
 
-CHAT_RULES = 10  # rules explained in a chat's answer; the command line explains all
-CHAT_QUOTE = 200  # characters of a quote or a headline in a chat's answer
-CHAT_LENGTH = 3500  # the whole answer in a chat: one message in Telegram (4096) and Slack
+# A chat's answer is one message (Slack's section takes 2,900 characters here, Telegram 4,096) and always
+# ends with the delivery: at most CHAT_RULES rules, each line at most CHAT_LINE characters, a quote at most
+# CHAT_QUOTE. The command line shows everything.
+CHAT_RULES = 8
+CHAT_LINE = 220
+CHAT_QUOTE = 120
 
 
 def lookup(url: str) -> tuple[list[str], list[str]]:
@@ -57,16 +60,15 @@ def explain(
     """The article, its feed and story, then per chat its rules and its alert. `chat`: short, clipped to
     one message, for the asking chat only; else (the command line) whole, a section per subscription."""
     article, story = seen.article, seen.story
-    clip = _clipper(CHAT_QUOTE if chat else None)
     published = f", published {_when(article.published_at)}" if article.published_at else ""
     lines = [
-        clip(article.title),
+        article.title,
         f"Feed: {article.feed_name}, found by the poll of {_when(article.fetched_at)}{published}.",
     ]
     if story:
         outlets = "1 outlet" if len(story.outlets) == 1 else f"{len(story.outlets)} outlets"
         lines.append(
-            f"Story: {clip(story.face)} ({outlets}: {', '.join(story.outlets)}; "
+            f"Story: {story.face} ({outlets}: {', '.join(story.outlets)}; "
             f"first seen {_when(story.first_seen)})."
         )
     if not seen.chats:
@@ -78,8 +80,7 @@ def explain(
             sub = view.subscription
             lines += ["", f"Chat {sub.name} ({sub.channel} {sub.address}):"]
         lines += _chat(view, article, now, language, chat, prefix)
-    text = "\n".join(lines)
-    return text if not chat or len(text) <= CHAT_LENGTH else text[: CHAT_LENGTH - 1].rstrip() + "\u2026"
+    return "\n".join(map(_clipper(CHAT_LINE if chat else None), lines))
 
 
 def _chat(
@@ -111,7 +112,7 @@ def _verdict(
     rule: ChatRule, matches: dict[int, Match], article: SeenArticle, language: str, chat: bool
 ) -> str:
     clip = _clipper(CHAT_QUOTE if chat else None)
-    name = clip(rule.query) + ("" if rule.active else " (paused)")
+    name = rule.query + ("" if rule.active else " (paused)")
     if rule.id in matches:
         quote = matches[rule.id].quote.text
         return f"{name}: matched" + (f": \u201c{clip(quote)}\u201d" if quote else ".")
@@ -188,10 +189,10 @@ def _when(moment: datetime | None) -> str:
 
 
 def _clipper(limit: int | None) -> Callable[[str], str]:
-    """Text on one line, at most limit characters (None: all of it)."""
+    """Text on one line (but for leading spaces), at most limit characters (None: all of it)."""
 
     def clip(text: str) -> str:
-        text = " ".join(text.split())
+        text = text[: len(text) - len(text.lstrip(" "))] + " ".join(text.split())
         return text if limit is None or len(text) <= limit else text[: limit - 1].rstrip() + "\u2026"
 
     return clip
