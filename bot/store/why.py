@@ -12,7 +12,8 @@ from sqlalchemy import func, or_, select
 from bot.domain import Subscription
 from bot.store.rows import Rows
 from bot.store.rules import subscription_from_row
-from bot.store.tables import articles, feeds, outbox, rules, subscriptions
+from bot.store.stories import link_clue
+from bot.store.tables import articles, feeds, outbox, rules, story_clues, subscriptions
 
 
 @dataclass(frozen=True)
@@ -85,22 +86,18 @@ class WhyRows(Rows):
     ) -> Seen | Unseen:
         """The first article stored with one of these links (as its link or guid) or story keys, with its
         story and, for the chat (channel, address) or every subscription (None), the rules and alert row."""
+        first = select(articles, feeds.c.name.label("feed_name")).join(feeds).order_by(articles.c.id).limit(1)
+        at = or_(
+            articles.c.link.in_(list(links)),
+            articles.c.guid.in_(list(links)),  # a permalink, often the link without its query
+            articles.c.story_url.in_(list(story_urls)),
+        )
+        clued = select(story_clues.c.story_id).where(story_clues.c.clue.in_(list(map(link_clue, story_urls))))
         async with self.engine.connect() as conn:
-            row = (
-                await conn.execute(
-                    select(articles, feeds.c.name.label("feed_name"))
-                    .join(feeds)
-                    .where(
-                        or_(
-                            articles.c.link.in_(list(links)),
-                            articles.c.guid.in_(list(links)),  # a permalink, often the link without its query
-                            articles.c.story_url.in_(list(story_urls)),
-                        )
-                    )
-                    .order_by(articles.c.id)
-                    .limit(1)
-                )
-            ).one_or_none()
+            # the stories with that link, through story_clues' index; else every article (no index serves it)
+            row = (await conn.execute(first.where(articles.c.story_id.in_(clued), at))).one_or_none()
+            if row is None:
+                row = (await conn.execute(first.where(at))).one_or_none()
             if row is None:
                 counts = select(
                     func.count(), func.count(articles.c.feed_id.distinct()), func.min(articles.c.fetched_at)
