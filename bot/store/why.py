@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import exists, func, or_, select
 
 from bot.domain import Subscription
 from bot.store.rows import Rows
@@ -99,10 +99,7 @@ class WhyRows(Rows):
             if row is None:
                 row = (await conn.execute(first.where(at))).one_or_none()
             if row is None:
-                counts = select(
-                    func.count(), func.count(articles.c.feed_id.distinct()), func.min(articles.c.fetched_at)
-                )
-                return Unseen(*(await conn.execute(counts)).one())
+                return Unseen(*(await conn.execute(_COUNTS)).one())
             article = await _article(conn, row._mapping)
             story = await _story(conn, article.story_id) if article.story_id is not None else None
             chats = await _chats(conn, article.story_id, chat)
@@ -164,3 +161,14 @@ def _alert(row: Any) -> AlertRow:
         row[outbox.c.status], row[outbox.c.created_at], row[outbox.c.next_attempt_at], row[outbox.c.sent_at],
         row[outbox.c.attempts], row[outbox.c.last_error], row[outbox.c.urgent], row[outbox.c.message_id],
     )  # fmt: skip
+
+
+# each through an index: the articles, the feeds that have one, the oldest
+_COUNTS = select(
+    select(func.count()).select_from(articles).scalar_subquery(),
+    select(func.count())
+    .select_from(feeds)
+    .where(exists().where(articles.c.feed_id == feeds.c.id))
+    .scalar_subquery(),
+    select(func.min(articles.c.fetched_at)).scalar_subquery(),
+)
