@@ -1,4 +1,4 @@
-"""The `newsalert` command line (also `python -m bot`): run, check, rules, config, opml, db.
+"""The `newsalert` command line (also `python -m bot`): run, check, rules, why, config, opml, db.
 
 It answers at once: `import bot.cli` loads Typer and little more, and each command imports what it
 uses when it runs (the bot, the database, the chat libraries are big). Errors end in main(): one or two
@@ -375,6 +375,38 @@ def describe_long_backtest(result: Backtest) -> str:
         lines.append("For example:")
         lines += [f"  - {title} ({feed})" for title, feed in result.samples]
     return "\n".join(lines)
+
+
+@cli.command("why", cls=_Command)
+def why_command(
+    url: Annotated[
+        str, typer.Argument(metavar="URL", help="An article's address, as a feed or an alert gave it.")
+    ],
+    chat: Annotated[
+        str | None,
+        typer.Option("--chat", metavar="NAME", help="Only this subscription (its name or address)."),
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """What happened to an article: its feed and poll, its story, each rule, and each chat's alert."""
+    from datetime import UTC, datetime
+
+    from bot import why
+    from bot.store.why import Seen, Unseen
+
+    settings = _settings(config)
+
+    async def read(store: Store) -> Seen | Unseen:
+        return await store.seen(*why.lookup(url))
+
+    seen = _run_async(_with_store(settings, read))
+    if isinstance(seen, Unseen):
+        raise _fail(why.unseen(seen), 1)
+    if chat is not None:
+        seen = why.for_chat(seen, chat)
+        if not seen.chats:
+            raise _fail(f"no subscription is named {chat!r}; `newsalert why URL` shows them all")
+    typer.echo(why.explain(seen, datetime.now(UTC), settings.rules_language, chat=False))
 
 
 @config_cli.command("show")

@@ -34,6 +34,8 @@ from bot.rules.index import Document, RuleIndex, leaves
 from bot.rules.query import Node, Regex, format_rule, parse_rule
 from bot.rules.text import DEFAULT_LANGUAGE
 from bot.store import Store
+from bot.store.why import Seen
+from bot.why import explain, lookup, unseen
 
 log = logging.getLogger(__name__)
 
@@ -161,6 +163,7 @@ COMMANDS = (
     Command("rules", "", "this chat's rules, to pause or delete"),
     Command("test", "RULE", "how often RULE would have matched lately; nothing saved", slow=True),
     Command("feeds", "", "the feeds being watched"),
+    Command("why", "URL", "what happened to an article: its feed, its story, each rule, its alert"),
     Command("addfeed", "URL", "watch a feed (a site's address works too)", admin=True, slow=True),
     Command("removefeed", "ID", "stop watching a feed", admin=True),
     Command("mute", "DURATION", "no alerts for a while: 2h, 1d, or off", edits=True),
@@ -588,6 +591,14 @@ class Commands:
         return Reply(
             describe_backtest(result) + f"\nNothing was saved. {chat.prefix}watch {argument} to keep it."
         )
+
+    async def _why(self, chat: Chat, argument: str) -> Reply:
+        if not argument or " " in argument:
+            return self._usage(chat, "why", "https://www.nato.int/cps/en/natohq/news_1.htm")
+        seen = await self.store.seen(*lookup(argument), chat=(chat.channel, chat.address))
+        if not isinstance(seen, Seen):
+            return Reply(unseen(seen))
+        return Reply(explain(seen, self.clock.now(), self.language, prefix=chat.prefix))
 
     async def _feeds(self, chat: Chat, _argument: str) -> Reply:
         listed = await self.store.feed_list()

@@ -73,6 +73,7 @@ def test_version_is_the_installed_package_version(tmp_path):
         ["db", "copy"],
         ["db", "backup"],
         ["db", "restore"],
+        ["why"],
     ],
 )
 def test_help_reads_plainly(tmp_path, command):

@@ -32,6 +32,7 @@ from bot.store.rules import RuleRows
 from bot.store.signatures import SignatureRows
 from bot.store.stories import EmbeddingRows
 from bot.store.websub import PushRows
+from bot.store.why import WhyRows
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
@@ -63,10 +64,12 @@ def _upgrade(connection: Connection) -> None:
     command.upgrade(config, "head")
 
 
-class Store(FeedRows, RuleRows, QueueRows, SignatureRows, AdminRows, EmbeddingRows, PushRows, RetentionRows):
+class Store(
+    FeedRows, RuleRows, QueueRows, SignatureRows, AdminRows, EmbeddingRows, PushRows, RetentionRows, WhyRows
+):
     """The one way in: opening, migrating and writing here; the queries of each kind of row in
     feeds.py, rules.py, queues.py, signatures.py, admins.py, stories.py and websub.py; retention.py
-    deletes what is no longer kept."""
+    deletes what is no longer kept; why.py reads for /why."""
 
     def __init__(self, engine: AsyncEngine, sync_engine: Engine | None = None):
         self.engine = engine

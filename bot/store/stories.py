@@ -249,10 +249,15 @@ def _every_member(
 def _clues(key: StoryKey, index: Sequence[str]) -> list[str]:
     """An article's clues as story_clues keeps them: its link, headline, and index terms, or "" when it
     has none (the decider then picks them afresh, from the counts of its day)."""
-    found = [f"link {key.url}"] if key.url else []
+    found = [link_clue(key.url)] if key.url else []
     if key.title:
         found.append(f"title {key.title}")
     return found + ([f"term {term}" for term in index] or [""])
+
+
+def link_clue(url: str) -> str:
+    """The clue of an article's link (StoryKey.url, dedupe.url_key) in story_clues."""
+    return f"link {url}"
 
 
 def _text(key: StoryKey, vector: Sequence[float] | None = None) -> int:
