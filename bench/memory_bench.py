@@ -265,6 +265,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="1,000 feeds, 10,000 rules, no RESULTS.md")
     parser.add_argument("--tracemalloc", action="store_true", help="where the memory goes (slower, larger)")
     parser.add_argument("--warm", type=int, default=4, help="warm passes after the cold one")
+    parser.add_argument("--feeds", type=int, help="this many feeds instead (the rules stay), no RESULTS.md")
     parser.add_argument("--bot", type=Path, help=argparse.SUPPRESS)  # the measured process
     args = parser.parse_args()
     if args.bot:
@@ -284,7 +285,7 @@ def bench(args: argparse.Namespace) -> None:
     from bench.results import write_section
     from bot.feeds.parse import parse_feed
 
-    n_feeds, n_rules = (1000, 10_000) if args.quick else (10_000, 100_000)
+    n_feeds, n_rules = (1000, 10_000) if args.quick else (args.feeds or 10_000, 100_000)
     t0 = time.perf_counter()
     rules = [text for text, _ in make_rules(n_rules, random.Random(20240601), "watchlist")]
     templates = [(raw, row["root"] == "Atom") for row, raw in feed_templates()]
@@ -308,7 +309,7 @@ def bench(args: argparse.Namespace) -> None:
         child.join()
     table = report(out, n_feeds, n_rules)
     print(f"\n{table}")
-    if args.quick or args.tracemalloc:
+    if args.quick or args.tracemalloc or args.feeds:
         return
     notes = NOTES.format(n_feeds=n_feeds, n_rules=n_rules, chats=CHATS, every=CHANGED_EVERY)
     command = ".venv/bin/python bench/memory_bench.py"
