@@ -170,10 +170,10 @@ def _keys(leaf: Phrase | Regex) -> Keys:
 class RuleIndex:
     def __init__(self, rules: Iterable[tuple[int, Node]] = (), language: str = DEFAULT_LANGUAGE):
         self.language = language
-        self._trees: dict[int, Node] = {}  # every rule but the plain phrases
-        self._phrases: dict[int, Keys] = {}  # the plain phrases (most rules): their keys, not their trees
-        # most rules: a phrase, in title or body. Tuples, not sets: most phrases are one rule's, and at
-        # 100,000 rules a set each is 14 MB where a tuple is 3
+        self._trees: dict[int, Node] = {}  # the rules that are not a plain phrase
+        self._phrases: dict[int, Keys] = {}  # most rules, a phrase in title or body: its keys, no tree
+        # each plain phrase's rules, in a tuple: most phrases are one rule's, for which a set takes 216
+        # bytes and a tuple 48 (at 100,000 rules, 14 MB against 3)
         self._plain: dict[Keys, tuple[int, ...]] = defaultdict(tuple)
         self._anchored: dict[Keys, set[int]] = defaultdict(set)  # the others, under their anchors
         self._unanchored: set[int] = set()
