@@ -21,7 +21,8 @@ import sqlite3
 import sys
 import tempfile
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -97,9 +98,9 @@ def make_rules(count: int, rng: random.Random) -> list[str]:
     return rules
 
 
-def build_bodies(n: int, rng: random.Random) -> tuple[dict[str, bytes], dict[str, bytes], list[dict]]:
-    """Feed N: template N mod len(templates), '#fN' added to every guid/link/id; changed: 2 new items."""
-    templates = [
+def feed_templates() -> list[tuple[dict, bytes]]:
+    """The corpus feeds the benches serve: RSS 2.0/Atom, well-formed UTF-8, 50-160 KB, at most 80 items."""
+    return [
         (row, raw)
         for row, raw in corpus_feeds()
         if row["root"] in ("RSS 2.0", "Atom")
@@ -108,31 +109,49 @@ def build_bodies(n: int, rng: random.Random) -> tuple[dict[str, bytes], dict[str
         and 50_000 <= row["bytes"] <= 160_000
         and row["items"] <= 80
     ]
+
+
+def tagged(raw: bytes, tag: bytes) -> bytes:
+    """The feed with `tag` added to every guid/link/id: the same stories, as another feed's items."""
+    body = IDS.sub(lambda m: m[1] + m[3].strip() + tag + m[4], raw)
+    return HREF.sub(lambda m: m[1] + m[2] + tag + m[3], body)
+
+
+def with_items(body: bytes, atom: bool, items: list[tuple[str, str, str, str]]) -> bytes:
+    """The feed with new (title, text, link, ISO time) items on top."""
+    new = b""
+    for title, text, link, when in items:
+        title, text = escape(title), escape(text)
+        if atom:
+            new += (
+                f"<entry><title>{title}</title><id>{link}</id><link href='{link}'/>"
+                f"<updated>{when}</updated><summary>{text}</summary></entry>\n"
+            ).encode()
+        else:
+            stamp = format_datetime(datetime.fromisoformat(when), usegmt=True)
+            new += (
+                f"<item><title>{title}</title><link>{link}</link><guid>{link}</guid>"
+                f"<pubDate>{stamp}</pubDate><description>{text}</description></item>\n"
+            ).encode()
+    at = body.find(b"<entry" if atom else b"<item")
+    return body[:at] + new + body[at:]
+
+
+def build_bodies(n: int, rng: random.Random) -> tuple[dict[str, bytes], dict[str, bytes], list[dict]]:
+    """Feed N: template N mod len(templates), '#fN' added to every guid/link/id; changed: 2 new items."""
+    templates = feed_templates()
     stories = [(a.title, a.text[:1500]) for row, raw in templates for a in parse_feed(raw).articles]
     cold, changed = {}, {}
     for i in range(n):
         row, raw = templates[i % len(templates)]
-        tag = f"#f{i}".encode()
-        body = IDS.sub(lambda m, tag=tag: m[1] + m[3].strip() + tag + m[4], raw)
-        body = HREF.sub(lambda m, tag=tag: m[1] + m[2] + tag + m[3], body)
+        body = tagged(raw, f"#f{i}".encode())
         path = f"/feed/{i}.xml"
-        cold[path], new = body, b""
-        for k in range(2):
-            title, text = (escape(s) for s in rng.choice(stories))
-            link = f"https://bench.example/f{i}/new{k}"
-            if row["root"] == "Atom":
-                new += (
-                    f"<entry><title>{title}</title><id>{link}</id><link href='{link}'/>"
-                    f"<updated>2026-03-01T12:0{k}:00Z</updated><summary>{text}</summary></entry>\n"
-                ).encode()
-            else:
-                new += (
-                    f"<item><title>{title}</title><link>{link}</link><guid>{link}</guid>"
-                    f"<pubDate>Sun, 01 Mar 2026 12:0{k}:00 GMT</pubDate>"
-                    f"<description>{text}</description></item>\n"
-                ).encode()
-        at = body.find(b"<entry" if row["root"] == "Atom" else b"<item")
-        changed[path] = body[:at] + new + body[at:]
+        cold[path] = body
+        new = [
+            (*rng.choice(stories), f"https://bench.example/f{i}/new{k}", f"2026-03-01T12:0{k}:00Z")
+            for k in range(2)
+        ]
+        changed[path] = with_items(body, row["root"] == "Atom", new)
     return cold, changed, [row for row, _ in templates]
 
 

@@ -193,6 +193,23 @@ def test_rules_come_and_go_without_rebuilding():
     assert set(index.match(SEED_DOC)) == {2} and len(index) == 2
 
 
+def test_a_phrase_two_chats_watch_stays_watched_when_one_drops_it():
+    index = RuleIndex([(1, parse_rule("Membership Action Plan")), (2, parse_rule("membership action plans"))])
+    index.add(3, parse_rule("Georgia"))
+    index.add(3, parse_rule("Georgia"))  # added again (a reload): still one rule
+    index.add(4, parse_rule("title:Russia"))
+    assert set(index.match(SEED_DOC)) == {1, 2, 3, 4} and len(index) == 4
+    index.remove(1)
+    index.add(4, parse_rule("Ukraine"))  # rule 4 changed from a field rule to a plain phrase
+    assert set(index.match(SEED_DOC)) == {2, 3, 4}
+    index.remove(3)
+    index.compact()
+    assert set(index.match(SEED_DOC)) == {2, 4} and len(index) == 2
+    index.add(1, parse_rule("NATO-Russia Council"))
+    index.remove(1)
+    assert set(index.match(SEED_DOC)) == {2, 4}
+
+
 @pytest.mark.parametrize(
     ("rule", "reason", "position"),
     [
