@@ -90,6 +90,16 @@ def word(rng: random.Random, onsets: list[str], syllables: int) -> str:
     return "".join(rng.choice(onsets) + rng.choice(VOWELS) for _ in range(syllables)) + rng.choice("nlrs")
 
 
+SYLLABLES = [onset + vowel for onset in ONSETS for vowel in VOWELS]
+
+
+def name(bits: int) -> str:
+    """A made-up name of four syllables (one in about two billion)."""
+    return "".join(
+        SYLLABLES[(bits >> shift & 0xFF) % len(SYLLABLES)] for shift in (0, 8, 16, 24)
+    ).capitalize()
+
+
 @dataclass(frozen=True)
 class World:
     """What the feeds publish and who watches what: all of it from the seed."""
@@ -145,7 +155,7 @@ class World:
         and UNIQUE_LEAD in the lead; the phrases it carries in the lead."""
         number = 1_000_000_007 if n == "p" else int(n)
         rng = random.Random(mix(self.seed, feed, number))
-        unique = [word(rng, ONSETS, 4).capitalize() for _ in range(UNIQUE_TITLE + UNIQUE_LEAD)]
+        unique = [name(rng.getrandbits(32)) for _ in range(UNIQUE_TITLE + UNIQUE_LEAD)]
         common = rng.choices(self.vocabulary, cum_weights=self.weights, k=LEAD_WORDS)
         title = " ".join(unique[:UNIQUE_TITLE] + [w for w in common[:3]])
         lead = common[3:] + unique[UNIQUE_TITLE:]
@@ -290,10 +300,17 @@ def db_sizes(db: Path) -> tuple[int, int]:
     return db.stat().st_size, wal.stat().st_size if wal.exists() else 0
 
 
-def count_rows(db: Path) -> dict[str, int]:
+def count_rows(db: Path) -> dict:
+    """Rows of articles and outbox, the bytes of each table and index (SQLite's dbstat), free pages."""
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
-        return {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("articles", "outbox")}
+        rows = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("articles", "outbox")}
+        tables = dict(conn.execute("SELECT name, sum(pgsize) FROM dbstat GROUP BY name").fetchall())
+        free = (
+            conn.execute("PRAGMA freelist_count").fetchone()[0]
+            * conn.execute("PRAGMA page_size").fetchone()[0]
+        )
+        return rows | dict(tables=tables, free=free)
     finally:
         conn.close()
 
@@ -413,14 +430,15 @@ def report(result: dict, wall: float) -> str:
     rss = spread([m["rss"] for m in tail])
     exact = final["delivered"] == final["expected"] and not (final["dups"] or final["missing"])
     window = f"days {tail[0]['day']}-{tail[-1]['day']}"
-    if tail[0]["day"] < JUDGED_FROM:
-        window += f" (too short a run to judge: the window must start after day {JUDGED_FROM})"
+    judged = tail[0]["day"] >= JUDGED_FROM
+    if not judged:
+        window += f" (too short a run: the window must start after day {JUDGED_FROM})"
     every = "equal" if final["new"] == result["published"] else "NOT equal"
     lines += [
         "",
-        f"- {verdict(sizes <= FLAT)}: database size (file + WAL) flat within {FLAT:.0%} over {window}:"
+        f"- {verdict(sizes <= FLAT, judged)}: database size (file + WAL) flat within {FLAT:.0%} over {window}:"
         f" {sizes:.1%} apart",
-        f"- {verdict(rss <= FLAT)}: RSS flat within {FLAT:.0%} over {window}: {rss:.1%} apart",
+        f"- {verdict(rss <= FLAT, judged)}: RSS flat within {FLAT:.0%} over {window}: {rss:.1%} apart",
         f"- {verdict(exact)}: alerts delivered == expected, no duplicates: {final['delivered']:,} of"
         f" {final['expected']:,}, {final['dups']} duplicates, {final['missing']} missing,"
         f' {result["unexpected"]} for items no rule matches, {result["edits"]} "also in" edits',
@@ -438,6 +456,15 @@ def report(result: dict, wall: float) -> str:
             f" articles make about {never / 1e6:,.0f} MB, {never / kept:.1f}x the pruned database's"
             f" {kept / 1e6:,.0f} MB (extrapolated, not run)"
         )
+    first = tail[0]
+    grown = sorted(final["tables"], key=lambda t: first["tables"].get(t, 0) - final["tables"][t])[:6]
+    lines.append(
+        f"- what the file holds, MB, day {first['day']} -> day {final['day']}: "
+        + ", ".join(
+            f"{t} {first['tables'].get(t, 0) / 1e6:,.1f} -> {final['tables'][t] / 1e6:,.1f}" for t in grown
+        )
+        + f"; free pages {first['free'] / 1e6:,.1f} -> {final['free'] / 1e6:,.1f}"
+    )
     if result["pruned"]:
         lines.append("- rows pruned: " + ", ".join(f"{n:,} {t}" for t, n in sorted(result["pruned"].items())))
     else:
@@ -445,8 +472,8 @@ def report(result: dict, wall: float) -> str:
     return "\n".join(lines)
 
 
-def verdict(ok: bool) -> str:
-    return "MET" if ok else "MISSED"
+def verdict(ok: bool, judged: bool = True) -> str:
+    return "NOT JUDGED" if not judged else "MET" if ok else "MISSED"
 
 
 def main() -> None:
