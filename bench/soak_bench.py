@@ -436,7 +436,7 @@ def report(result: dict, wall: float) -> str:
     every = "equal" if final["new"] == result["published"] else "NOT equal"
     lines += [
         "",
-        f"- {verdict(sizes <= FLAT, judged)}: database size (file + WAL) flat within {FLAT:.0%} over {window}:"
+        f"- {verdict(sizes <= FLAT, judged)}: database size (file + WAL) within {FLAT:.0%} over {window}:"
         f" {sizes:.1%} apart",
         f"- {verdict(rss <= FLAT, judged)}: RSS flat within {FLAT:.0%} over {window}: {rss:.1%} apart",
         f"- {verdict(exact)}: alerts delivered == expected, no duplicates: {final['delivered']:,} of"
