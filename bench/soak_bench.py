@@ -6,11 +6,11 @@ rules (250 made-up two-word phrases, each a rule of two chats); about one item i
 Every item is its own story (its own made-up words and name), so the alerts expected are known from the
 generator: one per (chat, story). The bot (bot.app.App on a SQLite file, as `newsalert run` builds it)
 is driven as its scheduler would: the clock moves an hour at a time; each hour the due feeds are polled,
-the due alerts delivered and, when the App has it, old rows pruned.
+the due alerts delivered and, when the App has it (`App.prune_due`), old rows pruned.
 Each simulated month records the database file size (and its -wal), this process's RSS, the alerts
 delivered against those expected, and duplicates.
 Run from the repo root:  .venv/bin/python bench/soak_bench.py [--days 400] [--feeds 300] [--no-prune]
-Only the full size (400 days, 300 feeds) writes its "# Soak benchmark" section to bench/RESULTS.md.
+[--record]; --record writes its "# Soak benchmark" section into bench/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -64,8 +64,24 @@ FLAT_MONTHS = 6
 JUDGED_FROM = 120  # days: flatness is judged from here on (90 days of articles kept, and a month)
 SEED = 20261208
 NOTES = """
-{feeds} feeds, 20 new items a feed a day for {days} simulated days, 50 console chats, {rules} rules; the App
-as `newsalert run` builds it, on a SQLite file in {where}.
+{feeds} feeds, 20 new items a feed a day for {days} simulated days (and two more for the last polls), 50
+console chats with 10 rules each ({rules} rules); the App as `newsalert run` builds it, on a SQLite file in
+{where} (tmpfs: the soak measures sizes and counts, not the disk; on this machine's disk every commit
+waits about 10 ms for its fsync). Retention at its defaults (articles 90 days, outbox 30 days), pruning
+called once a simulated hour as the scheduler's job does.
+Feeds: a loopback aiohttp server in a child process, RSS documents with each feed's latest 30 items and
+one pinned item (published on the first day, never leaving the feed: its identity must outlive its
+article, or it would be new again); ETag and 304. Every feed polled every 12 hours (20 items a day: each
+poll finds about 10 new). An item: a headline of 3 made-up names and 3 common words, a lead of 32 common
+words (30,000 made-up words, Zipf-distributed) and 5 more names, so each item is its own story. The
+backlog a feed has when first polled is stored, not alerted (backfill 0).
+Rules: 250 made-up two-word phrases (their words hold a q or an x, which no common word does), each a
+rule of two chats; about one item in 200 carries one in its lead (one in eight of those two), and every
+tenth feed's pinned item one. Expected alerts: for each such item, one per chat with a rule it matches.
+Delivered alerts are counted by the item link each printed alert carries (burst_stories 1,000: one
+message an alert, never a rolling one). missing: items published over two days before the sample and
+short of alerts; duplicates: alerts past the one each chat is owed. RSS: this process (the bot, the
+harness's counters are arrays made at the start); the parse workers (bodies of 16 KB and more) apart.
 """
 LINK = re.compile(r"/a/(\d+)/(p|\d+)\b")
 ONSETS = "b c d f g h j k l m n p r s t v w z br dr gr kr st tr pl sh ch".split()
