@@ -10,7 +10,7 @@ the due alerts delivered and, when the App has it (`App.prune_due`), old rows pr
 Each simulated month records the database file size (and its -wal), this process's RSS, the alerts
 delivered against those expected, and duplicates.
 Run from the repo root:  .venv/bin/python bench/soak_bench.py [--days 400] [--feeds 300] [--no-prune]
-[--record]; --record writes its "# Soak benchmark" section into bench/RESULTS.md.
+[--quick]; it writes its "# Soak benchmark" section into bench/RESULTS.md, --quick only prints.
 """
 
 from __future__ import annotations
@@ -385,7 +385,11 @@ async def soak(world: World, base: str, now: multiprocessing.Value, tmp: Path, p
                     f"{row['wal'] / 1e6:5.1f}, rss {row['rss'] / 1024:5.0f} MB (parse workers "
                     f"{row['workers'] / 1024:3.0f}), {row['articles']:,} articles,"
                     f" {row['outbox']:,} outbox, {row['delivered']:,}/{row['expected']:,} alerts,"
-                    f" {row['missing']} missing, {row['dups']} dups, {new:,} new, {len(failed)} failed",
+                    f" {row['missing']} missing, {row['dups']} dups, {new:,} new, {len(failed)} failed; MB: "
+                    + ", ".join(
+                        f"{t} {b / 1e6:.1f}"
+                        for t, b in sorted(row["tables"].items(), key=lambda i: -i[1])[:6]
+                    ),
                     flush=True,
                 )
             if done:
@@ -472,7 +476,7 @@ def report(result: dict, wall: float) -> str:
             f" articles make about {never / 1e6:,.0f} MB, {never / kept:.1f}x the pruned database's"
             f" {kept / 1e6:,.0f} MB (extrapolated, not run)"
         )
-    first = tail[0]
+    first = tail[0] if judged else next((m for m in months if m["day"] >= 90), tail[0])
     grown = sorted(final["tables"], key=lambda t: first["tables"].get(t, 0) - final["tables"][t])[:6]
     lines.append(
         f"- what the file holds, MB, day {first['day']} -> day {final['day']}: "
@@ -502,14 +506,16 @@ def main() -> None:
         default="/dev/shm" if Path("/dev/shm").is_dir() else None,
         help="where the database file goes (default /dev/shm: a soak of a year must not wait for fsyncs)",
     )
-    parser.add_argument("--record", action="store_true", help="write the result into bench/RESULTS.md")
+    parser.add_argument("--quick", action="store_true", help="10 feeds, 30 days, no RESULTS.md")
     args = parser.parse_args()
+    if args.quick:
+        args.feeds, args.days = 10, 30
     t0 = time.perf_counter()
     world = World.make(SEED, args.feeds, args.days)
     result = run(world, not args.no_prune, args.dir)
     table = report(result, time.perf_counter() - t0)
     print(f"\n{table}")
-    if args.record:
+    if not args.quick:
         command = " ".join([".venv/bin/python bench/soak_bench.py", *sys.argv[1:]])
         notes = NOTES.format(
             feeds=world.feeds, days=world.days, where=args.dir or "a temporary directory", rules=PHRASES * 2
