@@ -62,8 +62,9 @@ CONNECT_TICK = timedelta(seconds=5)  # how often the chat apps not reached yet a
 RECONNECT_FIRST = timedelta(seconds=5)  # a chat app not reached is tried again after this, doubling
 RECONNECT_MOST = timedelta(minutes=2)
 PAUSED_MOST = timedelta(minutes=1)  # a job the database paused tries again at least this often
-TICKS = {"poll": POLL_TICK, "deliver": DELIVER_TICK}
-JOBS = {"poll": "polling", "deliver": "delivery"}  # as a log line or /healthz names them
+PRUNE_TICK = timedelta(hours=1)
+TICKS = {"poll": POLL_TICK, "deliver": DELIVER_TICK, "prune": PRUNE_TICK}
+JOBS = {"poll": "polling", "deliver": "delivery", "prune": "pruning"}  # as a log line or /healthz names them
 
 
 def config_feeds(settings: Settings) -> list[Feed]:
@@ -127,6 +128,28 @@ def retry_paused_at(now: datetime, tick: timedelta, tries: int) -> datetime:
     """After `tries` failed tries: the next tick, then twice as long each time, at most a minute. A
     failed try is cheap (its first write fails), and the job resumes soon after the disk has room."""
     return now + min(tick * 2 ** min(tries - 1, 10), PAUSED_MOST)
+
+
+@dataclass(frozen=True)
+class Cutoffs:
+    """What retention deletes (store/retention.py): articles fetched before `articles`, alerts and
+    notices done with before `outbox` (None: kept forever), alerts only of stories with no article
+    fetched since `live_since`."""
+
+    articles: datetime | None
+    outbox: datetime | None
+    live_since: datetime
+
+
+def retention_cutoffs(settings: Settings, now: datetime) -> Cutoffs:
+    """The settings' retention as times. An alert outlives its story's window (stories.window): while
+    an article may still join the story, its alert row is what keeps the chat from a second alert."""
+    kept = settings.retention
+    return Cutoffs(
+        kept.articles and now - kept.articles,
+        kept.outbox and now - kept.outbox,
+        now - settings.stories.window,
+    )
 
 
 def health_status(core: Sequence[str], chats: Sequence[str]) -> str:
@@ -404,6 +427,27 @@ class App:
         self.last_tick["deliver"] = self.clock.now()
         return report
 
+    async def prune_due(self) -> dict[str, int]:
+        """Delete what the retention settings no longer keep (retention_cutoffs), in small batches; how
+        many rows of each table went. One replica at a time prunes. A database that fails pauses it
+        (see _pause) as it pauses polling."""
+        if not self._may_run("prune"):
+            return {}
+        cut = retention_cutoffs(self.settings, self.clock.now())
+        try:
+            async with self.store.exclusive("prune") as mine:
+                pruned = await self.store.prune(cut.articles, cut.outbox, cut.live_since) if mine else {}
+        except Exception as error:
+            if not self._pause("prune", error):
+                raise
+            return {}
+        self._resume("prune")
+        for table, rows in pruned.items():
+            self.dispatcher.metrics.pruned(table, rows)
+        if pruned:
+            log.info("pruned %s", ", ".join(f"{rows} {table}" for table, rows in pruned.items()))
+        return pruned
+
     def _may_run(self, job: str) -> bool:
         """Whether the job runs this tick: it is not paused, or its time to try again has come (give or
         take half a tick: the scheduler's tick may come a moment before it)."""
@@ -522,7 +566,12 @@ class App:
 
         scheduler = AsyncIOScheduler(timezone=UTC)
         first = datetime.now(UTC)
-        jobs = ((self.poll_tick, POLL_TICK), (self.deliver_due, DELIVER_TICK), (connect_tick, CONNECT_TICK))
+        jobs = (
+            (self.poll_tick, POLL_TICK),
+            (self.deliver_due, DELIVER_TICK),
+            (connect_tick, CONNECT_TICK),
+            (self.prune_due, PRUNE_TICK),
+        )
         for job, tick in jobs:
             scheduler.add_job(
                 self._tracked(job),
