@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -346,7 +347,15 @@ def config(db: Path, base: str, world: World) -> dict:
     }
 
 
-async def soak(world: World, base: str, now: multiprocessing.Value, tmp: Path, prune: bool) -> dict:  # type: ignore[valid-type]
+async def soak(
+    world: World,
+    base: str,
+    now: multiprocessing.Value,  # type: ignore[valid-type]
+    tmp: Path,
+    prune: bool,
+    monthly: Callable[[dict], None],
+) -> dict:
+    """The run; `monthly` is given the result so far after each simulated month."""
     db = tmp / "soak.db"
     path = tmp / "soak.yaml"
     path.write_text(yaml.safe_dump(config(db, base, world)))
@@ -359,6 +368,14 @@ async def soak(world: World, base: str, now: multiprocessing.Value, tmp: Path, p
     months, polls, new, failed, last_month, pruned = [], 0, 0, [], -1, {}
     end = START + world.days * DAY + TAIL
     wall0 = time.perf_counter()
+
+    def result() -> dict:
+        published = world.feeds * (FEED_ITEMS + world.days * ITEMS_A_DAY + 1)  # backlog, items, pinned
+        extra = dict(edits=tally.edits, notices=tally.notices, unexpected=tally.unexpected, errors=failed[:3])
+        return dict(
+            months=months, pruning=pruner is not None, pruned=dict(pruned), published=published, **extra
+        )
+
     try:
         while True:
             now.value = clock.now().timestamp()
@@ -392,24 +409,23 @@ async def soak(world: World, base: str, now: multiprocessing.Value, tmp: Path, p
                     ),
                     flush=True,
                 )
+                monthly(result())
             if done:
                 break
             clock.advance(STEP)
     finally:
         await app.close()
-    published = world.feeds * (FEED_ITEMS + world.days * ITEMS_A_DAY + 1)  # backlog, items, pinned
-    extra = dict(edits=tally.edits, notices=tally.notices, unexpected=tally.unexpected, errors=failed[:3])
-    return dict(months=months, pruning=pruner is not None, pruned=pruned, published=published, **extra)
+    return result()
 
 
-def run(world: World, prune: bool, directory: str | None) -> dict:
+def run(world: World, prune: bool, directory: str | None, monthly: Callable[[dict], None]) -> dict:
     now = multiprocessing.get_context("fork").Value("d", START.timestamp(), lock=False)
     here, there = multiprocessing.Pipe()
     child = multiprocessing.get_context("fork").Process(target=serve, args=(world, now, there), daemon=True)
     child.start()
     try:
         with tempfile.TemporaryDirectory(dir=directory) as tmp:
-            return asyncio.run(soak(world, here.recv(), now, Path(tmp), prune))
+            return asyncio.run(soak(world, here.recv(), now, Path(tmp), prune, monthly))
     finally:
         child.terminate()
         child.join()
@@ -487,6 +503,8 @@ def report(result: dict, wall: float) -> str:
     )
     if result["pruned"]:
         lines.append("- rows pruned: " + ", ".join(f"{n:,} {t}" for t, n in sorted(result["pruned"].items())))
+    elif result["pruning"]:
+        lines.append("- nothing was old enough to prune")
     else:
         lines.append("- nothing was pruned (no `App.prune_due`, or `--no-prune`): the baseline")
     return "\n".join(lines)
@@ -512,15 +530,21 @@ def main() -> None:
         args.feeds, args.days = 10, 30
     t0 = time.perf_counter()
     world = World.make(SEED, args.feeds, args.days)
-    result = run(world, not args.no_prune, args.dir)
-    table = report(result, time.perf_counter() - t0)
-    print(f"\n{table}")
-    if not args.quick:
-        command = " ".join([".venv/bin/python bench/soak_bench.py", *sys.argv[1:]])
-        notes = NOTES.format(
-            feeds=world.feeds, days=world.days, where=args.dir or "a temporary directory", rules=PHRASES * 2
-        )
-        write_section("Soak benchmark", command, time.perf_counter() - t0, f"{notes}\n{table}\n")
+    command = " ".join([".venv/bin/python bench/soak_bench.py", *sys.argv[1:]])
+    where = args.dir or "a temporary directory"
+    notes = NOTES.format(feeds=world.feeds, days=world.days, where=where, rules=PHRASES * CHATS_A_PHRASE)
+
+    def record(result: dict) -> None:
+        """The section as it stands: rewritten each month, so that a run cut short leaves its months."""
+        day = result["months"][-1]["day"]
+        table = report(result, time.perf_counter() - t0)
+        ongoing = "" if day >= world.days else f"\n(In progress: day {day} of {world.days}.)\n"
+        if not args.quick:
+            write_section("Soak benchmark", command, time.perf_counter() - t0, f"{notes}{ongoing}\n{table}\n")
+
+    result = run(world, not args.no_prune, args.dir, record)
+    record(result)
+    print(f"\n{report(result, time.perf_counter() - t0)}")
 
 
 if __name__ == "__main__":
