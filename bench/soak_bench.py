@@ -73,8 +73,7 @@ NOTES = """
 {feeds} feeds, 20 new items a feed a day for {days} simulated days (and two more for the last polls), 50
 console chats with 10 rules each ({rules} rules); the App as `newsalert run` builds it, on a SQLite file in
 {where} (tmpfs: the soak measures sizes and counts, not the disk; on this machine's disk every commit
-waits about 10 ms for its fsync). Retention at its defaults (articles 90 days, outbox 30 days), pruning
-called once a simulated hour as the scheduler's job does.
+waits about 10 ms for its fsync). {pruning}
 Feeds: a loopback aiohttp server in a child process, RSS documents with each feed's latest 30 items and
 one pinned item (published on the first day, never leaving the feed: its identity must outlive its
 article, or it would be new again); ETag and 304. Every feed polled every 12 hours (20 items a day: each
@@ -89,6 +88,8 @@ message an alert, never a rolling one). missing: items published over two days b
 short of alerts; duplicates: alerts past the one each chat is owed. RSS: this process (the bot, the
 harness's counters are arrays made at the start); the parse workers (bodies of 16 KB and more) apart.
 """
+PRUNING = """Retention at its defaults (articles 90 days, outbox 30 days), `App.prune_due` called once a
+simulated hour as the scheduler's job is."""
 LINK = re.compile(r"/a/(\d+)/(p|\d+)\b")
 ONSETS = "b c d f g h j k l m n p r s t v w z br dr gr kr st tr pl sh ch".split()
 VOWELS = "a e i o u ai ea io".split()
@@ -537,7 +538,11 @@ def main() -> None:
     world = World.make(SEED, args.feeds, args.days)
     command = " ".join([".venv/bin/python bench/soak_bench.py", *sys.argv[1:]])
     where = args.dir or "a temporary directory"
-    notes = NOTES.format(feeds=world.feeds, days=world.days, where=where, rules=PHRASES * CHATS_A_PHRASE)
+    pruning = PRUNING if not args.no_prune else "Never pruned (`--no-prune`): the baseline."
+    notes = NOTES.format(
+        feeds=world.feeds, days=world.days, where=where, rules=PHRASES * CHATS_A_PHRASE, pruning=pruning
+    )
+    title = "Soak benchmark" + (": the baseline, never pruned" if args.no_prune else "")
 
     def record(result: dict) -> None:
         """The section as it stands: rewritten each month, so that a run cut short leaves its months."""
@@ -545,7 +550,7 @@ def main() -> None:
         table = report(result, time.perf_counter() - t0)
         ongoing = "" if day >= world.days else f"\n(In progress: day {day} of {world.days}.)\n"
         if not args.quick:
-            write_section("Soak benchmark", command, time.perf_counter() - t0, f"{notes}{ongoing}\n{table}\n")
+            write_section(title, command, time.perf_counter() - t0, f"{notes}{ongoing}\n{table}\n")
 
     result = run(world, not args.no_prune, args.dir, record)
     record(result)
