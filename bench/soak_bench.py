@@ -52,6 +52,7 @@ START = datetime(2026, 3, 1, tzinfo=UTC)
 # whole hours, every article is pruned at exactly its cutoff (found by this bench; reported, not fixed).
 SKEW = timedelta(microseconds=250_000)
 DAY = timedelta(days=1)
+PINNED_AT = START + timedelta(minutes=30)  # each feed's pinned item: after the first poll, so it alerts
 ITEMS_A_DAY = 20
 GAP = DAY / ITEMS_A_DAY  # between two items of one feed
 FEED_ITEMS = 30  # the latest items a feed document holds (besides its pinned item)
@@ -144,13 +145,14 @@ class World:
         phrases: list[str] = []
         while len(phrases) < PHRASES:
             phrase = " ".join(word(rng, RULE_ONSETS + ONSETS, 2).capitalize() for _ in range(2))
-            if "q" in phrase.lower() or "x" in phrase.lower():  # never one an ordinary text could hold
-                phrases.append(phrase) if phrase not in phrases else None
+            # a word with a q or an x: a phrase that no ordinary text holds
+            if ("q" in phrase.lower() or "x" in phrase.lower()) and phrase not in phrases:
+                phrases.append(phrase)
         chats = tuple(tuple(rng.sample(range(CHATS), CHATS_A_PHRASE)) for _ in phrases)
         return cls(seed, feeds, days, tuple(vocabulary), weights, tuple(phrases), chats)
 
     def published(self, feed: int, n: int) -> datetime:
-        """Item n of a feed (n < 0: its backlog before the start); 'p' is the pinned item."""
+        """When item n of a feed is published (n < 0: its backlog, before the start)."""
         return START + timedelta(minutes=1 + feed % 71) + n * GAP
 
     def latest(self, feed: int, now: datetime) -> int:
@@ -180,7 +182,7 @@ class World:
         rng = random.Random(mix(self.seed, feed, number))
         unique = [name(rng.getrandbits(32)) for _ in range(UNIQUE_TITLE + UNIQUE_LEAD)]
         common = rng.choices(self.vocabulary, cum_weights=self.weights, k=LEAD_WORDS)
-        title = " ".join(unique[:UNIQUE_TITLE] + [w for w in common[:3]])
+        title = " ".join(unique[:UNIQUE_TITLE] + common[:3])
         lead = common[3:] + unique[UNIQUE_TITLE:]
         rng.shuffle(lead)
         for phrase in self.phrases_of(feed, n):
@@ -188,7 +190,7 @@ class World:
             lead[at:at] = [self.phrases[phrase]]
         text = " ".join(lead)
         text = text[0].upper() + text[1:] + "."
-        when = format_datetime(START + timedelta(minutes=30) if n == "p" else self.published(feed, int(n)))
+        when = format_datetime(PINNED_AT if n == "p" else self.published(feed, int(n)))
         link = f"{base}/a/{feed}/{n}"
         return (
             f"<item><title>{escape(title)}</title><link>{link}</link><guid>{link}</guid>"
@@ -214,7 +216,7 @@ def serve(world: World, now: multiprocessing.Value, pipe) -> None:  # type: igno
             items = cache.setdefault(number, deque(maxlen=FEED_ITEMS))
             start = max(latest - FEED_ITEMS + 1, items[-1][0] + 1 if items else -FEED_ITEMS)
             items.extend((n, world.item(base, number, n)) for n in range(start, latest + 1))
-            pinned = world.item(base, number, "p") if at >= START + timedelta(minutes=30) else ""
+            pinned = world.item(base, number, "p") if at >= PINNED_AT else ""
             body = (
                 '<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel>'
                 f"<title>Outlet {number}</title><link>{base}/</link><description>news</description>\n"
@@ -287,7 +289,7 @@ def check(world: World, tally: Tally, matched: list[Matched], now: datetime) -> 
     delivered, expected, missing, duplicates = 0, 0, 0, 0
     for item in matched:
         if item.n == "p":
-            got, when = tally.pinned[item.feed], START + timedelta(minutes=30)
+            got, when = tally.pinned[item.feed], PINNED_AT
         else:
             got = tally.counts[item.feed * world.days * ITEMS_A_DAY + item.n]
             when = world.published(item.feed, item.n)
