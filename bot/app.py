@@ -481,7 +481,7 @@ class App:
             )  # fmt: skip
 
     async def run_once(self) -> None:
-        """`newsalert run --once`: poll every feed once, deliver what is due, return. StoreError when
+        """`newsalert run --once`: poll every feed once, deliver what is due, prune, return. StoreError when
         the database failed (a full disk, say): what was not done then is done by the next run."""
         reports: list[PollReport] = []
         ids = await self.store.active_feed_ids()
@@ -490,6 +490,7 @@ class App:
         sent = 0
         while (delivered := await self.deliver_due()).claimed:
             sent += delivered.sent
+        await self.prune_due()  # run from cron, it is the only prune there is
         log.info(
             "polled %d feeds: %d new stories, %d alerts queued, %d sent",
             len(reports),

@@ -16,6 +16,7 @@ from sqlalchemy import create_engine, func, select
 from bot.dedupe import story_key
 from bot.domain import Article, Feed, FeedUpdate, Match, NewStory, Quote, StoryAlert, Subscription
 from bot.store import MIGRATIONS, Store
+from bot.store.retention import BATCH, FEWEST, HOLD, next_batch
 from bot.store.tables import articles, notices, outbox, seen_entries, story_clues
 from bot.stories import Stories
 from tests.conftest import SAMPLES, SEED_TITLE
@@ -62,7 +63,9 @@ async def titles(store: Store) -> list[str]:
 
 
 async def prune(store: Store, now: datetime, kept: timedelta = 90 * DAY, alerts: timedelta = 30 * DAY):
-    return await store.prune(now - kept, now - alerts, now - WINDOW)
+    """What was pruned, but the story_clues rows (as many as the articles' words make)."""
+    pruned = await store.prune(now - kept, now - alerts, now - WINDOW)
+    return {table: rows for table, rows in pruned.items() if table != "story_clues"}
 
 
 async def one_feed_one_chat(store: Store) -> Feed:
@@ -164,7 +167,7 @@ async def test_an_entry_still_in_its_feed_never_alerts_again_after_its_article_w
         pruned = await app.prune_due()
     assert pruned["articles"] == stored and pruned["outbox"] == 1
     assert [r.getMessage() for r in caplog.records if r.getMessage().startswith("pruned")] == [
-        f"pruned 1 outbox, {stored} articles"
+        f"pruned 1 outbox, {pruned['story_clues']} story_clues, {stored} articles"
     ]
     assert f'newsalert_rows_pruned_total{{table="articles"}} {stored}.0' in await app.metrics_text()
 
@@ -231,3 +234,27 @@ async def test_an_older_sqlite_file_is_converted_so_that_pruning_can_shrink_it(t
         assert (await conn.exec_driver_sql("PRAGMA auto_vacuum")).scalar() == 2, "INCREMENTAL"
         assert (await conn.exec_driver_sql("SELECT count(*) FROM filler")).scalar() == 1, "its rows kept"
     await store.close()
+
+
+@pytest.mark.parametrize(
+    ("size", "took", "then"),
+    [
+        (FEWEST, HOLD / 10, 2 * FEWEST),  # quick: twice as many next
+        (BATCH, HOLD / 10, BATCH),  # never more than a batch
+        (100, HOLD / 2, 100),  # about right: as many
+        (100, HOLD * 3, 50),  # held the lock too long: half as many
+        (FEWEST, HOLD * 30, FEWEST),  # however slow, some rows go each time
+    ],
+)
+def test_batches_shrink_when_they_hold_the_lock_too_long_and_grow_when_quick(size, took, then):
+    assert next_batch(size, took) == then
+
+
+async def test_run_once_from_cron_prunes_too(feed_server, make_settings, start_app, clock):
+    feed_server.files["/world.xml"] = WORLD
+    app, out = await start_app(make_settings(CONFIG.format(world=feed_server.url("/world.xml"))))
+    await app.run_once()
+    assert out.getvalue().count("== ") == 1 and await titles(app.store)
+    clock.advance(91 * DAY)
+    await app.run_once()
+    assert await titles(app.store) == [] and out.getvalue().count("== ") == 1

@@ -16,6 +16,8 @@ caller (app.py, from the settings); here only which rows they reach, and never a
 
 from __future__ import annotations
 
+import time
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -35,8 +37,10 @@ from bot.store.tables import (
     story_clues,
 )
 
-BATCH = 500  # rows a write transaction deletes at most: a few milliseconds of the lock
-VACUUM_PAGES = 2_000  # SQLite pages (4 KB each) a write transaction gives back to the disk at most
+BATCH = 500  # rows a write transaction deletes at most
+FEWEST = 10  # and at least, however slow the disk
+HOLD = 0.1  # seconds a write transaction should hold the lock at most: batches shrink to stay under it
+VACUUM_PAGES = 500  # SQLite pages (4 KB each) a write transaction gives back to the disk at most
 DONE = ("sent", "stopped", "muted", "gone", "merged")  # every status but pending
 
 
@@ -49,12 +53,12 @@ class RetentionRows(Rows):
     ) -> dict[str, int]:
         """Delete what is older than the cutoffs (None: keep forever), batch by batch; how many rows of
         each table went. On SQLite the freed pages then go back to the disk (incremental vacuum)."""
-        pruned: dict[str, int] = {}
+        pruned: Counter[str] = Counter()
         if outbox_before:
             pruned["outbox"] = await self._batches(_done_alerts, outbox_before, live_since)
             pruned["notices"] = await self._batches(_done_notices, outbox_before)
         if articles_before:
-            pruned["articles"] = await self._batches(_old_articles, articles_before)
+            pruned["articles"] = await self._batches(_old_articles, articles_before, clues=pruned)
             pruned["seen_entries"] = await self._batches(_gone_entries, articles_before)
             pruned["llm_summaries"] = await self._batches(_old_summaries, articles_before)
         if any(pruned.values()) and self.engine.dialect.name == "sqlite":
@@ -63,19 +67,34 @@ class RetentionRows(Rows):
             await self._run(_checkpoint, write=True)
         return {table: n for table, n in pruned.items() if n}
 
-    async def _batches(self, work: Callable[..., int], *cutoffs: datetime) -> int:
-        """`work` in write transactions of its own until it deletes less than a batch; rows deleted."""
-        total = 0
+    async def _batches(self, work: Callable[..., int], *cutoffs: datetime, **counts: Counter[str]) -> int:
+        """`work` in write transactions of its own, each deleting a batch (next_batch says how many),
+        until one deletes less; rows deleted."""
+        total, size = 0, FEWEST
         while True:
-            deleted = await self._run(lambda conn: work(conn, *cutoffs), write=True)
+            began = time.perf_counter()
+            deleted = await self._run(lambda conn, n=size: work(conn, n, *cutoffs, **counts), write=True)
             total += deleted
-            if deleted < BATCH:
+            if deleted < size:
                 return total
+            size = next_batch(size, time.perf_counter() - began)
 
     async def oldest_article(self) -> datetime | None:
         """When the oldest stored article was fetched: how far back a backtest sees."""
         async with self.engine.connect() as conn:
             return (await conn.execute(select(func.min(articles.c.fetched_at)))).scalar()
+
+
+def next_batch(size: int, took: float) -> int:
+    """How many rows the next write transaction deletes, after one of `size` rows took `took` seconds:
+    half as many after one that held the lock longer than HOLD, twice as many (up to BATCH) after one
+    that took less than a quarter of it. A cold cache or a busy disk makes the rows dearer; the first
+    batch is small, for the same reason."""
+    if took > HOLD:
+        return max(size // 2, FEWEST)
+    if took < HOLD / 4:
+        return min(size * 2, BATCH)
+    return size
 
 
 def _deleted(conn: Connection, table: Any, ids: list[int]) -> int:
@@ -84,7 +103,7 @@ def _deleted(conn: Connection, table: Any, ids: list[int]) -> int:
     return len(ids)
 
 
-def _done_alerts(conn: Connection, before: datetime, live_since: datetime) -> int:
+def _done_alerts(conn: Connection, size: int, before: datetime, live_since: datetime) -> int:
     live = exists().where(articles.c.story_id == outbox.c.story_id, articles.c.fetched_at >= live_since)
     query = (
         select(outbox.c.id)
@@ -93,32 +112,34 @@ def _done_alerts(conn: Connection, before: datetime, live_since: datetime) -> in
             func.coalesce(outbox.c.sent_at, outbox.c.created_at) < before,
             ~live,
         )
-        .limit(BATCH)
+        .limit(size)
     )
     return _deleted(conn, outbox, list(conn.execute(query).scalars()))
 
 
-def _done_notices(conn: Connection, before: datetime) -> int:
+def _done_notices(conn: Connection, size: int, before: datetime) -> int:
     query = (
         select(notices.c.id)
         .where(notices.c.status.in_(DONE), func.coalesce(notices.c.sent_at, notices.c.created_at) < before)
-        .limit(BATCH)
+        .limit(size)
     )
     return _deleted(conn, notices, list(conn.execute(query).scalars()))
 
 
-def _old_articles(conn: Connection, before: datetime) -> int:
+def _old_articles(conn: Connection, size: int, before: datetime, clues: Counter[str]) -> int:
     shown = exists().where(outbox.c.article_id == articles.c.id)
     query = (
         select(articles.c.id, articles.c.story_id)
         .where(articles.c.fetched_at < before, ~shown)
         .order_by(articles.c.fetched_at)
-        .limit(BATCH)
+        .limit(size)
     )
     rows = conn.execute(query).all()
     stories = sorted({story for _, story in rows if story is not None})
     if stories:
-        conn.execute(_CLUES_GONE, {"stories": stories, "before": micros(before)})
+        clues["story_clues"] += conn.execute(
+            _CLUES_GONE, {"stories": stories, "before": micros(before)}
+        ).rowcount
     return _deleted(conn, articles, [i for i, _ in rows])
 
 
@@ -127,7 +148,7 @@ _CLUES_GONE = delete(story_clues).where(  # every article having them was fetche
 )
 
 
-def _gone_entries(conn: Connection, before: datetime) -> int:
+def _gone_entries(conn: Connection, size: int, before: datetime) -> int:
     read_since = select(feeds.c.entries_read_at).where(feeds.c.id == seen_entries.c.feed_id).scalar_subquery()
     stored = exists().where(
         articles.c.feed_id == seen_entries.c.feed_id, articles.c.identity == seen_entries.c.identity
@@ -135,7 +156,7 @@ def _gone_entries(conn: Connection, before: datetime) -> int:
     query = (
         select(seen_entries.c.feed_id, seen_entries.c.identity)
         .where(seen_entries.c.last_seen_at < before, seen_entries.c.last_seen_at < read_since, ~stored)
-        .limit(BATCH)
+        .limit(size)
     )
     keys = [tuple(row) for row in conn.execute(query).all()]
     if keys:
@@ -144,8 +165,8 @@ def _gone_entries(conn: Connection, before: datetime) -> int:
     return len(keys)
 
 
-def _old_summaries(conn: Connection, before: datetime) -> int:
-    query = select(llm_summaries.c.content_hash).where(llm_summaries.c.created_at < before).limit(BATCH)
+def _old_summaries(conn: Connection, size: int, before: datetime) -> int:
+    query = select(llm_summaries.c.content_hash).where(llm_summaries.c.created_at < before).limit(size)
     hashes = list(conn.execute(query).scalars())
     if hashes:
         conn.execute(delete(llm_summaries).where(llm_summaries.c.content_hash.in_(hashes)))
@@ -156,7 +177,8 @@ def _give_back_pages(conn: Connection) -> bool:
     """Up to VACUUM_PAGES free pages of the SQLite file given back to the disk (the file shrinks; it
     needs auto_vacuum = INCREMENTAL, migration 0012); whether there is more to give back."""
     free = conn.execute(text("PRAGMA freelist_count")).scalar() or 0
-    conn.execute(text(f"PRAGMA incremental_vacuum({VACUUM_PAGES})"))
+    # as a script: executed as a statement, Python's sqlite3 steps it once, which frees one page
+    conn.connection.driver_connection.executescript(f"PRAGMA incremental_vacuum({VACUUM_PAGES});")
     left = conn.execute(text("PRAGMA freelist_count")).scalar() or 0
     return 0 < left < free
 
