@@ -501,7 +501,7 @@ def report(result: dict, wall: float) -> str:
             f" {kept / 1e6:,.0f} MB (extrapolated, not run)"
         )
     first = tail[0] if judged else next((m for m in months if m["day"] >= 90), tail[0])
-    grown = sorted(final["tables"], key=lambda t: first["tables"].get(t, 0) - final["tables"][t])[:6]
+    grown = sorted(final["tables"], key=lambda t: -final["tables"][t])[:6]  # the largest
     lines.append(
         f"- what the file holds, MB, day {first['day']} -> day {final['day']}: "
         + ", ".join(
