@@ -16,7 +16,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, TextIO
@@ -197,8 +197,11 @@ class App:
             limits=self.settings.limits,
             poll=self.poll_due,
         )
-        parts = Parts(self.commands, self.clock, self.store, self.console)
-        built = (spec.build(getattr(self.settings, spec.name, None), parts) for spec in CHANNELS)
+        parts, secrets = Parts(self.commands, self.clock, self.store, self.console), self.settings.secrets_of
+        built = (
+            spec.build(getattr(self.settings, spec.name, None), replace(parts, secrets=secrets(spec.name)))
+            for spec in CHANNELS
+        )
         configured = [channel for channel in built if channel]  # each loads its chat library only if built
         self.channels.update((channel.name, channel) for channel in configured)
         try:

@@ -92,6 +92,8 @@ class Parts:
     clock: Clock
     store: Store  # also where signed requests are remembered while they could be replayed
     stream: TextIO | None = None  # where the console prints (None: stdout)
+    # this channel's subscriptions in the config file that have a secret of their own: address -> secret
+    secrets: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -103,13 +105,18 @@ class Spec:
     build: its constructor, given its settings and the app's parts; None when it is not configured
     (no token), so not started.
     admins: the admins its settings name; when none, the bot offers a claim code for it (None: a
-    channel nobody types commands into)."""
+    channel nobody types commands into).
+    address, secret: checks of a config file subscription's `address` and `secret` (secret_file) for
+    this channel, at config load; each raises ValueError saying what is wrong (None: any address; no
+    secret, and one given is refused). The secrets reach the channel as `Parts.secrets`."""
 
     name: str
     build: Callable[[Any, Parts], Channel | None]
     settings: type[Section] | None = None
     environment: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     admins: Callable[[Any], Sequence[object]] | None = None
+    address: Callable[[str], None] | None = None
+    secret: Callable[[str | None], None] | None = None
 
 
 class Channel(Protocol):
