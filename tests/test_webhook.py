@@ -7,6 +7,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
+import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -15,8 +17,9 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from bot.check import check
 from bot.config import load_settings
+from bot.domain import alert_record
 from bot.errors import ConfigError
-from tests.conftest import SAMPLES, SEED_TITLE
+from tests.conftest import ROOT, SAMPLES, SEED_TITLE
 from tests.fakes.clock import FakeClock
 from tests.fakes.webhook_receiver import SECRET, FakeReceiver, Post
 from tests.test_channel_conformance import ALERT
@@ -258,3 +261,29 @@ def test_config_show_blanks_the_secret_and_a_password_in_the_url(tmp_path):
     assert subscription["secret"] == "**********"
     assert subscription["address"] == "https://newsalert:**********@hooks.example/a"
     assert SECRET not in str(shown) and "hunter2" not in str(shown)
+
+
+# --- docs/webhook.md ---------------------------------------------------------------------------
+
+
+def _python_block(marker: str) -> str:
+    text = (ROOT / "docs" / "webhook.md").read_text(encoding="utf-8")
+    return next(b for b in re.findall(r"^```python\n(.*?)^```", text, re.M | re.S) if marker in b)
+
+
+async def test_the_docs_receiver_snippet_verifies_what_is_posted(settings, start_app, receiver):
+    app, _ = await start_app(settings)
+    await app.poll_due()
+    await app.deliver_due()
+    [post] = receiver.received()
+    space: dict = {}
+    exec(_python_block("def verify"), space)
+    assert space["verify"](post.headers, post.body, SECRET)["data"]["title"] == SEED_TITLE
+    with pytest.raises(ValueError, match="bad signature"):
+        space["verify"](post.headers, post.body + b" ", SECRET)
+
+
+def test_the_docs_sample_payload_has_the_keys_sent():
+    text = (ROOT / "docs" / "webhook.md").read_text(encoding="utf-8")
+    sample = json.loads(re.search(r"^```json\n(.*?)^```", text, re.M | re.S)[1])
+    assert set(sample["data"]) == set(alert_record(ALERT))
