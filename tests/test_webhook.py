@@ -176,6 +176,15 @@ async def test_a_digest_is_one_post_an_alert_each_with_its_own_id(settings, star
     assert ids[:2] == ids[2:] and ids[0] != ids[1]
 
 
+async def test_a_notice_is_posted_as_its_own_type(settings, start_app, receiver):
+    app, _ = await start_app(settings)
+    await app.channels["webhook"].send_notice(receiver.url, "World Desk has failed for a day")
+    [post] = receiver.received()
+    assert post.json["type"] == "notice"
+    assert post.json["data"] == {"text": "World Desk has failed for a day"}
+    assert post.headers["webhook-signature"] == reference_signature(SECRET, post)
+
+
 # --- the config file ---------------------------------------------------------------------------
 
 

@@ -56,6 +56,10 @@ class FakeReceiver:
 
     async def _receive(self, request: web.Request) -> web.Response:
         status, wait = (410, None) if self.gone else self.answers.pop(0) if self.answers else (200, None)
-        headers = {k.lower(): v for k, v in request.headers.items()}
-        self.posts.append(Post(headers, await request.read(), status))
-        return web.Response(status=status, headers={"Retry-After": wait} if wait else None)
+        self.posts.append(
+            Post({k.lower(): v for k, v in request.headers.items()}, await request.read(), status)
+        )
+        headers = {"Retry-After": wait} if wait else {}
+        if 300 <= status < 400:  # a redirect to itself: followed, it would be a second POST here
+            headers["Location"] = str(request.url)
+        return web.Response(status=status, headers=headers)
