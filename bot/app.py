@@ -16,7 +16,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, TextIO
@@ -232,7 +232,13 @@ class App:
         )
         subscribed = frozenset(sub.channel for sub in self.settings.subscriptions)
         parts = Parts(self.commands, self.clock, self.store, self.console, subscribed)
-        built = (spec.build(getattr(self.settings, spec.name, None), parts) for spec in CHANNELS)
+        built = (
+            spec.build(
+                getattr(self.settings, spec.name, None),
+                replace(parts, secrets=self.settings.secrets_of(spec.name)),
+            )
+            for spec in CHANNELS
+        )
         configured = [channel for channel in built if channel]  # each loads its chat library only if built
         self.channels.update((channel.name, channel) for channel in configured)
         try:

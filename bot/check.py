@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from bot.config import Settings, resolve_feed_url
 from bot.dedupe import feed_parameters
-from bot.domain import Alert, Match, NewStory, Rule
+from bot.domain import Alert, Match, NewStory, Rule, alert_record
 from bot.feeds.fetch import Fetcher, open_session
 from bot.feeds.parse import parse_feed
 from bot.pipeline import Matcher, fresh_articles, log_dropped, prepare_story
@@ -42,21 +42,11 @@ class CheckedAlert:
         return Alert(article.title, link, self.feed, published, self.new.summary, self.matches, self.also_in)
 
     def record(self) -> dict[str, Any]:
-        """For `check --json`: spans are [start, end) offsets, in characters, into their quote."""
-        article = self.new.article
-        return {
-            "title": article.title,
-            "link": self.new.link or article.link,
-            "feed": self.feed,
-            "published": article.published_at.isoformat() if article.published_at else None,
-            "summary": self.new.summary,
-            "matches": [
-                {"rule": m.rule, "quote": m.quote.text, "spans": [list(span) for span in m.quote.spans]}
-                for m in self.matches
-            ],
-            "story": self.story,
-            "also_in": list(self.also_in),
-        }
+        """For `check --json`: the alert's JSON (domain.alert_record), with null for an item without a
+        date, and the story's number within the check."""
+        published = self.new.article.published_at
+        record = alert_record(self.alert(published or datetime.now(UTC)))
+        return record | {"published": record["published"] if published else None, "story": self.story}
 
 
 @dataclass(frozen=True)

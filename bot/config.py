@@ -23,6 +23,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     create_model,
     field_validator,
     model_validator,
@@ -213,11 +214,28 @@ class SubscriptionSettings(_Section):
     address: str = "stdout"
     name: str | None = None
     rules: list[str] = Field(min_length=1)
+    # a secret of this subscription's own (a webhook's signing secret), for the channels that take one;
+    # `secret_file: PATH` in the config file reads it from a file
+    secret: SecretStr | None = Field(None, validate_default=True)
 
-    @model_validator(mode="after")
-    def _address_taken(self) -> SubscriptionSettings:
-        self.read_address()  # its channel's ValueError, naming no secret; the address is not echoed
-        return self
+    @field_validator("secret")
+    @classmethod
+    def _secret_for_its_channel(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        spec = _SPECS.get(info.data.get("channel", ""))
+        if spec and spec.secret:
+            spec.secret(value.get_secret_value() if value else None)
+        elif spec and value is not None:
+            raise ValueError(f"{spec.name} subscriptions take no secret")
+        return value
+
+    @field_validator("address")
+    @classmethod
+    def _address_for_its_channel(cls, value: str, info: ValidationInfo) -> str:
+        """Its channel reads it (ValueError naming no secret of it; the address is not echoed)."""
+        spec = _SPECS.get(info.data.get("channel", ""))
+        if spec and spec.address:
+            spec.address(value)
+        return value
 
     def read_address(self) -> Address:
         """The address as its channel reads it: shown with its secrets masked (an Apprise URL's token)."""
@@ -282,9 +300,19 @@ class Settings(_WithChannels):
             raise ValueError("database_url is not a database URL like postgresql://user@host/name") from None
         return self.model_copy(update={"database_url": url.render_as_string(hide_password=False)})
 
+    def secrets_of(self, channel: str) -> dict[str, str]:
+        """The secrets of a channel's subscriptions in the config file, by address (Parts.secrets)."""
+        return {
+            sub.address: sub.secret.get_secret_value()
+            for sub in self.subscriptions
+            if sub.channel == channel and sub.secret
+        }
+
     def secret_values(self) -> list[str]:
         """Every secret's value (tokens, the database password), for logs to blank out."""
         values = [value for name in CHANNEL_SECTIONS for value in getattr(self, name).secret_values()]
+        values += [value for sub in self.subscriptions for value in sub.secret_values()]
+        values += [unquote(urlsplit(sub.address).password or "") for sub in self.subscriptions]
         values += self.summary.llm.secret_values()
         values += [secret for sub in self.subscriptions for secret in sub.read_address().secrets]
         values.append(unquote(urlsplit(self.database_url).password or ""))
@@ -357,6 +385,7 @@ ENVIRONMENT: dict[str, tuple[str, ...]] = {
 
 
 _SECRET_SECTIONS = (*CHANNEL_SECTIONS, "summary.llm", "database")
+_SECRET_KEYS = ("secret", ".address")  # a subscription's secret; its address may be a URL with a password
 
 
 def config_path(option: str | None, environ: Mapping[str, str]) -> Path:
@@ -377,10 +406,23 @@ def load_settings(path: Path | None, environ: Mapping[str, str]) -> Settings:
     for feed in data.get("feeds") or []:
         if isinstance(feed, dict) and isinstance(feed.get("url"), str):
             feed["url"] = resolve_feed_url(feed["url"], base)
+    for i, sub in enumerate(data.get("subscriptions") or []):
+        if isinstance(sub, dict) and "secret_file" in sub:
+            _secret_from_file(sub, base, f"subscriptions[{i}]")
     try:
         return Settings.model_validate(data)
     except ValidationError as error:
         raise _config_error(error, given) from None
+
+
+def _secret_from_file(sub: dict[str, Any], base: Path, key: str) -> None:
+    """A subscription's `secret_file: PATH` (relative to the config file) read into its `secret`."""
+    path = sub.pop("secret_file")
+    if "secret" in sub:
+        raise ConfigError(f"{key}.secret_file", "give secret or secret_file, not both")
+    if not isinstance(path, str) or not path:
+        raise ConfigError(f"{key}.secret_file", "must be the path of a file that holds the secret")
+    sub["secret"] = _read_text(base / path, MAX_SECRET_BYTES, f"{key}.secret_file").strip()
 
 
 def resolve_feed_url(url: str, base: Path) -> str:
@@ -536,6 +578,10 @@ def _problem(error: dict[str, Any], key: str, loc: tuple[Any, ...] = ()) -> str:
         close = difflib.get_close_matches(str(loc[-1]), _section_keys(loc), n=1) if loc else []
         return f"unknown key; did you mean {close[0]}?" if close else "unknown key"
     message = str(error["msg"]).removeprefix("Value error, ")
-    if isinstance(error["input"], dict | list) or key.startswith(_SECRET_SECTIONS):
+    if (
+        isinstance(error["input"], dict | list)
+        or key.startswith(_SECRET_SECTIONS)
+        or key.endswith(_SECRET_KEYS)
+    ):
         return message  # never echo back what may be a secret
     return f"{message} (got {error['input']!r})"

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 Span = tuple[int, int]  # [start, end) offsets into a string
 
@@ -131,6 +131,25 @@ class Alert:
     summary: str
     matches: tuple[Match, ...]
     also_in: tuple[str, ...] = ()  # other outlets that carried the same story
+    # the outbox row it is sent from, the same on every try (a webhook's id); None: not from the outbox
+    outbox_id: int | None = None
+
+
+def alert_record(alert: Alert) -> dict[str, Any]:
+    """The alert as JSON, for `check --json` and the webhook channel's payload: one schema. Spans are
+    [start, end) offsets, in characters, into their quote."""
+    return {
+        "title": alert.title,
+        "link": alert.link,
+        "feed": alert.feed_name,
+        "published": alert.published_at.isoformat(),
+        "summary": alert.summary,
+        "matches": [
+            {"rule": m.rule, "quote": m.quote.text, "spans": [list(span) for span in m.quote.spans]}
+            for m in alert.matches
+        ],
+        "also_in": list(alert.also_in),
+    }
 
 
 @dataclass(frozen=True)

@@ -139,7 +139,7 @@ async def test_a_service_that_refuses_for_a_moment_says_what_apprise_said(ntfy, 
 def test_an_address_apprise_cannot_use_is_refused_when_the_config_is_loaded(make_settings, address, said):
     with pytest.raises(ConfigError) as refused:
         make_settings(subscribed(address))
-    assert refused.value.key == "subscriptions[0]"
+    assert refused.value.key == "subscriptions[0].address"
     assert said in str(refused.value)
     assert TOKEN not in str(refused.value)
 

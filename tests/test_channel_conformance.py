@@ -21,6 +21,7 @@ from bot.errors import PermanentDeliveryError, TransientDeliveryError
 from tests.fakes.ntfy_server import FakeNtfy
 from tests.fakes.slack_api import BOT_TOKEN, SIGNING_SECRET, FakeSlack, seen
 from tests.fakes.telegram_api import TOKEN, FakeTelegram
+from tests.fakes.webhook_receiver import SECRET, FakeReceiver
 
 ALERT = Alert(
     title="NATO Agrees to Re-engage Russia",
@@ -103,12 +104,35 @@ async def apprise_harness(make_settings, start_app, stack) -> Harness:
     )
 
 
+async def webhook_harness(make_settings, start_app, stack) -> Harness:
+    fake = await FakeReceiver().start()
+    stack.append(fake.stop)
+    yaml = f"subscriptions:\n  - {{channel: webhook, address: '{fake.url}', secret: {SECRET}, rules: [X]}}\n"
+    app, _ = await start_app(make_settings(yaml))
+
+    def gone(address: str) -> None:
+        fake.gone = True
+
+    def slow_down(seconds: int) -> None:
+        fake.answers.append((429, str(seconds)))
+
+    return Harness(
+        app.channels["webhook"],
+        fake.url,
+        lambda: [p.body.decode() for p in fake.received("alert.created")],
+        edited=lambda: [p.body.decode() for p in fake.received("alert.updated")],
+        gone=gone,
+        slow_down=slow_down,
+    )
+
+
 # every registered channel, by name: how to start it against its fake
 HARNESSES: dict[str, Callable[..., Awaitable[Harness]]] = {
     "console": console_harness,
     "telegram": telegram_harness,
     "slack": slack_harness,
     "apprise": apprise_harness,
+    "webhook": webhook_harness,
 }
 
 

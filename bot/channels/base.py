@@ -95,6 +95,8 @@ class Parts:
     # the channels the config file's subscriptions name: a channel with no token of its own (Apprise)
     # is configured by being subscribed
     subscribed: frozenset[str] = frozenset()
+    # this channel's subscriptions in the config file that have a secret of their own: address -> secret
+    secrets: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -117,7 +119,10 @@ class Spec:
     admins: the admins its settings name; when none, the bot offers a claim code for it (None: a
     channel nobody types commands into).
     address: reads a subscription's address when the config is loaded: ValueError saying why the
-    channel cannot send there (naming no secret of it); None: any address, shown as it is."""
+    channel cannot send there (naming no secret of it); None: any address, shown as it is.
+    secret: checks a config file subscription's `secret` (secret_file) for this channel at config load,
+    ValueError saying what is wrong (None: it takes no secret, and one given is refused). The secrets
+    reach the channel as `Parts.secrets`."""
 
     name: str
     build: Callable[[Any, Parts], Channel | None]
@@ -125,6 +130,7 @@ class Spec:
     environment: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     admins: Callable[[Any], Sequence[object]] | None = None
     address: Callable[[str], Address] | None = None
+    secret: Callable[[str | None], None] | None = None
 
 
 class Channel(Protocol):

@@ -198,6 +198,7 @@ def _delivery(row: Any, outlets: list[str]) -> Delivery:
         summary=row[articles.c.summary],
         matches=load_matches(row[outbox.c.matches]),
         also_in=tuple(name for name in outlets if name != row["feed_name"]),
+        outbox_id=row[outbox.c.id],
     )
     return Delivery(
         row[outbox.c.id], row[outbox.c.attempts], subscription, alert, row[outbox.c.message_id],
