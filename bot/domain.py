@@ -131,6 +131,40 @@ class Alert:
     summary: str
     matches: tuple[Match, ...]
     also_in: tuple[str, ...] = ()  # other outlets that carried the same story
+    article_id: int | None = None  # the stored article it shows: what its buttons act on (None: not stored)
+
+
+@dataclass(frozen=True)
+class AlertedStory:
+    """A story a chat was alerted to, as an alert's buttons act on it: the article the alert shows, and
+    the chat's rules that matched."""
+
+    article_id: int
+    story_id: int
+    feed_id: int
+    feed_name: str
+    title: str
+    body: str
+    matches: tuple[Match, ...]
+
+
+@dataclass(frozen=True)
+class Mute:
+    """A story or a source a chat muted from an alert, as /rules lists it to undo."""
+
+    id: int
+    what: str  # the story's title, or the source's name
+    until: datetime | None = None  # a source's mute ends then; None: a story's
+
+
+@dataclass(frozen=True)
+class RuleEdit:
+    """A rule narrowed from an alert ("Not about this"): the rule now, and the one it replaced."""
+
+    id: int
+    rule_id: int
+    query: str
+    before: str
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from bot.errors import StoreError
 from bot.store.admins import AdminRows
+from bot.store.feedback import FeedbackRows
 from bot.store.feeds import FeedRows
 from bot.store.problems import uncreatable
 from bot.store.queues import QueueRows
@@ -58,9 +59,9 @@ def _upgrade(connection: Connection) -> None:
     command.upgrade(config, "head")
 
 
-class Store(FeedRows, RuleRows, QueueRows, SignatureRows, AdminRows, EmbeddingRows):
+class Store(FeedRows, RuleRows, QueueRows, SignatureRows, AdminRows, EmbeddingRows, FeedbackRows):
     """The one way in: opening, migrating and writing here; the queries of each kind of row in
-    feeds.py, rules.py, queues.py, signatures.py, admins.py and stories.py."""
+    feeds.py, rules.py, queues.py, signatures.py, admins.py, stories.py and feedback.py."""
 
     def __init__(self, engine: AsyncEngine, sync_engine: Engine | None = None):
         self.engine = engine
