@@ -32,7 +32,7 @@ def alert_actions(alert: Alert, shown: Sequence[Match]) -> tuple[tuple[Button, .
     one = len(shown) == 1
     return tuple(
         (
-            Button("Pause rule" if one else f"Pause rule {m.rule_id}", f"pause {m.rule_id}"),
+            Button("Mute this rule" if one else f"Mute rule {m.rule_id}", f"pause {m.rule_id}"),
             Button("Unwatch" if one else f"Unwatch {m.rule_id}", f"unwatch {m.rule_id}"),
         )
         for m in shown[:ACTION_ROWS]
