@@ -34,6 +34,7 @@ from bot.rules.exclusion import exclusion_words, with_exclusion
 from bot.rules.index import Document, RuleIndex, leaves
 from bot.rules.query import Node, Regex, format_rule, parse_rule
 from bot.rules.text import DEFAULT_LANGUAGE, keys
+from bot.rules.text import words as words_in
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -184,6 +185,7 @@ MAX_MUTE = timedelta(days=365)
 MAX_BUTTONS = 20  # rules with buttons in one /rules reply
 SOURCE_MUTE = timedelta(hours=24)  # "Mute source 24 h"
 MAX_NARROWED = 3  # rules "Not about this" offers to narrow, with up to 3 words each
+LEAD_CHARS = 1000  # of a story's text, whose words "Not about this" weighs
 MAX_ACTION = 60  # bytes a button's action may take (Telegram carries 64, "rules>" included)
 
 
@@ -769,7 +771,8 @@ class Commands:
                 else "the rules that matched it are gone"
             )
             return Reply(f"I cannot narrow a rule for this story: {why}. Mute the story instead.")
-        counts = await self.store.term_counts_of(keys(f"{story.title}\n{story.body}", self.language))
+        head = f"{story.title}\n{story.body[:LEAD_CHARS]}"  # the words exclusion_words looks at, and more
+        counts = await self.store.term_counts_of(keys(head, self.language))
         lines, buttons = [], []
         for rule in own:
             for word in exclusion_words(story.title, story.body, rule.query, counts, self.language):
@@ -790,8 +793,10 @@ class Commands:
         subscription = await self.store.subscription(chat.channel, chat.address)
         rules = await self.store.chat_rules(subscription.id) if subscription else []
         rule = next((r for r in rules if r.id == rule_id), None)
-        if not subscription or not rule or not word:
+        if not subscription or not rule:
             return Reply(f"This chat has no rule {number}. {chat.prefix}rules lists them.")
+        if [m.group() for m in words_in(word)] != [word]:
+            return Reply(f"Say one word to exclude from rule {rule.id}, for example Kiev.")
         if rule.source != "chat":
             return Reply(f"Rule {rule.id} comes from the config file; only the bot's operator changes it.")
         try:

@@ -187,6 +187,10 @@ async def test_not_about_this_proposes_words_and_narrows_the_rule_once_confirmed
     await next_poll(app, clock)
     assert telegram.last()["text"].startswith("Georgia hopes"), "the rule still alerts on the rest"
 
+    reply = await say(app, telegram, "/exclude 2 Kiev Tbilisi")
+    assert reply["text"] == "Say one word to exclude from rule 2, for example Kiev.", (
+        "typed, it is checked too"
+    )
     listed = await say(app, telegram, "/rules")
     assert listed["text"] == f"2. {narrowed}\nRule 2 was: {RULE}"
     await press(app, telegram, listed, "Undo rule 2")
@@ -224,11 +228,13 @@ async def slack():
 
 
 @pytest.fixture
-async def workspace(feed_server, make_settings, start_app, slack, clock):
+async def workspace(feed_server, make_settings, start_app, slack, clock, database_url):
+    """Slack (HTTP mode) on SQLite and on PostgreSQL, the two outlets polled once, channel C1's user."""
     feeds = Feeds(feed_server)
     settings = make_settings(
         f"slack:\n  bot_token: {BOT_TOKEN}\n  signing_secret: {SIGNING_SECRET}\n  api_url: {slack.api_url}\n"
-        + feeds.yaml()
+        + feeds.yaml(),
+        {"NEWSALERT_DATABASE_URL": database_url},
     )
     app, _out = await start_app(settings)
     routes = [route for channel in app.channels.values() for route in channel.routes()]

@@ -88,7 +88,7 @@ def with_exclusion(rule: str, word: str, language: str = DEFAULT_LANGUAGE) -> st
                 return text
         except QueryError:
             continue
-    return f"({format_rule(tree)}) -{word}"
+    return f"({format_rule(tree)}) AND NOT ({format_rule(excluded.child)})"
 
 
 def _starts_sentence(text: str, at: int) -> bool:
