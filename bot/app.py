@@ -38,6 +38,7 @@ from bot.feeds.parsers import Parsers
 from bot.feeds.schedule import Bounds, chat_interval
 from bot.pacing import Bursts
 from bot.pipeline import Matcher, Poller, PollReport
+from bot.push import Pushes
 from bot.rules.query import parse_rule
 from bot.rules.text import is_language
 from bot.store import Store
@@ -62,6 +63,7 @@ CONNECT_TICK = timedelta(seconds=5)  # how often the chat apps not reached yet a
 RECONNECT_FIRST = timedelta(seconds=5)  # a chat app not reached is tried again after this, doubling
 RECONNECT_MOST = timedelta(minutes=2)
 PAUSED_MOST = timedelta(minutes=1)  # a job the database paused tries again at least this often
+PUSH_TICK = timedelta(minutes=1)  # WebSub leases are renewed, and silent hubs given up, this often
 TICKS = {"poll": POLL_TICK, "deliver": DELIVER_TICK}
 JOBS = {"poll": "polling", "deliver": "delivery"}  # as a log line or /healthz names them
 
@@ -158,6 +160,9 @@ class App:
         self._listening: list[asyncio.Task[None]] = []
         self._fatal: ConfigError | None = None  # what stopped `serve` (a token refused), to raise
         self.paused: dict[str, Paused] = {}  # jobs the database stopped ("poll", "deliver")
+        self.pushes: Pushes | None = None  # WebSub, when http.public_url is set
+        self._scheduler: AsyncIOScheduler | None = None
+        self._delivering = False
 
     async def start(self) -> None:
         """Migrate the database, load the config's feeds and subscriptions, open the HTTP client, and
@@ -187,7 +192,12 @@ class App:
             parsers=parsers,
             stories=Stories(self.settings.stories.window, models.embeddings_bar if embedder else None),
             embedder=embedder,
+            find_hubs=self.settings.http.public_url is not None,
         )  # fmt: skip
+        if public_url := self.settings.http.public_url:
+            self.pushes = Pushes(
+                public_url, self.store, self.poller, self.clock, self._record, self.wake_delivery
+            )
         self.commands = Commands(
             self.store,
             self.clock,
@@ -280,6 +290,8 @@ class App:
     async def _poll_due(self, only: Sequence[int] | None, grace: timedelta | None) -> list[PollReport]:
         now = self.clock.now()
         feeds = await self.store.claim_due_feeds(now, FEEDS_PER_TICK, FEED_LEASE, only=only)
+        if self.pushes:  # a feed its hub pushes is polled only as a safety net
+            feeds = await self.pushes.polled_as(feeds)
         queue, finished, late = iter(feeds), {}, False  # late: the tick has returned
         running: set[int] = set()
         failed: list[Exception] = []  # the database failed a feed's poll: no other feed starts
@@ -320,6 +332,8 @@ class App:
             self.last_tick["poll"] = now
             reports = [finished[feed.id] for feed in feeds if feed.id in finished]
             await self._record(reports)
+            if self.pushes:
+                await self.pushes.after_polls(feeds, reports)
         except Exception:  # a poll cut short is done again next time, from the start: nothing of it was kept
             with contextlib.suppress(Exception):  # the database may refuse this too: then the lease ends
                 await self.store.release_feeds([feed.id for feed in feeds if feed.id not in running])
@@ -386,6 +400,8 @@ class App:
 
     async def _deliver_due(self) -> DeliveryReport:
         async with contextlib.AsyncExitStack() as held:
+            self._delivering = True
+            held.callback(setattr, self, "_delivering", False)
             mine = [  # a chat app not reached yet keeps its alerts in the outbox
                 name
                 for name, channel in self.channels.items()
@@ -398,6 +414,12 @@ class App:
             report = await self.dispatcher.deliver_due(mine)
         self.last_tick["deliver"] = self.clock.now()
         return report
+
+    def wake_delivery(self) -> None:
+        """Run the delivery job now, not at its next tick (a push brought alerts); while it runs, its
+        next tick comes within a second anyway."""
+        if self._scheduler and not self._delivering and not self._stopping:
+            self._scheduler.modify_job("deliver_due", next_run_time=datetime.now(UTC))
 
     def _may_run(self, job: str) -> bool:
         """Whether the job runs this tick: it is not paused, or its time to try again has come (give or
@@ -434,6 +456,7 @@ class App:
     async def run_once(self) -> None:
         """`newsalert run --once`: poll every feed once, deliver what is due, return. StoreError when
         the database failed (a full disk, say): what was not done then is done by the next run."""
+        self.pushes = None  # no hub is asked: nothing would be listening for its call
         reports: list[PollReport] = []
         ids = await self.store.active_feed_ids()
         for at in range(0, len(ids), FEEDS_PER_TICK):
@@ -490,6 +513,7 @@ class App:
     async def serve(self, stop: asyncio.Event) -> None:
         """`newsalert run`: tick until stop is set, then finish in-flight work and return."""
         routes = [route for channel in self.channels.values() for route in channel.routes()]
+        routes += self.pushes.routes() if self.pushes else []
         runner, port = await start_web(
             build_web_app(self.health, routes, self.metrics_text),
             self.settings.http.host,
@@ -520,9 +544,10 @@ class App:
                 return
             self._listening += [asyncio.create_task(self._listen(channel, stop)) for channel in connected]
 
-        scheduler = AsyncIOScheduler(timezone=UTC)
+        self._scheduler = scheduler = AsyncIOScheduler(timezone=UTC)
         first = datetime.now(UTC)
-        jobs = ((self.poll_tick, POLL_TICK), (self.deliver_due, DELIVER_TICK), (connect_tick, CONNECT_TICK))
+        jobs = [(self.poll_tick, POLL_TICK), (self.deliver_due, DELIVER_TICK), (connect_tick, CONNECT_TICK)]
+        jobs += [(self.pushes.renew_due, PUSH_TICK)] if self.pushes else []
         for job, tick in jobs:
             scheduler.add_job(
                 self._tracked(job),

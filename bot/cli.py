@@ -131,8 +131,9 @@ def _log_to_stderr(settings: Settings, level: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(RedactingFormatter(_Run.secrets, as_json=settings.log.format == "json"))
     logging.basicConfig(level=level, handlers=[handler], force=True)
-    # Their INFO lines say nothing an operator needs (httpx's name every Telegram call, token and all).
-    for chatty in ("alembic", "apscheduler", "httpx", "httpcore"):
+    # Their INFO lines say nothing an operator needs (httpx's name every Telegram call, token and all;
+    # aiosqlite's DEBUG lines every statement's values, WebSub secrets and all).
+    for chatty in ("alembic", "apscheduler", "httpx", "httpcore", "aiosqlite"):
         logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.getLevelName(level)))
 
 

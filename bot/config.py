@@ -74,6 +74,17 @@ class LogSettings(_Section):
 class HttpSettings(_Section):
     host: str = "0.0.0.0"
     port: int = Field(8080, ge=0, le=65535)  # 0: any free port (tests)
+    # where WebSub hubs reach http.port from outside (https://bot.example.org); set: feeds that name a hub
+    # are pushed to /websub/... there instead of polled often (docs/fetching.md#websub-push)
+    public_url: str | None = None
+
+    @field_validator("public_url")
+    @classmethod
+    def _a_base_url(cls, value: str | None) -> str | None:
+        parts = urlsplit(value or "")
+        if value is not None and (parts.scheme not in ("http", "https") or not parts.hostname or parts.query):
+            raise ValueError("give the address hubs reach this bot at, like https://bot.example.org")
+        return value.rstrip("/") if value else value
 
 
 class PollingSettings(_Section):
@@ -288,6 +299,7 @@ ENVIRONMENT: dict[str, tuple[str, ...]] = {
     "NEWSALERT_LOG_LEVEL": ("log_level",),
     "NEWSALERT_LOG_FORMAT": ("log", "format"),
     "NEWSALERT_HTTP_PORT": ("http", "port"),
+    "NEWSALERT_PUBLIC_URL": ("http", "public_url"),
     **{name: (spec.name, *key) for spec in CHANNELS for name, key in spec.environment.items()},
     "NEWSALERT_LLM_BASE_URL": ("summary", "llm", "base_url"),
     "NEWSALERT_LLM_MODEL": ("summary", "llm", "model"),

@@ -315,3 +315,29 @@ class NoticeDelivery:
     attempts: int
     subscription: Subscription
     text: str
+
+
+@dataclass(frozen=True)
+class PushSubscription:
+    """A feed's WebSub subscription (bot/feeds/websub.py decides, bot/push.py acts, the store keeps it).
+
+    state: "requested" (the hub has not checked our intent yet), "subscribed" (pushes come; the feed is
+    polled only as a safety net), "fallback" (polled as usual: the hub refused, never checked, or went
+    silent; `reason` says which) or "unsubscribing" (the feed was removed)."""
+
+    feed_id: int
+    hub: str
+    topic: str
+    token: str  # the callback's unguessable last path segment: /websub/<token>
+    secret: str  # hub.secret: pushes are signed with it; never logged
+    state: str
+    due_at: datetime  # when the renewal check next looks at it
+    lease: timedelta  # hub.lease_seconds asked for
+    requested_at: datetime | None = None  # a request the hub has not checked yet
+    verified_at: datetime | None = None
+    expires_at: datetime | None = None
+    last_push_at: datetime | None = None  # the last push signed with our secret
+    reason: str | None = None  # why it fell back
+
+    def __repr__(self) -> str:  # the secret stays out of logs and tracebacks
+        return f"PushSubscription(feed_id={self.feed_id}, hub={self.hub!r}, state={self.state!r})"

@@ -43,6 +43,7 @@ from bot.feeds.fetch import Fetcher, FetchResult
 from bot.feeds.parse import ParsedFeed, RawEntry, only_entries, raw_entries
 from bot.feeds.parsers import Parsers
 from bot.feeds.schedule import Bounds, Hints, next_check_at, paced, posting_gap
+from bot.feeds.websub import HubLinks, hub_links
 from bot.rules.index import Document, RuleIndex
 from bot.rules.query import parse_rule
 from bot.rules.text import DEFAULT_LANGUAGE
@@ -186,6 +187,7 @@ class PollReport:
     alerts: int = 0
     error: str | None = None
     unrecorded: FeedUpdate | None = None  # nothing new: the new state is still to be stored
+    hub: HubLinks | None = None  # the WebSub hub the feed names (looked for when Poller.find_hubs)
 
 
 FAILING_NOTICE_AFTER = timedelta(days=1)
@@ -238,11 +240,15 @@ class Poller:
     stories: StoryDecider = Stories()  # which story each new article joins (stories.window)
     # summary.llm.embeddings_model: each new article's embedding, which the story decider compares too
     embedder: Embedder | None = None
+    find_hubs: bool = False  # http.public_url is set: a hub the feed names is reported, to subscribe
 
-    async def poll(self, feed: Feed) -> PollReport:
+    async def poll(self, feed: Feed, pushed: FetchResult | None = None) -> PollReport:
+        """Poll the feed; or take `pushed`, a body its WebSub hub sent, as a fetched one without the fetch
+        (the push path answers its errors: they are not the feed's failures)."""
         try:
             fetcher = self.fetcher if feed.trusted else self.guarded
-            result = await fetcher.fetch(feed.url, feed.etag, feed.last_modified)
+            result = pushed or await fetcher.fetch(feed.url, feed.etag, feed.last_modified)
+            hub = hub_links(result.body, result.links, result.url) if self.find_hubs and not pushed else None
             body_hash = hashlib.sha256(result.body).hexdigest() if result.body is not None else feed.body_hash
             stories, title = [], ""
             ttl, hours = feed.ttl, feed.skip_hours  # what the feed said last time, unless it says anew
@@ -252,11 +258,13 @@ class Poller:
                     title, stories = parsed.title, await self._stories(feed, parsed, only_new, feed_params)
                     ttl, hours = parsed.ttl, parsed.skip_hours
         except FetchError as error:
+            if pushed:
+                raise
             return await self._failed(feed, error)
         except Exception as error:  # a feed that breaks the parser is a bad feed, not a stopped bot
             from bot.store.problems import from_the_database  # loaded already where a Poller runs
 
-            if from_the_database(error):  # the database failed, not the feed: the caller pauses polling
+            if pushed or from_the_database(error):  # not the feed's failure: the caller answers for it
                 raise
             log.exception("feed %s (%s) could not be processed", feed.id, display_url(feed))
             return await self._failed(
@@ -271,9 +279,9 @@ class Poller:
             result.etag, result.last_modified, body_hash, at, title, result.moved_to, ttl, hours, pace
         )
         if not stories:  # the caller records these together, one transaction a tick
-            return PollReport(feed.id, unrecorded=state)
+            return PollReport(feed.id, unrecorded=state, hub=hub)
         await self.store.save_poll(feed, stories, state, now, self.stories)
-        return PollReport(feed.id, len(stories), sum(len(s.alerts) for s in stories))
+        return PollReport(feed.id, len(stories), sum(len(s.alerts) for s in stories), hub=hub)
 
     def _pace(self, feed: Feed, stories: Sequence[NewStory], now: datetime) -> Pace | None:
         """The feed's pace with this poll's new entries (one without a date counts when it was found),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -256,7 +257,8 @@ def test_config_path_comes_from_the_environment_and_db_upgrade_works(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "database is up to date"
     with sqlite3.connect(tmp_path / "db" / "newsalert.db") as db:
-        head = max(p.name[:4] for p in (ROOT / "bot" / "store" / "migrations" / "versions").glob("0*.py"))
+        latest = max((ROOT / "bot" / "store" / "migrations" / "versions").glob("0*.py")).read_text()
+        head = re.search(r'^revision = "(.+)"$', latest, re.MULTILINE).group(1)
         assert db.execute("select version_num from alembic_version").fetchone() == (head,)
 
 

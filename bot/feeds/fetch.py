@@ -46,6 +46,7 @@ class FetchResult:
     moved_to: str | None = None  # set when every redirect was permanent (301/308): the new address
     content_type: str | None = None
     fresh_for: timedelta | None = None  # Cache-Control max-age or Expires: no news before then
+    links: str | None = None  # the Link header (RFC 8288): where WebSub finds a hub
 
 
 def open_session(connector: aiohttp.BaseConnector | None = None) -> aiohttp.ClientSession:
@@ -150,11 +151,11 @@ class Fetcher:
     ) -> FetchResult:
         now = datetime.now(UTC)
         fresh = fresh_for(response.headers, now)
+        links = ", ".join(response.headers.getall("Link", ())) or None
         # Specs: RFC 9110 section 15.4.5 (304 Not Modified).
         if response.status == 304:
-            return FetchResult(
-                None, headers.get("If-None-Match"), headers.get("If-Modified-Since"), url, moved, None, fresh
-            )
+            etag, modified = headers.get("If-None-Match"), headers.get("If-Modified-Since")
+            return FetchResult(None, etag, modified, url, moved, None, fresh, links)
         if response.status == 410:
             raise FetchError("gone", f"{_host(url)} says the feed is gone for good (HTTP 410)", 410)
         if response.status >= 400:
@@ -169,6 +170,7 @@ class Fetcher:
             moved,
             response.headers.get("Content-Type"),
             fresh,
+            links,
         )
 
 

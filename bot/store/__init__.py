@@ -31,6 +31,7 @@ from bot.store.rows import T, hold_lock, lock_key
 from bot.store.rules import RuleRows
 from bot.store.signatures import SignatureRows
 from bot.store.stories import EmbeddingRows
+from bot.store.websub import PushRows
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
@@ -59,9 +60,9 @@ def _upgrade(connection: Connection) -> None:
     command.upgrade(config, "head")
 
 
-class Store(FeedRows, RuleRows, QueueRows, SignatureRows, AdminRows, EmbeddingRows, FeedbackRows):
+class Store(FeedRows, RuleRows, QueueRows, SignatureRows, AdminRows, EmbeddingRows, PushRows, FeedbackRows):
     """The one way in: opening, migrating and writing here; the queries of each kind of row in
-    feeds.py, rules.py, queues.py, signatures.py, admins.py, stories.py and feedback.py."""
+    feeds.py, rules.py, queues.py, signatures.py, admins.py, stories.py, websub.py and feedback.py."""
 
     def __init__(self, engine: AsyncEngine, sync_engine: Engine | None = None):
         self.engine = engine

@@ -289,3 +289,24 @@ claim_codes = Table(  # the one-time codes that make their first user an admin; 
     Column("code_hash", String(64), primary_key=True),
     Column("expires_at", UTCDateTime, nullable=False),
 )
+
+# A feed's WebSub subscription (domain.PushSubscription): while "subscribed", its hub pushes new entries and
+# the feed is polled only as a safety net. Goes with its feed.
+websub_subscriptions = Table(
+    "websub_subscriptions",
+    metadata,
+    Column("feed_id", Integer, ForeignKey("feeds.id", ondelete="CASCADE"), primary_key=True),
+    Column("hub", Text, nullable=False),
+    Column("topic", Text, nullable=False),
+    Column("token", String(64), nullable=False, unique=True),  # the callback's path: /websub/<token>
+    Column("secret", Text, nullable=False),  # hub.secret
+    Column("state", String(16), nullable=False),  # requested, subscribed, fallback, unsubscribing
+    Column("lease_seconds", Integer, nullable=False),  # asked for
+    Column("due_at", UTCDateTime, nullable=False),  # when the renewal check next looks at it
+    Column("requested_at", UTCDateTime),
+    Column("verified_at", UTCDateTime),
+    Column("expires_at", UTCDateTime),
+    Column("last_push_at", UTCDateTime),
+    Column("reason", Text),  # why it fell back
+)
+Index("ix_websub_subscriptions_due", websub_subscriptions.c.due_at)
