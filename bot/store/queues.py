@@ -7,7 +7,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy import exists, func, or_, select, tuple_, update
 
 from bot.domain import (
     Alert,
@@ -212,29 +212,28 @@ def _delivery(row: Any, outlets: list[str]) -> Delivery:
 
 def _muted_story() -> Any:
     """The chat muted this alert's story: the story that the article it muted is in now."""
-    return exists(
-        select(mutes.c.id)
-        .join(articles, mutes.c.article_id == articles.c.id)
-        .where(
-            mutes.c.subscription_id == outbox.c.subscription_id,
-            mutes.c.feed_id.is_(None),
-            articles.c.story_id == outbox.c.story_id,
-        )
+    muted = (
+        select(mutes.c.subscription_id, articles.c.story_id).join(articles).where(mutes.c.feed_id.is_(None))
     )
+    return tuple_(outbox.c.subscription_id, outbox.c.story_id).in_(muted)
 
 
 def _muted_source(now: datetime) -> Any:
-    """The chat muted, until later than now, the source of the article this alert shows."""
-    face = articles.alias("face")
-    return exists(
-        select(mutes.c.id)
-        .join(face, face.c.feed_id == mutes.c.feed_id)
-        .where(
-            mutes.c.subscription_id == outbox.c.subscription_id,
-            mutes.c.until > now,
-            face.c.id == outbox.c.article_id,
+    """The chat muted, until later than now, the source of the article this alert shows (looked up only
+    for the chats that muted one: an alert's row has no feed)."""
+    muting = select(mutes.c.subscription_id).where(mutes.c.until > now)
+    feed = (
+        select(articles.c.feed_id)
+        .where(articles.c.id == outbox.c.article_id)
+        .correlate(outbox)
+        .scalar_subquery()
+    )
+    shows = exists(
+        select(mutes.c.id).where(
+            mutes.c.subscription_id == outbox.c.subscription_id, mutes.c.until > now, mutes.c.feed_id == feed
         )
     )
+    return outbox.c.subscription_id.in_(muting) & shows
 
 
 def dump_matches(matches: Sequence[Match]) -> str:
