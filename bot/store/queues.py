@@ -42,12 +42,16 @@ class QueueRows(Rows):
         """Alerts waiting for a muted chat, of a story it muted or from a source it muted are dropped
         (status "muted"): a mute means not now, not later."""
         muted = select(subscriptions.c.id).where(subscriptions.c.muted_until > now)
+        muting = select(mutes.c.subscription_id)  # the alerts' mutes are looked at for these chats only
         async with self._write() as conn:
             await conn.execute(
                 update(outbox)
                 .where(
                     outbox.c.status == "pending",
-                    or_(outbox.c.subscription_id.in_(muted), _muted_story(), _muted_source(now)),
+                    or_(
+                        outbox.c.subscription_id.in_(muted),
+                        outbox.c.subscription_id.in_(muting) & or_(_muted_story(), _muted_source(now)),
+                    ),
                 )
                 .values(status="muted")
             )
@@ -219,21 +223,18 @@ def _muted_story() -> Any:
 
 
 def _muted_source(now: datetime) -> Any:
-    """The chat muted, until later than now, the source of the article this alert shows (looked up only
-    for the chats that muted one: an alert's row has no feed)."""
-    muting = select(mutes.c.subscription_id).where(mutes.c.until > now)
+    """The chat muted, until later than now, the source of the article this alert shows."""
     feed = (
         select(articles.c.feed_id)
         .where(articles.c.id == outbox.c.article_id)
         .correlate(outbox)
         .scalar_subquery()
     )
-    shows = exists(
+    return exists(
         select(mutes.c.id).where(
             mutes.c.subscription_id == outbox.c.subscription_id, mutes.c.until > now, mutes.c.feed_id == feed
         )
     )
-    return outbox.c.subscription_id.in_(muting) & shows
 
 
 def dump_matches(matches: Sequence[Match]) -> str:
