@@ -123,8 +123,10 @@ def describe_status(
     waiting: int,
     latencies: Sequence[float],
     now: datetime,
+    stored_since: datetime | None = None,
 ) -> str:
-    """What an admin wants to know without reading logs, in a few lines."""
+    """What an admin wants to know without reading logs, in a few lines; `stored_since`: the oldest
+    stored story's fetch (retention.articles deletes older ones)."""
     failing = sum(1 for _feed, error in listed if error)
     lines = [f"Feeds: {len(listed)} watched, {len(listed) - failing} healthy, {failing} failing."]
     for feed, error in worst_feeds(listed, now):
@@ -137,6 +139,8 @@ def describe_status(
         lines.append(f"Publication to delivery today: {median} median, over {len(latencies)} alert(s)")
     else:
         lines.append("Publication to delivery today: no alert sent yet today")
+    kept = f"since {stored_since:%d %b %Y}" if stored_since else "none yet"
+    lines.append(f"Stories stored (what /test sees): {kept}")
     return "\n".join(lines)
 
 

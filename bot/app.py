@@ -64,8 +64,9 @@ RECONNECT_FIRST = timedelta(seconds=5)  # a chat app not reached is tried again 
 RECONNECT_MOST = timedelta(minutes=2)
 PAUSED_MOST = timedelta(minutes=1)  # a job the database paused tries again at least this often
 PUSH_TICK = timedelta(minutes=1)  # WebSub leases are renewed, and silent hubs given up, this often
-TICKS = {"poll": POLL_TICK, "deliver": DELIVER_TICK}
-JOBS = {"poll": "polling", "deliver": "delivery"}  # as a log line or /healthz names them
+PRUNE_TICK = timedelta(hours=1)
+TICKS = {"poll": POLL_TICK, "deliver": DELIVER_TICK, "prune": PRUNE_TICK}
+JOBS = {"poll": "polling", "deliver": "delivery", "prune": "pruning"}  # as a log line or /healthz names them
 
 
 def config_feeds(settings: Settings) -> list[Feed]:
@@ -129,6 +130,28 @@ def retry_paused_at(now: datetime, tick: timedelta, tries: int) -> datetime:
     """After `tries` failed tries: the next tick, then twice as long each time, at most a minute. A
     failed try is cheap (its first write fails), and the job resumes soon after the disk has room."""
     return now + min(tick * 2 ** min(tries - 1, 10), PAUSED_MOST)
+
+
+@dataclass(frozen=True)
+class Cutoffs:
+    """What retention deletes (store/retention.py): articles fetched before `articles`, alerts and
+    notices done with before `outbox` (None: kept forever), alerts only of stories with no article
+    fetched since `live_since`."""
+
+    articles: datetime | None
+    outbox: datetime | None
+    live_since: datetime
+
+
+def retention_cutoffs(settings: Settings, now: datetime) -> Cutoffs:
+    """The settings' retention as times. An alert outlives its story's window (stories.window): while
+    an article may still join the story, its alert row is what keeps the chat from a second alert."""
+    kept = settings.retention
+    return Cutoffs(
+        kept.articles and now - kept.articles,
+        kept.outbox and now - kept.outbox,
+        now - settings.stories.window,
+    )
 
 
 def health_status(core: Sequence[str], chats: Sequence[str]) -> str:
@@ -421,6 +444,27 @@ class App:
         if self._scheduler and not self._delivering and not self._stopping:
             self._scheduler.modify_job("deliver_due", next_run_time=datetime.now(UTC))
 
+    async def prune_due(self) -> dict[str, int]:
+        """Delete what the retention settings no longer keep (retention_cutoffs), in small batches; how
+        many rows of each table went. One replica at a time prunes. A database that fails pauses it
+        (see _pause) as it pauses polling."""
+        if not self._may_run("prune"):
+            return {}
+        cut = retention_cutoffs(self.settings, self.clock.now())
+        try:
+            async with self.store.exclusive("prune") as mine:
+                pruned = await self.store.prune(cut.articles, cut.outbox, cut.live_since) if mine else {}
+        except Exception as error:
+            if not self._pause("prune", error):
+                raise
+            return {}
+        self._resume("prune")
+        for table, rows in pruned.items():
+            self.dispatcher.metrics.pruned(table, rows)
+        if pruned:
+            log.info("pruned %s", ", ".join(f"{rows} {table}" for table, rows in pruned.items()))
+        return pruned
+
     def _may_run(self, job: str) -> bool:
         """Whether the job runs this tick: it is not paused, or its time to try again has come (give or
         take half a tick: the scheduler's tick may come a moment before it)."""
@@ -454,7 +498,7 @@ class App:
             )  # fmt: skip
 
     async def run_once(self) -> None:
-        """`newsalert run --once`: poll every feed once, deliver what is due, return. StoreError when
+        """`newsalert run --once`: poll every feed once, deliver what is due, prune, return. StoreError when
         the database failed (a full disk, say): what was not done then is done by the next run."""
         self.pushes = None  # no hub is asked: nothing would be listening for its call
         reports: list[PollReport] = []
@@ -464,6 +508,7 @@ class App:
         sent = 0
         while (delivered := await self.deliver_due()).claimed:
             sent += delivered.sent
+        await self.prune_due()  # run from cron, it is the only prune there is
         log.info(
             "polled %d feeds: %d new stories, %d alerts queued, %d sent",
             len(reports),
@@ -546,7 +591,12 @@ class App:
 
         self._scheduler = scheduler = AsyncIOScheduler(timezone=UTC)
         first = datetime.now(UTC)
-        jobs = [(self.poll_tick, POLL_TICK), (self.deliver_due, DELIVER_TICK), (connect_tick, CONNECT_TICK)]
+        jobs = [
+            (self.poll_tick, POLL_TICK),
+            (self.deliver_due, DELIVER_TICK),
+            (connect_tick, CONNECT_TICK),
+            (self.prune_due, PRUNE_TICK),
+        ]
         jobs += [(self.pushes.renew_due, PUSH_TICK)] if self.pushes else []
         for job, tick in jobs:
             scheduler.add_job(

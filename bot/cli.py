@@ -369,10 +369,7 @@ def describe_long_backtest(result: Backtest) -> str:
     """A backtest over many days as describe_backtest writes one (bot/commands.py), in a screenful:
     hits per week or month instead of per day."""
     periods = per_period(result.days)
-    lines = [
-        f"Rule as understood: {result.rule}",
-        f"Over the last {len(result.days)} days it matched {result.hits} of {result.checked} stories.",
-    ]
+    lines = result.heading()
     lines += [f"  {label:<18} {count:>5}  {'#' * min(count, 40)}".rstrip() for label, count in periods]
     if result.samples:
         lines.append("For example:")

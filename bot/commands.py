@@ -48,10 +48,22 @@ class Backtest:
     days: tuple[tuple[date, int], ...]  # hits per day, oldest first, zero days included
     checked: int  # stories looked at
     samples: tuple[tuple[str, str], ...]  # (title, feed name), newest first
+    stored_since: datetime | None = None  # the oldest stored story's fetch: older ones are not kept
 
     @property
     def hits(self) -> int:
         return sum(count for _, count in self.days)
+
+    def heading(self) -> list[str]:
+        """The rule as understood, what it matched, and how far back it could look: not before the
+        oldest story stored (retention.articles deletes older ones)."""
+        lines = [
+            f"Rule as understood: {self.rule}",
+            f"Over the last {len(self.days)} days it matched {self.hits} of {self.checked} stories.",
+        ]
+        if self.stored_since and self.days and self.stored_since.date() > self.days[0][0]:
+            lines.append(f"Stories are stored since {self.stored_since:%d %b %Y}: none older to look at.")
+        return lines
 
 
 async def test_rule(
@@ -72,15 +84,12 @@ async def test_rule(
     first = (now - timedelta(days=days - 1)).date()
     calendar = tuple((first + timedelta(days=i), per_day[first + timedelta(days=i)]) for i in range(days))
     samples = tuple((a.title, a.feed_name) for a in hits[:BACKTEST_SAMPLES])
-    return Backtest(format_rule(tree), calendar, len(stored), samples)
+    return Backtest(format_rule(tree), calendar, len(stored), samples, await store.oldest_article())
 
 
 def describe_backtest(result: Backtest) -> str:
     """The backtest as a short reply: the rule as understood, hits per day, sample titles."""
-    lines = [
-        f"Rule as understood: {result.rule}",
-        f"Over the last {len(result.days)} days it matched {result.hits} of {result.checked} stories.",
-    ]
+    lines = result.heading()
     lines += [f"  {day:%a %d %b}  {count:>4}  {'#' * min(count, 40)}".rstrip() for day, count in result.days]
     if result.samples:
         lines.append("For example:")
@@ -405,7 +414,8 @@ class Commands:
         listed = await self.store.feed_list()
         last_poll, latencies = await self.store.status_figures(datetime.combine(now.date(), time(), UTC))
         waiting = (await self.store.count_outbox()).get("pending", 0)
-        return Reply(describe_status(listed, last_poll, waiting, latencies, now))
+        oldest = await self.store.oldest_article()
+        return Reply(describe_status(listed, last_poll, waiting, latencies, now, oldest))
 
     async def chat_moved(self, channel: str, address: str, new_address: str) -> None:
         """Not a command: the chat app says this chat has a new address from now on."""

@@ -144,6 +144,31 @@ class StoriesSettings(_Section):
     window: Duration = timedelta(hours=48)
 
 
+def parse_kept_for(value: Any) -> Any:
+    """A retention: a duration of at most ten years, or `off` (YAML's off, false or null too): forever."""
+    if value is None or value is False or (isinstance(value, str) and value.strip().lower() == "off"):
+        return None
+    try:
+        return parse_duration(value, longest=timedelta(days=3650))
+    except ValueError as error:
+        raise ValueError(f"{error}, or off (kept forever)") from None
+
+
+KeptFor = Annotated[Duration | None, BeforeValidator(parse_kept_for)]
+
+
+class RetentionSettings(_Section):
+    """How long rows are kept (bot/store/retention.py); `off` keeps them forever."""
+
+    # Stored articles, by when they were fetched, and their story rows once the story has none left.
+    # What each feed has had (its entries' identities) is kept until an entry has left its feed for
+    # this long, so an entry still in a feed never alerts again.
+    articles: KeptFor = timedelta(days=90)
+    # Alerts and notices that are done with (sent, stopped, muted, gone), by when they were last sent or
+    # made, once their story has had no new article for stories.window. Waiting ones are never deleted.
+    outbox: KeptFor = timedelta(days=30)
+
+
 class DeliverySettings(_Section):
     # A claimed alert of a process that died is sent by another (or after a restart) this long after;
     # keep it above the chat apps' send timeouts (30 s), or a slow send may be repeated.
@@ -211,6 +236,7 @@ class Settings(_WithChannels):
 
     summary: SummarySettings = SummarySettings()
     stories: StoriesSettings = StoriesSettings()
+    retention: RetentionSettings = RetentionSettings()
     delivery: DeliverySettings = DeliverySettings()
     polling: PollingSettings = PollingSettings()
     limits: LimitsSettings = LimitsSettings()
@@ -306,6 +332,8 @@ ENVIRONMENT: dict[str, tuple[str, ...]] = {
     "NEWSALERT_LLM_API_KEY": ("summary", "llm", "api_key"),
     "NEWSALERT_LLM_EMBEDDINGS_MODEL": ("summary", "llm", "embeddings_model"),
     "NEWSALERT_STORIES_WINDOW": ("stories", "window"),
+    "NEWSALERT_RETENTION_ARTICLES": ("retention", "articles"),
+    "NEWSALERT_RETENTION_OUTBOX": ("retention", "outbox"),
     "NEWSALERT_LIMITS_RULES_PER_CHAT": ("limits", "rules_per_chat"),
     "NEWSALERT_LIMITS_REGEX_RULES_PER_CHAT": ("limits", "regex_rules_per_chat"),
 }

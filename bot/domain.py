@@ -281,6 +281,8 @@ class FeedUpdate:
     ttl: timedelta | None = None
     skip_hours: frozenset[int] = frozenset()
     pace: Pace | None = None
+    # the identities of the entries read in the feed this poll; None when it was not read (unchanged)
+    seen: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)

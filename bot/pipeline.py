@@ -250,10 +250,10 @@ class Poller:
             result = pushed or await fetcher.fetch(feed.url, feed.etag, feed.last_modified)
             hub = hub_links(result.body, result.links, result.url) if self.find_hubs and not pushed else None
             body_hash = hashlib.sha256(result.body).hexdigest() if result.body is not None else feed.body_hash
-            stories, title = [], ""
+            stories, title, seen = [], "", None
             ttl, hours = feed.ttl, feed.skip_hours  # what the feed said last time, unless it says anew
             if result.body is not None and body_hash != feed.body_hash:  # unchanged bodies are not parsed
-                parsed, only_new, feed_params = await self._parse_new(feed, result)
+                parsed, only_new, feed_params, seen = await self._parse_new(feed, result)
                 if parsed is not None:
                     title, stories = parsed.title, await self._stories(feed, parsed, only_new, feed_params)
                     ttl, hours = parsed.ttl, parsed.skip_hours
@@ -276,7 +276,7 @@ class Poller:
         hints = Hints(fresh_for=result.fresh_for, ttl=ttl, skip_hours=hours, posting_gap=gap)
         at = next_check_at(now, feed.interval, feed_id=feed.id, hints=hints, bounds=self.bounds)
         state = FeedUpdate(
-            result.etag, result.last_modified, body_hash, at, title, result.moved_to, ttl, hours, pace
+            result.etag, result.last_modified, body_hash, at, title, result.moved_to, ttl, hours, pace, seen
         )
         if not stories:  # the caller records these together, one transaction a tick
             return PollReport(feed.id, unrecorded=state, hub=hub)
@@ -292,32 +292,35 @@ class Poller:
 
     async def _parse_new(
         self, feed: Feed, result: FetchResult
-    ) -> tuple[ParsedFeed | None, bool, frozenset[str]]:
+    ) -> tuple[ParsedFeed | None, bool, frozenset[str], tuple[str, ...]]:
         """The feed parsed, or only its new entries when they can be told apart cheaply (most changed
         bodies bring a few new entries, or none: just a new lastBuildDate); None: none new. True when
         only the new entries were parsed (already checked against the store). Then the parameters
-        every link of the feed has (dedupe.feed_parameters), found in all its entries."""
+        every link of the feed has (dedupe.feed_parameters), found in all its entries; and the
+        identities of all its entries (what the feed still has: store/retention.py keeps them)."""
         body = result.body or b""
         # Relative links and permalinks resolve against where the feed was fetched: after a move,
         # the same address as before it (the redirect's target), so identities do not change.
         parse = partial(self.parsers.parse, url=result.url, content_type=result.content_type)
         entries = await asyncio.to_thread(raw_entries, body) if feed.polled else None
         if entries is not None:
-            known = await self.store.known_identities(feed.id, [e.identity for e in entries])
+            seen = tuple(entry.identity for entry in entries)
+            known = await self.store.known_identities(feed.id, seen)
             new = [entry for entry in entries if entry.identity not in known]
             if not new:
-                return None, False, frozenset()
+                return None, False, frozenset(), seen
             if len(new) < len(entries):
                 part = await parse(only_entries(body, entries, new))
                 if {a.identity for a in part.articles} == {entry.identity for entry in new}:
                     log_dropped(display_url(feed), part)
                     links = [a.link for a in part.articles]
-                    return part, True, parameters_in_entries(body, entries, links)  # else read it all
+                    return part, True, parameters_in_entries(body, entries, links), seen  # else read it all
         parsed = await parse(body)
         if not parsed.is_feed:
             raise FetchError("parse", f"not a feed: {parsed.bozo}")
         log_dropped(display_url(feed), parsed)
-        return parsed, False, feed_parameters([a.link for a in parsed.articles])
+        seen = tuple(article.identity for article in parsed.articles)
+        return parsed, False, feed_parameters([a.link for a in parsed.articles]), seen
 
     async def _stories(
         self, feed: Feed, parsed: ParsedFeed, only_new: bool, feed_params: frozenset[str]

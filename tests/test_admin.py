@@ -40,11 +40,13 @@ def test_the_summary_reads_plainly_with_nothing_yet():
         "Last successful poll: never",
         "Alerts waiting to be sent: 0",
         "Publication to delivery today: no alert sent yet today",
+        "Stories stored (what /test sees): none yet",
     ]
 
 
 def test_the_median_is_of_todays_alerts():
-    text = describe_status([], NOW - timedelta(seconds=42), 3, [30.0, 90.0, 4000.0, 150.0], NOW)
+    text = describe_status([], NOW - timedelta(seconds=42), 3, [30.0, 90.0, 4000.0, 150.0], NOW, NOW)
+    assert text.splitlines()[-1] == "Stories stored (what /test sees): since 01 Mar 2026"
     assert "Publication to delivery today: 2m 00s median, over 4 alert(s)" in text
     assert "Last successful poll: 01 Mar 11:59 UTC (42s ago)" in text
     assert "Alerts waiting to be sent: 3" in text

@@ -58,6 +58,25 @@ async def test_backtest_counts_hits_per_day_and_shows_examples(app_with_history,
     assert "  - Ukraine asks again for a Membership Action Plan (World Desk)" in text
 
 
+async def test_a_backtest_says_it_sees_no_further_back_than_the_stories_kept(app_with_history, clock):
+    first = clock.now() - timedelta(days=2)
+    week = await commands.test_rule(app_with_history.store, "Membership Action Plan", now=clock.now())
+    assert week.heading()[2] == f"Stories are stored since {first:%d %b %Y}: none older to look at."
+    days = await commands.test_rule(app_with_history.store, "Membership Action Plan", now=clock.now(), days=2)
+    assert len(days.heading()) == 2, "all it looks at is stored"
+
+    clock.advance(timedelta(days=89))  # retention.articles (90d): the sample feed's first stories go
+    await app_with_history.prune_due()
+    result = await commands.test_rule(
+        app_with_history.store, "Membership Action Plan", now=clock.now(), days=91
+    )
+    assert result.heading() == [
+        'Rule as understood: "Membership Action Plan"',
+        "Over the last 91 days it matched 1 of 1 stories.",
+        f"Stories are stored since {clock.now() - timedelta(days=89):%d %b %Y}: none older to look at.",
+    ]
+
+
 async def test_backtest_window_and_bad_rules(app_with_history, clock):
     recent = await commands.test_rule(
         app_with_history.store, "title:Ukraine -feed:Sport", now=clock.now(), days=1

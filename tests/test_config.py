@@ -227,3 +227,15 @@ def test_a_hostile_config_rule_stops_start_up_naming_it(tmp_path, rule, problem)
         config_subscriptions(settings)
     assert str(caught.value).startswith(f"subscriptions[0].rules[1]: {problem}: ")
     assert str(caught.value).replace("\u25b6", "").endswith(rule), "the rule, marked where it goes wrong"
+
+
+def test_retention_reads_days_or_off_and_names_what_else_it_takes(tmp_path):
+    kept = load_settings(
+        write(tmp_path, "retention:\n  articles: off\n"), {"NEWSALERT_RETENTION_OUTBOX": "7d"}
+    )
+    assert (kept.retention.articles, kept.retention.outbox) == (None, timedelta(days=7))
+    assert load_settings(None, {}).retention.articles == timedelta(days=90)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(None, {"NEWSALERT_RETENTION_ARTICLES": "forever"})
+    assert caught.value.key == "NEWSALERT_RETENTION_ARTICLES"
+    assert "not a duration like 90s, 5m, 2h or 1d, or off (kept forever)" in caught.value.problem

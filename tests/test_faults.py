@@ -624,3 +624,31 @@ async def test_postgresql_restarting_under_load_loses_nothing_and_alerts_nothing
     assert await app.store.count_outbox() == {"sent": FEEDS * 3}
     assert set((await stored(app)).values()) == {3}
     assert app.paused == {}
+
+
+async def test_a_read_only_postgresql_pauses_pruning_with_one_line_and_it_resumes(
+    scratch_postgres, feed_server, make_settings, start_app, clock, caplog
+):
+    app, out = await start_app(settings_on(make_settings, feed_server, scratch_postgres.url, science=False))
+    await app.poll_due()
+    await app.deliver_due()
+    clock.advance(timedelta(days=91))
+    await scratch_postgres.read_only(True)
+    caplog.set_level(logging.INFO, logger="bot")
+    assert await app.prune_due() == {}
+    assert await app.prune_due() == {}, "not tried again before its time"
+    assert said(caplog, " paused:") == [
+        f"pruning paused: cannot write to PostgreSQL at 127.0.0.1:5432: the database "
+        f'"{scratch_postgres.name}" is read-only. Set database_url '
+        "(NEWSALERT_DATABASE_URL) to the primary server, or turn default_transaction_read_only off. "
+        "It resumes by itself once the database works again: next try at 12:01:00 UTC, then at least "
+        "once a minute."
+    ]
+    assert "pruning paused since" in " ".join((await app.health())[1]["problems"])
+
+    await scratch_postgres.read_only(False)
+    at_next_try(app, clock, "prune")
+    assert (await app.prune_due())["articles"] == WORLD.count(b"<item>")
+    assert said(caplog, "resumed") == [
+        "pruning resumed: the database works again (paused since 12:00:00 UTC)"
+    ]

@@ -642,6 +642,7 @@ async def test_status_tells_an_admin_what_fails_the_last_poll_the_queue_and_deli
         "Alerts waiting to be sent: 0",
         f"Publication to delivery today: {_span((clock.now() - PUBLISHED).total_seconds())} median, "
         "over 1 alert(s)",
+        f"Stories stored (what /test sees): since {clock.now():%d %b %Y}",
     ]
     del feed_server.files["/world.xml"]
     clock.advance(timedelta(hours=1))

@@ -27,6 +27,7 @@ from bot.store.feedback import FeedbackRows
 from bot.store.feeds import FeedRows
 from bot.store.problems import uncreatable
 from bot.store.queues import QueueRows
+from bot.store.retention import RetentionRows
 from bot.store.rows import T, hold_lock, lock_key
 from bot.store.rules import RuleRows
 from bot.store.signatures import SignatureRows
@@ -46,6 +47,9 @@ def async_url(database_url: str) -> str:
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
+    # A new file gives the pages pruning frees back to the disk (store/retention.py); this only takes
+    # effect before its first table is made (migration 0012 converts an older file).
+    cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA foreign_keys=ON")
@@ -60,9 +64,20 @@ def _upgrade(connection: Connection) -> None:
     command.upgrade(config, "head")
 
 
-class Store(FeedRows, RuleRows, QueueRows, SignatureRows, AdminRows, EmbeddingRows, PushRows, FeedbackRows):
+class Store(
+    FeedRows,
+    RuleRows,
+    QueueRows,
+    SignatureRows,
+    AdminRows,
+    EmbeddingRows,
+    PushRows,
+    RetentionRows,
+    FeedbackRows,
+):
     """The one way in: opening, migrating and writing here; the queries of each kind of row in
-    feeds.py, rules.py, queues.py, signatures.py, admins.py, stories.py, websub.py and feedback.py."""
+    feeds.py, rules.py, queues.py, signatures.py, admins.py, stories.py, websub.py and feedback.py;
+    retention.py deletes what is no longer kept."""
 
     def __init__(self, engine: AsyncEngine, sync_engine: Engine | None = None):
         self.engine = engine
@@ -160,6 +175,8 @@ class Store(FeedRows, RuleRows, QueueRows, SignatureRows, AdminRows, EmbeddingRo
             self._sync_engine.dispose()
 
     async def upgrade(self) -> None:
-        """Bring the schema to the newest migration; safe to run on every start."""
-        async with self._write() as conn:
+        """Bring the schema to the newest migration; safe to run on every start. Alembic owns the
+        transactions on SQLite (one per migration), so a migration may run a step outside one (VACUUM)."""
+        async with self._one_writer or nullcontext(), self.engine.connect() as conn:
             await conn.run_sync(_upgrade)
+            await conn.commit()

@@ -22,7 +22,16 @@ from bot.domain import (
 from bot.store.queues import dump_matches
 from bot.store.rows import Direct, Rows, hold_lock, one_of
 from bot.store.stories import plan_stories
-from bot.store.tables import admins, articles, feeds, llm_summaries, notices, outbox, subscriptions
+from bot.store.tables import (
+    admins,
+    articles,
+    feeds,
+    llm_summaries,
+    notices,
+    outbox,
+    seen_entries,
+    subscriptions,
+)
 
 TRUSTED = ("config", "operator")  # feeds' sources polled without the SSRF guard: not from a chat
 
@@ -277,9 +286,9 @@ class FeedRows(Rows):
 
 # The busiest statements are built once, and run by SQLite's driver directly (rows.Direct): building or
 # executing one through SQLAlchemy costs more than SQLite takes to run it.
-_KNOWN = Direct(
-    select(articles.c.identity).where(
-        articles.c.feed_id == bindparam("feed"), one_of(articles.c.identity, "identities")
+_KNOWN = Direct(  # what the feed has had: its articles' identities, and those of articles pruned since
+    select(seen_entries.c.identity).where(
+        seen_entries.c.feed_id == bindparam("feed"), one_of(seen_entries.c.identity, "identities")
     )
 )
 
@@ -333,6 +342,9 @@ def _save_poll(
 def _record_successes(conn: Connection, states: Sequence[tuple[int, FeedUpdate]], now: datetime) -> None:
     """One statement for them all (executemany); then the moves, to an address no other feed has."""
     _RECORD_SUCCESS.run_many(conn, [_success_params(feed_id, state, now) for feed_id, state in states])
+    read = [(feed_id, state.seen) for feed_id, state in states if state.seen is not None]
+    _STILL_SEEN.run_many(conn, [{"feed": f, "identities": list(seen), "now": now} for f, seen in read])
+    _ENTRIES_READ.run_many(conn, [{"feed": f, "now": now} for f, _ in read])
     for feed_id, state in states:
         taken = (
             state.moved_to and conn.execute(select(feeds.c.id).where(feeds.c.url == state.moved_to)).first()
@@ -359,6 +371,9 @@ def _insert_stories(
     ]  # fmt: skip
     hold_lock(conn, "stories")  # PostgreSQL: one save at a time joins stories, so replicas make one story
     ids = _INSERT_ARTICLES.returned(conn, rows)
+    _INSERT_SEEN.run_many(
+        conn, [{"feed_id": feed_id, "identity": row["identity"], "last_seen_at": now} for row in rows]
+    )
     plan = plan_stories(conn, feed_id, list(zip(ids, stories, strict=True)), now, decider)
     had = _alerted(conn, set(plan.stories.values()))
     alerts = []
@@ -385,6 +400,15 @@ def _alerted(conn: Connection, story_ids: set[int]) -> set[tuple[int, int]]:
 
 _INSERT_ARTICLES = Direct(insert(articles).returning(articles.c.id, sort_by_parameter_order=True))
 _INSERT_ALERTS = Direct(insert(outbox))
+_INSERT_SEEN = Direct(insert(seen_entries))
+_STILL_SEEN = Direct(  # the entries a read of the feed found: still in it
+    update(seen_entries)
+    .where(seen_entries.c.feed_id == bindparam("feed"), one_of(seen_entries.c.identity, "identities"))
+    .values(last_seen_at=bindparam("now"))
+)
+_ENTRIES_READ = Direct(
+    update(feeds).where(feeds.c.id == bindparam("feed")).values(entries_read_at=bindparam("now"))
+)
 _ALERTED = Direct(
     select(outbox.c.subscription_id, outbox.c.story_id).where(one_of(outbox.c.story_id, "stories"))
 )

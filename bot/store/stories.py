@@ -192,7 +192,7 @@ def _known(
     TEXTS texts are compared."""
     clues = sorted({clue for a in new for clue in _clues(a.key, a.index) if clue})
     found = _CLUE_ROWS.rows(conn, {"clues": clues})
-    floor, feed = _micros(since), new[0].feed
+    floor, feed = micros(since), new[0].feed
     stories = {row[1] for row in found if row[-1] >= floor}  # (clue, story, ..., fetched_at)
     if not stories:
         return [], [], {}
@@ -200,7 +200,7 @@ def _known(
     rows += _clue_rows_of(_NO_TERMS.rows(conn, {"stories": sorted(stories)}))
     earliest: dict[str, int] = {}  # of the new articles having each clue, the earliest published
     for a in new:
-        at = _micros(a.at)
+        at = micros(a.at)
         for clue in (*_clues(a.key, a.index), ""):
             earliest[clue] = min(earliest.get(clue, at), at)
     whole, texts = set(), {}
@@ -325,7 +325,7 @@ def _clue_rows(
     story and text at once."""
     found: dict[tuple[str, int, int], list[_Seen]] = {}
     for a in new:
-        text, seen = _text(a.key, a.vector), (_micros(a.at), -a.id, a.feed)
+        text, seen = _text(a.key, a.vector), (micros(a.at), -a.id, a.feed)
         for clue in _clues(a.key, a.index):
             found.setdefault((clue, plan.stories[a.id], text), []).append(seen)
     had: dict[tuple[str, int, int], list[_Clue]] = {}
@@ -334,7 +334,7 @@ def _clue_rows(
         key = (row.clue, merged.get(row.story, row.story), row.text)
         if key in found:
             had.setdefault(key, []).append(row)
-    updated, inserted, fetched = [], [], _micros(now)
+    updated, inserted, fetched = [], [], micros(now)
     refreshed: dict[tuple[int, int], list[str]] = {}
     for key, kept in found.items():
         rows = had.get(key, ())
@@ -373,7 +373,7 @@ def fill_clues(conn: Connection) -> None:
     found: dict[tuple[str, int, int], list[_Seen]] = {}
     fetched: dict[tuple[str, int, int], int] = {}
     for i, story, feed, published, fetched_at, url, title, terms, index in conn.execute(_STORED):
-        key, at, when = _key(url, title, terms), _micros(_at(published, fetched_at)), _micros(fetched_at)
+        key, at, when = _key(url, title, terms), micros(_at(published, fetched_at)), micros(fetched_at)
         for clue in _clues(key, tuple((index or "").split())):
             k = (clue, story, _text(key))
             found.setdefault(k, []).append((at, -i, feed))
@@ -391,7 +391,7 @@ def fill_clues(conn: Connection) -> None:
         conn.execute(_INSERT_CLUE.statement, rows)
 
 
-def _micros(when: datetime) -> int:
+def micros(when: datetime) -> int:
     """A time as story_clues keeps it: microseconds since 1970 (UTC), compared and stored as they are."""
     return (when - EPOCH) // timedelta(microseconds=1)
 

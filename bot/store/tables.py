@@ -72,6 +72,8 @@ feeds = Table(
     Column("fixed_interval", Boolean, nullable=False, default=False),  # its own, from the config file
     Column("pace_since", UTCDateTime),  # Pace, while polling adapts to it
     Column("pace_recent", Text),  # its entry dates of the last week, comma-separated Unix seconds
+    # when its entries were last read (a changed body parsed): seen_entries read then have this last_seen_at
+    Column("entries_read_at", UTCDateTime),
 )
 Index("ix_feeds_due", feeds.c.active, feeds.c.next_check_at)
 
@@ -104,6 +106,19 @@ articles = Table(
 Index("ix_articles_feed_identity", articles.c.feed_id, articles.c.identity, unique=True)
 Index("ix_articles_fetched", articles.c.fetched_at)
 Index("ix_articles_story_feed", articles.c.story_id, articles.c.feed_id)
+
+# What each feed has had: an entry whose identity is here is not new, even after its article was pruned.
+# last_seen_at: the last read of the feed that had it; kept until the entry has left the feed for
+# retention.articles (store/retention.py). Articles stored before 0012 are here as of their fetch.
+seen_entries = Table(
+    "seen_entries",
+    metadata,
+    Column("feed_id", Integer, ForeignKey("feeds.id", ondelete="CASCADE"), primary_key=True),
+    Column("identity", Text, primary_key=True),  # Article.identity
+    Column("last_seen_at", UTCDateTime, nullable=False),
+    sqlite_with_rowid=False,  # the key is the row: no second copy of each identity in an index
+)
+Index("ix_seen_entries_last_seen", seen_entries.c.last_seen_at)
 
 # What the stories a poll's articles may join are found by (store/stories.py): for each clue (a link, a
 # headline, an index term; "" for an article without index terms), story, and text (a hash of its
@@ -246,6 +261,7 @@ outbox = Table(
 )
 Index("ix_outbox_due", outbox.c.status, outbox.c.next_attempt_at)
 Index("ix_outbox_story", outbox.c.story_id)  # a story's alerts: to edit, to show a new face, to merge
+Index("ix_outbox_article", outbox.c.article_id)  # an article an alert shows is kept (store/retention.py)
 
 notices = Table(  # sentences about the service: a feed failing for a day, a feed gone
     "notices",

@@ -1,14 +1,14 @@
 """websub subscriptions: a feed's hub, its lease, and the secret its pushes are signed with
 
-Revision ID: 0013_websub
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0013_websub"
-down_revision = "0011"
+revision = "0013"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 

@@ -1,14 +1,14 @@
 """feedback: the stories and sources a chat muted from an alert's buttons, and the rules it narrowed
 
 Revision ID: 0014_feedback
-Revises: 0013_websub
+Revises: 0013
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0014_feedback"
-down_revision = "0013_websub"  # re-chained after 0013_websub when main was merged in
+down_revision = "0013"  # re-chained after 0013 (websub) when main was merged in
 branch_labels = None
 depends_on = None
 
