@@ -1,5 +1,6 @@
-"""What every chat shares, once: the actions an alert offers, the button protocol, the refusal text,
-and the runner for slow commands. A chat adapter (bot/channels/) only formats these and calls its API.
+"""What every chat shares, once: the actions an alert offers (docs/commands.md, "The buttons under an
+alert"), the button protocol, the refusal text, and the runner for slow commands. A chat adapter
+(bot/channels/) only formats these and calls its API.
 """
 
 from __future__ import annotations
@@ -9,19 +10,29 @@ from collections.abc import Coroutine, Sequence
 from typing import Any
 
 from bot.commands import Button, split_command
-from bot.domain import Match
+from bot.domain import Alert, Match
 
 SORRY = "Sorry, something went wrong on my side; it has been logged. Please try again later."
 ACTION_ROWS = 3  # rules with buttons under one alert
 
 
-def alert_actions(shown: Sequence[Match], mute: str = "Mute this rule") -> tuple[tuple[Button, ...], ...]:
-    """The buttons under an alert: pause or delete each rule shown (the first three). With one rule,
-    `mute` and "Unwatch"; with more, each button names its rule."""
+def alert_actions(alert: Alert, shown: Sequence[Match]) -> tuple[tuple[Button, ...], ...]:
+    """The buttons under an alert. A stored alert's act on what it shows: mute its story, mute its source
+    for a day, narrow a rule that matched ("Not about this"), and pause its rule (with several rules,
+    "Rules" lists them). An alert of no stored article (none is sent so) pauses or deletes each rule."""
+    if alert.article_id is not None:
+        article = alert.article_id
+        one = len(shown) == 1
+        rule = Button("Pause rule", f"pause {shown[0].rule_id}") if one else Button("Rules", "rules")
+        return (
+            (Button("Mute story", f"mutestory {article}"),
+             Button("Mute source 24 h", f"mutesource {article}")),
+            (Button("Not about this", f"notabout {article}"), rule),
+        )  # fmt: skip
     one = len(shown) == 1
     return tuple(
         (
-            Button(mute if one else f"Mute rule {m.rule_id}", f"pause {m.rule_id}"),
+            Button("Mute this rule" if one else f"Mute rule {m.rule_id}", f"pause {m.rule_id}"),
             Button("Unwatch" if one else f"Unwatch {m.rule_id}", f"unwatch {m.rule_id}"),
         )
         for m in shown[:ACTION_ROWS]

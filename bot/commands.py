@@ -27,12 +27,14 @@ from bot.admin import (
     new_claim_code,
 )
 from bot.config import LimitsSettings, parse_duration
-from bot.domain import Clock, Subscription, WatchRule
+from bot.domain import AlertedStory, Clock, Subscription, WatchRule
 from bot.errors import FetchError, OpmlError, QueryError
 from bot.opml import parse_opml
+from bot.rules.exclusion import exclusion_words, with_exclusion
 from bot.rules.index import Document, RuleIndex, leaves
 from bot.rules.query import Node, Regex, format_rule, parse_rule
-from bot.rules.text import DEFAULT_LANGUAGE
+from bot.rules.text import DEFAULT_LANGUAGE, keys
+from bot.rules.text import words as words_in
 from bot.store import Store
 from bot.store.why import Seen
 from bot.why import explain, lookup, unseen
@@ -184,11 +186,19 @@ COMMANDS = (
 CLAIM = Command("claim", "CODE", "become the bot's admin with the code it logged at start")
 _ADMIN_ONLY = {"status": "see its health", "export": "export its feeds"}  # default: "change its feeds"
 _BY_NAME = {command.name: command for command in (*COMMANDS, CLAIM)}
-_HIDDEN = {"pause": "unwatch", "resume": "unwatch"}  # button actions, with the rights of this command
+# button actions, each with the rights of this command (the alert's buttons: docs/commands.md)
+_HIDDEN = {
+    "pause": "unwatch", "resume": "unwatch", "mutestory": "mute", "mutesource": "mute", "unmute": "mute",
+    "notabout": "watch", "exclude": "watch", "revert": "watch",
+}  # fmt: skip
 ALIASES = {"list": "rules"}  # Slack's word for it
 MAX_LISTED = 50  # rules or feeds shown in one reply
 MAX_MUTE = timedelta(days=365)
 MAX_BUTTONS = 20  # rules with buttons in one /rules reply
+SOURCE_MUTE = timedelta(hours=24)  # "Mute source 24 h"
+MAX_NARROWED = 3  # rules "Not about this" offers to narrow, with up to 3 words each
+LEAD_CHARS = 1000  # of a story's text, whose words "Not about this" weighs
+MAX_ACTION = 60  # bytes a button's action may take (Telegram carries 64, "rules>" included)
 
 
 def _number(argument: str) -> int | None:
@@ -290,6 +300,12 @@ def _parsed(query: str, language: str) -> Node | None:
         return parse_rule(query, language)
     except QueryError:
         return None
+
+
+def _short(text: str, size: int = 60) -> str:
+    """Text as a line of a reply names it: one line, at most `size` characters."""
+    text = " ".join(text.split())
+    return text if len(text) <= size else text[: size - 1].rstrip() + "\u2026"
 
 
 def split_command(line: str) -> tuple[str, str]:
@@ -495,14 +511,11 @@ class Commands:
         argument = argument.removeprefix("!").strip()
         if not argument:
             return self._usage(chat, "watch", "Membership Action Plan")
-        try:
-            tree = parse_rule(argument, self.language)
-        except QueryError as error:
-            return _refused(error, argument)
         before = await self.store.subscription(chat.channel, chat.address)
         rules = await self.store.chat_rules(before.id) if before else []
-        if refusal := over_limit(rules, argument, tree, self.limits, self.language, chat.prefix):
-            return Reply(refusal)
+        tree = self._checked(chat, argument, rules)
+        if isinstance(tree, Reply):
+            return tree
         subscription = await self.store.subscribe(chat.channel, chat.address, chat.name, self.clock.now())
         rule_id, new = await self.store.add_rule(subscription.id, argument, self.clock.now(), urgent)
         understood = format_rule(tree)
@@ -514,6 +527,17 @@ class Commands:
             + again,
             ((Button("Undo", f"unwatch {rule_id}"),),),
         )
+
+    def _checked(self, chat: Chat, rule: str, rules: Sequence[WatchRule]) -> Node | Reply:
+        """A new rule's tree, or why this chat (with these other rules) may not have it: what /watch and
+        "Not about this" both check."""
+        try:
+            tree = parse_rule(rule, self.language)
+        except QueryError as error:
+            return _refused(error, rule)
+        if refusal := over_limit(rules, rule, tree, self.limits, self.language, chat.prefix):
+            return Reply(refusal)
+        return tree
 
     async def _unwatch(self, chat: Chat, argument: str) -> Reply:
         rule_id = _number(argument)
@@ -579,7 +603,16 @@ class Commands:
             )
             for r in rules[:MAX_BUTTONS]
         )
-        return Reply("\n".join(lines), buttons, refresh="rules")
+        assert subscription
+        undo = []  # what the alerts' buttons did, to undo
+        for mute in await self.store.mutes(subscription.id, self.clock.now()):
+            what = f"source {mute.what} until {mute.until:%a %d %b %H:%M} UTC" if mute.until else "story"
+            lines.append(f"Muted {what}" + ("" if mute.until else f": {_short(mute.what)}"))
+            undo.append(Button(f"Unmute {_short(mute.what, 30)}", f"unmute {mute.id}"))
+        for edit in await self.store.rule_edits(subscription.id):
+            lines.append(f"Rule {edit.rule_id} was: {edit.before}")
+            undo.append(Button(f"Undo rule {edit.rule_id}", f"revert {edit.id}"))
+        return Reply("\n".join(lines), buttons + tuple((b,) for b in undo), refresh="rules")
 
     async def _test(self, chat: Chat, argument: str) -> Reply:
         if not argument:
@@ -692,3 +725,129 @@ class Commands:
         return Reply(
             f"Unsubscribed: nothing more will be sent here. Your rules are kept; {chat.prefix}start resumes."
         )
+
+    # the buttons under an alert (bot.chat.alert_actions): each names the article the alert shows
+
+    async def _alerted(self, chat: Chat, argument: str) -> tuple[Subscription, AlertedStory] | Reply:
+        """The chat's subscription and the story of the article named, when this chat was alerted to it."""
+        article_id = _number(argument)
+        subscription = await self.store.subscription(chat.channel, chat.address)
+        story = (
+            await self.store.alerted_story(subscription.id, article_id)
+            if subscription and article_id is not None
+            else None
+        )
+        if not subscription or not story:
+            return Reply(f"This chat had no alert of story {argument}; nothing changed.")
+        return subscription, story
+
+    async def _mutestory(self, chat: Chat, argument: str) -> Reply:
+        found = await self._alerted(chat, argument)
+        if isinstance(found, Reply):
+            return found
+        subscription, story = found
+        mute_id = await self.store.mute_story(subscription.id, story, self.clock.now())
+        return Reply(
+            f"Muted the story \u201c{_short(story.title)}\u201d: no more alerts of it here, not even when "
+            f"other outlets report it. {chat.prefix}rules lists what is muted.",
+            ((Button("Undo", f"unmute {mute_id}"),),),
+        )
+
+    async def _mutesource(self, chat: Chat, argument: str) -> Reply:
+        found = await self._alerted(chat, argument)
+        if isinstance(found, Reply):
+            return found
+        subscription, story = found
+        until = self.clock.now() + SOURCE_MUTE
+        mute_id = await self.store.mute_source(subscription.id, story, until, self.clock.now())
+        return Reply(
+            f"No alerts from {_short(story.feed_name)} here until {until:%a %d %b %H:%M} UTC (it is still "
+            f"read for the others). {chat.prefix}rules lists what is muted.",
+            ((Button("Undo", f"unmute {mute_id}"),),),
+        )
+
+    async def _unmute(self, chat: Chat, argument: str) -> Reply:
+        mute_id = _number(argument)
+        subscription = await self.store.subscription(chat.channel, chat.address)
+        if mute_id is None or not subscription or not await self.store.unmute(subscription.id, mute_id):
+            return Reply(
+                f"Nothing to undo: that mute has ended already. {chat.prefix}rules lists the others."
+            )
+        return Reply("Unmuted: its new alerts come here again (those it held back meanwhile do not).")
+
+    async def _notabout(self, chat: Chat, argument: str) -> Reply:
+        """Words of the story that would keep each of the chat's rules that matched it off it, offered as
+        the rule they would make; a press on one makes it (exclude)."""
+        found = await self._alerted(chat, argument)
+        if isinstance(found, Reply):
+            return found
+        subscription, story = found
+        rules = {rule.id: rule for rule in await self.store.chat_rules(subscription.id)}
+        matched = [rules[m.rule_id] for m in story.matches if m.rule_id in rules]
+        own = [rule for rule in matched if rule.source == "chat"][:MAX_NARROWED]
+        if not own:
+            why = (
+                "its rules come from the config file, which only the bot's operator changes"
+                if matched
+                else "the rules that matched it are gone"
+            )
+            return Reply(f"I cannot narrow a rule for this story: {why}. Mute the story instead.")
+        head = f"{story.title}\n{story.body[:LEAD_CHARS]}"  # the words exclusion_words looks at, and more
+        counts = await self.store.term_counts_of(keys(head, self.language))
+        lines, buttons = [], []
+        for rule in own:
+            for word in exclusion_words(story.title, story.body, rule.query, counts, self.language):
+                action = f"exclude {rule.id} {word}"
+                if len(action.encode()) <= MAX_ACTION:
+                    narrowed = with_exclusion(rule.query, word, self.language)
+                    lines.append(f"Rule {rule.id} becomes: {narrowed}")
+                    buttons.append((Button(_short(narrowed, 70), action),))
+        if not buttons:
+            return Reply("I found no word of this story that would tell it apart. Mute the story instead.")
+        head = "Not about this? Choose a word to exclude, and the rule becomes:"
+        return Reply("\n".join([head, *lines]), tuple(buttons))
+
+    async def _exclude(self, chat: Chat, argument: str) -> Reply:
+        """RULE_ID WORD: the rule with the word excluded, checked as /watch checks a rule; undoable."""
+        number, _, word = argument.partition(" ")
+        rule_id, word = _number(number), word.strip()
+        subscription = await self.store.subscription(chat.channel, chat.address)
+        rules = await self.store.chat_rules(subscription.id) if subscription else []
+        rule = next((r for r in rules if r.id == rule_id), None)
+        if not subscription or not rule:
+            return Reply(f"This chat has no rule {number}. {chat.prefix}rules lists them.")
+        if [m.group() for m in words_in(word)] != [word]:
+            return Reply(f"Say one word to exclude from rule {rule.id}, for example Kiev.")
+        if rule.source != "chat":
+            return Reply(f"Rule {rule.id} comes from the config file; only the bot's operator changes it.")
+        try:
+            narrowed = with_exclusion(rule.query, word, self.language)
+        except QueryError as error:
+            return _refused(error, word)
+        tree = self._checked(chat, narrowed, [r for r in rules if r.id != rule.id])
+        if isinstance(tree, Reply):
+            return tree
+        done = await self.store.replace_rule(subscription.id, rule.id, narrowed, self.clock.now())
+        if done is None:
+            return Reply(f"This chat has that rule already: {narrowed}. {chat.prefix}rules lists them.")
+        new_id, edit_id = done
+        return Reply(
+            f"Rule {rule.id} is now rule {new_id}: {format_rule(tree)}\n"
+            f"Stories with \u201c{word}\u201d no longer alert here from it.",
+            ((Button("Undo", f"revert {edit_id}"),),),
+        )
+
+    async def _revert(self, chat: Chat, argument: str) -> Reply:
+        edit_id = _number(argument)
+        subscription = await self.store.subscription(chat.channel, chat.address)
+        restored = (
+            await self.store.revert_rule(subscription.id, edit_id, self.clock.now())
+            if subscription and edit_id is not None
+            else None
+        )
+        if restored is None:
+            return Reply(
+                f"Nothing to undo: that rule was changed or deleted since. {chat.prefix}rules lists them."
+            )
+        rule = next(r for r in await self.store.chat_rules(subscription.id) if r.id == restored)
+        return Reply(f"Rule {restored} is back as it was: {rule.query}")

@@ -133,6 +133,7 @@ class Alert:
     also_in: tuple[str, ...] = ()  # other outlets that carried the same story
     # the outbox row it is sent from, the same on every try (a webhook's id); None: not from the outbox
     outbox_id: int | None = None
+    article_id: int | None = None  # the stored article it shows: what its buttons act on (None: not stored)
 
 
 def alert_record(alert: Alert) -> dict[str, Any]:
@@ -150,6 +151,39 @@ def alert_record(alert: Alert) -> dict[str, Any]:
         ],
         "also_in": list(alert.also_in),
     }
+
+
+@dataclass(frozen=True)
+class AlertedStory:
+    """A story a chat was alerted to, as an alert's buttons act on it: the article the alert shows, and
+    the chat's rules that matched."""
+
+    article_id: int
+    story_id: int
+    feed_id: int
+    feed_name: str
+    title: str
+    body: str
+    matches: tuple[Match, ...]
+
+
+@dataclass(frozen=True)
+class Mute:
+    """A story or a source a chat muted from an alert, as /rules lists it to undo."""
+
+    id: int
+    what: str  # the story's title, or the source's name
+    until: datetime | None = None  # a source's mute ends then; None: a story's
+
+
+@dataclass(frozen=True)
+class RuleEdit:
+    """A rule narrowed from an alert ("Not about this"): the rule now, and the one it replaced."""
+
+    id: int
+    rule_id: int
+    query: str
+    before: str
 
 
 @dataclass(frozen=True)

@@ -222,7 +222,7 @@ async def test_alert_buttons_mute_the_rule_for_the_channel(workspace, slack, fee
     await app.poll_due()
     await user.types("watch NATO-Russia Council")
     await publish_new_story(app, feed_server, clock)
-    await user.presses(slack.posted[0], "Mute rule")
+    await user.presses(slack.posted[0], "Pause rule")
     answer = slack.responses[-1]
     assert answer["text"].startswith("Paused rule 1") and answer["replace_original"] is False
     assert answer["response_type"] == "ephemeral"

@@ -138,14 +138,14 @@ async def test_a_matching_story_arrives_once_as_clean_html(bot, telegram, feed_s
     assert "<b>Membership Action Plan</b>" in alert["html"], "the matched words are bold"
     assert "Rule 1: Membership Action Plan" in alert["text"]
     labels = [b["text"] for row in alert["reply_markup"]["inline_keyboard"] for b in row]
-    assert labels == ["Mute this rule", "Unwatch"]
+    assert labels == ["Mute story", "Mute source 24 h", "Not about this", "Pause rule"]
 
     clock.advance(NEXT_POLL)
     await app.poll_due()
     await app.deliver_due()
     assert len(telegram.sent) == before + 1, "one alert per story"
 
-    await press(app, telegram, alert, "Mute this rule")
+    await press(app, telegram, alert, "Pause rule")
     assert telegram.last()["text"].startswith("Paused rule 1")
 
 
@@ -214,7 +214,10 @@ async def test_server_errors_are_retried_and_refused_html_goes_out_as_plain_text
     assert alert["text"].startswith(
         "Ukraine asks again for a Membership Action Plan: 5 < 6 & rising\nWorld Desk"
     )
-    assert [b["text"] for b in alert["reply_markup"]["inline_keyboard"][0]] == ["Mute this rule", "Unwatch"]
+    assert [b["text"] for b in alert["reply_markup"]["inline_keyboard"][0]] == [
+        "Mute story",
+        "Mute source 24 h",
+    ]
     assert await app.store.count_outbox() == {"sent": 1}
 
 

@@ -206,7 +206,7 @@ def render_blocks(alert: Alert) -> tuple[str, list[dict[str, Any]]]:
         blocks.append({"type": "context", "elements": [{"type": "plain_text", "text": more}]})
     from bot.chat import alert_actions  # the chat layer loads the store: not for settings alone
 
-    blocks += _actions(alert_actions(shown, mute="Mute rule"))
+    blocks += _actions(alert_actions(alert, shown))
     return escape(clip(f"{title} ({alert.feed_name})", 300)), blocks
 
 

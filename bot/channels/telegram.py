@@ -206,7 +206,7 @@ def render_alert(alert: Alert) -> tuple[str, Keyboard]:
     text = head + (f"\n\n{summary}" if summary else "") + tail
     from bot.chat import alert_actions  # the chat layer loads the store: not for settings alone
 
-    return text, alert_actions(shown)
+    return text, alert_actions(alert, shown)
 
 
 def render_digest(alerts: list[Alert], heading: str | None = None) -> list[str]:

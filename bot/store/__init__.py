@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from bot.errors import StoreError
 from bot.store.admins import AdminRows
+from bot.store.feedback import FeedbackRows
 from bot.store.feeds import FeedRows
 from bot.store.problems import uncreatable
 from bot.store.queues import QueueRows
@@ -65,11 +66,20 @@ def _upgrade(connection: Connection) -> None:
 
 
 class Store(
-    FeedRows, RuleRows, QueueRows, SignatureRows, AdminRows, EmbeddingRows, PushRows, RetentionRows, WhyRows
+    FeedRows,
+    RuleRows,
+    QueueRows,
+    SignatureRows,
+    AdminRows,
+    EmbeddingRows,
+    PushRows,
+    RetentionRows,
+    WhyRows,
+    FeedbackRows,
 ):
     """The one way in: opening, migrating and writing here; the queries of each kind of row in
-    feeds.py, rules.py, queues.py, signatures.py, admins.py, stories.py and websub.py; retention.py
-    deletes what is no longer kept; why.py reads for /why."""
+    feeds.py, rules.py, queues.py, signatures.py, admins.py, stories.py, websub.py and feedback.py;
+    retention.py deletes what is no longer kept; why.py reads for /why."""
 
     def __init__(self, engine: AsyncEngine, sync_engine: Engine | None = None):
         self.engine = engine

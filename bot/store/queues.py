@@ -7,7 +7,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import exists, func, or_, select, tuple_, update
 
 from bot.domain import (
     Alert,
@@ -18,7 +18,7 @@ from bot.domain import (
 )
 from bot.store.rows import Rows
 from bot.store.rules import subscription_from_row
-from bot.store.tables import articles, feeds, notices, outbox, subscriptions
+from bot.store.tables import articles, feeds, mutes, notices, outbox, subscriptions
 
 _QUEUES = {"outbox": outbox, "notices": notices}
 
@@ -39,12 +39,20 @@ class QueueRows(Rows):
         return await self._deliveries(rows)
 
     async def drop_muted(self, now: datetime) -> None:
-        """Alerts waiting for a muted chat are dropped (status "muted"): /mute means not now, not later."""
+        """Alerts waiting for a muted chat, of a story it muted or from a source it muted are dropped
+        (status "muted"): a mute means not now, not later."""
         muted = select(subscriptions.c.id).where(subscriptions.c.muted_until > now)
+        muting = select(mutes.c.subscription_id)  # the alerts' mutes are looked at for these chats only
         async with self._write() as conn:
             await conn.execute(
                 update(outbox)
-                .where(outbox.c.status == "pending", outbox.c.subscription_id.in_(muted))
+                .where(
+                    outbox.c.status == "pending",
+                    or_(
+                        outbox.c.subscription_id.in_(muted),
+                        outbox.c.subscription_id.in_(muting) & or_(_muted_story(), _muted_source(now)),
+                    ),
+                )
                 .values(status="muted")
             )
 
@@ -199,11 +207,35 @@ def _delivery(row: Any, outlets: list[str]) -> Delivery:
         matches=load_matches(row[outbox.c.matches]),
         also_in=tuple(name for name in outlets if name != row["feed_name"]),
         outbox_id=row[outbox.c.id],
+        article_id=row[outbox.c.article_id],
     )
     return Delivery(
         row[outbox.c.id], row[outbox.c.attempts], subscription, alert, row[outbox.c.message_id],
         row[outbox.c.urgent], row[outbox.c.created_at],
     )  # fmt: skip
+
+
+def _muted_story() -> Any:
+    """The chat muted this alert's story: the story that the article it muted is in now."""
+    muted = (
+        select(mutes.c.subscription_id, articles.c.story_id).join(articles).where(mutes.c.feed_id.is_(None))
+    )
+    return tuple_(outbox.c.subscription_id, outbox.c.story_id).in_(muted)
+
+
+def _muted_source(now: datetime) -> Any:
+    """The chat muted, until later than now, the source of the article this alert shows."""
+    feed = (
+        select(articles.c.feed_id)
+        .where(articles.c.id == outbox.c.article_id)
+        .correlate(outbox)
+        .scalar_subquery()
+    )
+    return exists(
+        select(mutes.c.id).where(
+            mutes.c.subscription_id == outbox.c.subscription_id, mutes.c.until > now, mutes.c.feed_id == feed
+        )
+    )
 
 
 def dump_matches(matches: Sequence[Match]) -> str:

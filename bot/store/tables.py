@@ -202,6 +202,32 @@ rules = Table(
 )
 
 
+# What a chat said about its alerts (the buttons under an alert): a story muted (feed_id NULL: the story of
+# article_id, whichever story that article is in now), or a source muted until a time (feed_id set).
+mutes = Table(
+    "mutes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("subscription_id", Integer, ForeignKey("subscriptions.id", ondelete="CASCADE"), nullable=False),
+    Column("article_id", Integer, ForeignKey("articles.id", ondelete="CASCADE"), nullable=False),
+    Column("feed_id", Integer, ForeignKey("feeds.id", ondelete="CASCADE")),
+    Column("until", UTCDateTime),  # a source's mute ends then; a story's never does
+    Column("created_at", UTCDateTime, nullable=False),
+)
+Index("ix_mutes_subscription_id", mutes.c.subscription_id)
+
+rule_edits = Table(  # "Not about this": a rule replaced by itself with one more exclusion, undoable
+    "rule_edits",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("subscription_id", Integer, ForeignKey("subscriptions.id", ondelete="CASCADE"), nullable=False),
+    Column("rule_id", Integer, ForeignKey("rules.id", ondelete="CASCADE"), nullable=False),  # the new rule
+    Column("before", Text, nullable=False),  # the rule it replaced, as typed
+    Column("created_at", UTCDateTime, nullable=False),
+)
+Index("ix_rule_edits_subscription_id", rule_edits.c.subscription_id)
+
+
 def _delivery_columns() -> list[Column]:
     """What every queue of messages to chats keeps: who, state, tries, lease, outcome."""
     return [
