@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.app import App
 from bot.config import Settings, load_settings
-from bot.store import async_url
+from bot.store import Store, async_url
 from tests.fakes.clock import FakeClock
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.telegram_api import FakeTelegram
@@ -129,3 +129,12 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         pytest.skip("NEWSALERT_TEST_POSTGRES_URL is not set (.ci/run sets it when PostgreSQL answers)")
     await empty_postgres(POSTGRES)
     return POSTGRES
+
+
+@pytest.fixture
+async def store(database_url: str) -> AsyncIterator[Store]:
+    """A migrated store on each database (database_url), closed afterwards."""
+    store = Store.open(database_url)
+    await store.upgrade()
+    yield store
+    await store.close()

@@ -12,7 +12,6 @@ import pytest
 from bot.domain import Feed, FeedUpdate, PushSubscription
 from bot.errors import ConfigError
 from bot.feeds.websub import LEASE, RETRY_HUB, SILENT_AFTER, VERIFY_WAIT, HubLinks, fallen_back, verified
-from bot.store import Store
 from bot.web import build_web_app, start_web
 from tests.fakes.websub_hub import FakeHub
 
@@ -60,14 +59,6 @@ async def bot(feed_server, hub, make_settings, start_app):
     hub.reaches = f"http://127.0.0.1:{port}"
     yield app, out
     await runner.cleanup()
-
-
-@pytest.fixture
-async def store(database_url):
-    store = Store.open(database_url)
-    await store.upgrade()
-    yield store
-    await store.close()
 
 
 async def subscription(app):

@@ -44,14 +44,6 @@ subscriptions:
 """
 
 
-@pytest.fixture
-async def store(database_url):
-    store = Store.open(database_url)
-    await store.upgrade()
-    yield store
-    await store.close()
-
-
 async def count(store: Store, table, *where) -> int:
     async with store.engine.connect() as conn:
         return (await conn.execute(select(func.count()).select_from(table).where(*where))).scalar()

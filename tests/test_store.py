@@ -19,14 +19,6 @@ NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 STORIES = Stories()
 
 
-@pytest.fixture
-async def store(database_url):
-    store = Store.open(database_url)
-    await store.upgrade()
-    yield store
-    await store.close()
-
-
 async def test_migrations_produce_exactly_the_declared_schema(store, tmp_path, database_url):
     if database_url.startswith("sqlite"):
         assert (tmp_path / "data" / "store.db").exists(), "the data directory is created"

@@ -30,14 +30,6 @@ DECIDER = Stories()
 EMBEDDED = Stories(embeddings_bar=0.77)
 
 
-@pytest.fixture
-async def store(database_url):
-    store = Store.open(database_url)
-    await store.upgrade()
-    yield store
-    await store.close()
-
-
 async def feeds(store: Store, count: int) -> None:
     every = [Feed(0, f"file:///feed{n}.xml", f"Feed {n}", timedelta(minutes=5), None) for n in range(count)]
     await store.sync_config_feeds(every, START)

@@ -14,16 +14,13 @@ import html
 import itertools
 import logging
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote, urlsplit
 
-from bot.channels.base import Address, Parts, Spec, clip, nested
+from bot.channels.base import Address, Parts, SendOnly, Spec, clip, nested
 from bot.domain import Alert, Quote, Receipt
 from bot.errors import PermanentDeliveryError, TransientDeliveryError
 from bot.pacing import Rate
-
-if TYPE_CHECKING:
-    from aiohttp import web
 
 MASK = "****"
 EMAIL = ("mailto", "mailtos")  # HTML for these; Markdown for every other service
@@ -179,13 +176,10 @@ def render_digest(alerts: list[Alert], email: bool, limit: int) -> list[str]:
     return [*messages, current]
 
 
-class AppriseChannel:
+class AppriseChannel(SendOnly):
     """Send-only: each address an Apprise URL, each message one notification through Apprise."""
 
     name = "apprise"
-    exclusive_listen = False
-    one_sender = False
-    overall = None  # each service paces its own addresses (per_chat)
 
     def __init__(self) -> None:
         self._ids = itertools.count(1)
@@ -250,18 +244,6 @@ class AppriseChannel:
         return  # nothing to check without sending: each address was read when the config was loaded
 
     async def close(self) -> None:
-        return
-
-    def admin_addresses(self) -> list[str]:
-        return []
-
-    def problem(self) -> str | None:
-        return None  # one service failing is that address's retries, not the whole channel's
-
-    def routes(self) -> list[web.RouteDef]:
-        return []
-
-    async def listen(self, stop: asyncio.Event) -> None:
         return
 
 

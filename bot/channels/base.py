@@ -133,6 +133,28 @@ class Spec:
     secret: Callable[[str | None], None] | None = None
 
 
+class SendOnly:
+    """What a channel nobody types commands into has in common (the console, Apprise, webhooks): no
+    listening, no routes, no admins, nothing that stops the whole channel; its addresses each keep
+    their own pace, and any process may send."""
+
+    exclusive_listen = False
+    one_sender = False
+    overall: Rate | None = None
+
+    def admin_addresses(self) -> list[str]:
+        return []
+
+    def problem(self) -> str | None:
+        return None  # one address failing is that address's retries, not the whole channel's
+
+    def routes(self) -> list[web.RouteDef]:
+        return []
+
+    async def listen(self, stop: asyncio.Event) -> None:
+        return
+
+
 class Channel(Protocol):
     """Renders and sends one alert. No retries, no bookkeeping: delivery.py does those.
 

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
-from typing import TYPE_CHECKING, TextIO
+from typing import TextIO
 
 from rich.console import Console
 from rich.text import Text
 
-from bot.channels.base import Parts, Spec, nested
+from bot.channels.base import Parts, SendOnly, Spec, nested
 from bot.domain import Alert, Quote, Receipt
 from bot.pacing import Rate
-
-if TYPE_CHECKING:  # the web server is not needed to print (`newsalert check` starts faster)
-    from aiohttp import web
 
 MARK = "**"  # matched words stay visible where there is no colour (pipes, docker logs)
 
@@ -50,11 +46,8 @@ def render_console(alert: Alert) -> Text:
     return text
 
 
-class ConsoleChannel:
+class ConsoleChannel(SendOnly):
     name = "console"
-    exclusive_listen = False
-    one_sender = False
-    overall = None
 
     def __init__(self, stream: TextIO | None = None):
         self.console = Console(file=stream, highlight=False, soft_wrap=True, emoji=False)
@@ -93,15 +86,6 @@ class ConsoleChannel:
 
     def admin_addresses(self) -> list[str]:
         return ["stdout"]
-
-    def problem(self) -> str | None:
-        return None
-
-    def routes(self) -> list[web.RouteDef]:
-        return []
-
-    async def listen(self, stop: asyncio.Event) -> None:
-        return
 
 
 def build(_settings: None, parts: Parts) -> ConsoleChannel:

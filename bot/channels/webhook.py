@@ -11,7 +11,6 @@ receiver on the operator's own network is what a webhook is for), so no SSRF gua
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import hashlib
@@ -24,14 +23,13 @@ from urllib.parse import unquote, urlsplit
 
 from pydantic import Field
 
-from bot.channels.base import Address, Parts, Section, Spec
+from bot.channels.base import Address, Parts, Section, SendOnly, Spec
 from bot.domain import Alert, Clock, Receipt, alert_record
 from bot.errors import PermanentDeliveryError, TransientDeliveryError
 from bot.pacing import Rate
 
 if TYPE_CHECKING:
     import aiohttp
-    from aiohttp import web
 
 PREFIX = "whsec_"
 SHORTEST, LONGEST = 24, 64  # bytes of a secret: Standard Webhooks' 192 to 512 bits
@@ -134,11 +132,8 @@ def alert_id(key: bytes, alert: Alert) -> str:
 # --- the adapter -------------------------------------------------------------------------------
 
 
-class WebhookChannel:
+class WebhookChannel(SendOnly):
     name = "webhook"
-    exclusive_listen = False
-    one_sender = False
-    overall = None  # each receiver has its own pace (per_chat)
 
     def __init__(self, settings: WebhookSettings, secrets: Mapping[str, str], clock: Clock):
         self.settings = settings
@@ -187,18 +182,6 @@ class WebhookChannel:
         sent = webhook_id(self._key(address), "notice", text)
         await self._post(address, sent, payload("notice", {"text": text}, self.clock.now()))
         return Receipt(sent)
-
-    def admin_addresses(self) -> list[str]:
-        return []
-
-    def problem(self) -> str | None:
-        return None
-
-    def routes(self) -> list[web.RouteDef]:
-        return []
-
-    async def listen(self, stop: asyncio.Event) -> None:
-        return
 
     def _key(self, address: str) -> bytes:
         key = self.keys.get(address)
